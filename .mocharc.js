@@ -1,0 +1,15 @@
+// Tests run on the compiled output (tsc emits the decorator metadata tsyringe needs).
+// Suites tagged @slow run only with RUN_SLOW=1.
+'use strict';
+const slow = process.env.RUN_SLOW === '1';
+module.exports = {
+  require: ['reflect-metadata', './test/setup.js'],
+  spec: [
+    'packages/*/dist/test/**/*.test.js',
+    'leaderboard/dist/test/**/*.test.js',
+    'examples/*/dist/test/**/*.test.js',
+    'test/dist/**/*.test.js',
+  ],
+  timeout: 120000,
+  ...(slow ? {} : { grep: '@slow', invert: true }),
+};

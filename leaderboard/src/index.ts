@@ -1,0 +1,2 @@
+/** @dbp-bench/leaderboard: entry schema, RobustBench import, static site generator. */
+export {};

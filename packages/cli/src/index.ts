@@ -1,0 +1,4 @@
+/** @dbp-bench/cli */
+export { main, buildProgram } from './main';
+export { builtinRegistry, CliContext } from './context';
+export { formatTable } from './commands/plugins';

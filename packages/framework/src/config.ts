@@ -1,0 +1,159 @@
+/**
+ * The run config: what a benchmark run evaluates. Its JSON Schema is composed from the schemas of the
+ * registered plugins (each `{id, options}` slot validates `options` against the schema of the plugin
+ * named by `id`), validated once by ajv with defaults filled, and frozen. A run is identified by the
+ * hash of its frozen config.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigValidationError, MissingFileError } from './errors';
+import { hashJson, type DeepReadonly } from './json';
+import type { PluginKind, PluginRegistry } from './registry';
+import { validateSchema, type JsonSchema } from './schema';
+
+export interface PluginRef {
+  id: string;
+  options: Record<string, unknown>;
+}
+
+export type SubsetSpec =
+  | { kind: 'first'; n: number; offset?: number }
+  | { kind: 'indices'; indices: number[] }
+  | { kind: 'random'; n: number; seed: number }
+  | { kind: 'all' };
+
+export interface RunConfig {
+  name: string;
+  description?: string;
+  seed: number;
+  plugins: string[];
+  dataset: PluginRef & { subset: SubsetSpec };
+  classifier: { weights: string };
+  defense: PluginRef;
+  attacks: (PluginRef & { name?: string })[];
+  evaluation: { purifications: number; batchSize: number; sanityChecks: boolean };
+  leaderboard: {
+    /** Display name of the defense + classifier pair. */
+    model: string;
+    family: 'dbp' | 'at' | 'none';
+    threatModel?: string;
+    reducedProtocol: boolean;
+    notes?: string;
+  };
+  output: { dir: string };
+}
+
+/** `{id, options}` slot for plugins of `kind`: id must be registered, options must fit its schema. */
+export function pluginSlotSchema(registry: PluginRegistry, kind: PluginKind, extra: Record<string, JsonSchema> = {}): JsonSchema {
+  const ids = registry.ids(kind);
+  return {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: { id: { type: 'string', enum: ids }, options: { type: 'object', default: {} }, ...extra },
+    allOf: ids.map((id) => ({
+      if: { properties: { id: { const: id } }, required: ['id'] },
+      then: { properties: { options: registry.get(kind, id).schema } },
+    })),
+  };
+}
+
+const subsetSchema: JsonSchema = {
+  description: 'Which images: the first n (ADDT protocol: first 1024 test images), an explicit index list, a seeded random draw, or all.',
+  oneOf: [
+    { type: 'object', required: ['kind', 'n'], additionalProperties: false, properties: { kind: { const: 'first' }, n: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
+    { type: 'object', required: ['kind', 'indices'], additionalProperties: false, properties: { kind: { const: 'indices' }, indices: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 } } },
+    { type: 'object', required: ['kind', 'n', 'seed'], additionalProperties: false, properties: { kind: { const: 'random' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } } },
+    { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'all' } } },
+  ],
+  default: { kind: 'first', n: 64 },
+};
+
+/** The complete run-config schema for the plugins registered now. */
+export function runConfigSchema(registry: PluginRegistry): JsonSchema {
+  return {
+    $id: 'https://dbp-bench.dev/schemas/run-config.json',
+    title: 'dbp-bench run config',
+    type: 'object',
+    required: ['name', 'dataset', 'classifier'],
+    additionalProperties: false,
+    properties: {
+      $schema: { type: 'string' },
+      name: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9._-]+$', description: 'Run name (letters, digits, . _ -).' },
+      description: { type: 'string' },
+      seed: { type: 'integer', minimum: 0, default: 0 },
+      plugins: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra plugin modules (package names or paths relative to the config file).' },
+      dataset: pluginSlotSchema(registry, 'dataset', { subset: subsetSchema }),
+      classifier: {
+        type: 'object',
+        required: ['weights'],
+        additionalProperties: false,
+        properties: { weights: { type: 'string', description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
+      },
+      defense: { ...pluginSlotSchema(registry, 'defense'), default: { id: 'identity' } },
+      attacks: {
+        type: 'array',
+        default: [],
+        items: pluginSlotSchema(registry, 'attack', { name: { type: 'string', description: 'Label for this attack in the results (default: its id).' } }),
+      },
+      evaluation: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          purifications: { type: 'integer', minimum: 1, default: 1, description: 'R: fresh purifications per adversarial example in the final evaluation.' },
+          batchSize: { type: 'integer', minimum: 1, default: 8 },
+          sanityChecks: { type: 'boolean', default: true },
+        },
+      },
+      leaderboard: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          model: { type: 'string', default: '' },
+          family: { enum: ['dbp', 'at', 'none'], default: 'dbp' },
+          threatModel: { type: 'string' },
+          reducedProtocol: { type: 'boolean', default: false },
+          notes: { type: 'string' },
+        },
+      },
+      output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', default: 'runs' } } },
+    },
+  };
+}
+
+/** Read a JSON file with a clear error for a missing file or bad JSON. */
+export function readJsonFile(file: string): unknown {
+  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a JSON file');
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigValidationError(file, [`not valid JSON: ${(cause as Error).message}`], { cause });
+  }
+}
+
+/**
+ * Load plugins named in the config's `plugins` list (relative to the config file), then validate the
+ * config against the composed schema. Returns the frozen config and its hash.
+ */
+export function loadRunConfig(
+  registry: PluginRegistry,
+  source: string | unknown,
+  baseDir?: string,
+): { config: DeepReadonly<RunConfig>; hash: string; baseDir: string; file?: string } {
+  const file = typeof source === 'string' ? path.resolve(source) : undefined;
+  const raw = file ? readJsonFile(file) : source;
+  const dir = baseDir ?? (file ? path.dirname(file) : process.cwd());
+  const plugins = (raw as { plugins?: unknown })?.plugins;
+  if (Array.isArray(plugins)) for (const p of plugins) if (typeof p === 'string') registry.load(p, dir);
+  const config = validateSchema<RunConfig>(runConfigSchema(registry), raw, file ?? 'run config');
+  return { config, hash: runConfigHash(config), baseDir: dir, file };
+}
+
+/** The run id: a hash of the frozen config minus fields that do not change results. */
+export function runConfigHash(config: DeepReadonly<RunConfig>): string {
+  const { description: _d, output: _o, ...rest } = config;
+  return hashJson(rest);
+}

@@ -1,0 +1,192 @@
+/**
+ * The contracts every plugin implements. Images are NHWC float32 `tf.Tensor4D` in [0, 1];
+ * each model does its own input normalisation.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Logger } from './logger';
+
+// ------------------------------------------------------------------------------------------------
+// Noise
+
+/**
+ * A named stream of random draws. A defense draws its forward noise from `forward`, the noise of
+ * reverse step `step` from `reverse`, the Brownian increments of an SDE solver from `path`, and the
+ * noise of a Langevin corrector from `corrector`. DW-box settings are choices of which streams are keyed.
+ */
+export type NoiseStreamKind = 'forward' | 'reverse' | 'path' | 'corrector';
+export interface NoiseStream {
+  readonly kind: NoiseStreamKind;
+  /** Step index (timestep value or solver step); 0 for `forward`. */
+  readonly step?: number;
+}
+export const NOISE_STREAM_KINDS: readonly NoiseStreamKind[] = ['forward', 'reverse', 'path', 'corrector'];
+
+/** Which batch row is which (sample index in the dataset, EoT replica index). */
+export interface NoiseRow {
+  readonly sample: number;
+  readonly eot: number;
+}
+
+/**
+ * Every random draw of a defense goes through a NoiseSource. `shape[0]` must equal the number of
+ * rows the source is bound to; row i gets the noise of `rows[i]`.
+ */
+export interface NoiseSource {
+  readonly rows: readonly NoiseRow[];
+  normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor;
+  /** The same source bound to other rows (a sub-batch, or the batch expanded for EoT). */
+  withRows(rows: readonly NoiseRow[]): NoiseSource;
+  /** A short description for logs and leaderboard provenance, e.g. `keyed(seed=0)`. */
+  describe(): string;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Models
+
+/** A differentiable image classifier. Input NHWC in [0,1]; it normalises internally. */
+export interface Classifier {
+  readonly numClasses: number;
+  logits(x: tf.Tensor4D): tf.Tensor2D;
+}
+
+/** Something with trainable weights and a train/eval mode (dropout, batch norm). */
+export interface Trainable {
+  trainableVariables(): tf.Variable[];
+  setTraining(training: boolean): void;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Defenses
+
+export type GradientMode = 'exact' | 'bpda';
+
+export interface DefenseCapabilities {
+  /** True when purify() draws random numbers. */
+  readonly stochastic: boolean;
+  /** Noise streams the defense draws from (empty for a deterministic defense). */
+  readonly streams: readonly NoiseStreamKind[];
+  /** Gradient modes purify() supports. */
+  readonly gradientModes: readonly GradientMode[];
+  /** Network evaluations per purification (for the leaderboard's forward-pass count). */
+  readonly networkCalls: number;
+}
+
+export interface PurifyOptions {
+  /** `exact` (default): backprop through every step with recompute; `bpda`: identity backward. */
+  readonly gradient?: GradientMode;
+}
+
+/** A pre-processing defense: purify(x) then classify. Differentiable. */
+export interface Defense {
+  readonly id: string;
+  readonly capabilities: DefenseCapabilities;
+  purify(x: tf.Tensor4D, noise: NoiseSource, options?: PurifyOptions): tf.Tensor4D;
+  /** Release weights and caches. */
+  dispose?(): void;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Attacks
+
+export type Norm = 'linf' | 'l2';
+export interface ThreatModel {
+  readonly norm: Norm;
+  /** Budget in [0,1] pixel units. */
+  readonly eps: number;
+}
+
+/**
+ * What an attack attacks: classifier ∘ defense, with a noise policy. `logits(x, rows)` runs one
+ * purification per row with the noise the policy gives for those rows.
+ */
+export interface AttackTarget {
+  readonly classifier: Classifier;
+  readonly defense: Defense;
+  readonly gradient: GradientMode;
+  /** The noise source used for a call: keyed streams stay fixed across calls, the others are fresh. */
+  noise(rows: readonly NoiseRow[]): NoiseSource;
+  logits(x: tf.Tensor4D, rows: readonly NoiseRow[]): tf.Tensor2D;
+}
+
+export interface AttackContext {
+  readonly logger: Logger;
+  /** Dataset indices of the batch rows, for keyed noise. */
+  readonly sampleIndices: readonly number[];
+  readonly seed: number;
+}
+
+export interface Attack {
+  readonly id: string;
+  readonly threat: ThreatModel;
+  perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Datasets
+
+export interface DatasetInfo {
+  readonly id: string;
+  /** Split name (`test`, `train`, `val`). */
+  readonly split: string;
+  readonly size: number;
+  /** [height, width, channels] */
+  readonly shape: readonly [number, number, number];
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  /** Where the data came from (file paths or package), for provenance. */
+  readonly source: string;
+}
+
+export interface Batch {
+  /** NHWC float32 in [0,1]. */
+  readonly images: tf.Tensor4D;
+  readonly labels: Int32Array;
+  /** Dataset indices of the rows. */
+  readonly indices: readonly number[];
+}
+
+export interface Dataset {
+  readonly info: DatasetInfo;
+  /** Images and labels of the given indices, in that order. */
+  get(indices: readonly number[]): Promise<Batch>;
+  /** Labels only (fast, no decoding). */
+  labels(indices: readonly number[]): Promise<Int32Array>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Trainers
+
+export interface TrainContext {
+  /** Directory for checkpoints, the loss log and the loss curve. */
+  readonly outDir: string;
+  readonly logger: Logger;
+  /** Resume from the newest checkpoint in outDir when present (default true). */
+  readonly resume?: boolean;
+  /** Stop after this many steps in this process (for tests of resume); the run can be resumed. */
+  readonly stopAfterSteps?: number;
+}
+
+export interface TrainResult {
+  /** Path of the final weights (safetensors). */
+  readonly weights: string;
+  readonly steps: number;
+  /** True when the run stopped early (stopAfterSteps) and can be resumed. */
+  readonly partial: boolean;
+  readonly finalLoss: number;
+}
+
+export interface Trainer {
+  readonly id: string;
+  train(ctx: TrainContext): Promise<TrainResult>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Diffusion models
+
+/**
+ * An epsilon-prediction diffusion network. `x` is NHWC in diffusion space [-1, 1]; `t` holds one
+ * model time input per row (the integer timestep 0..999 for DDPM/DDIM, or `999 * t` for VP-SDE).
+ */
+export interface EpsModel {
+  predictEps(x: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D;
+}

@@ -1,0 +1,19 @@
+/**
+ * @dbp-bench/framework — the hub every plugin package builds on: contracts, the plugin registry,
+ * config validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
+ */
+import 'reflect-metadata';
+export * from './contracts';
+export * from './errors';
+export * from './logger';
+export * from './rng';
+export * from './json';
+export * from './schema';
+export * from './registry';
+export * from './config';
+export * from './backend';
+export * from './checkpoint';
+export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from './wasm';
+
+/** The framework version (written into leaderboard provenance). */
+export const FRAMEWORK_VERSION: string = (require('../../package.json') as { version: string }).version;

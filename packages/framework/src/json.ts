@@ -1,0 +1,103 @@
+/** JSON helpers: canonical serialisation, hashing, deep freeze, atomic writes. */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** JSON with object keys sorted recursively, so equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) o[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return o;
+  }
+  return v;
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 of a file, streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Short hash of a JSON value (first 16 hex digits of sha256 of its canonical form). */
+export function hashJson(value: unknown): string {
+  return sha256(canonicalJson(value)).slice(0, 16);
+}
+
+/** Freeze an object graph in place and return it typed as deeply read-only. */
+export function deepFreeze<T>(value: T): DeepReadonly<T> {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const k of Object.keys(value as object)) deepFreeze((value as Record<string, unknown>)[k]);
+  }
+  return value as DeepReadonly<T>;
+}
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/**
+ * Write a file atomically: write a temporary file in the same directory, fsync it, rename it over
+ * the target. A crash leaves either the old file or the new one, never a half-written one.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * An append-only JSON-lines journal. Each record is one line, written and fsynced before append()
+ * returns; on open, a torn last line (from a crash mid-write) is cut off.
+ */
+export class Journal<T = unknown> {
+  private fd: number;
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (fs.existsSync(file)) {
+      const text = fs.readFileSync(file, 'utf8');
+      const cut = text.lastIndexOf('\n') + 1;
+      if (cut !== text.length) fs.truncateSync(file, cut);
+    }
+    this.fd = fs.openSync(file, 'a');
+  }
+  /** Records already in the file (complete lines only). */
+  static read<T>(file: string): T[] {
+    if (!fs.existsSync(file)) return [];
+    const out: T[] = [];
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    // The last element is '' for a complete file, or a torn line: both are dropped.
+    for (let i = 0; i < lines.length - 1; i++) if (lines[i].trim()) out.push(JSON.parse(lines[i]) as T);
+    return out;
+  }
+  append(record: T): void {
+    fs.writeSync(this.fd, JSON.stringify(record) + '\n');
+    fs.fsyncSync(this.fd);
+  }
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}

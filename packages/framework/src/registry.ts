@@ -1,0 +1,214 @@
+/**
+ * The plugin registry. Each plugin package exports `register(registry)`, which adds its plugins under
+ * their ids; a duplicate id throws, an unknown id lists the registered ones. The registry wraps a
+ * tsyringe container: plugin definitions are registered in it, and each run gets a child container
+ * (a RunScope) in which its logger and services live and its plugins are created.
+ */
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DuplicatePluginError, PluginLoadError, UnknownPluginError } from './errors';
+import type { DeepReadonly } from './json';
+import { silentLogger, type Logger } from './logger';
+import { validateSchema, type JsonSchema } from './schema';
+
+export type PluginKind = 'dataset' | 'architecture' | 'defense' | 'attack' | 'trainer';
+export const PLUGIN_KINDS: readonly PluginKind[] = ['dataset', 'architecture', 'defense', 'attack', 'trainer'];
+
+/** Tokens of the services a run scope provides. */
+export const TOKENS = {
+  logger: Symbol.for('dbp.Logger') as InjectionToken<Logger>,
+  registry: Symbol.for('dbp.Registry') as InjectionToken<PluginRegistry>,
+  /** Directory relative paths in configs are resolved against. */
+  baseDir: Symbol.for('dbp.BaseDir') as InjectionToken<string>,
+};
+
+/** What a plugin's create() receives besides its options. */
+export interface PluginContext {
+  readonly container: DependencyContainer;
+  readonly logger: Logger;
+  readonly registry: PluginRegistry;
+  /** Resolve a path from a config relative to the config file's directory. */
+  resolvePath(p: string): string;
+}
+
+/** A plugin: an id, a description, a JSON Schema for its options (with defaults) and a factory. */
+export interface PluginDefinition<T = unknown> {
+  readonly kind: PluginKind;
+  readonly id: string;
+  /** One line for `dbp-bench plugins list`. */
+  readonly description: string;
+  /** JSON Schema of the options object; `default` keywords fill missing fields. */
+  readonly schema: JsonSchema;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  create(options: any, ctx: PluginContext): T | Promise<T>;
+}
+
+/** The class form of a plugin: static id/kind/description/schema, constructed with (options, ctx). */
+export interface PluginClass<T = unknown> {
+  readonly kind: PluginKind;
+  readonly id: string;
+  readonly description: string;
+  readonly schema: JsonSchema;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  new (options: any, ctx: PluginContext): T;
+}
+
+export interface RegisteredPlugin {
+  readonly kind: PluginKind;
+  readonly id: string;
+  readonly description: string;
+  readonly schema: JsonSchema;
+  /** The package (or module path) that registered it. */
+  readonly package: string;
+}
+
+/** What a plugin module exports. */
+export interface PluginModule {
+  /** Package name shown in `plugins list`; defaults to the module spec. */
+  readonly name?: string;
+  register(registry: PluginRegistry): void;
+}
+
+const pluginToken = (kind: PluginKind, id: string): string => `dbp.plugin.${kind}.${id}`;
+
+export class PluginRegistry {
+  readonly container: DependencyContainer;
+  private readonly plugins = new Map<string, RegisteredPlugin & { def: PluginDefinition }>();
+  private currentPackage = '(anonymous)';
+  private readonly loadedModules = new Set<string>();
+
+  constructor(parent: DependencyContainer = rootContainer) {
+    this.container = parent.createChildContainer();
+    this.container.register(TOKENS.registry, { useValue: this });
+  }
+
+  /** Run `register` with `packageName` recorded as the owner of what it adds. */
+  use(mod: PluginModule, packageName = mod.name ?? '(anonymous)'): this {
+    const prev = this.currentPackage;
+    this.currentPackage = packageName;
+    try {
+      mod.register(this);
+    } finally {
+      this.currentPackage = prev;
+    }
+    return this;
+  }
+
+  /** Add a plugin (definition object or class). Throws DuplicatePluginError on an id clash within its kind. */
+  add(plugin: PluginDefinition | PluginClass): this {
+    const def: PluginDefinition =
+      typeof plugin === 'function'
+        ? {
+            kind: plugin.kind,
+            id: plugin.id,
+            description: plugin.description,
+            schema: plugin.schema,
+            create: (options, ctx) => new plugin(options, ctx),
+          }
+        : plugin;
+    for (const field of ['kind', 'id', 'description', 'schema'] as const) {
+      if (def[field] === undefined || def[field] === null || def[field] === '') {
+        throw new PluginLoadError(this.currentPackage, `plugin '${def.id ?? '?'}' has no ${field}`);
+      }
+    }
+    const key = pluginToken(def.kind, def.id);
+    const existing = this.plugins.get(key);
+    if (existing) throw new DuplicatePluginError(def.kind, def.id, existing.package, this.currentPackage);
+    const entry = { kind: def.kind, id: def.id, description: def.description, schema: def.schema, package: this.currentPackage, def };
+    this.plugins.set(key, entry);
+    this.container.register(key, { useValue: def });
+    return this;
+  }
+
+  has(kind: PluginKind, id: string): boolean {
+    return this.plugins.has(pluginToken(kind, id));
+  }
+
+  ids(kind: PluginKind): string[] {
+    return this.list(kind).map((p) => p.id);
+  }
+
+  list(kind?: PluginKind): RegisteredPlugin[] {
+    return [...this.plugins.values()]
+      .filter((p) => !kind || p.kind === kind)
+      .map(({ def: _def, ...rest }) => rest)
+      .sort((a, b) => (a.kind === b.kind ? a.id.localeCompare(b.id) : PLUGIN_KINDS.indexOf(a.kind) - PLUGIN_KINDS.indexOf(b.kind)));
+  }
+
+  get(kind: PluginKind, id: string): PluginDefinition {
+    const key = pluginToken(kind, id);
+    if (!this.plugins.has(key)) throw new UnknownPluginError(kind, id, this.ids(kind));
+    return this.container.resolve<PluginDefinition>(key);
+  }
+
+  /** Validate options against the plugin's schema (defaults filled, frozen). */
+  options<O = Record<string, unknown>>(kind: PluginKind, id: string, options: unknown): DeepReadonly<O> {
+    return validateSchema<O>(this.get(kind, id).schema, options ?? {}, `options of ${kind} '${id}'`);
+  }
+
+  /** A child container for one run, with its logger and base directory. */
+  createScope(opts: { logger?: Logger; baseDir?: string } = {}): RunScope {
+    return new RunScope(this, opts.logger ?? silentLogger, opts.baseDir ?? process.cwd());
+  }
+
+  /**
+   * Load a researcher's plugin module by package name or path (relative to `baseDir`) and call its
+   * register(). Accepts `module.exports = { register }`, a default export with register, or a
+   * `plugin` export. Loading the same module twice is a no-op.
+   */
+  load(spec: string, baseDir = process.cwd()): this {
+    const isPath = spec.startsWith('.') || spec.startsWith('/') || /^[A-Za-z]:[\\/]/.test(spec);
+    const target = isPath ? path.resolve(baseDir, spec) : spec;
+    if (isPath && !fs.existsSync(target)) {
+      throw new PluginLoadError(spec, `no file or directory at ${target}`);
+    }
+    let resolved: string;
+    const req = createRequire(path.join(baseDir, 'noop.js'));
+    try {
+      resolved = req.resolve(target);
+    } catch (cause) {
+      throw new PluginLoadError(spec, `module not found from ${baseDir} (install it, or give a path; a TypeScript plugin must be built first)`, { cause });
+    }
+    if (this.loadedModules.has(resolved)) return this;
+    let mod: unknown;
+    try {
+      mod = req(resolved);
+    } catch (cause) {
+      throw new PluginLoadError(spec, `it threw while loading: ${(cause as Error).message}`, { cause });
+    }
+    const m = mod as Record<string, unknown> | undefined;
+    const candidates = [m, m?.default, m?.plugin] as (Partial<PluginModule> | undefined)[];
+    const found = candidates.find((c) => c && typeof c.register === 'function');
+    if (!found) {
+      throw new PluginLoadError(spec, `it exports no register(registry) function (expected module.exports.register, a default export with register, or export const plugin = { register })`);
+    }
+    this.loadedModules.add(resolved);
+    return this.use(found as PluginModule, found.name ?? (isPath ? path.relative(process.cwd(), target) || target : spec));
+  }
+}
+
+/** One run's child container. Plugins are created here, so runs never share state. */
+export class RunScope implements PluginContext {
+  readonly container: DependencyContainer;
+  constructor(
+    readonly registry: PluginRegistry,
+    readonly logger: Logger,
+    readonly baseDir: string,
+  ) {
+    this.container = registry.container.createChildContainer();
+    this.container.register(TOKENS.logger, { useValue: logger });
+    this.container.register(TOKENS.baseDir, { useValue: baseDir });
+  }
+  resolvePath(p: string): string {
+    return path.resolve(this.baseDir, p);
+  }
+  /** Create plugin `id` of `kind` with validated options. */
+  async create<T>(kind: PluginKind, id: string, options?: unknown): Promise<T> {
+    const def = this.registry.get(kind, id);
+    const opts = this.registry.options(kind, id, options);
+    return (await def.create(opts, this)) as T;
+  }
+}
