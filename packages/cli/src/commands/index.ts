@@ -4,5 +4,28 @@
 import type { AddCommand } from './types';
 import { addPluginsCommand } from './plugins';
 import { addValidateCommand } from './validate';
+import { addDataCommand } from './data';
+import { addWeightsCommand } from './weights';
+import { addEvalCommand } from './evaluate';
+import { addPurifyCommand } from './purify';
+import { addAnalyzeCommand } from './analyze';
+import { addTrainCommand } from './train';
+import { addRunCommand } from './run';
+import { addLeaderboardCommand } from './leaderboard';
+import { addQuickstartCommand } from './quickstart';
+import { addBenchCommand } from './bench';
 
-export const COMMANDS: AddCommand[] = [addPluginsCommand, addValidateCommand];
+export const COMMANDS: AddCommand[] = [
+  addQuickstartCommand,
+  addRunCommand,
+  addValidateCommand,
+  addPluginsCommand,
+  addDataCommand,
+  addWeightsCommand,
+  addEvalCommand,
+  addPurifyCommand,
+  addTrainCommand,
+  addAnalyzeCommand,
+  addLeaderboardCommand,
+  addBenchCommand,
+];

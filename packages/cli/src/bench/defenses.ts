@@ -1,0 +1,8 @@
+import type { BenchSuite } from './types';
+
+export const defensesBench: BenchSuite = {
+  name: 'defenses',
+  async run() {
+    return [];
+  },
+};

@@ -1,0 +1,8 @@
+import type { BenchSuite } from './types';
+
+export const modelsBench: BenchSuite = {
+  name: 'models',
+  async run() {
+    return [];
+  },
+};

@@ -1,0 +1,23 @@
+/** A benchmark suite contributes rows to the `npm run bench` table. */
+export interface BenchRow {
+  suite: string;
+  name: string;
+  /** Seconds per iteration (median). */
+  seconds: number;
+  gflops?: number;
+  /** GFLOP/s. */
+  gflopsPerSecond?: number;
+  /** Peak bytes (tf.memory or RSS), when measured. */
+  peakBytes?: number;
+  note?: string;
+}
+export interface BenchOptions {
+  /** Quick mode: fewer repetitions, smaller sizes. */
+  quick: boolean;
+  /** Only suites whose name contains this. */
+  filter?: string;
+}
+export interface BenchSuite {
+  name: string;
+  run(opts: BenchOptions): Promise<BenchRow[]>;
+}

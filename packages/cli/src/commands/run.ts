@@ -1,0 +1,6 @@
+import type { AddCommand } from './types';
+
+/** Commands of the runner work (see docs). */
+export const addRunCommand: AddCommand = (program) => {
+  void program;
+};

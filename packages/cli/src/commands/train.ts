@@ -1,0 +1,6 @@
+import type { AddCommand } from './types';
+
+/** Commands of the trainers work (see docs). */
+export const addTrainCommand: AddCommand = (program) => {
+  void program;
+};
