@@ -53,7 +53,7 @@ export function pluginSlotSchema(registry: PluginRegistry, kind: PluginKind, ext
     properties: { id: { type: 'string', enum: ids }, options: { type: 'object', default: {} }, ...extra },
     allOf: ids.map((id) => ({
       if: { properties: { id: { const: id } }, required: ['id'] },
-      then: { properties: { options: registry.get(kind, id).schema } },
+      then: { properties: { options: { ...registry.get(kind, id).schema, default: {} } } },
     })),
   };
 }
@@ -72,7 +72,6 @@ const subsetSchema: JsonSchema = {
 /** The complete run-config schema for the plugins registered now. */
 export function runConfigSchema(registry: PluginRegistry): JsonSchema {
   return {
-    $id: 'https://dbp-bench.dev/schemas/run-config.json',
     title: 'dbp-bench run config',
     type: 'object',
     required: ['name', 'dataset', 'classifier'],

@@ -3,6 +3,9 @@
  * config validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
  */
 import 'reflect-metadata';
+// tfjs-core's CommonJS bundle registers no gradient functions and no chained ops; the @tensorflow/tfjs
+// bundle registers both against the same tfjs-core. Every package gets them by importing the framework.
+import '@tensorflow/tfjs';
 export * from './contracts';
 export * from './errors';
 export * from './logger';

@@ -180,13 +180,28 @@ export class PluginRegistry {
       throw new PluginLoadError(spec, `it threw while loading: ${(cause as Error).message}`, { cause });
     }
     const m = mod as Record<string, unknown> | undefined;
-    const candidates = [m, m?.default, m?.plugin] as (Partial<PluginModule> | undefined)[];
+    const candidates = [m?.plugin, m?.default, m] as (Partial<PluginModule> | undefined)[];
     const found = candidates.find((c) => c && typeof c.register === 'function');
     if (!found) {
       throw new PluginLoadError(spec, `it exports no register(registry) function (expected module.exports.register, a default export with register, or export const plugin = { register })`);
     }
     this.loadedModules.add(resolved);
-    return this.use(found as PluginModule, found.name ?? (isPath ? path.relative(process.cwd(), target) || target : spec));
+    return this.use(found as PluginModule, found.name ?? packageNameOf(resolved) ?? spec);
+  }
+}
+
+/** The `name` of the package.json nearest above `file`, if any. */
+function packageNameOf(file: string): string | undefined {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name;
+      } catch {
+        return undefined;
+      }
+    }
+    if (path.dirname(dir) === dir) return undefined;
   }
 }
 

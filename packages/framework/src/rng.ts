@@ -183,14 +183,7 @@ export class KeyedNoiseSource implements NoiseSource {
     readonly generation = 0,
   ) {}
   normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
-    const per = checkShape(this, shape);
-    const [k0, k1] = streamKey(this.seed, stream);
-    const data = new Float32Array(per * this.rows.length);
-    for (let r = 0; r < this.rows.length; r++) {
-      const { sample, eot } = this.rows[r];
-      philoxNormals(data.subarray(r * per, (r + 1) * per), sample >>> 0, eot >>> 0, this.generation >>> 0, k0, k1);
-    }
-    return tf.tensor(data, shape as number[], 'float32');
+    return drawRows(this.seed, stream, this.rows, shape, () => this.generation, this);
   }
   withRows(rows: readonly NoiseRow[]): KeyedNoiseSource {
     return new KeyedNoiseSource(this.seed, rows, this.generation);
@@ -200,27 +193,49 @@ export class KeyedNoiseSource implements NoiseSource {
   }
 }
 
+/** Fill one tensor row by row; row r uses generation gen(r). */
+function drawRows(
+  seed: number,
+  stream: NoiseStream,
+  rows: readonly NoiseRow[],
+  shape: readonly number[],
+  gen: (row: NoiseRow) => number,
+  src: NoiseSource,
+): tf.Tensor {
+  const per = checkShape(src, shape);
+  const [k0, k1] = streamKey(seed, stream);
+  const data = new Float32Array(per * rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    philoxNormals(data.subarray(r * per, (r + 1) * per), row.sample >>> 0, row.eot >>> 0, gen(row) >>> 0, k0, k1);
+  }
+  return tf.tensor(data, shape as number[], 'float32');
+}
+
 /**
- * Fresh noise: a new draw on every call. It is still seeded and per-sample (the generation counter
- * advances per call of each stream), so a whole run is reproducible and shard-invariant, while no two
+ * Fresh noise: a new draw on every call. It is still seeded and per sample: each (stream, sample,
+ * EoT index) has its own draw counter, so the n-th draw of a sample's stream is the same whatever
+ * batch or shard the sample is in. A whole run is reproducible and shard-invariant, while no two
  * purifications within a run share noise.
  */
 export class FreshNoiseSource implements NoiseSource {
-  private readonly counters: Map<string, { n: number }>;
+  private readonly counters: Map<string, number>;
   constructor(
     readonly seed: number,
     readonly rows: readonly NoiseRow[],
-    counters?: Map<string, { n: number }>,
+    counters?: Map<string, number>,
   ) {
     this.counters = counters ?? new Map();
   }
   normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
-    const key = `${stream.kind}:${stream.step ?? 0}`;
-    let c = this.counters.get(key);
-    if (!c) this.counters.set(key, (c = { n: 0 }));
-    c.n++;
+    const prefix = `${stream.kind}:${stream.step ?? 0}:`;
     // Generation 0 is reserved for keyed draws, so fresh draws never coincide with DW-box noise.
-    return new KeyedNoiseSource(this.seed ^ 0x5bd1e995, this.rows, c.n).normal(stream, shape);
+    return drawRows(this.seed, stream, this.rows, shape, (row) => {
+      const key = `${prefix}${row.sample}:${row.eot}`;
+      const n = (this.counters.get(key) ?? 0) + 1;
+      this.counters.set(key, n);
+      return n;
+    }, this);
   }
   withRows(rows: readonly NoiseRow[]): FreshNoiseSource {
     return new FreshNoiseSource(this.seed, rows, this.counters);

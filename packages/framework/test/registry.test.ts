@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  ConfigValidationError,
+  DuplicatePluginError,
+  PluginLoadError,
+  PluginRegistry,
+  UnknownPluginError,
+  loadRunConfig,
+  validateSchema,
+  type PluginDefinition,
+} from '../src';
+
+const defense = (id: string, extra: Record<string, unknown> = {}): PluginDefinition => ({
+  kind: 'defense',
+  id,
+  description: `test defense ${id}`,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1 }, steps: { type: 'integer', default: 10 }, ...extra },
+  },
+  create: (options) => ({ id, options }),
+});
+
+function registryWithPlugins(): PluginRegistry {
+  const r = new PluginRegistry();
+  r.use({ name: 'pkg-a', register: (reg) => reg.add(defense('alpha')).add(defense('beta')) });
+  r.use({
+    name: 'pkg-b',
+    register: (reg) =>
+      reg
+        .add({ kind: 'dataset', id: 'toy', description: 'toy data', schema: { type: 'object', additionalProperties: false, properties: { split: { enum: ['train', 'test'], default: 'test' } } }, create: () => ({}) })
+        .add({ kind: 'attack', id: 'pgd', description: 'pgd', schema: { type: 'object', additionalProperties: false, properties: { eps: { type: 'number', exclusiveMinimum: 0, default: 0.03 }, steps: { type: 'integer', minimum: 1, default: 20 } } }, create: () => ({}) }),
+  });
+  return r;
+}
+
+describe('PluginRegistry', () => {
+  it('lists plugins with kind, id, package and description', () => {
+    const list = registryWithPlugins().list();
+    expect(list.map((p) => `${p.kind}/${p.id}@${p.package}`)).to.deep.equal(['dataset/toy@pkg-b', 'defense/alpha@pkg-a', 'defense/beta@pkg-a', 'attack/pgd@pkg-b']);
+  });
+
+  it('throws on a duplicate id, naming both packages', () => {
+    const r = registryWithPlugins();
+    expect(() => r.use({ name: 'pkg-c', register: (reg) => reg.add(defense('alpha')) }))
+      .to.throw(DuplicatePluginError, /'alpha' is already registered by pkg-a; pkg-c/);
+  });
+
+  it('an unknown id lists the registered ones', () => {
+    expect(() => registryWithPlugins().get('defense', 'gamma')).to.throw(UnknownPluginError, /unknown defense 'gamma'. Registered defenses: alpha, beta/);
+  });
+
+  it('creates plugins in a per-run child container with validated, defaulted, frozen options', async () => {
+    const r = registryWithPlugins();
+    const a = r.createScope();
+    const b = r.createScope();
+    expect(a.container).to.not.equal(b.container);
+    const made = await a.create<{ options: { strength: number; steps: number } }>('defense', 'alpha', { steps: 3 });
+    expect(made.options).to.deep.equal({ strength: 0.1, steps: 3 });
+    expect(Object.isFrozen(made.options)).to.equal(true);
+    await a.create('defense', 'alpha', { strength: 2 }).then(
+      () => expect.fail('should throw'),
+      (e: Error) => expect(e.message).to.match(/options of defense 'alpha' is invalid:[\s\S]*\$\.strength: must be <= 1/),
+    );
+  });
+
+  it('loads a plugin module from a path and rejects modules without register()', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-plugin-'));
+    fs.writeFileSync(
+      path.join(dir, 'good.js'),
+      `exports.register = (r) => r.add({ kind: 'defense', id: 'from-file', description: 'd', schema: { type: 'object' }, create: () => ({}) });`,
+    );
+    fs.writeFileSync(path.join(dir, 'bad.js'), 'exports.nothing = 1;');
+    const r = new PluginRegistry();
+    r.load('./good.js', dir);
+    r.load('./good.js', dir); // loading twice is a no-op, not a duplicate
+    expect(r.has('defense', 'from-file')).to.equal(true);
+    expect(() => r.load('./bad.js', dir)).to.throw(PluginLoadError, /exports no register\(registry\) function/);
+    expect(() => r.load('./missing.js', dir)).to.throw(PluginLoadError, /no file or directory/);
+    expect(() => r.load('no-such-package-dbp', dir)).to.throw(PluginLoadError, /module not found/);
+  });
+});
+
+describe('run config validation', () => {
+  const good = {
+    name: 'toy-run',
+    dataset: { id: 'toy', subset: { kind: 'first', n: 16 } },
+    classifier: { weights: 'weights/c.safetensors' },
+    defense: { id: 'alpha', options: { strength: 0.2 } },
+    attacks: [{ id: 'pgd', options: { steps: 5 } }],
+  };
+
+  it('fills defaults from the plugin schemas and freezes the result', () => {
+    const { config, hash } = loadRunConfig(registryWithPlugins(), good);
+    expect(config.defense.options).to.deep.equal({ strength: 0.2, steps: 10 });
+    expect(config.attacks[0].options).to.deep.equal({ eps: 0.03, steps: 5 });
+    expect(config.dataset.options).to.deep.equal({ split: 'test' });
+    expect(config.evaluation).to.deep.equal({ purifications: 1, batchSize: 8, sanityChecks: true });
+    expect(config.seed).to.equal(0);
+    expect(Object.isFrozen(config.attacks[0].options)).to.equal(true);
+    expect(hash).to.match(/^[0-9a-f]{16}$/);
+    expect(loadRunConfig(registryWithPlugins(), { ...good, description: 'other words' }).hash).to.equal(hash);
+    expect(loadRunConfig(registryWithPlugins(), { ...good, seed: 1 }).hash).to.not.equal(hash);
+  });
+
+  it('reports every error with its JSON path', () => {
+    const bad = {
+      ...good,
+      name: 'bad name!',
+      defense: { id: 'gamma' },
+      attacks: [{ id: 'pgd', options: { eps: -1, stepz: 3 } }],
+      evaluation: { purifications: 0 },
+    };
+    try {
+      loadRunConfig(registryWithPlugins(), bad);
+      expect.fail('should throw');
+    } catch (e) {
+      expect(e).to.be.instanceOf(ConfigValidationError);
+      const msg = (e as Error).message;
+      expect(msg).to.include('$.name: must match pattern');
+      expect(msg).to.match(/\$\.defense\.id: must be one of "alpha", "beta"/);
+      expect(msg).to.include('$.attacks[0].options.eps: must be > 0');
+      expect(msg).to.include('$.attacks[0].options.stepz: is not a known field');
+      expect(msg).to.include('$.evaluation.purifications: must be >= 1');
+    }
+  });
+
+  it('names the file for a missing file and for bad JSON', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-config-'));
+    const f = path.join(dir, 'broken.json');
+    fs.writeFileSync(f, '{"name": ');
+    expect(() => loadRunConfig(registryWithPlugins(), f)).to.throw(ConfigValidationError, /broken\.json is invalid:[\s\S]*not valid JSON/);
+    expect(() => loadRunConfig(registryWithPlugins(), path.join(dir, 'none.json'))).to.throw(/none\.json not found/);
+  });
+
+  it('validateSchema does not modify its input', () => {
+    const input = { a: 1 };
+    const out = validateSchema<{ a: number; b: number }>({ type: 'object', properties: { a: { type: 'number' }, b: { type: 'number', default: 2 } } }, input, 'x');
+    expect(out).to.deep.equal({ a: 1, b: 2 });
+    expect(input).to.deep.equal({ a: 1 });
+  });
+});

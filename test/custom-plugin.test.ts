@@ -1,0 +1,58 @@
+/**
+ * The path a researcher takes: an external plugin package, loaded by path from outside the built-in
+ * packages, registered, listed by the CLI, created with validated options and run.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { FreshNoiseSource, KeyedNoiseSource, eotRows, type Defense } from '@dbp-bench/framework';
+import { builtinRegistry } from '@dbp-bench/cli';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'packages', 'cli', 'bin', 'dbp-bench.js');
+
+describe('external plugin (examples/custom-defense)', () => {
+  it('loads by path into the registry next to the built-in plugins', async () => {
+    const registry = builtinRegistry();
+    registry.load('./examples/custom-defense', ROOT);
+    const entry = registry.list('defense').find((p) => p.id === 'noise-blur');
+    expect(entry, 'noise-blur registered').to.not.equal(undefined);
+    expect(entry!.package).to.equal('dbp-bench-example-custom-defense');
+
+    const scope = registry.createScope({ baseDir: ROOT });
+    const defense = await scope.create<Defense>('defense', 'noise-blur', { sigma: 0.2 });
+    expect(defense.capabilities.stochastic).to.equal(true);
+    const x = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const keyed = new KeyedNoiseSource(5, eotRows([0, 1]));
+    const a = defense.purify(x, keyed);
+    const b = defense.purify(x, keyed);
+    expect(a.arraySync()).to.deep.equal(b.arraySync());
+    const fresh = new FreshNoiseSource(5, eotRows([0, 1]));
+    const c = defense.purify(x, fresh);
+    const d = defense.purify(x, fresh);
+    expect(c.arraySync()).to.not.deep.equal(d.arraySync());
+    const g = tf.grad((xx: tf.Tensor) => tf.sum(defense.purify(xx as tf.Tensor4D, keyed, { gradient: 'bpda' })))(x);
+    expect(Array.from(g.dataSync()).every((v) => v === 1)).to.equal(true);
+    tf.dispose([x, a, b, c, d, g]);
+    await scope
+      .create('defense', 'noise-blur', { sigma: 3 })
+      .then(() => expect.fail('invalid options accepted'), (e: Error) => expect(e.message).to.include('$.sigma: must be <= 1'));
+  });
+
+  it('is listed by `dbp-bench --plugin <path> plugins list`', () => {
+    const out = execFileSync(process.execPath, [CLI, '--plugin', './examples/custom-defense', 'plugins', 'list'], { cwd: ROOT, encoding: 'utf8' });
+    expect(out).to.match(/defense\s+noise-blur\s+dbp-bench-example-custom-defense\s+Example plugin/);
+  });
+
+  it('a missing plugin gives a clear error and exit code 1', () => {
+    try {
+      execFileSync(process.execPath, [CLI, '--plugin', './no/such/plugin', 'plugins', 'list'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
+      expect.fail('should fail');
+    } catch (e) {
+      const err = e as { status: number; stderr: string };
+      expect(err.status).to.equal(1);
+      expect(err.stderr).to.include("cannot load plugin module './no/such/plugin'");
+    }
+  });
+});
