@@ -1,0 +1,206 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigValidationError, PluginRegistry, sha256, validateSchema, UnknownPluginError } from '@dbp-bench/framework';
+import {
+  DATASET_PLUGINS,
+  formatSummary,
+  iterateBatches,
+  openDataset,
+  register,
+  selectSubset,
+  subsetHash,
+  subsetRecord,
+  summarizeDataset,
+  SyntheticDataset,
+} from '../src';
+
+describe('subsets, batching and provenance', () => {
+  let ds: SyntheticDataset;
+  before(async () => {
+    ds = (await openDataset('synthetic', { size: 50, imageSize: 8 })) as SyntheticDataset;
+  });
+
+  it('first-N with offset, explicit indices, all', () => {
+    expect(selectSubset(ds, { kind: 'first', n: 4 })).to.deep.equal([0, 1, 2, 3]);
+    expect(selectSubset(ds, { kind: 'first', n: 3, offset: 47 })).to.deep.equal([47, 48, 49]);
+    expect(selectSubset(ds, { kind: 'indices', indices: [9, 2, 49] })).to.deep.equal([9, 2, 49]);
+    expect(selectSubset(ds, { kind: 'all' })).to.have.length(50);
+    expect(() => selectSubset(ds, { kind: 'first', n: 4, offset: 47 })).to.throw(ConfigValidationError, /first 4 images from offset 47 need indices up to 50, but the dataset has 50/);
+    expect(() => selectSubset(ds, { kind: 'first', n: 1024 })).to.throw(ConfigValidationError, /synthetic\/test/);
+    let err: ConfigValidationError | undefined;
+    try {
+      selectSubset(ds, { kind: 'indices', indices: [1, 50, 1, -1] });
+    } catch (e) {
+      err = e as ConfigValidationError;
+    }
+    expect(err?.problems).to.deep.equal([
+      '$.indices[1]: 50 is out of range; expected an integer in [0, 50)',
+      '$.indices[2]: 1 appears more than once',
+      '$.indices[3]: -1 is out of range; expected an integer in [0, 50)',
+    ]);
+  });
+
+  it('seeded random subsets: distinct, in range, reproducible, prefix-stable, seed-dependent', () => {
+    const a = selectSubset(ds, { kind: 'random', n: 20, seed: 3 });
+    expect(new Set(a).size).to.equal(20);
+    expect(a.every((i) => Number.isInteger(i) && i >= 0 && i < 50)).to.equal(true);
+    expect(selectSubset(ds, { kind: 'random', n: 20, seed: 3 })).to.deep.equal(a);
+    expect(selectSubset(ds, { kind: 'random', n: 5, seed: 3 })).to.deep.equal(a.slice(0, 5));
+    expect(selectSubset(ds, { kind: 'random', n: 20, seed: 4 })).to.not.deep.equal(a);
+    expect(selectSubset(ds, { kind: 'random', n: 50, seed: 1 }).slice().sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+    expect(() => selectSubset(ds, { kind: 'random', n: 51, seed: 1 })).to.throw(ConfigValidationError, /cannot draw 51 distinct images from 50/);
+  });
+
+  it('subsetHash is sha256 of the comma-joined indices (16 hex digits) and is order-sensitive', () => {
+    expect(subsetHash([0, 1, 2])).to.equal(sha256('0,1,2').slice(0, 16));
+    expect(subsetHash([2, 1, 0])).to.not.equal(subsetHash([0, 1, 2]));
+    const rec = subsetRecord(ds, { kind: 'first', n: 3 });
+    expect(rec).to.deep.include({ dataset: 'synthetic', split: 'test', count: 3, hash: subsetHash([0, 1, 2]) });
+    expect(rec.indices).to.deep.equal([0, 1, 2]);
+  });
+
+  it('iterateBatches covers the indices in order with a short last batch and leaks no tensors', async () => {
+    const idx = selectSubset(ds, { kind: 'random', n: 11, seed: 0 });
+    const before = tf.memory().numTensors;
+    const seen: number[] = [];
+    const sizes: number[] = [];
+    for await (const b of iterateBatches(ds, idx, 4)) {
+      seen.push(...b.indices);
+      sizes.push(b.images.shape[0]);
+      expect(Array.from(b.labels)).to.deep.equal(Array.from(await ds.labels(b.indices)));
+      b.images.dispose();
+    }
+    expect(seen).to.deep.equal(idx);
+    expect(sizes).to.deep.equal([4, 4, 3]);
+    expect(tf.memory().numTensors).to.equal(before);
+    let err: unknown;
+    try {
+      for await (const b of iterateBatches(ds, idx, 0)) b.images.dispose();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigValidationError);
+  });
+});
+
+describe('synthetic dataset', () => {
+  it('is deterministic by seed and independent of access order; labels are balanced', async () => {
+    const a = await openDataset('synthetic', { size: 30, numClasses: 3, imageSize: 6, seed: 7 });
+    const b = await openDataset('synthetic', { size: 30, numClasses: 3, imageSize: 6, seed: 7 });
+    const c = await openDataset('synthetic', { size: 30, numClasses: 3, imageSize: 6, seed: 8 });
+    const x = await a.get([4, 17]);
+    const y = await b.get([17, 4]);
+    const z = await c.get([4, 17]);
+    try {
+      const xv = x.images.dataSync();
+      const yv = y.images.dataSync();
+      const per = 6 * 6 * 3;
+      expect(Array.from(xv.subarray(0, per))).to.deep.equal(Array.from(yv.subarray(per)));
+      expect(Array.from(xv.subarray(per))).to.deep.equal(Array.from(yv.subarray(0, per)));
+      expect(Array.from(z.images.dataSync())).to.not.deep.equal(Array.from(xv));
+      expect(Math.min(...xv)).to.be.at.least(0);
+      expect(Math.max(...xv)).to.be.at.most(1);
+    } finally {
+      for (const t of [x, y, z]) t.images.dispose();
+    }
+    const labels = await a.labels(Array.from({ length: 30 }, (_, i) => i));
+    expect([0, 1, 2].map((k) => labels.filter((l) => l === k).length)).to.deep.equal([10, 10, 10]);
+    const train = await openDataset('synthetic', { split: 'train', size: 30, numClasses: 3, imageSize: 6, seed: 7 });
+    const t = await train.get([4]);
+    const s = await a.get([4]);
+    try {
+      expect(Array.from(t.images.dataSync())).to.not.deep.equal(Array.from(s.images.dataSync()));
+    } finally {
+      t.images.dispose();
+      s.images.dispose();
+    }
+  });
+
+  it('classes are separable: nearest class mean on noise-free images beats chance by far', async () => {
+    const train = await openDataset('synthetic', { split: 'train', size: 200, numClasses: 4, imageSize: 16, channels: 1, noise: 0 });
+    const test = await openDataset('synthetic', { split: 'test', size: 40, numClasses: 4, imageSize: 16, channels: 1, noise: 0 });
+    // a power-spectrum-free feature: mean |horizontal diff| and |vertical diff| capture orientation
+    const feats = async (d: typeof train, n: number): Promise<{ f: number[][]; l: Int32Array }> => {
+      const b = await d.get(Array.from({ length: n }, (_, i) => i));
+      const v = b.images.dataSync();
+      b.images.dispose();
+      const f: number[][] = [];
+      for (let i = 0; i < n; i++) {
+        let h = 0, w = 0, d1 = 0, d2 = 0;
+        for (let yy = 0; yy < 15; yy++)
+          for (let xx = 0; xx < 15; xx++) {
+            const p = i * 256 + yy * 16 + xx;
+            h += Math.abs(v[p + 1] - v[p]);
+            w += Math.abs(v[p + 16] - v[p]);
+            d1 += Math.abs(v[p + 17] - v[p]);
+            d2 += Math.abs(v[p + 1] - v[p + 16]);
+          }
+        f.push([h, w, d1, d2]);
+      }
+      return { f, l: b.labels };
+    };
+    const tr = await feats(train, 200);
+    const te = await feats(test, 40);
+    const means = [0, 1, 2, 3].map((k) => {
+      const rows = tr.f.filter((_, i) => tr.l[i] === k);
+      return [0, 1, 2, 3].map((j) => rows.reduce((a, r) => a + r[j], 0) / rows.length);
+    });
+    let correct = 0;
+    te.f.forEach((r, i) => {
+      const d = means.map((m) => m.reduce((a, mj, j) => a + (mj - r[j]) ** 2, 0));
+      if (d.indexOf(Math.min(...d)) === te.l[i]) correct++;
+    });
+    expect(correct / 40).to.be.greaterThan(0.7);
+  });
+});
+
+describe('plugin registration, schemas, openDataset, summary', () => {
+  it('registers the six dataset plugins; every schema is closed and has defaults for all options', () => {
+    const r = new PluginRegistry();
+    register(r);
+    expect(r.ids('dataset')).to.deep.equal(['cifar10', 'cifar100', 'image-folder', 'mnist', 'synthetic', 'tiny-imagenet']);
+    for (const def of DATASET_PLUGINS) {
+      expect(def.schema.type, def.id).to.equal('object');
+      expect(def.schema.additionalProperties, def.id).to.equal(false);
+      for (const [k, p] of Object.entries(def.schema.properties as Record<string, { default?: unknown }>)) expect(p.default, `${def.id}.${k}`).to.not.equal(undefined);
+      // the defaults themselves validate
+      validateSchema(def.schema, {}, def.id);
+    }
+  });
+
+  it('openDataset validates options against the plugin schema and names unknown ids', async () => {
+    let err: unknown;
+    try {
+      await openDataset('cifar10', { split: 'validation', colour: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigValidationError);
+    expect((err as ConfigValidationError).problems.join('\n')).to.contain('$.split: must be one of "train", "test"').and.contain('$.colour: is not a known field');
+    err = undefined;
+    try {
+      await openDataset('imagenet-1k');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(UnknownPluginError);
+    expect((err as Error).message).to.contain('cifar10, cifar100, image-folder, mnist, synthetic, tiny-imagenet');
+  });
+
+  it('summarizeDataset gives count, shape, classes, per-class counts and the first pixel as 0..255 ints', async () => {
+    const ds = await openDataset('synthetic', { size: 12, numClasses: 3, imageSize: 5 });
+    const before = tf.memory().numTensors;
+    const s = await summarizeDataset(ds, 5);
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(s.size).to.equal(12);
+    expect(s.shape).to.deep.equal([5, 5, 3]);
+    expect(s.perClass).to.deep.equal([4, 4, 4]);
+    const b = await ds.get([0]);
+    const v = b.images.dataSync();
+    b.images.dispose();
+    expect(s.first?.label).to.equal(b.labels[0]);
+    expect(s.first?.pixel00).to.deep.equal([0, 1, 2].map((c) => Math.round(v[c] * 255)));
+    const text = formatSummary(s);
+    expect(text).to.contain('count:     12').and.contain(`pixel (0,0) = (${s.first!.pixel00.join(',')})`).and.contain('class-2  4');
+  });
+});
