@@ -81,7 +81,7 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
     }
     if (cand === 'wasm') {
       try {
-        const setup = await prepareWasmBackend(wasm);
+        const setup = await prepareWasmBackend({ logger, ...wasm });
         active = { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: versionOf('@tensorflow/tfjs-backend-wasm'), threads: setup.threads, kernels: setup.kernels, skipped };
         break;
       } catch (e) {

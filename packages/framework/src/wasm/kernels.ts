@@ -1,0 +1,522 @@
+/**
+ * Replacement and missing gradient-time kernels for the wasm backend (docs/PERFORMANCE.md item 2).
+ *
+ * Each kernel is a JS `kernelFunc` composed from the backend's own fast kernels (XNNPACK convolution,
+ * fully-connected and transpose), registered with `tf.registerKernel` for backend 'wasm' so that every
+ * caller benefits (plain ops, `tf.fused`, `tf.layers`), unlike `tf.registerGradient`:
+ *
+ * - `Conv2DBackpropInput`: a forward convolution of dy with the filter flipped spatially and with its
+ *   in/out channels swapped (explicit padding `k-1-pad`); for strides > 1, zeros are first inserted
+ *   between the rows and columns of dy. The flipped filter is cached per weight buffer, so the
+ *   backend's convolution operator (with its packed weights) is reused across calls.
+ * - `Conv2DBackpropFilter` (not registered by the package): one forward convolution of the input,
+ *   transposed to [inC, H, W, batch], with dy, transposed to [outH, outW, batch, outC], as the filter
+ *   and the stride as the dilation; the [inC, kh, kw, outC] result is transposed to the filter layout.
+ * - `BatchMatMul`: explicit transposes and per-batch 2-D products on zero-copy views, so every product
+ *   reaches XNNPACK's fully-connected path instead of the naive loop used for transposed or batched
+ *   operands.
+ * - `Identity`: a zero-copy, reference-counted alias (as the cpu backend does) instead of a copy of
+ *   every tensor that `tf.grad` saves.
+ * - `MaxPoolGrad`: the package's kernel is wrong for windows whose values are all negative.
+ * - `UnsortedSegmentSum` (not registered by the package; the gradient of `tf.gather`).
+ *
+ * Everything here relies on internals of @tensorflow/tfjs-backend-wasm 4.22.0 (`dataIdMap`,
+ * `makeOutput`, the C++ `BatchMatMul` entry point), which `checkPinnedVersions` guards.
+ * Only float32 NHWC tensors take the fast paths; other cases fall back to the package's kernels.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type TI = tf.TensorInfo;
+type Shape = number[];
+
+interface WasmData {
+  id: number;
+  memoryOffset: number;
+  shape: Shape;
+  dtype: tf.DataType;
+  refCount: number;
+}
+/** The internals of the 4.22.0 `BackendWasm` used by these kernels. */
+interface WasmBackend {
+  wasm: {
+    HEAPU8: Uint8Array;
+    cwrap(name: string, ret: string | null, args: string[]): (...a: unknown[]) => unknown;
+    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+  };
+  dataIdMap: {
+    get(d: tf.DataId): WasmData;
+    has(d: tf.DataId): boolean;
+    set(d: tf.DataId, v: WasmData): void;
+    delete(d: tf.DataId): boolean;
+  };
+  dataIdNextNumber: number;
+  makeOutput(shape: Shape, dtype: tf.DataType, memoryOffset?: number): TI;
+  disposeData(d: tf.DataId, force?: boolean): boolean;
+  incRef(d: tf.DataId): void;
+}
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+/** The kernels this module replaces or adds, in registration order. */
+export const WASM_KERNEL_NAMES = ['Identity', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'MaxPoolGrad', 'UnsortedSegmentSum'] as const;
+
+/** The package's own kernels, captured before they are replaced (fallbacks for unsupported cases). */
+const stock = new Map<string, tf.KernelConfig>();
+
+function wb(backend: unknown): WasmBackend {
+  return backend as WasmBackend;
+}
+
+/** Run the kernel currently registered for wasm under `name`. */
+function run(name: string, backend: WasmBackend, inputs: tf.NamedTensorInfoMap, attrs: Record<string, unknown> = {}): TI {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm kernel ${name} is not registered`);
+  return k.kernelFunc({ inputs, backend: backend as unknown as tf.KernelBackend, attrs: attrs as tf.NamedAttrMap }) as TI;
+}
+
+function runStock(name: string, args: KernelArgs): TI {
+  const k = stock.get(name);
+  if (!k) throw new Error(`the wasm backend has no ${name} kernel for this case`);
+  return k.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TI;
+}
+
+function free(backend: WasmBackend, t: TI): void {
+  backend.disposeData(t.dataId);
+}
+
+/** A TensorInfo with another shape over the same buffer (for passing to kernels; never disposed). */
+function reshaped(t: TI, shape: Shape): TI {
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+/** The whole wasm heap as float32 (take it after the last allocation: the heap may grow). */
+function heapF32(backend: WasmBackend): Float32Array {
+  return new Float32Array(backend.wasm.HEAPU8.buffer);
+}
+function offsetF32(backend: WasmBackend, t: TI): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset >>> 2;
+}
+
+/** A zero-copy view of `base` with `shape`, starting at element `offset`, registered under its own tensor id. */
+function makeView(backend: WasmBackend, base: TI, offset: number, shape: Shape): TI {
+  const data = backend.dataIdMap.get(base.dataId);
+  const id = backend.dataIdNextNumber++;
+  const dataId = { id };
+  const memoryOffset = data.memoryOffset + offset * 4;
+  backend.dataIdMap.set(dataId, { id, memoryOffset, shape, dtype: base.dtype, refCount: 1 });
+  backend.wasm.tfjs.registerTensor(id, tf.util.sizeFromShape(shape), memoryOffset);
+  return { dataId, shape, dtype: base.dtype };
+}
+/** Unregister a view without freeing the memory it points into. */
+function dropView(backend: WasmBackend, view: TI): void {
+  const data = backend.dataIdMap.get(view.dataId);
+  backend.wasm.tfjs.disposeData(data.id);
+  backend.dataIdMap.delete(view.dataId);
+}
+
+function convAttrs(pad: [number, number, number, number], dilations: [number, number] = [1, 1]): Record<string, unknown> {
+  const [t, b, l, r] = pad;
+  return {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [t, b],
+      [l, r],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+    dilations,
+    dimRoundingMode: undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+function identity(args: KernelArgs): TI {
+  const x = args.inputs.x as TI;
+  if (x.dtype === 'string') return runStock('Identity', args);
+  wb(args.backend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropInput
+
+interface FlipEntry {
+  backend: WasmBackend;
+  src: tf.DataId;
+  shape: string;
+  out: TI;
+  bytes: number;
+}
+/** Flipped filters keyed by the weight buffer they were made from (insertion order = LRU order). */
+const flipCache = new Map<tf.DataId, FlipEntry>();
+let flipCacheBytes = 0;
+/** Upper bound on the memory of cached flipped filters (the least recently used are dropped first). */
+export const FLIP_CACHE_MAX_BYTES = 512 * 1024 * 1024;
+
+function dropFlip(key: tf.DataId, e: FlipEntry): void {
+  flipCache.delete(key);
+  flipCacheBytes -= e.bytes;
+  if (e.backend.dataIdMap.has(e.out.dataId)) free(e.backend, e.out);
+}
+
+/** Free flipped filters whose weight buffer is gone (disposed, or moved to another backend). */
+function sweepFlipCache(): void {
+  for (const [key, e] of flipCache) if (!e.backend.dataIdMap.has(e.src)) dropFlip(key, e);
+}
+
+/** Free every cached flipped filter (e.g. before measuring memory). Returns how many were freed. */
+export function clearWasmKernelCaches(): number {
+  const n = flipCache.size;
+  for (const [key, e] of flipCache) dropFlip(key, e);
+  return n;
+}
+
+/** Number of flipped filters currently cached (for tests and diagnostics). */
+export function wasmKernelCacheSize(): number {
+  sweepFlipCache();
+  return flipCache.size;
+}
+
+/** filter [kh, kw, inC, outC] -> [kh, kw, outC, inC] with both spatial axes reversed. */
+function flippedFilter(backend: WasmBackend, filter: TI): TI {
+  sweepFlipCache();
+  const shapeKey = filter.shape.join(',');
+  const hit = flipCache.get(filter.dataId);
+  if (hit && hit.backend === backend && hit.shape === shapeKey) {
+    flipCache.delete(filter.dataId);
+    flipCache.set(filter.dataId, hit);
+    return hit.out;
+  }
+  if (hit) dropFlip(filter.dataId, hit);
+  const [kh, kw, ci, co] = filter.shape;
+  const k = kh * kw;
+  // Swap channels with the package's (XNNPACK) transpose, then reverse the order of the kh*kw blocks:
+  // block i*kw+j goes to (kh-1-i)*kw+(kw-1-j) = k-1-(i*kw+j). No Reverse kernel (slow on wasm).
+  const t = run('Transpose', backend, { x: reshaped(filter, [k, ci, co]) }, { perm: [0, 2, 1] });
+  const out = backend.makeOutput([kh, kw, co, ci], 'float32');
+  const heap = heapF32(backend);
+  const src = offsetF32(backend, t);
+  const dst = offsetF32(backend, out);
+  const blk = ci * co;
+  for (let b = 0; b < k; b++) heap.copyWithin(dst + (k - 1 - b) * blk, src + b * blk, src + (b + 1) * blk);
+  free(backend, t);
+  const entry: FlipEntry = { backend, src: filter.dataId, shape: shapeKey, out, bytes: k * blk * 4 };
+  flipCache.set(filter.dataId, entry);
+  flipCacheBytes += entry.bytes;
+  for (const [key, e] of flipCache) {
+    if (flipCacheBytes <= FLIP_CACHE_MAX_BYTES || key === filter.dataId) break;
+    dropFlip(key, e);
+  }
+  return out;
+}
+
+/** dy [n, h, w, c] -> [n, (h-1)*sh+1, (w-1)*sw+1, c] with dy at every sh-th row and sw-th column, zeros elsewhere. */
+function insertZeros(backend: WasmBackend, dy: TI, sh: number, sw: number): TI {
+  const [n, h, w, c] = dy.shape;
+  const lh = (h - 1) * sh + 1;
+  const lw = (w - 1) * sw + 1;
+  const out = backend.makeOutput([n, lh, lw, c], 'float32');
+  const heap = heapF32(backend);
+  const src = offsetF32(backend, dy);
+  const dst = offsetF32(backend, out);
+  heap.fill(0, dst, dst + n * lh * lw * c);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      let s = src + ((b * h + y) * w) * c;
+      let d = dst + ((b * lh + y * sh) * lw) * c;
+      for (let x = 0; x < w; x++, s += c, d += sw * c) heap.copyWithin(d, s, s + c);
+    }
+  }
+  return out;
+}
+
+function conv2DBackpropInput(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const dy = args.inputs.dy as TI;
+  const filter = args.inputs.filter as TI;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') return runStock('Conv2DBackpropInput', args);
+  const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const lh = (oh - 1) * sh + 1;
+  const lw = (ow - 1) * sw + 1;
+  const pt = kh - 1 - info.padInfo.top;
+  const pl = kw - 1 - info.padInfo.left;
+  const pb = h + info.padInfo.top - lh;
+  const pr = w + info.padInfo.left - lw;
+  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return runStock('Conv2DBackpropInput', args);
+  const wf = flippedFilter(backend, filter);
+  const src = sh > 1 || sw > 1 ? insertZeros(backend, dy, sh, sw) : dy;
+  try {
+    return run('Conv2D', backend, { x: src, filter: wf }, convAttrs([pt, pb, pl, pr]));
+  } finally {
+    if (src !== dy) free(backend, src);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter
+
+function conv2DBackpropFilter(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  const dy = args.inputs.dy as TI;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  if (info.dataFormat !== 'channelsLast') {
+    throw new Error(`Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only (got '${dataFormat}'), like the wasm Conv2D`);
+  }
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`Conv2DBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // The result [ci, kh, kw, co] must have spatial size exactly kh x kw: pad (or crop) the bottom/right.
+  let pb = kh + (oh - 1) * sh - h - top;
+  let pr = kw + (ow - 1) * sw - w - left;
+  const temps: TI[] = [];
+  try {
+    let xx = x;
+    if (pb < 0 || pr < 0) {
+      xx = run('Slice', backend, { x }, { begin: [0, 0, 0, 0], size: [n, h + Math.min(pb, 0), w + Math.min(pr, 0), ci] });
+      temps.push(xx);
+      pb = Math.max(pb, 0);
+      pr = Math.max(pr, 0);
+    }
+    const xt = run('Transpose', backend, { x: xx }, { perm: [3, 1, 2, 0] }); // [ci, h, w, n]
+    temps.push(xt);
+    const dyt = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] }); // [oh, ow, n, co]
+    temps.push(dyt);
+    const r = run('Conv2D', backend, { x: xt, filter: dyt }, convAttrs([top, pb, left, pr], [sh, sw])); // [ci, kh, kw, co]
+    temps.push(r);
+    return run('Transpose', backend, { x: r }, { perm: [1, 2, 0, 3] });
+  } finally {
+    for (const t of temps) free(backend, t);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchMatMul
+
+type MatMulFn = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, ta: number, tb: number, outId: number) => void;
+const matMulFns = new WeakMap<object, MatMulFn>();
+function matMulFn(backend: WasmBackend): MatMulFn {
+  let f = matMulFns.get(backend);
+  if (!f) {
+    f = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as MatMulFn;
+    matMulFns.set(backend, f);
+  }
+  return f;
+}
+function shapeBytes(shape: Shape): Uint8Array {
+  return new Uint8Array(new Int32Array(shape).buffer);
+}
+
+/** out[1, m, n] = a[1, m, k] x b[1, k, n] through XNNPACK's fully-connected path (b packed as weights). */
+function matMul2d(backend: WasmBackend, a: TI, b: TI, out: TI, m: number, k: number, n: number): void {
+  const id = (t: TI) => backend.dataIdMap.get(t.dataId).id;
+  matMulFn(backend)(id(a), shapeBytes([1, m, k]), 3, id(b), shapeBytes([1, k, n]), 3, 0, 0, id(out));
+}
+
+function batchMatMul(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const a = args.inputs.a as TI;
+  const b = args.inputs.b as TI;
+  const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return runStock('BatchMatMul', args);
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  const m = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const ka = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+  const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+  tf.util.assert(
+    ka === kb,
+    () => `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+  );
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = tf.util.sizeFromShape(outer);
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const broadcastOk = (batchA === batch || batchA === 1) && (batchB === batch || batchB === 1);
+  if (!broadcastOk || m * ka * n === 0) return runStock('BatchMatMul', args);
+  const k = ka;
+  const temps: TI[] = [];
+  try {
+    // Bring both operands to [batch, m, k] and [batch, k, n] row-major.
+    let A = reshaped(a, transposeA ? [batchA, k, m] : [batchA, m, k]);
+    if (transposeA) temps.push((A = run('Transpose', backend, { x: A }, { perm: [0, 2, 1] })));
+    let B = reshaped(b, transposeB ? [batchB, n, k] : [batchB, k, n]);
+    if (transposeB) temps.push((B = run('Transpose', backend, { x: B }, { perm: [0, 2, 1] })));
+    const out = backend.makeOutput([batch, m, n], 'float32');
+    if (batchB === 1) {
+      // One product: the batch of A folds into its rows.
+      matMul2d(backend, A, B, out, batchA * m, k, n);
+    } else {
+      for (let i = 0; i < batch; i++) {
+        const av = makeView(backend, A, batchA === 1 ? 0 : i * m * k, [1, m, k]);
+        const bv = makeView(backend, B, i * k * n, [1, k, n]);
+        const ov = makeView(backend, out, i * m * n, [1, m, n]);
+        try {
+          matMul2d(backend, av, bv, ov, m, k, n);
+        } finally {
+          dropView(backend, av);
+          dropView(backend, bv);
+          dropView(backend, ov);
+        }
+      }
+    }
+    return { dataId: out.dataId, shape: [...outer, m, n], dtype: 'float32' };
+  } finally {
+    for (const t of temps) free(backend, t);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MaxPoolGrad
+
+/**
+ * The package's MaxPoolGrad starts each window's maximum at `numeric_limits<float>::min()` (the
+ * smallest positive float), so a window whose values are all negative sends its gradient to the wrong
+ * element. This one takes the first maximum of each window in row-major order, as TensorFlow and the
+ * cpu backend do; padding never wins.
+ */
+function maxPoolGrad(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const dy = args.inputs.dy as TI;
+  const input = args.inputs.input as TI;
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const dx = backend.makeOutput(input.shape, 'float32');
+  const heap = heapF32(backend);
+  const xo = offsetF32(backend, input);
+  const dyo = offsetF32(backend, dy);
+  const dxo = offsetF32(backend, dx);
+  heap.fill(0, dxo, dxo + n * h * w * c);
+  const best = new Float32Array(c);
+  const pos = new Int32Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - info.padInfo.top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - info.padInfo.left;
+        best.fill(-Infinity);
+        pos.fill(-1);
+        for (let fy = 0; fy < fh; fy += dh) {
+          const y = y0 + fy;
+          if (y < 0 || y >= h) continue;
+          for (let fx = 0; fx < fw; fx += dw) {
+            const x = x0 + fx;
+            if (x < 0 || x >= w) continue;
+            const base = ((b * h + y) * w + x) * c;
+            for (let k = 0; k < c; k++) {
+              const v = heap[xo + base + k];
+              if (v > best[k] || (pos[k] < 0 && v === best[k])) {
+                best[k] = v;
+                pos[k] = base + k;
+              }
+            }
+          }
+        }
+        const g = dyo + ((b * oh + oy) * ow + ox) * c;
+        for (let k = 0; k < c; k++) if (pos[k] >= 0) heap[dxo + pos[k]] += heap[g + k];
+      }
+    }
+  }
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UnsortedSegmentSum
+
+function unsortedSegmentSum(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  const ids = args.inputs.segmentIds as TI;
+  const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum on wasm supports float32 and int32 (got ${x.dtype})`);
+  const innerShape = x.shape.slice(ids.shape.length);
+  const inner = tf.util.sizeFromShape(innerShape);
+  const count = tf.util.sizeFromShape(ids.shape);
+  const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
+  const buf = backend.wasm.HEAPU8.buffer;
+  const view = (t: TI, size: number) =>
+    t.dtype === 'int32' ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size) : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size);
+  const o = view(out, numSegments * inner);
+  const xs = view(x, count * inner);
+  const seg = new Int32Array(buf, backend.dataIdMap.get(ids.dataId).memoryOffset, count);
+  o.fill(0);
+  for (let i = 0; i < count; i++) {
+    const s = seg[i];
+    if (s < 0 || s >= numSegments) continue; // as TensorFlow: out-of-range ids are dropped
+    const d = s * inner;
+    const src = i * inner;
+    for (let j = 0; j < inner; j++) o[d + j] += xs[src + j];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
+  Identity: identity as unknown as tf.KernelFunc,
+  Conv2DBackpropInput: conv2DBackpropInput as unknown as tf.KernelFunc,
+  Conv2DBackpropFilter: conv2DBackpropFilter as unknown as tf.KernelFunc,
+  BatchMatMul: batchMatMul as unknown as tf.KernelFunc,
+  MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
+  UnsortedSegmentSum: unsortedSegmentSum as unknown as tf.KernelFunc,
+};
+
+const installed = new Set<string>();
+
+/**
+ * Register the replacement kernels for backend 'wasm' (idempotent). Call after the wasm backend has
+ * been initialised: the package kernels kept as fallbacks must have run their set-up. Returns the
+ * names of the kernels now provided by this module.
+ */
+export function registerWasmKernels(): string[] {
+  for (const name of WASM_KERNEL_NAMES) {
+    if (installed.has(name)) continue;
+    const existing = tf.getKernel(name, 'wasm');
+    if (existing) {
+      stock.set(name, existing);
+      tf.unregisterKernel(name, 'wasm');
+    }
+    // Keep the package kernel's set-up, so its fallback works after a re-initialisation of the backend.
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: KERNELS[name], setupFunc: existing?.setupFunc, disposeFunc: existing?.disposeFunc });
+    installed.add(name);
+  }
+  return [...installed];
+}
+
+/** Put the package's own kernels back (for before/after measurements). */
+export function unregisterWasmKernels(): void {
+  clearWasmKernelCaches();
+  for (const name of [...installed]) {
+    tf.unregisterKernel(name, 'wasm');
+    const s = stock.get(name);
+    if (s) tf.registerKernel(s);
+    installed.delete(name);
+  }
+}

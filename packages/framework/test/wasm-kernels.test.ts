@@ -1,0 +1,288 @@
+/**
+ * The replacement wasm kernels (src/wasm/kernels.ts) against the cpu backend as the reference:
+ * convolution gradients w.r.t. input and filter for strides 1 and 2, 'same' and 'valid' padding and odd
+ * sizes; batched and transposed matMul and its gradient; the zero-copy Identity; UnsortedSegmentSum;
+ * and a ResNet/UNet-like backward pass that would fail on any kernel wasm does not register.
+ */
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { activeBackend } from '../src';
+import { wasmKernelCacheSize } from '../src/wasm';
+
+type Arr = Float32Array;
+
+/** Deterministic values in [-0.5, 0.5) (an LCG; independent of any backend RNG). */
+function values(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Run `f` with `name` as the active backend, then switch back. `f` must return plain arrays. */
+async function onBackend<T>(name: string, f: () => T): Promise<T> {
+  const prev = tf.getBackend();
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} did not initialise`);
+  try {
+    return f();
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+/** max |a - b| / max |b| over all elements (b is the reference). */
+function relErr(a: Arr, b: Arr): number {
+  expect(a.length).to.equal(b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+function expectClose(wasm: Arr[], cpu: Arr[], tol: number, what: string): void {
+  expect(wasm.length).to.equal(cpu.length);
+  for (let i = 0; i < wasm.length; i++) {
+    const e = relErr(wasm[i], cpu[i]);
+    expect(e, `${what} [output ${i}]: relative error ${e.toExponential(2)}`).to.be.below(tol);
+  }
+}
+
+describe('wasm replacement kernels', function () {
+  before(function () {
+    if (activeBackend()?.name !== 'wasm' || !activeBackend()?.kernels?.length) {
+      console.log('    (skipped: the active backend is not wasm with the replacement kernels)');
+      this.skip();
+    }
+  });
+
+  describe('conv2d gradients match the cpu backend', function () {
+    type Case = { x: [number, number, number, number]; f: [number, number, number, number]; s: number | [number, number]; pad: 'same' | 'valid' };
+    const cases: Case[] = [
+      { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 1, pad: 'same' },
+      { x: [1, 8, 8, 2], f: [3, 3, 2, 3], s: 1, pad: 'valid' },
+      { x: [1, 11, 11, 3], f: [5, 5, 3, 4], s: 1, pad: 'same' },
+      { x: [2, 5, 5, 4], f: [1, 1, 4, 3], s: 1, pad: 'valid' },
+      { x: [2, 9, 7, 3], f: [3, 3, 3, 5], s: 2, pad: 'same' },
+      { x: [2, 9, 7, 3], f: [3, 3, 3, 5], s: 2, pad: 'valid' },
+      { x: [1, 6, 6, 2], f: [3, 3, 2, 2], s: 2, pad: 'valid' },
+      { x: [1, 13, 13, 4], f: [3, 3, 4, 6], s: 2, pad: 'valid' },
+      { x: [2, 10, 10, 4], f: [4, 4, 4, 3], s: 2, pad: 'same' },
+      { x: [2, 8, 8, 3], f: [1, 1, 3, 4], s: 2, pad: 'same' },
+      { x: [2, 7, 9, 3], f: [3, 3, 3, 2], s: [1, 2], pad: 'same' },
+      { x: [3, 16, 16, 8], f: [3, 3, 8, 16], s: 1, pad: 'same' },
+      { x: [2, 15, 15, 8], f: [3, 3, 8, 8], s: 2, pad: 'same' },
+    ];
+    for (const c of cases) {
+      it(`x ${c.x.join('x')}, filter ${c.f.join('x')}, stride ${String(c.s)}, ${c.pad}`, async function () {
+        const xs = values(size(c.x), 1);
+        const fs = values(size(c.f), 2);
+        const compute = (): Arr[] =>
+          tf.tidy(() => {
+            const x = tf.tensor4d(xs, c.x);
+            const f = tf.tensor4d(fs, c.f);
+            const y0 = tf.conv2d(x, f, c.s, c.pad);
+            const r = tf.tensor(values(y0.size, 3), y0.shape);
+            const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), r)))([x, f]);
+            return [y0.dataSync() as Arr, gx.dataSync() as Arr, gf.dataSync() as Arr];
+          });
+        const before = tf.memory().numTensors;
+        const w = compute();
+        expect(tf.memory().numTensors).to.equal(before);
+        const ref = await onBackend('cpu', compute);
+        expectClose(w, ref, 1e-4, 'conv2d y, dx, dW');
+      });
+    }
+
+    it('caches the flipped filter per weight buffer and frees it with the weight', function () {
+      const w = tf.tensor4d(values(3 * 3 * 4 * 6, 5), [3, 3, 4, 6]);
+      const x = tf.tensor4d(values(2 * 8 * 8 * 4, 6), [2, 8, 8, 4]);
+      const grad = tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w, 1, 'same'))));
+      let first: Float32Array | undefined;
+      const cached = wasmKernelCacheSize(); // other live weights may have entries
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) {
+        const g = grad(x);
+        const v = g.dataSync() as Float32Array;
+        g.dispose();
+        if (first) expect(relErr(v, first)).to.equal(0);
+        else first = v.slice();
+        expect(tf.memory().numTensors).to.equal(before);
+      }
+      expect(wasmKernelCacheSize()).to.equal(cached + 1);
+      w.dispose();
+      expect(wasmKernelCacheSize()).to.equal(cached);
+      x.dispose();
+    });
+  });
+
+  describe('batchMatMul matches the cpu backend', function () {
+    // The last flag: also compare gradients (tfjs-core 4.22's BatchMatMul gradient does not reduce
+    // broadcast batch dimensions on any backend, so broadcast cases compare values only).
+    const cases: [number[], number[], boolean, boolean, boolean?][] = [
+      [[3, 4, 5], [3, 5, 6], false, false],
+      [[3, 5, 4], [3, 5, 6], true, false],
+      [[3, 4, 5], [3, 6, 5], false, true],
+      [[3, 5, 4], [3, 6, 5], true, true],
+      [[1, 4, 5], [3, 5, 6], false, false, false],
+      [[3, 4, 5], [5, 6], false, false, false],
+      [[2, 3, 4, 5], [2, 3, 6, 5], false, true],
+      [[7, 5], [7, 3], true, false],
+      [[4, 7], [3, 7], false, true],
+      [[6, 33, 17], [6, 33, 9], true, false],
+    ];
+    for (const [as, bs, ta, tb, withGrad = true] of cases) {
+      it(`a ${as.join('x')}${ta ? 'ᵀ' : ''} . b ${bs.join('x')}${tb ? 'ᵀ' : ''} (value${withGrad ? ' and gradients' : ''})`, async function () {
+        const av = values(size(as), 7);
+        const bv = values(size(bs), 8);
+        const compute = (): Arr[] =>
+          tf.tidy(() => {
+            const a = tf.tensor(av, as);
+            const b = tf.tensor(bv, bs);
+            const y = tf.matMul(a, b, ta, tb);
+            if (!withGrad) return [y.dataSync() as Arr];
+            const r = tf.tensor(values(y.size, 9), y.shape);
+            const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), r)))([a, b]);
+            return [y.dataSync() as Arr, ga.dataSync() as Arr, gb.dataSync() as Arr];
+          });
+        const before = tf.memory().numTensors;
+        const w = compute();
+        expect(tf.memory().numTensors).to.equal(before);
+        const ref = await onBackend('cpu', compute);
+        expectClose(w, ref, 1e-5, 'matMul y, da, db');
+      });
+    }
+  });
+
+  it('maxPool gradient matches the cpu backend, also for windows of negative values', async function () {
+    const xv = values(2 * 9 * 9 * 5, 14).map((v) => v - 0.4); // mostly negative
+    const cfgs: [number, number, 'same' | 'valid'][] = [
+      [2, 2, 'valid'],
+      [2, 2, 'same'],
+      [3, 2, 'same'],
+      [3, 1, 'valid'],
+    ];
+    for (const [k, s, pad] of cfgs) {
+      const compute = (): Arr[] =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xv, [2, 9, 9, 5]);
+          const y = tf.maxPool(x, k, s, pad);
+          const r = tf.tensor(values(y.size, 15), y.shape);
+          return [tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(p as tf.Tensor4D, k, s, pad), r)))(x).dataSync() as Arr];
+        });
+      const w = compute();
+      const ref = await onBackend('cpu', compute);
+      expectClose(w, ref, 1e-6, `maxPool ${k}x${k}/${s} ${pad} gradient`);
+    }
+  });
+
+  it('Identity (tf.clone) aliases the buffer and keeps it alive until the last reference is gone', function () {
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect(y.dataId).to.equal(x.dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).to.deep.equal([1, 2, 3]);
+    const z = tf.add(y, 1);
+    expect(Array.from(z.dataSync())).to.deep.equal([2, 3, 4]);
+    tf.dispose([y, z]);
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('UnsortedSegmentSum (the gradient of tf.gather) matches the cpu backend', async function () {
+    const xv = values(5 * 3, 10);
+    const compute = (): Arr[] =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xv, [5, 3]);
+        const s = tf.unsortedSegmentSum(x, tf.tensor1d([0, 2, 0, 3, 2], 'int32'), 4);
+        const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, tf.tensor1d([4, 0, 4, 1], 'int32'), 0), tf.tensor2d(values(12, 11), [4, 3]))))(x);
+        return [s.dataSync() as Arr, g.dataSync() as Arr];
+      });
+    const w = compute();
+    const ref = await onBackend('cpu', compute);
+    expectClose(w, ref, 1e-6, 'unsortedSegmentSum, gather gradient');
+  });
+
+  it('nearest-neighbour upsampling gradient equals 2x2 sum pooling of dy', function () {
+    // The cpu backend's ResizeNearestNeighborGrad is wrong (docs/PERFORMANCE.md item 4): check by identity.
+    tf.tidy(() => {
+      const x = tf.tensor4d(values(2 * 4 * 4 * 3, 12), [2, 4, 4, 3]);
+      const r = tf.tensor4d(values(2 * 8 * 8 * 3, 13), [2, 8, 8, 3]);
+      const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(p as tf.Tensor4D, [8, 8]), r)))(x);
+      const pooled = tf.mul(tf.avgPool(r, 2, 2, 'valid'), 4);
+      expect(relErr(g.dataSync() as Arr, pooled.dataSync() as Arr)).to.be.below(1e-6);
+    });
+  });
+
+  it('a ResNet/UNet-like backward pass (every gradient kernel it needs) matches the cpu backend', async function () {
+    // conv s1/s2 + bias, group norm, SiLU, ReLU, softplus, avg/max pool, concat, slice, attention
+    // (batched matMul with a transposed operand, softmax), dense layer, log-softmax cross-entropy, gather.
+    const shapes: Record<string, number[]> = {
+      w1: [3, 3, 3, 8],
+      b1: [8],
+      w2: [3, 3, 8, 8],
+      w3: [3, 3, 16, 8],
+      wq: [8, 8],
+      wk: [8, 8],
+      wv: [8, 8],
+      wd: [8, 5],
+      bd: [5],
+      gamma: [8],
+    };
+    const init = Object.fromEntries(Object.entries(shapes).map(([k, s], i) => [k, values(size(s), 20 + i)]));
+    const xv = values(2 * 8 * 8 * 3, 40);
+    // The cpu backend's ResizeNearestNeighborGrad is wrong: its run upsamples with an equivalent gather.
+    const resize = (t: tf.Tensor4D): tf.Tensor4D => tf.image.resizeNearestNeighbor(t, [8, 8]);
+    const idx = [0, 0, 1, 1, 2, 2, 3, 3];
+    const gatherUp = (t: tf.Tensor4D): tf.Tensor4D => tf.gather(tf.gather(t, idx, 1), idx, 2);
+    const compute = (up: (t: tf.Tensor4D) => tf.Tensor4D): Arr[] =>
+      tf.tidy(() => {
+        const p = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, tf.tensor(init[k], s)]));
+        const x = tf.tensor4d(xv, [2, 8, 8, 3]);
+        const names = Object.keys(shapes);
+        const net = (xx: tf.Tensor, ...ws: tf.Tensor[]): tf.Scalar => {
+          const w = Object.fromEntries(names.map((k, i) => [k, ws[i]]));
+          let h = tf.add(tf.conv2d(xx as tf.Tensor4D, w.w1 as tf.Tensor4D, 1, 'same'), w.b1);
+          // group norm (2 groups of 4) as a 4-D mean over H,W and a group average
+          const mean = tf.mean(h, [1, 2], true);
+          const sq = tf.mean(tf.square(h), [1, 2], true);
+          const gavg = (t: tf.Tensor) => tf.reshape(tf.tile(tf.mean(tf.reshape(t, [2, 2, 4]), 2, true), [1, 1, 4]), [2, 1, 1, 8]);
+          const gm = gavg(mean);
+          h = tf.mul(tf.mul(tf.sub(h, gm), tf.rsqrt(tf.add(tf.sub(gavg(sq), tf.square(gm)), 1e-5))), w.gamma);
+          h = tf.mul(h, tf.sigmoid(h)); // SiLU
+          const skip = h;
+          h = tf.relu(tf.conv2d(h as tf.Tensor4D, w.w2 as tf.Tensor4D, 2, 'same')); // 4x4
+          h = tf.softplus(up(h as tf.Tensor4D));
+          h = tf.conv2d(tf.concat([h, skip], 3) as tf.Tensor4D, w.w3 as tf.Tensor4D, 1, 'same');
+          h = tf.add(tf.maxPool(h as tf.Tensor4D, 2, 2, 'same'), tf.avgPool(h as tf.Tensor4D, 2, 2, 'same')); // 4x4
+          const tokens = tf.reshape(h, [2, 16, 8]);
+          const q = tf.reshape(tf.matMul(tf.reshape(tokens, [32, 8]), w.wq), [2, 16, 8]);
+          const k = tf.reshape(tf.matMul(tf.reshape(tokens, [32, 8]), w.wk), [2, 16, 8]);
+          const v = tf.reshape(tf.matMul(tf.reshape(tokens, [32, 8]), w.wv), [2, 16, 8]);
+          const att = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(8)));
+          const o = tf.add(tokens, tf.matMul(att, v));
+          const feat = tf.mean(tf.slice(o, [0, 1, 0], [2, 15, 8]), 1);
+          const logits = tf.add(tf.matMul(feat, w.wd), w.bd);
+          const ce = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.tensor1d([1, 3], 'int32'), 5)), 1)));
+          const margin = tf.sum(tf.gather(logits, tf.tensor1d([0, 4], 'int32'), 1));
+          return tf.add(ce, tf.mul(margin, 0.1)) as tf.Scalar;
+        };
+        const { value, grads } = tf.valueAndGrads(net)([x, ...names.map((k) => p[k])]);
+        return [value.dataSync() as Arr, ...grads.map((g) => g.dataSync() as Arr)];
+      });
+    const before = tf.memory().numTensors;
+    const w = compute(resize);
+    expect(tf.memory().numTensors).to.equal(before);
+    const ref = await onBackend('cpu', () => compute(gatherUp));
+    const names = ['loss', 'x', ...Object.keys(shapes)];
+    for (let i = 0; i < w.length; i++) expectClose([w[i]], [ref[i]], 1e-4, `gradient of ${names[i]}`);
+  });
+});
