@@ -1,9 +1,23 @@
-/** @dbp-bench/models */
+/**
+ * @dbp-bench/models — the networks (diffusion UNet, classifiers) and the weight formats
+ * (safetensors, PyTorch checkpoint import).
+ */
 import type { PluginModule, PluginRegistry } from '@dbp-bench/framework';
+import { registerArchitectures } from './plugins';
 
-/** Register this package's plugins. */
+export * from './nn';
+export * from './unet';
+export * from './classifiers';
+export * from './safetensors';
+export * from './io';
+export { unpickle, PyGlobal, PyObject, type PickleHooks } from './torch/pickle';
+export { ZipReader, isZip } from './torch/zip';
+export * from './torch/checkpoint';
+export * from './torch/convert';
+
+/** Register this package's plugins (kind 'architecture'). */
 export function register(registry: PluginRegistry): void {
-  void registry;
+  registerArchitectures(registry);
 }
 
 export const plugin: PluginModule = { name: '@dbp-bench/models', register };

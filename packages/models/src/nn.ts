@@ -1,0 +1,210 @@
+/**
+ * Building blocks of the networks in plain tf ops (NHWC), written for fast input gradients on the
+ * wasm backend (docs/PERFORMANCE.md): plain `tf.conv2d` + bias add (no fused or layers ops), group
+ * norm as a 4-D mean over H,W followed by a group average, no 5-D transposes.
+ *
+ * Every parameter lives in a {@link ParamStore} under its PyTorch state-dict name, with the layout
+ * needed to convert between PyTorch (conv OIHW, linear [out, in]) and tfjs (conv HWIO, linear [in, out]).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { hash32, philoxUniforms } from '@dbp-bench/framework';
+
+/** How a parameter is laid out: `conv` (HWIO in tfjs, OIHW in files), `linear` ([in,out] / [out,in]) or `plain`. */
+export type ParamLayout = 'conv' | 'linear' | 'plain';
+
+export interface ParamEntry {
+  readonly variable: tf.Variable;
+  readonly layout: ParamLayout;
+  /** False for buffers (batch-norm running statistics). */
+  readonly trainable: boolean;
+}
+
+/** A variable from an initial tensor, which is then released (the variable keeps the data). */
+function makeVariable(init: tf.Tensor, trainable: boolean): tf.Variable {
+  const v = tf.variable(init, trainable);
+  init.dispose();
+  return v;
+}
+
+/** A named collection of parameters, created with PyTorch's default initialisation from a seed. */
+export class ParamStore {
+  readonly entries = new Map<string, ParamEntry>();
+  private counter = 0;
+  constructor(readonly seed: number) {}
+
+  private uniform(shape: number[], bound: number, name: string): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(n);
+    philoxUniforms(out, this.counter++, hash32(name), 0x6d6f646c, this.seed >>> 0, Math.floor(this.seed / 4294967296) >>> 0);
+    for (let i = 0; i < n; i++) out[i] = (out[i] * 2 - 1) * bound;
+    return makeVariable(tf.tensor(out, shape, 'float32'), true);
+  }
+
+  private add(name: string, variable: tf.Variable, layout: ParamLayout, trainable = true): tf.Variable {
+    if (this.entries.has(name)) throw new Error(`duplicate parameter name ${name}`);
+    this.entries.set(name, { variable, layout, trainable });
+    return variable;
+  }
+
+  /** A k×k convolution `name.weight` (HWIO) and optionally `name.bias`; U(±1/sqrt(fan_in)) init like torch. */
+  conv(name: string, k: number, cin: number, cout: number, bias = true): Conv {
+    const bound = 1 / Math.sqrt(cin * k * k);
+    const w = this.add(`${name}.weight`, this.uniform([k, k, cin, cout], bound, `${name}.weight`), 'conv');
+    const b = bias ? this.add(`${name}.bias`, this.uniform([cout], bound, `${name}.bias`), 'plain') : undefined;
+    return { w, b };
+  }
+
+  /** A linear layer `name.weight` ([in,out]) and optionally `name.bias`. */
+  linear(name: string, nin: number, nout: number, bias = true): Linear {
+    const bound = 1 / Math.sqrt(nin);
+    const w = this.add(`${name}.weight`, this.uniform([nin, nout], bound, `${name}.weight`), 'linear');
+    const b = bias ? this.add(`${name}.bias`, this.uniform([nout], bound, `${name}.bias`), 'plain') : undefined;
+    return { w, b };
+  }
+
+  /** A group norm's affine parameters `name.weight` (ones) and `name.bias` (zeros). */
+  groupNorm(name: string, channels: number, groups: number, eps: number): GroupNormP {
+    const gamma = this.add(`${name}.weight`, makeVariable(tf.ones([channels]), true), 'plain');
+    const beta = this.add(`${name}.bias`, makeVariable(tf.zeros([channels]), true), 'plain');
+    if (channels % groups !== 0) throw new Error(`${name}: ${channels} channels are not divisible into ${groups} groups`);
+    return { gamma, beta, groups, eps };
+  }
+
+  /** A batch norm: weight, bias, and the buffers running_mean / running_var. */
+  batchNorm(name: string, channels: number, eps = 1e-5, momentum = 0.1): BatchNormP {
+    const gamma = this.add(`${name}.weight`, makeVariable(tf.ones([channels]), true), 'plain');
+    const beta = this.add(`${name}.bias`, makeVariable(tf.zeros([channels]), true), 'plain');
+    const mean = this.add(`${name}.running_mean`, makeVariable(tf.zeros([channels]), false), 'plain', false);
+    const variance = this.add(`${name}.running_var`, makeVariable(tf.ones([channels]), false), 'plain', false);
+    return { gamma, beta, mean, variance, eps, momentum };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.entries.values()].filter((e) => e.trainable).map((e) => e.variable);
+  }
+  namedWeights(): Map<string, tf.Variable> {
+    return new Map([...this.entries].map(([k, e]) => [k, e.variable]));
+  }
+  parameterCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.trainable) n += e.variable.size;
+    return n;
+  }
+  dispose(): void {
+    for (const e of this.entries.values()) e.variable.dispose();
+    this.entries.clear();
+  }
+}
+
+export interface Conv {
+  w: tf.Variable;
+  b?: tf.Variable;
+}
+export interface Linear {
+  w: tf.Variable;
+  b?: tf.Variable;
+}
+export interface GroupNormP {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  groups: number;
+  eps: number;
+}
+export interface BatchNormP {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  mean: tf.Variable;
+  variance: tf.Variable;
+  eps: number;
+  momentum: number;
+}
+
+/**
+ * Convolution with PyTorch padding semantics. `pad` is the symmetric zero padding of torch's
+ * Conv2d(padding=p); for stride 1 and p = (k-1)/2 this is tfjs 'same'.
+ */
+export function conv2d(x: tf.Tensor4D, p: Conv, stride = 1, pad = 0): tf.Tensor4D {
+  const k = p.w.shape[0];
+  let y: tf.Tensor4D;
+  if (pad === 0) y = tf.conv2d(x, p.w as tf.Tensor4D, stride, 'valid');
+  else if (stride === 1 && 2 * pad === k - 1) y = tf.conv2d(x, p.w as tf.Tensor4D, 1, 'same');
+  else {
+    const xp = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+    y = tf.conv2d(xp, p.w as tf.Tensor4D, stride, 'valid');
+  }
+  return p.b ? tf.add(y, p.b) : y;
+}
+
+/** x [..., in] times W [in, out] plus bias; 2-D input. */
+export function linear(x: tf.Tensor2D, p: Linear): tf.Tensor2D {
+  const y = tf.matMul(x, p.w as tf.Tensor2D) as tf.Tensor2D;
+  return p.b ? (tf.add(y, p.b) as tf.Tensor2D) : y;
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * Group norm over NHWC (torch.nn.GroupNorm semantics: biased variance over each group's channels
+ * and all pixels). Means over H,W per channel, then averaged within each group.
+ */
+export function groupNorm(x: tf.Tensor4D, p: GroupNormP): tf.Tensor4D {
+  const [n, , , c] = x.shape;
+  const g = p.groups;
+  const cg = c / g;
+  const toChannels = (m: tf.Tensor): tf.Tensor =>
+    // [N,C] per-channel -> group average -> broadcast back to [N,1,1,C]
+    cg === 1
+      ? tf.reshape(m, [n, 1, 1, c])
+      : tf.reshape(tf.mul(tf.mean(tf.reshape(m, [n, g, cg]), 2, true), tf.ones([1, 1, cg])), [n, 1, 1, c]);
+  const mu = toChannels(tf.mean(x, [1, 2]));
+  const d = tf.sub(x, mu);
+  const variance = toChannels(tf.mean(tf.square(d), [1, 2]));
+  // scale = gamma / sqrt(var + eps) on the small [N,1,1,C] tensor, then one full-size multiply-add.
+  const scale = tf.mul(tf.rsqrt(tf.add(variance, p.eps)), p.gamma);
+  return tf.add(tf.mul(d, scale), p.beta) as tf.Tensor4D;
+}
+
+/**
+ * Batch norm (torch.nn.BatchNorm2d). In training mode it normalises with the batch statistics and
+ * updates the running statistics (momentum, unbiased variance); in eval mode it uses the running ones.
+ */
+export function batchNorm(x: tf.Tensor4D, p: BatchNormP, training: boolean): tf.Tensor4D {
+  if (!training) {
+    const scale = tf.mul(tf.rsqrt(tf.add(p.variance, p.eps)), p.gamma);
+    const shift = tf.sub(p.beta, tf.mul(p.mean, scale));
+    return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+  }
+  const mean = tf.mean(x, [0, 1, 2]);
+  const d = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(d), [0, 1, 2]);
+  const count = x.size / x.shape[3];
+  const m = p.momentum;
+  const newMean = tf.tidy(() => tf.add(tf.mul(p.mean, 1 - m), tf.mul(mean, m)));
+  const unbiased = count > 1 ? count / (count - 1) : 1;
+  const newVar = tf.tidy(() => tf.add(tf.mul(p.variance, 1 - m), tf.mul(variance, m * unbiased)));
+  p.mean.assign(newMean);
+  p.variance.assign(newVar);
+  newMean.dispose();
+  newVar.dispose();
+  return tf.add(tf.mul(tf.mul(d, tf.rsqrt(tf.add(variance, p.eps))), p.gamma), p.beta) as tf.Tensor4D;
+}
+
+/** Dropout active only when `training` is true (inverted scaling, as torch). */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, training: boolean): T {
+  if (!training || rate <= 0) return x;
+  return tf.dropout(x, rate) as T;
+}
+
+/** Nearest-neighbour 2x upsampling (torch F.interpolate(scale_factor=2, mode='nearest')). */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  return tf.image.resizeNearestNeighbor(x, [h * 2, w * 2], false, false);
+}
+
+/** Per-channel input normalisation (x - mean) / std. */
+export function normalizeInput(x: tf.Tensor4D, mean: readonly number[], std: readonly number[]): tf.Tensor4D {
+  if (mean.every((m) => m === 0) && std.every((s) => s === 1)) return x;
+  return tf.div(tf.sub(x, tf.tensor1d(mean as number[])), tf.tensor1d(std as number[])) as tf.Tensor4D;
+}
