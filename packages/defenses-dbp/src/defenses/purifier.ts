@@ -1,0 +1,146 @@
+/**
+ * The purification loop shared by DP_DDPM, DP_DDIM and DiffPure: [0,1] -> [-1,1], forward noising with
+ * the `forward` noise stream, a chain of reverse steps (each a deterministic function of its input and
+ * its pre-drawn noise), back to [0,1].
+ *
+ * Gradient modes:
+ * - `exact`: backprop through every step. Under a gradient tape the chain runs inside the framework's
+ *   `checkpointedChain` (per-step recompute: only step inputs are stored; memory O(steps x image)).
+ *   All noise of the chain is drawn before the chain and passed to it, so the recompute sees the
+ *   same noise whatever the NoiseSource is (fresh sources never draw the same tensor twice).
+ * - `bpda`: the forward pass runs as usual; the backward pass is the identity (dL/dx = dL/dy),
+ *   including the final clamp to [0,1] (Athalye et al. 2018, BPDA with g(x) = x).
+ * Outside a gradient tape both modes run a plain forward loop with one `tf.tidy` per step and draw
+ * each step's noise lazily (the draws are keyed per stream, so the values are the same).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  checkpointedChain,
+  IncompatiblePluginError,
+  isRecordingGradient,
+  ShapeMismatchError,
+  type Defense,
+  type DefenseCapabilities,
+  type EpsModel,
+  type GradientMode,
+  type NoiseSource,
+  type PurifyOptions,
+} from '@dbp-bench/framework';
+
+/** Options every diffusion purifier accepts. */
+export interface PurifierBaseOptions {
+  /** Gradient mode when purify() is called without one (default `exact`). */
+  readonly gradient?: GradientMode;
+  /**
+   * Per-step recompute for exact gradients (default true). false = plain `tf.grad` through the whole
+   * chain: identical gradient, activation memory of every step (only for short chains / tests).
+   */
+  readonly checkpoint?: boolean;
+  /** Dispose the eps-model in dispose() (set when the defense loaded the weights itself). */
+  readonly ownsModel?: boolean;
+}
+
+interface ModelWithConfig {
+  config?: { inChannels?: unknown };
+  setTraining?: (training: boolean) => void;
+  dispose?: () => void;
+}
+
+/** A diffusion purifier: subclasses define the forward noise level, the steps and their noise. */
+export abstract class DiffusionPurifier implements Defense {
+  abstract readonly id: string;
+  abstract readonly capabilities: DefenseCapabilities;
+  readonly defaultGradient: GradientMode;
+  protected readonly useCheckpoint: boolean;
+  private readonly ownsModel: boolean;
+
+  constructor(
+    readonly model: EpsModel,
+    base: PurifierBaseOptions = {},
+  ) {
+    this.defaultGradient = base.gradient ?? 'exact';
+    this.useCheckpoint = base.checkpoint ?? true;
+    this.ownsModel = base.ownsModel ?? false;
+    // Purification runs the network in eval mode (dropout off): the chain must be deterministic
+    // given its noise for recompute, DW-box replay and bit-identical repeated calls.
+    (model as ModelWithConfig).setTraining?.(false);
+  }
+
+  /** Number of reverse steps in the chain. */
+  abstract get numSteps(): number;
+  /** sqrt(abar) and sqrt(1 - abar) of the forward noising. */
+  protected abstract forwardCoefficients(): { signal: number; noise: number };
+  /** Draw the noise tensors step `i` needs (may be empty), in the order `runStep` expects. */
+  protected abstract drawStepNoise(i: number, noise: NoiseSource, shape: [number, number, number, number]): tf.Tensor[];
+  /** Step i: a deterministic function of x (diffusion space) and its noise tensors. */
+  protected abstract runStep(x: tf.Tensor4D, i: number, noise: readonly tf.Tensor[]): tf.Tensor4D;
+  /** Diffusion space -> [0,1] (default: x/2 + 1/2 clamped to [0,1]). */
+  protected toImage(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.clipByValue(tf.add(tf.mul(x, 0.5), 0.5), 0, 1) as tf.Tensor4D;
+  }
+
+  /** The network on one time value for every row. */
+  protected predictEps(x: tf.Tensor4D, modelTime: number): tf.Tensor4D {
+    return tf.tidy(() => this.model.predictEps(x, tf.fill([x.shape[0]], modelTime, 'float32') as tf.Tensor1D));
+  }
+
+  protected checkInput(x: tf.Tensor4D, noise: NoiseSource): void {
+    if (x.rank !== 4) throw new ShapeMismatchError(`${this.id}.purify: expected an NHWC image batch (rank 4), got shape [${x.shape.join(',')}]`);
+    if (noise.rows.length !== x.shape[0]) {
+      throw new ShapeMismatchError(`${this.id}.purify: the noise source is bound to ${noise.rows.length} rows but the batch has ${x.shape[0]} images`);
+    }
+    const cfg = (this.model as ModelWithConfig).config;
+    if (cfg && typeof cfg.inChannels === 'number' && cfg.inChannels !== x.shape[3]) {
+      throw new ShapeMismatchError(`${this.id}.purify: the diffusion model takes ${cfg.inChannels} channels but the images have ${x.shape[3]} (shape [${x.shape.join(',')}])`);
+    }
+  }
+
+  purify(x: tf.Tensor4D, noise: NoiseSource, options: PurifyOptions = {}): tf.Tensor4D {
+    this.checkInput(x, noise);
+    const mode = options.gradient ?? this.defaultGradient;
+    if (!this.capabilities.gradientModes.includes(mode)) {
+      throw new IncompatiblePluginError(`defense '${this.id}': gradient mode '${mode}' is not supported (supported: ${this.capabilities.gradientModes.join(', ')})`);
+    }
+    if (mode === 'bpda') {
+      const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: this.forward(args[0] as tf.Tensor4D, noise),
+        gradFunc: (dy: tf.Tensor) => dy.clone(),
+      }));
+      return f(x) as tf.Tensor4D;
+    }
+    return this.forward(x, noise);
+  }
+
+  /** The purification with exact gradients under a tape (checkpointed or plain), a tidy loop otherwise. */
+  private forward(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
+    const shape = x.shape as [number, number, number, number];
+    const n = this.numSteps;
+    return tf.tidy(() => {
+      const { signal, noise: sigma } = this.forwardCoefficients();
+      const eps = noise.normal({ kind: 'forward' }, shape);
+      // [0,1] -> [-1,1], then x_t = sqrt(abar) x0 + sqrt(1 - abar) eps_f
+      const x0 = tf.sub(tf.mul(x, 2), 1);
+      const xt = tf.add(tf.mul(x0, signal), tf.mul(eps, sigma)) as tf.Tensor4D;
+      let xn: tf.Tensor4D;
+      if (isRecordingGradient() && this.useCheckpoint) {
+        const aux = Array.from({ length: n }, (_, i) => this.drawStepNoise(i, noise, shape));
+        xn = checkpointedChain(xt, n, (xx, i, a) => this.runStep(xx, i, a), aux);
+      } else if (isRecordingGradient()) {
+        xn = xt;
+        for (let i = 0; i < n; i++) xn = this.runStep(xn, i, this.drawStepNoise(i, noise, shape));
+      } else {
+        xn = xt;
+        for (let i = 0; i < n; i++) {
+          const prev = xn;
+          xn = tf.tidy(() => this.runStep(prev, i, this.drawStepNoise(i, noise, shape)));
+          if (prev !== xt) prev.dispose();
+        }
+      }
+      return this.toImage(xn);
+    });
+  }
+
+  dispose(): void {
+    if (this.ownsModel) (this.model as ModelWithConfig).dispose?.();
+  }
+}
