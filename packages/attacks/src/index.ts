@@ -1,9 +1,30 @@
-/** @dbp-bench/attacks */
+/**
+ * @dbp-bench/attacks — PGD with EoT/BPDA gradient estimators, DW-box noise policies, APGD with EoT,
+ * the evaluation protocol for randomized defenses, and the stochasticity analyses (ALGORITHMS.md §6,
+ * §7, §10). The conformance suite for attacks is in `@dbp-bench/attacks/dist/src/testing`.
+ */
 import type { PluginModule, PluginRegistry } from '@dbp-bench/framework';
+import { apgdPlugin } from './apgd';
+import { dwBoxPlugin } from './dw-box';
+import { pgdPlugin } from './pgd';
 
-/** Register this package's plugins. */
+export * from './target';
+export * from './losses';
+export * from './estimator';
+export * from './projection';
+export * from './evaluate';
+export * from './types';
+export * from './pgd';
+export * from './dw-box';
+export * from './apgd';
+export * from './run';
+export * from './analysis';
+
+/** Register this package's plugins: `pgd`, `dw-box`, `apgd`. */
 export function register(registry: PluginRegistry): void {
-  void registry;
+  registry.add(pgdPlugin);
+  registry.add(dwBoxPlugin);
+  registry.add(apgdPlugin);
 }
 
 export const plugin: PluginModule = { name: '@dbp-bench/attacks', register };
