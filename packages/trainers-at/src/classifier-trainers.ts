@@ -1,0 +1,289 @@
+/**
+ * Classifier trainers: `standard` (cross-entropy), `pgd-at` (Madry et al. 2018: minimise the
+ * cross-entropy of PGD-k adversarial examples) and `trades` (Zhang et al. 2019: CE(f(x), y) +
+ * beta * KL(f(x) || f(x_adv))). Each is a trainer plugin running the shared training loop, with
+ * held-out evaluation (clean accuracy, and PGD accuracy for the adversarial trainers).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ConfigValidationError,
+  SeededRng,
+  type Dataset,
+  type PluginContext,
+  type PluginDefinition,
+  type TrainContext,
+  type TrainResult,
+  type Trainer,
+} from '@dbp-bench/framework';
+import {
+  CLASSIFIER_ARCHS,
+  applyStateDict,
+  createClassifier,
+  defaultClassifierConfig,
+  loadClassifier,
+  readSafetensors,
+  saveModel,
+  type ClassifierArch,
+  type ClassifierConfig,
+  type ClassifierModel,
+} from '@dbp-bench/models';
+import {
+  commonTrainProperties,
+  firstIndices,
+  loopOptions,
+  openDatasetRef,
+  openTrainData,
+  runTraining,
+  tfSeed,
+  type CommonTrainOptions,
+  type LoopContext,
+  type NamedParam,
+  type StepOutput,
+  type TrainBatch,
+  type TrainingTask,
+} from './loop';
+import { crossEntropy, innerAttackSchema, klSum, pgdCrossEntropy, tradesAttack, type InnerAttackOptions } from './inner-max';
+
+export type AtTrainerId = 'standard' | 'pgd-at' | 'trades';
+
+export interface ClassifierModelOptions {
+  readonly arch: ClassifierArch;
+  /** Merged over the arch defaults; numClasses and inputShape default to the dataset's. */
+  readonly config: Record<string, unknown>;
+  /** Fine-tune from this weights file (relative to the config file) instead of initialising. */
+  readonly init: string | null;
+}
+
+export interface ClassifierEvalOptions {
+  readonly enabled: boolean;
+  readonly split: string;
+  readonly n: number;
+  readonly batchSize: number;
+  /** Also report accuracy under PGD (on by default for pgd-at and trades). */
+  readonly pgd: boolean;
+  /** Overrides of the training attack for the evaluation PGD (e.g. more steps). */
+  readonly attack: Partial<InnerAttackOptions>;
+}
+
+export interface ClassifierTrainOptions extends CommonTrainOptions {
+  readonly model: ClassifierModelOptions;
+  readonly attack: InnerAttackOptions;
+  readonly beta: number;
+  readonly eval: ClassifierEvalOptions;
+}
+
+const DEFAULT_ATTACK: InnerAttackOptions = { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 10, randomStart: true };
+const TRADES_ATTACK: InnerAttackOptions = { norm: 'linf', eps: 8 / 255, stepSize: 0.007, steps: 10, randomStart: true };
+
+const modelSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['arch'],
+  description: 'The classifier: an architecture (with config overrides) or weights to fine-tune.',
+  properties: {
+    arch: { enum: [...CLASSIFIER_ARCHS] },
+    config: { type: 'object', default: {}, description: 'Overrides of the arch defaults (mean, std, width, ...); numClasses and inputShape default to the dataset.' },
+    init: { type: ['string', 'null'], default: null, description: 'Initial weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.' },
+  },
+};
+
+function evalSchema(pgdDefault: boolean): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    description: 'Held-out evaluation: the first n images of the dataset split `split`.',
+    properties: {
+      enabled: { type: 'boolean', default: true },
+      split: { type: 'string', default: 'test' },
+      n: { type: 'integer', minimum: 1, default: 512 },
+      batchSize: { type: 'integer', minimum: 1, default: 128 },
+      pgd: { type: 'boolean', default: pgdDefault, description: 'Also measure accuracy under PGD (the training attack with the overrides in `attack`).' },
+      attack: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          norm: { enum: ['linf', 'l2'] },
+          eps: { type: 'number', minimum: 0 },
+          stepSize: { type: 'number', exclusiveMinimum: 0 },
+          steps: { type: 'integer', minimum: 0 },
+          randomStart: { type: 'boolean' },
+        },
+      },
+    },
+  };
+}
+
+const SGD_DEFAULTS = { optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, schedule: { type: 'step', milestones: [0.5, 0.75] }, batchSize: 128 } as const;
+
+/** The JSON Schema of a classifier trainer's options. */
+export function classifierTrainerSchema(id: AtTrainerId): Record<string, unknown> {
+  const properties: Record<string, unknown> = {
+    ...commonTrainProperties(SGD_DEFAULTS as never),
+    model: modelSchema,
+    eval: evalSchema(id !== 'standard'),
+  };
+  properties.attack = innerAttackSchema(id === 'trades' ? TRADES_ATTACK : DEFAULT_ATTACK, id === 'standard' ? 'Unused by standard training (the attack of the optional PGD evaluation).' : 'Inner maximisation: PGD-k in [0,1] pixel units.');
+  properties.beta = { type: 'number', minimum: 0, default: 6, description: 'TRADES: weight of the KL term (unused by the other trainers).' };
+  return { type: 'object', additionalProperties: false, required: ['dataset', 'model'], properties };
+}
+
+/** Build (or load) the classifier for a dataset. */
+export async function buildClassifier(o: ClassifierModelOptions, info: Dataset['info'], seed: number, ctx: PluginContext): Promise<ClassifierModel> {
+  if (o.init) {
+    const model = await loadClassifier(ctx.resolvePath(o.init));
+    if (model.arch !== o.arch) ctx.logger.warn(`model.init holds a ${model.arch}, model.arch says ${o.arch}: using ${model.arch}`);
+    return model;
+  }
+  const c = info.shape[2];
+  const base = defaultClassifierConfig(o.arch, info.numClasses);
+  const config: ClassifierConfig = {
+    ...base,
+    numClasses: info.numClasses,
+    inputShape: [info.shape[0], info.shape[1], info.shape[2]],
+    mean: new Array(c).fill(0),
+    std: new Array(c).fill(1),
+    ...(o.config as Partial<ClassifierConfig>),
+  };
+  return createClassifier(o.arch, config, seed);
+}
+
+/** Accuracy (clean, and under PGD when `attack` is given) of `model` in eval mode on dataset rows. */
+export async function evaluateClassifier(
+  model: ClassifierModel,
+  dataset: Dataset,
+  indices: readonly number[],
+  batchSize: number,
+  attack: InnerAttackOptions | undefined,
+  seed: number,
+): Promise<Record<string, number>> {
+  model.setTraining(false);
+  let clean = 0;
+  let robust = 0;
+  const rng = new SeededRng(seed, 'eval-attack');
+  for (let i = 0; i < indices.length; i += batchSize) {
+    const batch = await dataset.get(indices.slice(i, i + batchSize));
+    const y = tf.tensor1d(batch.labels, 'int32');
+    try {
+      clean += tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.logits(batch.images), 1), y), 'int32')).dataSync()[0]);
+      if (attack) {
+        const xAdv = pgdCrossEntropy(model, batch.images, y, attack, tfSeed(rng));
+        robust += tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.logits(xAdv), 1), y), 'int32')).dataSync()[0]);
+        xAdv.dispose();
+      }
+    } finally {
+      batch.images.dispose();
+      y.dispose();
+    }
+  }
+  const out: Record<string, number> = { cleanAcc: clean / indices.length };
+  if (attack) out.pgdAcc = robust / indices.length;
+  return out;
+}
+
+/** The loop task of a classifier trainer. */
+export class ClassifierTask implements TrainingTask {
+  readonly params: NamedParam[];
+  readonly evaluate?: () => Promise<Record<string, number>>;
+  constructor(
+    readonly trainerId: AtTrainerId,
+    readonly model: ClassifierModel,
+    private readonly options: Pick<ClassifierTrainOptions, 'attack' | 'beta'>,
+    evaluation?: () => Promise<Record<string, number>>,
+  ) {
+    if (evaluation) this.evaluate = evaluation;
+    const names = new Map<tf.Variable, string>();
+    for (const [n, v] of model.namedWeights()) names.set(v, n);
+    this.params = model.trainableVariables().map((v, i) => ({ name: names.get(v) ?? `param.${i}`, variable: v }));
+  }
+  setTraining(training: boolean): void {
+    this.model.setTraining(training);
+  }
+  computeGradients(batch: TrainBatch, rng: SeededRng): StepOutput {
+    const m = this.model;
+    const y = tf.tensor1d(batch.labels, 'int32');
+    let x = batch.images;
+    let xAdv: tf.Tensor4D | undefined;
+    try {
+      if (this.trainerId !== 'standard') {
+        // Adversarial examples against the current weights, batch norm in eval mode (as TRADES' reference code).
+        m.setTraining(false);
+        xAdv = this.trainerId === 'pgd-at' ? pgdCrossEntropy(m, x, y, this.options.attack, tfSeed(rng)) : tradesAttack(m, x, this.options.attack, tfSeed(rng));
+        m.setTraining(true);
+        if (this.trainerId === 'pgd-at') x = xAdv;
+      }
+      let correct: tf.Tensor | undefined;
+      const vars = this.params.map((p) => p.variable);
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = m.logits(x);
+        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+        let loss = crossEntropy(logits, y);
+        if (this.trainerId === 'trades') {
+          const pNat = tf.softmax(logits) as tf.Tensor2D;
+          loss = tf.add(loss, tf.mul(tf.div(klSum(pNat, m.logits(xAdv!)), x.shape[0]), this.options.beta)) as tf.Scalar;
+        }
+        return loss;
+      }, vars);
+      const acc = correct!.dataSync()[0] / x.shape[0];
+      correct!.dispose();
+      return { loss: value, grads: vars.map((v) => grads[v.name]), metrics: { [this.trainerId === 'pgd-at' ? 'trainAdvAcc' : 'trainAcc']: acc } };
+    } finally {
+      y.dispose();
+      xAdv?.dispose();
+    }
+  }
+  saveWeights(file: string, metadata: Record<string, unknown>): void {
+    saveModel(file, this.model, metadata);
+  }
+  loadWeights(file: string): void {
+    applyStateDict(this.model, readSafetensors(file).tensors, { source: file });
+  }
+}
+
+/** A classifier trainer plugin's Trainer. */
+export class ClassifierTrainer implements Trainer {
+  constructor(
+    readonly id: AtTrainerId,
+    private readonly options: ClassifierTrainOptions,
+    private readonly ctx: PluginContext,
+  ) {}
+  async train(tctx: TrainContext & Partial<LoopContext>): Promise<TrainResult> {
+    const o = this.options;
+    const data = await openTrainData(this.ctx, o.dataset, this.id);
+    const model = await buildClassifier(o.model, data.dataset.info, o.seed, this.ctx);
+    try {
+      let evaluation: (() => Promise<Record<string, number>>) | undefined;
+      if (o.eval.enabled) {
+        const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
+        const idx = firstIndices(evalSet, o.eval.n);
+        const attack = o.eval.pgd ? { ...o.attack, ...o.eval.attack } : undefined;
+        evaluation = () => evaluateClassifier(model, evalSet, idx, o.eval.batchSize, attack, o.seed);
+      }
+      const task = new ClassifierTask(this.id, model, o, evaluation);
+      return await runTraining(task, data, loopOptions(o, data.indices.length), { ...tctx, recipe: o });
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
+const DESCRIPTIONS: Record<AtTrainerId, string> = {
+  standard: 'Standard training of a classifier (cross-entropy), with crop/flip augmentation and held-out evaluation.',
+  'pgd-at': 'Madry PGD adversarial training (PGD-k inner maximisation, l_inf or l_2).',
+  trades: 'TRADES adversarial training: CE + beta * KL(f(x) || f(x_adv)).',
+};
+
+/** The plugin definition of one classifier trainer. */
+export function classifierTrainerPlugin(id: AtTrainerId): PluginDefinition<Trainer> {
+  return {
+    kind: 'trainer',
+    id,
+    description: DESCRIPTIONS[id],
+    schema: classifierTrainerSchema(id),
+    create(options: ClassifierTrainOptions, ctx: PluginContext): Trainer {
+      if (id !== 'standard' && options.attack.steps < 1) throw new ConfigValidationError(`options of trainer '${id}'`, ['$.attack.steps: adversarial training needs at least 1 step']);
+      return new ClassifierTrainer(id, options, ctx);
+    },
+  };
+}
