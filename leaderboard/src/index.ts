@@ -1,2 +1,5 @@
 /** @dbp-bench/leaderboard: entry schema, RobustBench import, static site generator. */
-export {};
+export * from './entry';
+export * from './robustbench';
+export * from './site';
+export { esc, safeUrl } from './html';

@@ -1,0 +1,108 @@
+/**
+ * The site's stylesheet and script, written as local files (no CDN: the site works offline and from
+ * a plain file server). The script only reorders and hides existing rows and sets textContent; it
+ * never parses HTML, so entry strings cannot become markup.
+ */
+
+export const SITE_CSS = `
+:root { --fg: #1d2430; --muted: #5b6675; --line: #d8dde4; --bg: #fff; --head: #f3f5f8; --dbp: #1f77b4; --at: #d62728; --none: #7f7f7f; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; max-width: 1200px; padding: 1rem 1.25rem 3rem; }
+h1 { font-size: 1.6rem; margin: .4rem 0 .2rem; } h2 { font-size: 1.25rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+.muted { color: var(--muted); } .small { font-size: .85rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; white-space: nowrap; }
+th[data-sortable] { cursor: pointer; user-select: none; }
+th[data-sortable]::after { content: " ↕"; color: var(--muted); font-weight: 400; }
+th[aria-sort="ascending"]::after { content: " ▲"; color: var(--fg); }
+th[aria-sort="descending"]::after { content: " ▼"; color: var(--fg); }
+td.num, th.num { text-align: right; }
+tr[hidden], circle[hidden] { display: none; }
+.filters { display: flex; flex-wrap: wrap; gap: 1rem; align-items: end; background: var(--head); padding: .6rem .8rem; border-radius: 6px; }
+.filters label { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }
+.filters select { font: inherit; padding: .15rem .3rem; }
+.badge { display: inline-block; font-size: .75rem; padding: 0 .4rem; border-radius: 999px; border: 1px solid var(--line); margin-right: .25rem; white-space: nowrap; }
+.badge.dbp { border-color: var(--dbp); color: var(--dbp); } .badge.at { border-color: var(--at); color: var(--at); } .badge.none { border-color: var(--none); color: var(--none); }
+.badge.warn { border-color: #b26b00; color: #b26b00; }
+svg.scatter { max-width: 480px; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+svg.scatter .axis { stroke: #888; stroke-width: 1; } svg.scatter .grid { stroke: #eee; stroke-width: 1; }
+svg.scatter text { font-size: 11px; fill: var(--muted); }
+svg.scatter circle { stroke-width: 2; fill-opacity: .8; }
+svg.scatter circle.dbp { fill: var(--dbp); stroke: var(--dbp); } svg.scatter circle.at { fill: var(--at); stroke: var(--at); } svg.scatter circle.none { fill: var(--none); stroke: var(--none); }
+svg.scatter circle.reported { fill: #fff; }
+pre.json, pre.text { background: var(--head); padding: .5rem .7rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; white-space: pre-wrap; word-break: break-word; }
+dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.kv dt { color: var(--muted); } dl.kv dd { margin: 0; word-break: break-word; }
+.legend span { margin-right: 1rem; }
+`;
+
+export const SITE_JS = `
+(function () {
+  'use strict';
+  function sortValue(cell, numeric) {
+    var raw = cell.getAttribute('data-sort');
+    if (raw === null) raw = cell.textContent || '';
+    if (!numeric) return raw.toLowerCase();
+    var v = parseFloat(raw);
+    return isNaN(v) ? null : v;
+  }
+  function sortTable(table, col, th) {
+    var numeric = th.getAttribute('data-type') === 'number';
+    var current = th.getAttribute('aria-sort');
+    var dir = current === 'descending' ? 'ascending' : current === 'ascending' ? 'descending' : (numeric ? 'descending' : 'ascending');
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (other) { other.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', dir);
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var sign = dir === 'ascending' ? 1 : -1;
+    rows.sort(function (a, b) {
+      var x = sortValue(a.cells[col], numeric), y = sortValue(b.cells[col], numeric);
+      if (x === null && y === null) return 0;
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return x < y ? -sign : x > y ? sign : 0;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  function setupSorting() {
+    var tables = document.querySelectorAll('table.lb');
+    Array.prototype.forEach.call(tables, function (table) {
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+        if (!th.hasAttribute('data-sortable')) return;
+        th.tabIndex = 0;
+        th.addEventListener('click', function () { sortTable(table, col, th); });
+        th.addEventListener('keydown', function (ev) {
+          if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); sortTable(table, col, th); }
+        });
+      });
+    });
+  }
+  function value(id) { var el = document.getElementById(id); return el ? el.value : 'all'; }
+  function applyFilters() {
+    var family = value('filter-family'), attack = value('filter-attack'), kind = value('filter-kind');
+    var shown = 0, total = 0;
+    var items = document.querySelectorAll('[data-entry]');
+    Array.prototype.forEach.call(items, function (el) {
+      var attacks = [];
+      try { attacks = JSON.parse(el.getAttribute('data-attacks') || '[]'); } catch (e) { attacks = []; }
+      var ok = (family === 'all' || el.getAttribute('data-family') === family) &&
+        (kind === 'all' || el.getAttribute('data-kind') === kind) &&
+        (attack === 'all' || attacks.indexOf(attack) >= 0);
+      if (ok) el.removeAttribute('hidden'); else el.setAttribute('hidden', '');
+      if (el.tagName.toLowerCase() === 'tr') { total++; if (ok) shown++; }
+    });
+    var count = document.getElementById('filter-count');
+    if (count) count.textContent = shown + ' of ' + total + ' entries shown';
+  }
+  function setupFilters() {
+    ['filter-family', 'filter-attack', 'filter-kind'].forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) el.addEventListener('change', applyFilters);
+    });
+    if (document.getElementById('filter-family')) applyFilters();
+  }
+  setupSorting();
+  setupFilters();
+})();
+`;

@@ -1,0 +1,267 @@
+/**
+ * Leaderboard entries: the TypeScript shape of `schema/entry.schema.json`, validation on write and on
+ * load, Wilson intervals, eps formatting, and where an entry lives in an entries directory
+ * (`<entries>/<dataset>/<threat>/<id>.json`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  ConfigValidationError,
+  DataFormatError,
+  MissingFileError,
+  validateSchema,
+  writeJsonAtomic,
+  type JsonSchema,
+} from '@dbp-bench/framework';
+
+/** Path of the published JSON Schema of an entry. */
+export const ENTRY_SCHEMA_FILE = path.resolve(__dirname, '../../schema/entry.schema.json');
+
+let schemaCache: JsonSchema | undefined;
+/** The entry JSON Schema (draft-07). */
+export function entrySchema(): JsonSchema {
+  if (!schemaCache) schemaCache = JSON.parse(fs.readFileSync(ENTRY_SCHEMA_FILE, 'utf8')) as JsonSchema;
+  return schemaCache;
+}
+
+export interface Interval {
+  lower: number;
+  upper: number;
+  level: number;
+  method: 'wilson';
+}
+/** An accuracy in percent with its sample count and Wilson interval. */
+export interface Metric {
+  value: number;
+  n: number | null;
+  successes?: number | null;
+  ci: Interval | null;
+}
+export interface SourcedValue {
+  clean?: number | null;
+  robust?: number | null;
+  source: string;
+  url?: string;
+}
+export type NoisePolicy = 'fresh' | 'fwd' | 'rev' | 'both';
+export type SanityFlagId = 'randomized-defense' | 'zero-gradient' | 'probabilities-not-logits' | 'budget-exceeded' | 'capability-mismatch';
+export interface SanityFlag {
+  id: SanityFlagId;
+  message: string;
+  attack?: string;
+}
+export interface ProtocolAttack {
+  name: string;
+  id: string;
+  options: Record<string, unknown>;
+  eot: number;
+  steps: number | null;
+  noisePolicy: NoisePolicy;
+  gradient: string;
+  norm?: 'linf' | 'l2';
+  eps?: number;
+}
+export interface AttackResult {
+  name: string;
+  id: string;
+  accuracy: Metric;
+  worstOfR?: Metric | null;
+  majorityOfR?: Metric | null;
+  attacked?: number;
+}
+
+export interface LeaderboardEntry {
+  $schema?: string;
+  schemaVersion: 1;
+  id: string;
+  kind: 'measured' | 'reported';
+  name: string;
+  description?: string;
+  paper?: { title?: string; authors?: string; url?: string; venue?: string } | null;
+  dataset: { id: string; split?: string; n: number | null; subset?: Record<string, unknown> | null; indicesHash?: string | null };
+  threatModel: { id: string; norm: 'linf' | 'l2' | 'none'; eps: { value: number; display: string } | null };
+  defense: {
+    id: string;
+    family: 'dbp' | 'at' | 'none';
+    options: Record<string, unknown>;
+    capabilities?: { stochastic?: boolean; streams?: string[]; gradientModes?: string[]; networkCalls?: number } | null;
+  };
+  classifier: { architecture?: string | null; weights?: string | null; sha256?: string | null; additionalData?: boolean | null };
+  results: { clean: Metric | null; cleanWorstOfR?: Metric | null; attacks: AttackResult[]; robust: Metric | null };
+  values: { reported: SourcedValue | null; measured: SourcedValue | null; bestKnown: SourcedValue | null };
+  protocol: {
+    attacks: ProtocolAttack[];
+    purifications: number;
+    batchSize?: number;
+    survivors?: string;
+    aggregation?: string;
+    reduced?: boolean;
+    notes?: string;
+    description?: string;
+  } | null;
+  flags: {
+    randomized: boolean | null;
+    forwardPasses: number | null;
+    unreliable: boolean;
+    reducedProtocol: boolean;
+    additionalData?: boolean | null;
+    sanity: SanityFlag[];
+  };
+  provenance: {
+    source: 'dbp-bench run' | 'dbp-bench merge' | 'robustbench import';
+    frameworkVersion?: string;
+    gitCommit?: string | null;
+    backend?: { name: string; version: string; package?: string; threads?: number } | null;
+    hardware?: { cpuModel?: string; cpuCount?: number; memoryBytes?: number; platform?: string; arch?: string; hosts?: number } | null;
+    seeds?: Record<string, number>;
+    datasetIndicesHash?: string | null;
+    runHash?: string;
+    shards?: number;
+    startTime?: string;
+    endTime?: string;
+    importedFrom?: string;
+    importedAt?: string;
+  };
+  resultsFile: { path: string; sha256: string; records: number } | null;
+  footnote?: string;
+}
+
+/** Validate an entry against the schema; throws ConfigValidationError naming `what` and every problem. */
+export function validateEntry(entry: unknown, what = 'leaderboard entry'): LeaderboardEntry {
+  const e = validateSchema<LeaderboardEntry>(entrySchema(), entry, what) as unknown as LeaderboardEntry;
+  const problems: string[] = [];
+  const m = (x: Metric | null | undefined, where: string): void => {
+    if (x?.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9)) problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
+  };
+  m(e.results.clean, '$.results.clean');
+  e.results.attacks.forEach((a, i) => m(a.accuracy, `$.results.attacks[${i}].accuracy`));
+  m(e.results.robust, '$.results.robust');
+  if (problems.length) throw new ConfigValidationError(what, problems);
+  return e;
+}
+
+/** Validate, then write atomically (pretty-printed JSON). */
+export function writeEntry(file: string, entry: LeaderboardEntry): void {
+  validateEntry(entry, file);
+  writeJsonAtomic(file, entry);
+}
+
+/** Read and validate one entry file. */
+export function readEntry(file: string): LeaderboardEntry {
+  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a leaderboard entry JSON file');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new DataFormatError(file, `not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return validateEntry(raw, file);
+}
+
+/** An entry with the file it was read from. */
+export interface LoadedEntry {
+  file: string;
+  entry: LeaderboardEntry;
+}
+
+/** Every `*.json` entry under `dir` (recursively), validated, sorted by path. */
+export function loadEntries(dir: string): LoadedEntry[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MissingFileError(dir, 'expected a directory of leaderboard entries');
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = fs.statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (name.endsWith('.json')) files.push(p);
+    }
+  };
+  walk(dir);
+  return files.map((file) => ({ file, entry: readEntry(file) }));
+}
+
+/** Where an entry goes in an entries directory: `<dir>/<dataset>/<threat>/<id>.json`. */
+export function entryPath(dir: string, entry: Pick<LeaderboardEntry, 'id' | 'dataset' | 'threatModel'>): string {
+  return path.join(dir, entry.dataset.id, entry.threatModel.id, `${entry.id}.json`);
+}
+
+/** Two-sided standard normal quantile for a 95% interval. */
+export const Z95 = 1.959963984540054;
+
+/**
+ * Wilson score interval for `successes` out of `n` (successes may be fractional: a sum of per-sample
+ * fractions; the interval is then conservative, since a fraction's variance is at most p(1-p)).
+ * Returns fractions in [0, 1].
+ */
+export function wilson(successes: number, n: number, z = Z95): { lower: number; upper: number } {
+  if (!(n > 0)) throw new RangeError(`wilson: n must be positive, got ${n}`);
+  if (successes < 0 || successes > n) throw new RangeError(`wilson: successes ${successes} outside [0, ${n}]`);
+  const p = successes / n;
+  const z2 = z * z;
+  const denom = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / denom;
+  const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return { lower: successes === 0 ? 0 : Math.max(0, centre - half), upper: successes === n ? 1 : Math.min(1, centre + half) };
+}
+
+/** Round to `d` decimals (keeps files readable and diffs stable). */
+export function round(x: number, d = 4): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+/** A percent metric from `successes` of `n`, with its 95% Wilson interval. */
+export function accuracyMetric(successes: number, n: number): Metric {
+  if (n === 0) return { value: 0, n: 0, successes: 0, ci: null };
+  const { lower, upper } = wilson(successes, n);
+  const value = round((100 * successes) / n);
+  return {
+    value,
+    n,
+    successes: round(successes, 6),
+    ci: { lower: Math.min(value, round(100 * lower)), upper: Math.max(value, round(100 * upper)), level: 0.95, method: 'wilson' },
+  };
+}
+
+/** A percent metric known only as a number (imported); the interval needs n. */
+export function reportedMetric(value: number, n: number | null): Metric {
+  if (n && n > 0) {
+    const m = accuracyMetric((value / 100) * n, n);
+    return { ...m, value: round(value), successes: null };
+  }
+  return { value: round(value), n: null, successes: null, ci: null };
+}
+
+/** `8/255` when eps is (close to) a multiple of 1/255, else the number itself. */
+export function formatEps(eps: number): string {
+  const k = eps * 255;
+  if (eps > 0 && Math.abs(k - Math.round(k)) < 1e-6) return `${Math.round(k)}/255`;
+  return String(Number(eps.toPrecision(6)));
+}
+
+/** Parse `8/255`, `0.5`, `0.031` into a number; throws on anything else. */
+export function parseEps(text: string | number, what = 'eps'): number {
+  if (typeof text === 'number' && Number.isFinite(text)) return text;
+  const s = String(text).trim();
+  const frac = /^(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(s);
+  if (frac) return Number(frac[1]) / Number(frac[2]);
+  if (/^\d+(?:\.\d+)?(?:e-?\d+)?$/i.test(s)) return Number(s);
+  throw new RangeError(`${what}: cannot read '${s}' as a budget (expected e.g. 8/255 or 0.5)`);
+}
+
+/** The threat-model directory id: `linf-8_255`, `l2-0.5`, or `clean`. */
+export function threatId(norm: 'linf' | 'l2' | 'none', eps: number | null): string {
+  if (norm === 'none' || eps === null) return 'clean';
+  return `${norm}-${formatEps(eps).replace('/', '_')}`;
+}
+
+/** A display label for a threat model: `Linf, eps = 8/255`. */
+export function threatLabel(t: LeaderboardEntry['threatModel']): string {
+  if (t.norm === 'none' || !t.eps) return 'clean (no attack)';
+  return `${t.norm === 'linf' ? 'Linf' : 'L2'}, eps = ${t.eps.display}`;
+}
+
+/** The headline robust accuracy of an entry: best-known, else measured/robust result. */
+export function headlineRobust(e: LeaderboardEntry): number | null {
+  return e.results.robust?.value ?? e.values.measured?.robust ?? null;
+}

@@ -1,0 +1,46 @@
+import * as path from 'node:path';
+import { accuracyMetric, type LeaderboardEntry } from '../src';
+
+export const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
+
+/** A measured entry as `dbp-bench run` writes it (hand-made, for site and schema tests). */
+export function measuredEntry(over: { id?: string; name?: string; family?: 'dbp' | 'at' | 'none'; clean?: number; robust?: number; n?: number; attack?: string } = {}): LeaderboardEntry {
+  const n = over.n ?? 64;
+  const clean = accuracyMetric(Math.round(((over.clean ?? 90) / 100) * n), n);
+  const robust = accuracyMetric(Math.round(((over.robust ?? 50) / 100) * n), n);
+  const attack = over.attack ?? 'pgd';
+  return {
+    schemaVersion: 1,
+    id: over.id ?? 'dp-ddpm-wrn',
+    kind: 'measured',
+    name: over.name ?? 'DP_DDPM + WRN-28-10',
+    paper: null,
+    dataset: { id: 'cifar10', split: 'test', n, subset: { kind: 'first', n }, indicesHash: '0123456789abcdef' },
+    threatModel: { id: 'linf-8_255', norm: 'linf', eps: { value: 8 / 255, display: '8/255' } },
+    defense: { id: 'dp-ddpm', family: over.family ?? 'dbp', options: { tStar: 0.1 }, capabilities: { stochastic: true, streams: ['forward', 'reverse'], gradientModes: ['exact'], networkCalls: 101 } },
+    classifier: { architecture: 'wrn-28-10', weights: 'weights/wrn.safetensors', sha256: 'a'.repeat(64) },
+    results: { clean, attacks: [{ name: `${attack}-20`, id: attack, accuracy: robust, attacked: n }], robust },
+    values: { reported: null, measured: { clean: clean.value, robust: robust.value, source: 'dbp-bench run 0123' }, bestKnown: { robust: robust.value, source: 'this evaluation' } },
+    protocol: {
+      attacks: [{ name: `${attack}-20`, id: attack, options: { steps: 20 }, eot: 10, steps: 20, noisePolicy: 'fresh', gradient: 'exact', norm: 'linf', eps: 8 / 255 }],
+      purifications: 1,
+      batchSize: 8,
+      reduced: false,
+    },
+    flags: { randomized: true, forwardPasses: 102, unreliable: false, reducedProtocol: false, sanity: [] },
+    provenance: {
+      source: 'dbp-bench run',
+      frameworkVersion: '0.1.0',
+      gitCommit: null,
+      backend: { name: 'wasm', version: '4.22.0' },
+      hardware: { cpuModel: 'cpu', cpuCount: 2, memoryBytes: 1e9, platform: 'linux', arch: 'x64' },
+      seeds: { run: 0 },
+      datasetIndicesHash: '0123456789abcdef',
+      runHash: '0123',
+      shards: 1,
+      startTime: '2025-01-01T00:00:00.000Z',
+      endTime: '2025-01-01T01:00:00.000Z',
+    },
+    resultsFile: null,
+  };
+}

@@ -1,0 +1,206 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sha256 } from '@dbp-bench/framework';
+import { buildSite, entryPath, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
+import { FIXTURES, measuredEntry } from './helpers';
+
+const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
+
+/** An entries directory: RobustBench fixtures, measured DBP/AT entries, and one entry full of markup. */
+function makeEntries(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-entries-'));
+  for (const { entry } of importRobustBench(path.join(FIXTURES, 'model_info'), { now: new Date('2025-01-01T00:00:00Z') }).entries) writeEntry(entryPath(dir, entry), entry);
+  const dbp = measuredEntry({ id: 'dp-ddpm', name: 'DP_DDPM + WRN', clean: 87.5, robust: 46.875 });
+  const results = '{"type":"sample","position":0}\n';
+  const withResults: LeaderboardEntry = { ...dbp, resultsFile: { path: 'dp-ddpm.results.jsonl', sha256: sha256(results), records: 1 } };
+  const file = entryPath(dir, withResults);
+  writeEntry(file, withResults);
+  fs.writeFileSync(path.join(path.dirname(file), 'dp-ddpm.results.jsonl'), results);
+  writeEntry(entryPath(dir, measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' })), measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' }));
+  writeEntry(entryPath(dir, measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 })), measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 }));
+  const evil = measuredEntry({ id: 'evil', name: EVIL, clean: 50, robust: 25 });
+  evil.description = EVIL;
+  evil.paper = { title: EVIL, url: 'javascript:window.__pwned=3', venue: '"><script>window.__pwned=4</script>' };
+  evil.defense.options = { note: '</pre><script>window.__pwned=5</script>' };
+  evil.flags.sanity = [{ id: 'zero-gradient', attack: EVIL, message: `<img src=x onerror="window.__pwned=6">` }];
+  evil.footnote = EVIL;
+  evil.values.reported = { robust: 30, source: EVIL, url: 'javascript:window.__pwned=7' };
+  writeEntry(entryPath(dir, evil), evil);
+  return dir;
+}
+
+describe('leaderboard site (static checks)', () => {
+  it('builds index, entry pages and downloads with local assets only, every entry string escaped', async () => {
+    const entries = makeEntries();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
+    const res = await buildSite(loadEntries(entries), out, { now: new Date('2025-01-02T00:00:00Z') });
+    expect(res.warnings).to.deep.equal([]);
+    expect(res.pages).to.have.length(8);
+    expect(res.downloads.map((d) => path.basename(d))).to.deep.equal(['cifar10__linf-8_255__dp-ddpm.results.jsonl']);
+    const index = fs.readFileSync(res.index, 'utf8');
+    // Three tables: Linf 8/255, Linf 0.031, L2 0.5.
+    expect(index.match(/<table class="lb">/g)).to.have.length(3);
+    expect(index.match(/<svg class="scatter"/g)).to.have.length(3);
+    const all = [index, ...res.pages.map((p) => fs.readFileSync(p, 'utf8'))].join('\n');
+    expect(all).to.not.include('<script>window.__pwned');
+    expect(all).to.not.match(/<img[^>]*onerror/);
+    expect(all).to.not.include('javascript:');
+    expect(all).to.include('&lt;script&gt;window.__pwned=1&lt;/script&gt;');
+    // No external resources: every src and stylesheet href is relative.
+    for (const m of all.matchAll(/<(?:script|link)[^>]*(?:src|href)="([^"]+)"/g)) expect(m[1]).to.not.match(/^(https?:)?\/\//);
+    expect(fs.existsSync(path.join(out, 'assets', 'site.js'))).to.equal(true);
+    expect(fs.readFileSync(path.join(out, 'assets', 'site.js'), 'utf8')).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+    expect(formatLeaderboardText(loadEntries(entries).map((l) => l.entry))).to.match(/DP_DDPM \+ WRN\s+dbp\s+measured\s+87\.50\s+46\.88/);
+  });
+
+  it('flags a results file whose sha256 does not match its entry', async () => {
+    const entries = makeEntries();
+    fs.appendFileSync(path.join(entries, 'cifar10', 'linf-8_255', 'dp-ddpm.results.jsonl'), 'tampered\n');
+    const res = await buildSite(loadEntries(entries), fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-')));
+    expect(res.warnings.join('\n')).to.match(/dp-ddpm\.results\.jsonl has sha256/);
+  });
+});
+
+function findChromium(): string | undefined {
+  if (process.env.CHROMIUM_PATH && fs.existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
+  for (const name of ['chromium', 'chromium-browser']) {
+    const r = spawnSync('which', [name], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  }
+  return undefined;
+}
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.jsonl': 'application/x-ndjson' };
+
+function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
+    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(() => r())) });
+    }),
+  );
+}
+
+describe('leaderboard site in headless Chromium', function () {
+  this.timeout(120000);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let context: any;
+  let server: { url: string; close(): Promise<void> } | undefined;
+  let userDir = '';
+  const dialogs: string[] = [];
+  const requests: string[] = [];
+
+  before(async function () {
+    const exe = findChromium();
+    if (!exe) {
+      console.log('      (skipping browser tests: no chromium on PATH; install Debian `chromium` or set CHROMIUM_PATH)');
+      this.skip();
+    }
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
+    await buildSite(loadEntries(makeEntries()), out);
+    server = await serve(fs.realpathSync(out));
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { chromium } = require('playwright-core') as typeof import('playwright-core');
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: exe,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context.on('page', (p: { on(ev: string, f: (x: { message(): string; dismiss(): Promise<void> }) => void): void }) => p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); }));
+    context.on('request', (r: { url(): string }) => requests.push(r.url()));
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  async function open(rel: string) {
+    const page = await context.newPage();
+    page.on('dialog', (d: { message(): string; dismiss(): Promise<void> }) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(server!.url + rel, { waitUntil: 'load' });
+    return page;
+  }
+
+  const visibleColumn = (table: string, col: number) => `
+    Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.cells[${col}].textContent.trim())`;
+
+  it('sorts a table by clicking its headers', async () => {
+    const page = await open('index.html');
+    const table = 'section[data-threat="linf-8_255"] table.lb';
+    const clean = async (): Promise<number[]> => (await page.evaluate(visibleColumn(table, 4))).map(Number);
+    await page.click(`${table} th:nth-child(5)`);
+    const desc = await clean();
+    expect(desc.length).to.equal(6);
+    expect(desc).to.deep.equal([...desc].sort((a, b) => b - a));
+    expect(await page.getAttribute(`${table} th:nth-child(5)`, 'aria-sort')).to.equal('descending');
+    await page.click(`${table} th:nth-child(5)`);
+    const asc = await clean();
+    expect(asc).to.deep.equal([...desc].reverse());
+    await page.click(`${table} th:nth-child(2)`);
+    const names: string[] = await page.evaluate(visibleColumn(table, 1));
+    expect(names).to.deep.equal([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)));
+    await page.close();
+  });
+
+  it('filters by defense family, attack and reported vs measured (tables and scatter points)', async () => {
+    const page = await open('index.html');
+    const table = 'section[data-threat="linf-8_255"] table.lb';
+    const fam = `Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.getAttribute('data-family') + '/' + r.getAttribute('data-kind'))`;
+    await page.selectOption('#filter-family', 'at');
+    const at: string[] = await page.evaluate(fam);
+    expect(at.sort()).to.deep.equal(['at/measured', 'at/reported']);
+    const circles = await page.evaluate(`Array.from(document.querySelectorAll('section[data-threat="linf-8_255"] circle')).filter((c) => !c.hasAttribute('hidden')).length`);
+    expect(circles).to.equal(2);
+    await page.selectOption('#filter-family', 'all');
+    await page.selectOption('#filter-kind', 'reported');
+    expect(((await page.evaluate(fam)) as string[]).every((x) => x.endsWith('/reported'))).to.equal(true);
+    expect(await page.textContent('#filter-count')).to.equal('4 of 8 entries shown');
+    await page.selectOption('#filter-kind', 'all');
+    await page.selectOption('#filter-attack', 'dw-box');
+    expect(await page.evaluate(visibleColumn(table, 1))).to.deep.equal(['DP_DDIM + WRN (DW_Both)']);
+    await page.selectOption('#filter-attack', 'all');
+    expect(await page.textContent('#filter-count')).to.equal('8 of 8 entries shown');
+    await page.close();
+  });
+
+  it('shows markup in entry strings as text and runs none of it', async () => {
+    const page = await open('index.html');
+    const names: string[] = await page.evaluate(visibleColumn('section[data-threat="linf-8_255"] table.lb', 1));
+    expect(names).to.include(EVIL);
+    expect(await page.evaluate('window.__pwned')).to.equal(undefined);
+    const entryPage = await open('entries/cifar10__linf-8_255__evil.html');
+    expect(await entryPage.textContent('h1')).to.equal(EVIL);
+    expect(await entryPage.evaluate('window.__pwned')).to.equal(undefined);
+    expect(await entryPage.evaluate('document.querySelectorAll("img").length')).to.equal(0);
+    expect(await entryPage.evaluate('Array.from(document.scripts).map((s) => s.getAttribute("src"))')).to.deep.equal(['../assets/site.js']);
+    // Download links and the results file work from the file server.
+    const dl = await open('entries/cifar10__linf-8_255__dp-ddpm.html');
+    const href = await dl.getAttribute('a[href$=".results.jsonl"]', 'href');
+    const body = await dl.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text())`);
+    expect(body).to.equal('{"type":"sample","position":0}\n');
+    expect(dialogs).to.deep.equal([]);
+    expect(requests.filter((u) => !u.startsWith(server!.url))).to.deep.equal([]);
+    await Promise.all([page.close(), entryPage.close(), dl.close()]);
+  });
+});
