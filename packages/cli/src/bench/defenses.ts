@@ -1,8 +1,111 @@
-import type { BenchSuite } from './types';
+/**
+ * The defenses bench suite: seconds per PGD gradient step through a purification chain — the exact
+ * gradient of a fixed linear loss of purify(x) with per-step recompute — for DP_DDPM (101 steps, ADDT
+ * default N = 1000) and DP_DDIM (11 steps, N = 100), at batch 8 (1 image x 8 EoT replicas in the batch
+ * dimension, fresh noise) on the UNet preset `small` (6.14 M parameters) of @dbp-bench/models, plus
+ * the forward-only purification. The note gives the process peak RSS and the wasm heap size (which
+ * never shrinks, so it is the heap's peak) after the row.
+ *
+ * Reference (docs/PERFORMANCE.md): PyTorch CPU on the same hardware, the same UNet, batch 8, a 10-step
+ * chain with checkpointed backprop: ~3.0 s, i.e. ~0.30 s per step. The note column gives our seconds
+ * per step and the ratio to that (target: <= 4x).
+ * --quick: 3-step chains (N = 20) instead of 101 / 11, one timed repetition.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { eotRows, FreshNoiseSource, type Defense } from '@dbp-bench/framework';
+import { UNet, UNET_PRESETS } from '@dbp-bench/models';
+import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
+import type { BenchOptions, BenchRow, BenchSuite } from './types';
+
+/** PyTorch CPU, checkpointed 10-step chain at batch 8: ~3.0 s (docs/PERFORMANCE.md). */
+const TORCH_SECONDS_PER_STEP = 0.3;
+const BATCH = 8;
+
+const MB = 2 ** 20;
+
+/** Process high-water RSS (bytes). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** The wasm heap size (it grows and never shrinks: the peak so far), when the backend is wasm. */
+function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.buffer.byteLength;
+}
+
+function memoryNote(): string {
+  const heap = wasmHeapBytes();
+  return `peak RSS ${(peakRssBytes() / MB).toFixed(0)} MB` + (heap !== undefined ? `, wasm heap ${(heap / MB).toFixed(0)} MB` : '');
+}
+
+/** Median seconds of `reps` timed calls after `warmup` untimed ones; fails on a tensor leak. */
+function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
+  const once = (): void => {
+    const out = fn();
+    out.dataSync();
+    out.dispose();
+  };
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < warmup; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    once();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const leaked = tf.memory().numTensors - before;
+  if (leaked !== 0) throw new Error(`defenses bench: the measured call leaked ${leaked} tensors`);
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
 
 export const defensesBench: BenchSuite = {
   name: 'defenses',
-  async run() {
-    return [];
+  async run(opts: BenchOptions): Promise<BenchRow[]> {
+    const unet = new UNet(UNET_PRESETS.small, 0);
+    const rows: BenchRow[] = [];
+    const x = tf.tidy(() => tf.tile(tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 1), [BATCH, 1, 1, 1])) as tf.Tensor4D;
+    const w = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, 'float32', 2);
+    const noise = new FreshNoiseSource(0, eotRows([0], BATCH));
+    try {
+      const cases: [string, Defense & { numSteps: number }][] = opts.quick
+        ? [
+            ['dp-ddpm', new DpDdpm(unet, { numInferenceSteps: 20 })],
+            ['dp-ddim', new DpDdim(unet, { numInferenceSteps: 20 })],
+          ]
+        : [
+            ['dp-ddpm', new DpDdpm(unet)],
+            ['dp-ddim', new DpDdim(unet)],
+          ];
+      // Warm up kernels and the heap on a 1-step chain (a full-length warm-up would double the run).
+      const warm = new DpDdim(unet, { numInferenceSteps: 1000, strength: 0.001 });
+      time(() => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(warm.purify(xx as tf.Tensor4D, noise), w)))(x)), 0, 1);
+      for (const [id, d] of cases) {
+        const n = d.numSteps;
+        const grad = time(() => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(d.purify(xx as tf.Tensor4D, noise), w)))(x)), 1, 0);
+        const perStep = grad / n;
+        rows.push({
+          suite: 'defenses',
+          name: `${id} ${n}-step exact gradient, batch ${BATCH} (1x${BATCH} EoT), UNet small`,
+          seconds: grad,
+          rssBytes: process.memoryUsage().rss,
+          note: `${perStep.toFixed(3)} s/step = ${(perStep / TORCH_SECONDS_PER_STEP).toFixed(1)}x PyTorch CPU checkpointed (~${TORCH_SECONDS_PER_STEP} s/step: 10 steps ~3.0 s); ${memoryNote()}`,
+        });
+        const fwd = time(() => d.purify(x, noise), 1, 0);
+        rows.push({
+          suite: 'defenses',
+          name: `${id} ${n}-step purification (forward only), batch ${BATCH}, UNet small`,
+          seconds: fwd,
+          rssBytes: process.memoryUsage().rss,
+          note: `${(fwd / n).toFixed(3)} s/step; ${memoryNote()}`,
+        });
+      }
+    } finally {
+      tf.dispose([x, w]);
+      unet.dispose();
+    }
+    return rows;
   },
 };

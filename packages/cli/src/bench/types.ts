@@ -9,6 +9,8 @@ export interface BenchRow {
   gflopsPerSecond?: number;
   /** Peak bytes (tf.memory or RSS), when measured. */
   peakBytes?: number;
+  /** Resident set size of the process after the measurement, when measured. */
+  rssBytes?: number;
   note?: string;
 }
 export interface BenchOptions {

@@ -1,6 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  buildSite,
+  entryPath,
+  formatLeaderboardText,
+  importRobustBench,
+  loadEntries,
+  readEntry,
+  writeEntry,
+} from '@dbp-bench/leaderboard';
+import { DEFAULT_ENTRIES_DIR } from './run';
 import type { AddCommand } from './types';
 
-/** Commands of the runner work (see docs). */
-export const addLeaderboardCommand: AddCommand = (program) => {
-  void program;
+/** `dbp-bench leaderboard ...`: import RobustBench entries, validate and show entries, build the site. */
+export const addLeaderboardCommand: AddCommand = (program, context, result) => {
+  const lb = program.command('leaderboard').description('leaderboard entries and the static site');
+
+  lb.command('import-robustbench <source>')
+    .description('convert RobustBench model_info JSON files (a file or a model_info directory) into reported entries')
+    .option('--out <dir>', `entries directory (default ${DEFAULT_ENTRIES_DIR})`)
+    .option('--threat <Linf|L2>', 'threat model when the path has no Linf/L2 directory')
+    .action((source: string, opts: { out?: string; threat?: string }) => {
+      const ctx = context();
+      const dir = opts.out ?? DEFAULT_ENTRIES_DIR;
+      const res = importRobustBench(source, { threat: opts.threat, logger: ctx.logger });
+      for (const { entry } of res.entries) {
+        const file = entryPath(dir, entry);
+        writeEntry(file, entry);
+        ctx.out(`${file}`);
+      }
+      ctx.out(`imported ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'}${res.skipped.length ? `, skipped ${res.skipped.length}` : ''}`);
+    });
+
+  lb.command('build <entries>')
+    .description('build the static site (works offline and from a plain file server) from an entries directory')
+    .requiredOption('--out <dir>', 'output directory of the site')
+    .option('--title <text>', 'page title', 'dbp-bench leaderboard')
+    .action(async (entries: string, opts: { out: string; title: string }) => {
+      const ctx = context();
+      const loaded = loadEntries(entries);
+      const res = await buildSite(loaded, opts.out, { title: opts.title, logger: ctx.logger });
+      ctx.out(`site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`);
+    });
+
+  lb.command('validate <paths...>')
+    .description('validate entry files (or every entry under directories) against the entry schema')
+    .action((paths: string[]) => {
+      const ctx = context();
+      let n = 0;
+      for (const p of paths) {
+        if (fs.existsSync(p) && fs.statSync(p).isDirectory()) n += loadEntries(p).length;
+        else {
+          readEntry(p);
+          n++;
+        }
+      }
+      ctx.out(`OK: ${n} entr${n === 1 ? 'y' : 'ies'} valid`);
+      result.code = 0;
+    });
+
+  lb.command('show <entries>')
+    .description('print the leaderboard tables of an entries directory')
+    .action((entries: string) => {
+      const ctx = context();
+      ctx.out(formatLeaderboardText(loadEntries(entries).map((l) => l.entry)));
+    });
 };

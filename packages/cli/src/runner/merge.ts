@@ -1,0 +1,100 @@
+/**
+ * `dbp-bench merge`: combine shard journals of one run into the entry an unsharded run writes.
+ * Inputs are run directories (every `journal*.jsonl` in them) or journal files; every journal must
+ * belong to the same run, every sample of the subset must be present, and a sample journaled twice
+ * (e.g. by an unsharded and a sharded attempt) must have identical records.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataFormatError, MissingFileError, canonicalJson, silentLogger, type Logger } from '@dbp-bench/framework';
+import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
+import { readRunInfo, type RunInfo, type ShardMeta } from './entry';
+import type { SampleRecord } from './records';
+import { finalizeRun, readJournal } from './runner';
+
+const JOURNAL_RE = /^journal(\.shard-(\d+)-of-(\d+))?\.jsonl$/;
+
+export interface MergeOptions {
+  /** Entry file to write (its results file goes next to it). */
+  out?: string;
+  /** Entries directory (`<dir>/<dataset>/<threat>/<id>.json`) when `out` is not given. */
+  entriesDir?: string | null;
+  logger?: Logger;
+}
+
+export interface MergeOutcome {
+  run: string;
+  journals: string[];
+  records: SampleRecord[];
+  entry: LeaderboardEntry;
+  entryFile: string;
+}
+
+/** Journals named by run directories or journal paths. */
+export function collectJournals(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const inp of inputs) {
+    if (!fs.existsSync(inp)) throw new MissingFileError(inp, 'expected a run directory or a journal*.jsonl file');
+    if (fs.statSync(inp).isDirectory()) {
+      const found = fs.readdirSync(inp).filter((f) => JOURNAL_RE.test(f)).sort();
+      if (!found.length) throw new MissingFileError(path.join(inp, 'journal*.jsonl'), 'the run directory has no journals');
+      out.push(...found.map((f) => path.join(inp, f)));
+    } else out.push(inp);
+  }
+  return [...new Set(out.map((f) => path.resolve(f)))];
+}
+
+export function mergeRun(inputs: readonly string[], options: MergeOptions = {}): MergeOutcome {
+  const logger = options.logger ?? silentLogger;
+  const journals = collectJournals(inputs);
+  let info: RunInfo | undefined;
+  let infoDir = '';
+  const byPosition = new Map<number, { record: SampleRecord; text: string; file: string }>();
+  const metas = new Map<string, ShardMeta>();
+  for (const file of journals) {
+    const dir = path.dirname(file);
+    const i = readRunInfo(dir);
+    if (!info) {
+      info = i;
+      infoDir = dir;
+    } else if (i.run !== info.run) {
+      throw new DataFormatError(file, `belongs to run ${i.run}, but ${journals[0]} belongs to run ${info.run}; merge journals of one run only`);
+    }
+    const { header, records } = readJournal(file);
+    if (!header) throw new DataFormatError(file, 'empty journal (no header): this shard has not started');
+    if (header.run !== info.run) throw new DataFormatError(file, `journal header names run ${header.run}, its run.json names ${info.run}`);
+    if (header.subset.hash !== info.dataset.indicesHash || header.batchSize !== info.batchSize) throw new DataFormatError(file, 'journal header does not match run.json (subset hash or batch size)');
+    for (const r of records) {
+      const text = canonicalJson(r);
+      const prev = byPosition.get(r.position);
+      if (prev && prev.text !== text) {
+        throw new DataFormatError(file, `sample at position ${r.position} (dataset index ${r.index}) differs from its record in ${prev.file}; the journals were not produced by the same deterministic run`);
+      }
+      if (!prev) byPosition.set(r.position, { record: r, text, file });
+    }
+    const m = JOURNAL_RE.exec(path.basename(file));
+    const metaPath = path.join(dir, m?.[1] ? `meta${m[1]}.json` : 'meta.json');
+    if (fs.existsSync(metaPath)) metas.set(path.resolve(metaPath), JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ShardMeta);
+    else logger.warn(`${metaPath} not found: provenance of that shard is missing`);
+  }
+  if (!info) throw new MissingFileError(inputs.join(', '), 'no journals to merge');
+  const n = info.dataset.n;
+  const missing: number[] = [];
+  for (let p = 0; p < n; p++) if (!byPosition.has(p)) missing.push(p);
+  if (missing.length) {
+    throw new DataFormatError(
+      infoDir,
+      `${missing.length} of ${n} samples have no record (first missing positions: ${missing.slice(0, 10).join(', ')}); finish or resume the shards that cover them, then merge again`,
+    );
+  }
+  const extra = [...byPosition.keys()].filter((p) => p < 0 || p >= n);
+  if (extra.length) throw new DataFormatError(infoDir, `records at positions outside the subset: ${extra.slice(0, 10).join(', ')}`);
+  const records = [...byPosition.values()].map((v) => v.record).sort((a, b) => a.position - b.position);
+  for (const r of records) {
+    if (r.index !== info.dataset.indices[r.position]) throw new DataFormatError(infoDir, `record at position ${r.position} is for dataset index ${r.index}, the subset has ${info.dataset.indices[r.position]} there`);
+  }
+  const metaList = [...metas.values()].sort((a, b) => a.shard.index - b.shard.index);
+  const fin = finalizeRun(info, records, metaList, infoDir, options.entriesDir ?? null, 'dbp-bench merge', options.out ? path.resolve(options.out) : undefined);
+  logger.info(`merged ${journals.length} journal(s), ${records.length} samples of run ${info.run} -> ${fin.entryFile}`);
+  return { run: info.run, journals, records, entry: fin.entry, entryFile: fin.entryFile };
+}

@@ -1,0 +1,173 @@
+/**
+ * What the runner needs to know about an attack (noise policy, EoT, steps, gradient, threat) and the
+ * sanity checks it runs before the first batch and after every attack (STYLE.md §9 items 8, 10):
+ *
+ * - `randomized-defense`: two forward passes on the same input differ. Then every attack must use
+ *   EoT > 1 or a DW-box noise policy (fwd/rev/both), else SanityCheckError naming the attack.
+ * - `capability-mismatch`: the defense's declared `stochastic` capability disagrees with what was seen.
+ * - `probabilities-not-logits`: the classifier's outputs look like probabilities (rows in [0,1] summing to 1).
+ * - `zero-gradient`: the loss gradient w.r.t. the input is exactly zero for some sample (the attack
+ *   would not move: masked gradients), per attack setting.
+ * - `budget-exceeded`: after each attack, ||x_adv - x|| <= eps + 1e-6 and x_adv in [0,1]; a violation
+ *   throws SanityCheckError naming the attack.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  SanityCheckError,
+  eotRows,
+  type Attack,
+  type AttackTarget,
+  type Classifier,
+  type Defense,
+  type GradientMode,
+  type Logger,
+  type Norm,
+} from '@dbp-bench/framework';
+import type { NoisePolicy, ProtocolAttack, SanityFlag } from '@dbp-bench/leaderboard';
+
+const POLICIES: readonly NoisePolicy[] = ['fresh', 'fwd', 'rev', 'both'];
+
+/** An attack of the run with what the runner reads from it. */
+export interface RunAttack {
+  readonly name: string;
+  readonly id: string;
+  readonly attack: Attack;
+  readonly options: Record<string, unknown>;
+  readonly policy: NoisePolicy;
+  readonly eot: number;
+  readonly steps: number | null;
+  /** Gradient mode of the target this attack runs on. */
+  readonly gradient: GradientMode;
+  readonly norm: Norm;
+  readonly eps: number;
+}
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Read an attack's protocol. Conventions (documented in docs/RUNNER.md): the noise policy is the
+ * attack's `policy` property or `policy` option (default `fresh`); EoT is `options.eot.samples`
+ * (or a numeric `options.eot`, default 1); steps `options.steps`; the gradient is `options.gradient`
+ * when it is `exact` or `bpda`, else the first mode the defense supports.
+ */
+export function describeAttack(name: string, id: string, attack: Attack, options: Record<string, unknown>, defense: Defense): RunAttack {
+  const a = attack as unknown as Record<string, unknown>;
+  const policyRaw = (typeof a.policy === 'string' ? a.policy : undefined) ?? (typeof options.policy === 'string' ? options.policy : undefined) ?? 'fresh';
+  if (!POLICIES.includes(policyRaw as NoisePolicy)) throw new SanityCheckError('randomized-defense', `attack '${name}' declares noise policy '${policyRaw}'; expected one of ${POLICIES.join(', ')}`);
+  const eotOpt = options.eot;
+  const eot = typeof eotOpt === 'number' ? eotOpt : typeof obj(eotOpt)?.samples === 'number' ? (obj(eotOpt)!.samples as number) : 1;
+  const steps = typeof options.steps === 'number' ? options.steps : null;
+  const g = options.gradient;
+  const modes = defense.capabilities.gradientModes;
+  const gradient: GradientMode = g === 'exact' || g === 'bpda' ? g : modes.includes('exact') ? 'exact' : (modes[0] ?? 'exact');
+  return { name, id, attack, options, policy: policyRaw as NoisePolicy, eot, steps, gradient, norm: attack.threat.norm, eps: attack.threat.eps };
+}
+
+export function protocolOf(a: RunAttack): ProtocolAttack {
+  return { name: a.name, id: a.id, options: a.options, eot: a.eot, steps: a.steps, noisePolicy: a.policy, gradient: a.gradient, norm: a.norm, eps: a.eps };
+}
+
+export interface SanityInput {
+  classifier: Classifier;
+  defense: Defense;
+  attacks: readonly RunAttack[];
+  /** A few clean samples (the first of the subset). */
+  x: tf.Tensor4D;
+  y: Int32Array;
+  indices: readonly number[];
+  /** Build a target for a setting. */
+  target(policy: NoisePolicy, gradient: GradientMode, seed: number): AttackTarget;
+  seed: number;
+  logger: Logger;
+}
+
+export interface SanityResult {
+  randomized: boolean;
+  flags: SanityFlag[];
+}
+
+/** Run the pre-flight checks; throws SanityCheckError for a randomized defense attacked without EoT or DW-box. */
+export function runSanityChecks(s: SanityInput): SanityResult {
+  const flags: SanityFlag[] = [];
+  const rows = eotRows(s.indices, 1);
+  // 1. randomness: two forward passes on the same input through a fresh-noise target.
+  const t = s.target('fresh', s.defense.capabilities.gradientModes.includes('exact') ? 'exact' : (s.defense.capabilities.gradientModes[0] ?? 'exact'), s.seed);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(t.logits(s.x, rows), t.logits(s.x, rows)))).dataSync()[0]);
+  const randomized = diff > 0;
+  if (randomized) {
+    flags.push({ id: 'randomized-defense', message: `two forward passes on the same input differ (max |logit difference| ${diff.toPrecision(3)}); attacks use EoT or a DW-box noise policy` });
+  }
+  if (randomized !== s.defense.capabilities.stochastic) {
+    flags.push({
+      id: 'capability-mismatch',
+      message: `defense '${s.defense.id}' declares stochastic=${s.defense.capabilities.stochastic} but two forward passes ${randomized ? 'differ' : 'are identical'}`,
+    });
+  }
+  if (randomized) {
+    for (const a of s.attacks) {
+      if (a.eot <= 1 && a.policy === 'fresh') {
+        throw new SanityCheckError(
+          'randomized-defense',
+          `defense '${s.defense.id}' is randomized (two forward passes differ) but attack '${a.name}' (${a.id}) uses EoT ${a.eot} with fresh noise: ` +
+            `set its eot.samples > 1 (expectation over transformation) or use a DW-box noise policy (fwd, rev, both)`,
+        );
+      }
+    }
+  }
+  // 2. probabilities instead of logits.
+  const probs = tf.tidy(() => {
+    const l = s.classifier.logits(s.x);
+    const inRange = tf.logicalAnd(tf.greaterEqual(tf.min(l), 0), tf.lessEqual(tf.max(l), 1));
+    const sums = tf.abs(tf.sub(tf.sum(l, 1), 1));
+    return tf.logicalAnd(inRange, tf.lessEqual(tf.max(sums), 1e-4)).dataSync()[0];
+  });
+  if (probs) flags.push({ id: 'probabilities-not-logits', message: 'the classifier outputs look like probabilities (rows in [0,1] summing to 1); cross-entropy attacks on probabilities are weak' });
+  // 3. zero gradients, once per distinct (policy, gradient) setting.
+  const done = new Set<string>();
+  const y = tf.tensor1d(s.y, 'int32');
+  try {
+    for (const a of s.attacks) {
+      const key = `${a.policy}/${a.gradient}`;
+      if (done.has(key)) continue;
+      done.add(key);
+      const target = s.target(a.policy, a.gradient, s.seed);
+      const zeros = tf.tidy(() => {
+        const g = tf.grad((x: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y, s.classifier.numClasses), target.logits(x as tf.Tensor4D, rows), undefined, 0, tf.Reduction.SUM))(s.x);
+        return tf.equal(tf.max(tf.abs(g.reshape([g.shape[0], -1])), 1), 0).dataSync();
+      });
+      const count = Array.from(zeros).filter(Boolean).length;
+      if (count > 0) {
+        flags.push({ id: 'zero-gradient', attack: a.name, message: `the loss gradient w.r.t. the input is exactly zero for ${count} of ${s.indices.length} checked samples (policy ${a.policy}, gradient ${a.gradient}): the attack cannot move; gradients may be masked` });
+      }
+    }
+  } finally {
+    y.dispose();
+  }
+  for (const f of flags) s.logger.warn(`sanity: [${f.id}] ${f.message}`);
+  return { randomized, flags };
+}
+
+/** Per-sample l_inf and l_2 distances of x_adv from x; throws SanityCheckError when over budget or out of [0,1]. */
+export function checkBudget(a: Pick<RunAttack, 'name' | 'id' | 'norm' | 'eps'>, x: tf.Tensor4D, xAdv: tf.Tensor4D, indices: readonly number[]): { linf: number; l2: number }[] {
+  if (xAdv.shape.join(',') !== x.shape.join(',')) {
+    throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned shape [${xAdv.shape}] for input shape [${x.shape}]`);
+  }
+  const [linf, l2, lo, hi] = tf.tidy(() => {
+    const d = tf.sub(xAdv, x).reshape([x.shape[0], -1]);
+    return [tf.max(tf.abs(d), 1), tf.sqrt(tf.sum(tf.square(d), 1)), tf.min(xAdv.reshape([x.shape[0], -1]), 1), tf.max(xAdv.reshape([x.shape[0], -1]), 1)].map((t) => t.dataSync());
+  });
+  const out: { linf: number; l2: number }[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    const dist = a.norm === 'linf' ? linf[i] : l2[i];
+    if (!(dist <= a.eps + 1e-6)) {
+      throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) exceeded its budget on sample ${indices[i]}: ||x_adv - x||_${a.norm === 'linf' ? 'inf' : '2'} = ${dist} > eps ${a.eps} (+1e-6)`);
+    }
+    if (!(lo[i] >= -1e-6 && hi[i] <= 1 + 1e-6)) {
+      throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned pixels outside [0, 1] on sample ${indices[i]} (min ${lo[i]}, max ${hi[i]})`);
+    }
+    out.push({ linf: Number(linf[i].toPrecision(7)), l2: Number(l2[i].toPrecision(7)) });
+  }
+  return out;
+}

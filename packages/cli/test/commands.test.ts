@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MissingFileError, silentLogger } from '@dbp-bench/framework';
+import { loadEntries, readEntry } from '@dbp-bench/leaderboard';
+import { main } from '../src/main';
+import { runQuickstart, quickstartConfigs } from '../src/commands/quickstart';
+import { toyConfig, toyDeps, toyRegistry } from './toys';
+
+const FIXTURES = path.resolve(__dirname, '../../../../leaderboard/test/fixtures');
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-cli-'));
+}
+
+/** Run the CLI in-process and capture stdout. */
+async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
+    chunks.push(String(s));
+    return true;
+  };
+  try {
+    const code = await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
+    return { code, out: chunks.join('') };
+  } finally {
+    (process.stdout as { write: unknown }).write = write;
+  }
+}
+
+describe('cli: leaderboard commands', function () {
+  this.timeout(60000);
+
+  it('imports RobustBench model_info, validates, shows and builds the site', async () => {
+    const entries = tmp();
+    const imp = await cli('leaderboard', 'import-robustbench', path.join(FIXTURES, 'model_info'), '--out', entries);
+    expect(imp.out).to.match(/imported 4 entries/);
+    expect(fs.existsSync(path.join(entries, 'cifar10', 'linf-8_255', 'robustbench-Standard.json'))).to.equal(true);
+    expect(readEntry(path.join(entries, 'cifar10', 'l2-0.5', 'robustbench-Example2020Overfit_R18.json')).results.clean!.value).to.equal(88.7);
+    expect((await cli('leaderboard', 'validate', entries)).out).to.match(/OK: 4 entries valid/);
+    expect((await cli('leaderboard', 'show', entries)).out).to.match(/cifar10 — Linf, eps = 8\/255/);
+    const site = tmp();
+    const b = await cli('leaderboard', 'build', entries, '--out', site);
+    expect(b.out).to.match(/site: .*index\.html \(4 entries, 4 pages/);
+    expect(fs.existsSync(path.join(site, 'index.html'))).to.equal(true);
+  });
+});
+
+describe('cli: quickstart machinery', function () {
+  this.timeout(60000);
+
+  it('runs every config of a directory in name order, writes entries and the site, and prints the table', async () => {
+    const configs = tmp();
+    fs.writeFileSync(path.join(configs, 'toy.safetensors'), '');
+    fs.writeFileSync(path.join(configs, '02-noise.json'), JSON.stringify(toyConfig({ name: 'noise', n: 4 })));
+    fs.writeFileSync(path.join(configs, '01-identity.json'), JSON.stringify(toyConfig({ name: 'identity', defense: 'identity', n: 4, R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] })));
+    expect(quickstartConfigs(configs).map((f) => path.basename(f))).to.deep.equal(['01-identity.json', '02-noise.json']);
+    const out = tmp();
+    const r = await runQuickstart({ registry: toyRegistry(), configsDir: configs, outDir: out, logger: silentLogger, deps: toyDeps() });
+    expect(r.entries.map((e) => e.id)).to.deep.equal(['identity', 'noise']);
+    expect(loadEntries(path.join(out, 'entries')).map((l) => l.entry.id).sort()).to.deep.equal(['identity', 'noise']);
+    expect(fs.existsSync(r.site)).to.equal(true);
+    expect(r.table).to.match(/Toy <defense>/);
+    expect(r.table).to.match(/reduced/);
+  });
+
+  it('fails before computing anything when a weights file is missing', async () => {
+    const configs = tmp();
+    fs.writeFileSync(path.join(configs, '01.json'), JSON.stringify(toyConfig()));
+    const deps = toyDeps();
+    let err: unknown;
+    try {
+      await runQuickstart({ registry: toyRegistry(), configsDir: configs, outDir: tmp(), logger: silentLogger, deps });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(MissingFileError);
+    expect(String(err)).to.match(/toy\.safetensors not found: needed by .*01\.json/);
+    expect(deps.loaded).to.equal(0);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The runner through the CLI with the real built-in plugins: synthetic data, a small-cnn classifier
+ * saved with @dbp-bench/models, the identity defense and a 2-step PGD; unsharded vs two shards merged.
+ */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createClassifier, saveModel } from '@dbp-bench/models';
+import { readEntry } from '@dbp-bench/leaderboard';
+import { main } from '../src/main';
+
+async function cli(...args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
+    chunks.push(String(s));
+    return true;
+  };
+  try {
+    const code = await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
+    expect(code).to.equal(0);
+    return chunks.join('');
+  } finally {
+    (process.stdout as { write: unknown }).write = write;
+  }
+}
+
+describe('cli: run and merge with the built-in plugins', function () {
+  this.timeout(120000);
+
+  it('an unsharded run and two merged shards give the same entry and per-sample results', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-int-'));
+    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
+    saveModel(path.join(dir, 'cnn.safetensors'), model);
+    model.dispose();
+    const config = {
+      name: 'synthetic-identity-pgd',
+      seed: 1,
+      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 6 } },
+      classifier: { weights: 'cnn.safetensors' },
+      defense: { id: 'identity' },
+      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
+      evaluation: { purifications: 1, batchSize: 2 },
+      leaderboard: { model: 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
+    };
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
+    expect(await cli('validate', '--quiet', path.join(dir, 'run.json'))).to.match(/^OK/);
+    const full = await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'a'), '--entries', path.join(dir, 'entries'));
+    expect(full).to.match(/small-cnn \(untrained\)/);
+    const entryFile = path.join(dir, 'entries', 'synthetic', 'linf-0.1', 'synthetic-identity-pgd.json');
+    const entry = readEntry(entryFile);
+    expect(entry.dataset.n).to.equal(6);
+    expect(entry.classifier.architecture).to.equal('small-cnn');
+    expect(entry.flags.randomized).to.equal(false);
+    expect(entry.results.robust!.value).to.be.at.most(entry.results.clean!.value);
+    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '1/2', '--no-entries')).to.match(/shard 1\/2: 4\/4 samples/);
+    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '0/2', '--no-entries')).to.match(/shard 0\/2: 2\/2 samples/);
+    const runDir = path.join(dir, 'b', entry.provenance.runHash!);
+    await cli('merge', runDir, '--out', path.join(dir, 'merged.json'));
+    const merged = readEntry(path.join(dir, 'merged.json'));
+    expect(merged.results).to.deep.equal(entry.results);
+    expect(merged.resultsFile!.sha256).to.equal(entry.resultsFile!.sha256);
+    expect(fs.readFileSync(path.join(dir, 'merged.results.jsonl'), 'utf8')).to.equal(fs.readFileSync(path.join(dir, 'entries', 'synthetic', 'linf-0.1', entry.resultsFile!.path), 'utf8'));
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * Tiny plugins for the runner tests: a deterministic 4x4 grey dataset, a linear classifier, an
+ * identity, a noisy and a rounding defense, a sign-gradient PGD with EoT and a noise policy, an attack
+ * that breaks its budget, plus test implementations of the runner's dependencies (attack target with
+ * noise policies, R-draw evaluation), all on the framework contracts only.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  FreshNoiseSource,
+  KeyedNoiseSource,
+  MixedNoiseSource,
+  PluginRegistry,
+  SeededRng,
+  eotRows,
+  sha256,
+  type Attack,
+  type AttackContext,
+  type AttackTarget,
+  type Batch,
+  type Classifier,
+  type Dataset,
+  type Defense,
+  type GradientMode,
+  type NoiseRow,
+  type NoiseSource,
+  type NoiseStreamKind,
+  type SubsetSpec,
+} from '@dbp-bench/framework';
+import type { RunnerDeps } from '../src/runner';
+
+export const H = 4;
+export const CLASSES = 3;
+const D = H * H;
+
+/** Fixed classifier weights (seeded). */
+export function toyWeights(): { w: Float32Array; b: Float32Array } {
+  const rng = new SeededRng(7, 'toy-classifier');
+  const w = new Float32Array(D * CLASSES).map(() => rng.normal());
+  const b = new Float32Array(CLASSES).map(() => 0.1 * rng.normal());
+  return { w, b };
+}
+
+/** A linear classifier on flattened 4x4x1 images (logits = 4 * (x - 0.5) W + b). */
+export class ToyClassifier implements Classifier {
+  readonly numClasses = CLASSES;
+  readonly arch = 'toy-linear';
+  private readonly w: tf.Tensor2D;
+  private readonly b: tf.Tensor1D;
+  constructor(scale = 4) {
+    const { w, b } = toyWeights();
+    this.w = tf.tensor2d(w.map((v) => v * scale), [D, CLASSES]);
+    this.b = tf.tensor1d(b);
+  }
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(tf.sub(x, 0.5).reshape([x.shape[0], D]), this.w), this.b) as tf.Tensor2D);
+  }
+  dispose(): void {
+    this.w.dispose();
+    this.b.dispose();
+  }
+}
+
+/** Images from a seeded RNG; label = the toy classifier's clean prediction, except every 5th image. */
+class ToyDataset implements Dataset {
+  readonly info;
+  private readonly images: Float32Array;
+  private readonly labels_: Int32Array;
+  constructor(size: number) {
+    this.info = { id: 'toy-data', split: 'test', size, shape: [H, H, 1] as const, numClasses: CLASSES, classNames: ['a', 'b', 'c'], source: 'seeded' };
+    const rng = new SeededRng(3, 'toy-data');
+    this.images = new Float32Array(size * D).map(() => rng.uniform());
+    const { w, b } = toyWeights();
+    this.labels_ = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      let best = 0;
+      let bestV = -Infinity;
+      for (let c = 0; c < CLASSES; c++) {
+        let v = b[c];
+        for (let j = 0; j < D; j++) v += 4 * (this.images[i * D + j] - 0.5) * w[j * CLASSES + c];
+        if (v > bestV) (bestV = v), (best = c);
+      }
+      this.labels_[i] = i % 5 === 4 ? (best + 1) % CLASSES : best;
+    }
+  }
+  async get(indices: readonly number[]): Promise<Batch> {
+    const data = new Float32Array(indices.length * D);
+    indices.forEach((idx, r) => data.set(this.images.subarray(idx * D, (idx + 1) * D), r * D));
+    return { images: tf.tensor4d(data, [indices.length, H, H, 1]), labels: await this.labels(indices), indices: [...indices] };
+  }
+  async labels(indices: readonly number[]): Promise<Int32Array> {
+    return Int32Array.from(indices.map((i) => this.labels_[i]));
+  }
+}
+
+class IdentityToy implements Defense {
+  readonly id = 'toy-identity';
+  readonly capabilities = { stochastic: false, streams: [], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 0 };
+  purify(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.clone(x);
+  }
+}
+
+/** x + sigma * noise (forward stream) + a second, `reverse`-stream draw; clipped to [0,1]. */
+class NoisyToy implements Defense {
+  readonly id = 'toy-noise';
+  readonly capabilities = { stochastic: true, streams: ['forward', 'reverse'] as NoiseStreamKind[], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 2 };
+  constructor(private readonly sigma: number) {}
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
+    return tf.tidy(() => {
+      const shape = x.shape as number[];
+      const a = noise.normal({ kind: 'forward' }, shape);
+      const b = noise.normal({ kind: 'reverse', step: 1 }, shape);
+      return tf.clipByValue(tf.add(x, tf.mul(this.sigma, tf.add(a, b))), 0, 1) as tf.Tensor4D;
+    });
+  }
+}
+
+/** Rounds pixels to {0, 1}: the gradient through it is zero (masked gradients). */
+class RoundToy implements Defense {
+  readonly id = 'toy-round';
+  readonly capabilities = { stochastic: false, streams: [], gradientModes: ['exact'] as GradientMode[], networkCalls: 0 };
+  purify(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.round(x);
+  }
+}
+
+type Policy = 'fresh' | 'fwd' | 'rev' | 'both';
+
+/** Sign-gradient PGD (l_inf) with EoT replicas in the batch dimension and a declared noise policy. */
+class ToyPgd implements Attack {
+  readonly id: string;
+  readonly threat;
+  constructor(readonly options: { eps: number; steps: number; stepSize: number; eot: { samples: number }; policy: Policy; overshoot: number }, id = 'toy-pgd') {
+    this.id = id;
+    this.threat = { norm: 'linf' as const, eps: options.eps };
+  }
+  get policy(): Policy {
+    return this.options.policy;
+  }
+  async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {
+    const K = this.options.eot.samples;
+    const rows: NoiseRow[] = eotRows(ctx.sampleIndices, K);
+    let adv = tf.clone(x);
+    for (let s = 0; s < this.options.steps; s++) {
+      const next = tf.tidy(() => {
+        const idx = tf.tensor1d(rows.map((_, i) => Math.floor(i / K)), 'int32');
+        const yk = tf.gather(y, idx);
+        const g = tf.grad((a: tf.Tensor) => {
+          const xr = tf.gather(a, idx) as tf.Tensor4D;
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(yk as tf.Tensor1D, CLASSES), target.logits(xr, rows), undefined, 0, tf.Reduction.SUM);
+        })(adv);
+        const stepped = tf.add(adv, tf.mul(this.options.stepSize, tf.sign(g)));
+        const lo = tf.sub(x, this.options.eps * this.options.overshoot);
+        const hi = tf.add(x, this.options.eps * this.options.overshoot);
+        return tf.clipByValue(tf.minimum(tf.maximum(stepped, lo), hi), 0, 1) as tf.Tensor4D;
+      });
+      adv.dispose();
+      adv = next;
+    }
+    return adv;
+  }
+}
+
+const pgdSchema = (defaultPolicy: Policy, overshoot: number) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    eps: { type: 'number', default: 0.1 },
+    steps: { type: 'integer', default: 3 },
+    stepSize: { type: 'number', default: 0.05 },
+    eot: { type: 'object', additionalProperties: false, default: {}, properties: { samples: { type: 'integer', minimum: 1, default: 1 } } },
+    policy: { enum: ['fresh', 'fwd', 'rev', 'both'], default: defaultPolicy },
+    overshoot: { type: 'number', default: overshoot },
+  },
+});
+
+/** A registry with the toy plugins. */
+export function toyRegistry(): PluginRegistry {
+  const r = new PluginRegistry();
+  r.use({
+    name: 'toys',
+    register(reg) {
+      reg.add({
+        kind: 'dataset', id: 'toy-data', description: 'seeded 4x4 images',
+        schema: { type: 'object', additionalProperties: false, properties: { size: { type: 'integer', default: 12 } } },
+        create: (o: { size: number }) => new ToyDataset(o.size),
+      });
+      reg.add({ kind: 'defense', id: 'identity', description: 'identity', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new IdentityToy() });
+      reg.add({
+        kind: 'defense', id: 'toy-noise', description: 'additive noise',
+        schema: { type: 'object', additionalProperties: false, properties: { sigma: { type: 'number', default: 0.25 } } },
+        create: (o: { sigma: number }) => new NoisyToy(o.sigma),
+      });
+      reg.add({ kind: 'defense', id: 'toy-round', description: 'rounding', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new RoundToy() });
+      reg.add({ kind: 'attack', id: 'toy-pgd', description: 'sign PGD', schema: pgdSchema('fresh', 1), create: (o) => new ToyPgd(o, 'toy-pgd') });
+      reg.add({ kind: 'attack', id: 'toy-dw', description: 'sign PGD on keyed noise', schema: pgdSchema('both', 1), create: (o) => new ToyPgd(o, 'toy-dw') });
+      reg.add({ kind: 'attack', id: 'toy-cheat', description: 'exceeds its budget', schema: pgdSchema('fresh', 3), create: (o) => new ToyPgd(o, 'toy-cheat') });
+    },
+  });
+  return r;
+}
+
+const KEYED: Record<Policy, NoiseStreamKind[]> = { fresh: [], fwd: ['forward'], rev: ['reverse', 'path', 'corrector'], both: ['forward', 'reverse', 'path', 'corrector'] };
+
+/** A target with a noise policy: keyed streams from KeyedNoiseSource, fresh ones advancing per call. */
+class ToyTarget implements AttackTarget {
+  private readonly fresh: FreshNoiseSource;
+  constructor(readonly classifier: Classifier, readonly defense: Defense, readonly policy: Policy, readonly seed: number, readonly gradient: GradientMode) {
+    this.fresh = new FreshNoiseSource(seed, []);
+  }
+  noise(rows: readonly NoiseRow[]): NoiseSource {
+    return new MixedNoiseSource(new Set(KEYED[this.policy]), new KeyedNoiseSource(this.seed, rows.map((r) => ({ sample: r.sample, eot: 0 }))), this.fresh.withRows(rows));
+  }
+  logits(x: tf.Tensor4D, rows: readonly NoiseRow[]): tf.Tensor2D {
+    return tf.tidy(() => this.classifier.logits(this.defense.purify(x, this.noise(rows), { gradient: this.gradient })));
+  }
+}
+
+/** The runner's dependencies implemented with the toys (no plugin packages needed). */
+export function toyDeps(): RunnerDeps & { loaded: number } {
+  const deps = {
+    loaded: 0,
+    async loadClassifier() {
+      deps.loaded++;
+      return new ToyClassifier();
+    },
+    selectSubset(dataset: Dataset, spec: SubsetSpec): number[] {
+      if (spec.kind === 'first') return Array.from({ length: spec.n }, (_, i) => (spec.offset ?? 0) + i);
+      if (spec.kind === 'indices') return [...spec.indices];
+      if (spec.kind === 'all') return Array.from({ length: dataset.info.size }, (_, i) => i);
+      throw new Error('toy selectSubset: random not supported');
+    },
+    subsetHash: (indices: readonly number[]) => sha256(indices.join(',')).slice(0, 16),
+    createTarget: (c: Classifier, d: Defense, o: { policy: Policy; seed: number; gradient: GradientMode }) => new ToyTarget(c, d, o.policy, o.seed, o.gradient),
+    evaluateRandomized(target: AttackTarget, x: tf.Tensor4D, _y: Int32Array, idx: readonly number[], R: number) {
+      const rows = eotRows(idx, R);
+      const preds = tf.tidy(() => {
+        const rep = tf.gather(x, tf.tensor1d(rows.map((_, i) => Math.floor(i / R)), 'int32')) as tf.Tensor4D;
+        return tf.argMax(target.logits(rep, rows), 1).dataSync();
+      });
+      return idx.map((_, b) => ({ predictions: Array.from(preds.subarray(b * R, (b + 1) * R)) }));
+    },
+  };
+  return deps;
+}
+
+/** A run config for the toys. */
+export function toyConfig(over: { defense?: string; defenseOptions?: object; attacks?: object[]; n?: number; batchSize?: number; R?: number; name?: string; sanity?: boolean } = {}): object {
+  return {
+    name: over.name ?? 'toy-run',
+    seed: 5,
+    dataset: { id: 'toy-data', options: { size: 16 }, subset: { kind: 'first', n: over.n ?? 10 } },
+    classifier: { weights: 'toy.safetensors' },
+    defense: { id: over.defense ?? 'toy-noise', options: over.defenseOptions ?? {} },
+    attacks: over.attacks ?? [
+      { id: 'toy-pgd', name: 'pgd-eot', options: { eot: { samples: 2 } } },
+      { id: 'toy-dw', name: 'dw-both', options: {} },
+    ],
+    evaluation: { purifications: over.R ?? 2, batchSize: over.batchSize ?? 3, sanityChecks: over.sanity ?? true },
+    leaderboard: { model: 'Toy <defense>', family: 'dbp', reducedProtocol: true },
+  };
+}
