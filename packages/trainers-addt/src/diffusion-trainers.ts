@@ -32,7 +32,7 @@ import {
 import { alphasCumprod, linearBetas } from '@dbp-bench/defenses-dbp';
 import {
   commonTrainProperties,
-  firstIndices,
+  spreadIndices,
   loopOptions,
   openDatasetRef,
   openTrainData,
@@ -142,7 +142,7 @@ const diffusionEvalSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'Held-out denoising loss on the first n images of `split`, with fixed timesteps and noise (comparable across evaluations).',
+  description: 'Held-out denoising loss on n evenly spaced images of `split`, with fixed timesteps and noise (comparable across evaluations).',
   properties: {
     enabled: { type: 'boolean', default: true },
     split: { type: 'string', default: 'test' },
@@ -355,7 +355,7 @@ export class DiffusionTrainer implements Trainer {
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
         const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
-        const idx = firstIndices(evalSet, o.eval.n);
+        const idx = spreadIndices(evalSet, o.eval.n);
         evaluation = () => evaluateDenoising(model, evalSet, idx, o.eval.batchSize, abar, o.seed);
       }
       const task = new DiffusionTask(this.id, model, abar, addt, evaluation);

@@ -29,7 +29,7 @@ import {
 } from '@dbp-bench/models';
 import {
   commonTrainProperties,
-  firstIndices,
+  spreadIndices,
   loopOptions,
   openDatasetRef,
   openTrainData,
@@ -92,7 +92,7 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
     type: 'object',
     additionalProperties: false,
     default: {},
-    description: 'Held-out evaluation: the first n images of the dataset split `split`.',
+    description: 'Held-out evaluation: n evenly spaced images of the dataset split `split`.',
     properties: {
       enabled: { type: 'boolean', default: true },
       split: { type: 'string', default: 'test' },
@@ -256,7 +256,7 @@ export class ClassifierTrainer implements Trainer {
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
         const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
-        const idx = firstIndices(evalSet, o.eval.n);
+        const idx = spreadIndices(evalSet, o.eval.n);
         const attack = o.eval.pgd ? { ...o.attack, ...o.eval.attack } : undefined;
         evaluation = () => evaluateClassifier(model, evalSet, idx, o.eval.batchSize, attack, o.seed);
       }

@@ -19,6 +19,7 @@ import {
   niceTicks,
   readF32Safetensors,
   runTraining,
+  spreadIndices,
   writeF32Safetensors,
   type LoopOptions,
   type OptimizerOptions,
@@ -181,6 +182,17 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
     }
     expect(sawShift).to.equal(true);
     [x, flipped, again].forEach((t) => t.dispose());
+  });
+
+  it('spreads evaluation / subset indices evenly over a class-sorted split', () => {
+    const sorted = new MemoryDataset(1000);
+    const idx = spreadIndices(sorted, 10);
+    expect(idx).to.deep.equal([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
+    // with 100 images per class in class order, every class is hit once
+    expect(new Set(idx.map((i) => Math.floor(i / 100))).size).to.equal(10);
+    expect(spreadIndices(sorted, 0)).to.have.length(1000);
+    expect(spreadIndices(sorted, 5000)).to.have.length(1000);
+    expect(new Set(spreadIndices(sorted, 999)).size).to.equal(999);
   });
 
   it('draws an SVG chart with axes, ticks and a legend', () => {

@@ -9,11 +9,11 @@ import { emaSchema, type EmaOptions } from './ema';
 import { optimizerSchema, scheduleSchema, type OptimizerOptions, type ScheduleOptions } from './optim';
 import type { LoopOptions, TrainData } from './training-loop';
 
-/** `{id, options, subset}`: a dataset plugin, its options, and how many of its first samples to use. */
+/** `{id, options, subset}`: a dataset plugin, its options, and how many of its samples to use (evenly spaced). */
 export interface DatasetRef {
   readonly id: string;
   readonly options: Record<string, unknown>;
-  /** Use only the first `subset` samples (0 = all). */
+  /** Use only `subset` evenly spaced samples (0 = all). */
   readonly subset: number;
 }
 
@@ -26,7 +26,7 @@ export function datasetRefSchema(defaults: { split: string; description: string 
     properties: {
       id: { type: 'string', description: 'Dataset plugin id (mnist, cifar10, synthetic, ...).' },
       options: { type: 'object', default: { split: defaults.split }, description: 'Options of the dataset plugin (validated by its schema), e.g. {"split": "train", "dir": "..."}.' },
-      subset: { type: 'integer', minimum: 0, default: 0, description: 'Use only the first n samples (0 = all).' },
+      subset: { type: 'integer', minimum: 0, default: 0, description: 'Use only n evenly spaced samples (index floor(i*size/n); 0 = all).' },
     },
   };
 }
@@ -119,15 +119,20 @@ export async function openDatasetRef(ctx: PluginContext, ref: { id: string; opti
   return (await def.create(opts, ctx)) as Dataset;
 }
 
-/** The training data of a DatasetRef: the dataset and its first `subset` indices (or all). */
+/** The training data of a DatasetRef: the dataset and `subset` evenly spaced indices (or all). */
 export async function openTrainData(ctx: PluginContext, ref: DatasetRef, trainerId: string): Promise<TrainData> {
   const dataset = await openDatasetRef(ctx, ref, `options.dataset of trainer '${trainerId}'`);
-  const size = ref.subset > 0 ? Math.min(ref.subset, dataset.info.size) : dataset.info.size;
-  return { dataset, indices: Array.from({ length: size }, (_, i) => i) };
+  return { dataset, indices: spreadIndices(dataset, ref.subset) };
 }
 
-/** The first `n` indices of a held-out dataset (all when n is 0 or larger than the set). */
-export function firstIndices(dataset: Dataset, n: number): number[] {
-  const size = n > 0 ? Math.min(n, dataset.info.size) : dataset.info.size;
-  return Array.from({ length: size }, (_, i) => i);
+/**
+ * `n` indices spread evenly over a dataset, `floor(i * size / n)` for i < n (all when n is 0 or at
+ * least the size). Evenly spaced rather than the first n: some splits are stored sorted by class (the
+ * mnist package's test split is 100 images of each digit in turn), and the first n of those would
+ * cover only a few classes.
+ */
+export function spreadIndices(dataset: Dataset, n: number): number[] {
+  const size = dataset.info.size;
+  if (n <= 0 || n >= size) return Array.from({ length: size }, (_, i) => i);
+  return Array.from({ length: n }, (_, i) => Math.floor((i * size) / n));
 }
