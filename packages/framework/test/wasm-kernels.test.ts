@@ -1,7 +1,7 @@
 /**
  * The replacement wasm kernels (src/wasm/kernels.ts) against the cpu backend as the reference:
- * convolution gradients w.r.t. input and filter for strides 1 and 2, 'same' and 'valid' padding and odd
- * sizes; batched and transposed matMul and its gradient; the zero-copy Identity; UnsortedSegmentSum;
+ * convolution and depthwise-convolution gradients w.r.t. input and filter for strides 1 and 2, 'same'
+ * and 'valid' padding and odd sizes; batched and transposed matMul and its gradient; the zero-copy Identity; UnsortedSegmentSum;
  * and a ResNet/UNet-like backward pass that would fail on any kernel wasm does not register.
  */
 import { expect } from 'chai';
@@ -99,6 +99,37 @@ describe('wasm replacement kernels', function () {
         expect(tf.memory().numTensors).to.equal(before);
         const ref = await onBackend('cpu', compute);
         expectClose(w, ref, 1e-4, 'conv2d y, dx, dW');
+      });
+    }
+
+    // Depthwise convolution: [kh, kw, ci, multiplier] filters (the package registers no gradient kernel).
+    type DwCase = { x: [number, number, number, number]; f: [number, number, number, number]; s: number | [number, number]; pad: 'same' | 'valid' };
+    const dwCases: DwCase[] = [
+      { x: [2, 8, 8, 3], f: [3, 3, 3, 1], s: 1, pad: 'same' },
+      { x: [2, 9, 7, 4], f: [3, 3, 4, 1], s: 2, pad: 'same' },
+      { x: [1, 9, 9, 2], f: [3, 3, 2, 1], s: 2, pad: 'valid' },
+      { x: [2, 8, 8, 3], f: [3, 3, 3, 2], s: 1, pad: 'same' },
+      { x: [1, 10, 10, 2], f: [5, 5, 2, 3], s: 2, pad: 'valid' },
+    ];
+    for (const c of dwCases) {
+      it(`depthwise x ${c.x.join('x')}, filter ${c.f.join('x')}, stride ${String(c.s)}, ${c.pad}`, async function () {
+        const xs = values(size(c.x), 4);
+        const fs = values(size(c.f), 5);
+        const conv = (a: tf.Tensor, b: tf.Tensor): tf.Tensor4D => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad);
+        const compute = (): Arr[] =>
+          tf.tidy(() => {
+            const x = tf.tensor4d(xs, c.x);
+            const f = tf.tensor4d(fs, c.f);
+            const y0 = conv(x, f);
+            const r = tf.tensor(values(y0.size, 6), y0.shape);
+            const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, f]);
+            return [y0.dataSync() as Arr, gx.dataSync() as Arr, gf.dataSync() as Arr];
+          });
+        const before = tf.memory().numTensors;
+        const w = compute();
+        expect(tf.memory().numTensors).to.equal(before);
+        const ref = await onBackend('cpu', compute);
+        expectClose(w, ref, 1e-4, 'depthwiseConv2d y, dx, dW');
       });
     }
 

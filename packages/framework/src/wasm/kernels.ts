@@ -17,6 +17,11 @@
  *   operands.
  * - `Identity`: a zero-copy, reference-counted alias (as the cpu backend does) instead of a copy of
  *   every tensor that `tf.grad` saves.
+ * - `DepthwiseConv2dNativeBackpropInput` / `DepthwiseConv2dNativeBackpropFilter` (neither registered by
+ *   the package, so no depthwise convolution could be differentiated on wasm): the input gradient of a
+ *   channel-multiplier-1 depthwise convolution is a forward depthwise convolution of dy (zeros
+ *   inserted for strides > 1) with the spatially flipped filter; other cases, and the filter gradient,
+ *   are direct loops over the heap (as many multiply-adds as the forward pass).
  * - `MaxPoolGrad`: the package's kernel is wrong for windows whose values are all negative.
  * - `UnsortedSegmentSum` (not registered by the package; the gradient of `tf.gather`).
  *
@@ -57,7 +62,16 @@ interface WasmBackend {
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 /** The kernels this module replaces or adds, in registration order. */
-export const WASM_KERNEL_NAMES = ['Identity', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'MaxPoolGrad', 'UnsortedSegmentSum'] as const;
+export const WASM_KERNEL_NAMES = [
+  'Identity',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'BatchMatMul',
+  'MaxPoolGrad',
+  'UnsortedSegmentSum',
+] as const;
 
 /** The package's own kernels, captured before they are replaced (fallbacks for unsupported cases). */
 const stock = new Map<string, tf.KernelConfig>();
@@ -315,6 +329,119 @@ function conv2DBackpropFilter(args: KernelArgs): TI {
 }
 
 // ---------------------------------------------------------------------------------------------
+// DepthwiseConv2dNativeBackpropInput / DepthwiseConv2dNativeBackpropFilter
+//
+// Filter [kh, kw, ci, m]; output channel c*m + j is input channel c convolved with filter[:, :, c, j].
+
+function depthwiseInfo(xShape: Shape, filterShape: Shape, attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs): tf.backend_util.Conv2DInfo {
+  const dilations = attrs.dilations == null ? 1 : attrs.dilations;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+}
+
+/**
+ * The heap loop shared by both depthwise gradients: calls `f(xOff, dyOff, fOff)` with the element
+ * offsets (relative to the tensors' starts, in float32 units) of every (input pixel, output pixel,
+ * filter tap) triple of the convolution, for channel 0 and multiplier 0; the callee loops over the
+ * channels (contiguous in NHWC) itself.
+ */
+function forEachTap(info: tf.backend_util.Conv2DInfo, f: (xOff: number, dyOff: number, fOff: number) => void): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const dyOff = ((b * oh + oy) * ow + ox) * co;
+        for (let i = 0; i < kh; i++) {
+          const iy = oy * sh + i * dh - top;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const ix = ox * sw + j * dw - left;
+            if (ix < 0 || ix >= w) continue;
+            f(((b * h + iy) * w + ix) * ci, dyOff, (i * kw + j) * co);
+          }
+        }
+      }
+    }
+  }
+}
+
+function depthwiseBackpropInput(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const dy = args.inputs.dy as TI;
+  const filter = args.inputs.filter as TI;
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error(`DepthwiseConv2dNativeBackpropInput on wasm needs float32 tensors (got ${dy.dtype}, ${filter.dtype})`);
+  const { inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const mult = info.outChannels / ci;
+  const lh = (oh - 1) * sh + 1;
+  const lw = (ow - 1) * sw + 1;
+  const pt = kh - 1 - info.padInfo.top;
+  const pl = kw - 1 - info.padInfo.left;
+  const pb = h + info.padInfo.top - lh;
+  const pr = w + info.padInfo.left - lw;
+  if (mult === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0) {
+    // [kh, kw, ci, 1] has the memory order of [kh, kw, 1, ci]: the conv flip (blocks reversed, in/out
+    // swapped) is exactly the spatial flip a depthwise filter needs.
+    const wf = flippedFilter(backend, filter);
+    const src = sh > 1 || sw > 1 ? insertZeros(backend, dy, sh, sw) : dy;
+    try {
+      return run('DepthwiseConv2dNative', backend, { x: src, filter: reshaped(wf, [kh, kw, ci, 1]) }, convAttrs([pt, pb, pl, pr]));
+    } finally {
+      if (src !== dy) free(backend, src);
+    }
+  }
+  const out = backend.makeOutput(attrs.inputShape, 'float32');
+  const heap = heapF32(backend);
+  const dx0 = offsetF32(backend, out);
+  const dy0 = offsetF32(backend, dy);
+  const f0 = offsetF32(backend, filter);
+  heap.fill(0, dx0, dx0 + tf.util.sizeFromShape(attrs.inputShape));
+  forEachTap(info, (xOff, dyOff, fOff) => {
+    for (let c = 0; c < ci; c++) {
+      let acc = 0;
+      for (let m = 0; m < mult; m++) acc += heap[dy0 + dyOff + c * mult + m] * heap[f0 + fOff + c * mult + m];
+      heap[dx0 + xOff + c] += acc;
+    }
+  });
+  return out;
+}
+
+function depthwiseBackpropFilter(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  const dy = args.inputs.dy as TI;
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`DepthwiseConv2dNativeBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
+  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const ci = info.inChannels;
+  const mult = info.outChannels / ci;
+  const out = backend.makeOutput(attrs.filterShape, 'float32');
+  const heap = heapF32(backend);
+  const df0 = offsetF32(backend, out);
+  const x0 = offsetF32(backend, x);
+  const dy0 = offsetF32(backend, dy);
+  heap.fill(0, df0, df0 + tf.util.sizeFromShape(attrs.filterShape));
+  forEachTap(info, (xOff, dyOff, fOff) => {
+    for (let c = 0; c < ci; c++) {
+      const xv = heap[x0 + xOff + c];
+      for (let m = 0; m < mult; m++) heap[df0 + fOff + c * mult + m] += xv * heap[dy0 + dyOff + c * mult + m];
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // BatchMatMul
 
 type MatMulFn = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, ta: number, tb: number, outId: number) => void;
@@ -483,6 +610,8 @@ const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
   Identity: identity as unknown as tf.KernelFunc,
   Conv2DBackpropInput: conv2DBackpropInput as unknown as tf.KernelFunc,
   Conv2DBackpropFilter: conv2DBackpropFilter as unknown as tf.KernelFunc,
+  DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput as unknown as tf.KernelFunc,
+  DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter as unknown as tf.KernelFunc,
   BatchMatMul: batchMatMul as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
   UnsortedSegmentSum: unsortedSegmentSum as unknown as tf.KernelFunc,
