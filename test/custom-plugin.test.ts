@@ -4,10 +4,12 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FreshNoiseSource, KeyedNoiseSource, eotRows, type Defense } from '@dbp-bench/framework';
-import { builtinRegistry } from '@dbp-bench/cli';
+import { FreshNoiseSource, KeyedNoiseSource, MemoryLogger, eotRows, readJsonFile, type Defense } from '@dbp-bench/framework';
+import { builtinRegistry, runBenchmark } from '@dbp-bench/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'packages', 'cli', 'bin', 'dbp-bench.js');
@@ -54,5 +56,28 @@ describe('external plugin (examples/custom-defense)', () => {
       expect(err.status).to.equal(1);
       expect(err.stderr).to.include("cannot load plugin module './no/such/plugin'");
     }
+  });
+
+  it('benchmarks through the runner from its run config (examples/custom-defense/run.json), on fewer images', async function () {
+    this.timeout(120000);
+    const file = path.join(ROOT, 'examples', 'custom-defense', 'run.json');
+    const weights = path.join(ROOT, 'weights', 'mnist', 'small-cnn.safetensors');
+    if (!fs.existsSync(weights)) this.skip();
+    // The shipped config as a researcher runs it, cut to 16 images and 3 PGD steps for the test.
+    const config = readJsonFile(file) as Record<string, any>;
+    config.dataset.subset = { kind: 'random', n: 16, seed: 0 };
+    config.attacks[0].options.steps = 3;
+    config.evaluation.batchSize = 16;
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-example-'));
+    const r = await runBenchmark({ registry: builtinRegistry(), config, baseDir: path.dirname(file), outDir: out, entriesDir: path.join(out, 'entries'), logger: new MemoryLogger() });
+    expect(r.complete).to.equal(true);
+    const e = r.entry!;
+    expect(e.defense.id).to.equal('noise-blur');
+    expect(e.defense.options).to.deep.include({ sigma: 0.3, passes: 2 });
+    expect(e.flags.randomized).to.equal(true);
+    expect(e.dataset.n).to.equal(16);
+    expect(e.results.clean!.value).to.be.above(50);
+    expect(e.results.robust!.value).to.be.at.most(e.results.clean!.value);
+    expect(fs.existsSync(r.entryFile!)).to.equal(true);
   });
 });
