@@ -99,55 +99,53 @@ export const identityPlugin: PluginDefinition<Defense> = {
   create: () => new IdentityDefense(),
 };
 
-export const dpDdpmPlugin: PluginDefinition<Defense> = {
-  kind: 'defense',
-  id: 'dp-ddpm',
-  description: 'DP_DDPM: DDPM-sampler purification (ADDT code defaults: t* = 0.1, N = 1000 -> 101 steps, fixed_large variance).',
-  schema: DP_DDPM_SCHEMA,
-  async create(options: WithWeights<DpDdpmOptions>, ctx) {
-    const { weights: file, ...rest } = options;
-    const model = await loadWeights('dp-ddpm', file, ctx);
-    try {
-      return new DpDdpm(model, { ...rest, ownsModel: true });
-    } catch (e) {
-      model.dispose();
-      throw asConfigError('dp-ddpm', e);
-    }
-  },
-};
+/**
+ * A diffusion defense plugin: loads the UNet named by the `weights` option, hands it with the other
+ * options to the defense constructor, and frees it again when the options are rejected.
+ */
+function diffusionDefensePlugin<O>(
+  id: string,
+  description: string,
+  schema: JsonSchema,
+  make: (model: Awaited<ReturnType<typeof loadUNet>>, options: O & { ownsModel: boolean }) => Defense,
+): PluginDefinition<Defense> {
+  return {
+    kind: 'defense',
+    id,
+    description,
+    schema,
+    async create(options: WithWeights<O>, ctx) {
+      const { weights: file, ...rest } = options;
+      const model = await loadWeights(id, file, ctx);
+      try {
+        return make(model, { ...(rest as O), ownsModel: true });
+      } catch (e) {
+        model.dispose();
+        throw asConfigError(id, e);
+      }
+    },
+  };
+}
 
-export const dpDdimPlugin: PluginDefinition<Defense> = {
-  kind: 'defense',
-  id: 'dp-ddim',
-  description: 'DP_DDIM: DDIM-sampler purification (ADDT code defaults: t* = 0.1, N = 100 -> 11 steps, eta = 0).',
-  schema: DP_DDIM_SCHEMA,
-  async create(options: WithWeights<DpDdimOptions>, ctx) {
-    const { weights: file, ...rest } = options;
-    const model = await loadWeights('dp-ddim', file, ctx);
-    try {
-      return new DpDdim(model, { ...rest, ownsModel: true });
-    } catch (e) {
-      model.dispose();
-      throw asConfigError('dp-ddim', e);
-    }
-  },
-};
+export const dpDdpmPlugin = diffusionDefensePlugin<DpDdpmOptions>(
+  'dp-ddpm',
+  'DP_DDPM: DDPM-sampler purification (ADDT code defaults: t* = 0.1, N = 1000 -> 101 steps, fixed_large variance).',
+  DP_DDPM_SCHEMA,
+  (model, o) => new DpDdpm(model, o),
+);
 
-export const diffpurePlugin: PluginDefinition<Defense> = {
-  kind: 'defense',
-  id: 'diffpure',
-  description: 'DiffPure: VP-SDE purification (default: ADDT-repo variant, 101 Euler-Maruyama steps from t = 0.101, predictor only).',
-  schema: DIFFPURE_SCHEMA,
-  async create(options: WithWeights<DiffPureOptions>, ctx) {
-    const { weights: file, ...rest } = options;
-    const model = await loadWeights('diffpure', file, ctx);
-    try {
-      return new DiffPure(model, { ...rest, ownsModel: true });
-    } catch (e) {
-      model.dispose();
-      throw asConfigError('diffpure', e);
-    }
-  },
-};
+export const dpDdimPlugin = diffusionDefensePlugin<DpDdimOptions>(
+  'dp-ddim',
+  'DP_DDIM: DDIM-sampler purification (ADDT code defaults: t* = 0.1, N = 100 -> 11 steps, eta = 0).',
+  DP_DDIM_SCHEMA,
+  (model, o) => new DpDdim(model, o),
+);
+
+export const diffpurePlugin = diffusionDefensePlugin<DiffPureOptions>(
+  'diffpure',
+  'DiffPure: VP-SDE purification (default: ADDT-repo variant, 101 Euler-Maruyama steps from t = 0.101, predictor only).',
+  DIFFPURE_SCHEMA,
+  (model, o) => new DiffPure(model, o),
+);
 
 export const DEFENSE_PLUGINS: readonly PluginDefinition<Defense>[] = [identityPlugin, dpDdpmPlugin, dpDdimPlugin, diffpurePlugin];

@@ -43,7 +43,7 @@ export const UNET_PRESETS: Record<UNetPreset, UNetConfig> = {
     sampleSize: 16, inChannels: 3, outChannels: 3, blockOutChannels: [16, 32], layersPerBlock: 1,
     attentionResolutions: [8], dropout: 0, normGroups: 8, normEps: 1e-6,
   },
-  /** The 6.14 M-parameter model of docs/PERFORMANCE.md: base 64, mult (1,2,2), 2 res blocks, attention at 16. */
+  /** The configuration of the PyTorch CPU reference (docs/PERFORMANCE.md): base 64, mult (1,2,2), 2 res blocks, attention at 16; 6,472,195 parameters in this (diffusers) layout. */
   small: {
     sampleSize: 32, inChannels: 3, outChannels: 3, blockOutChannels: [64, 128, 128], layersPerBlock: 2,
     attentionResolutions: [16], dropout: 0.1, normGroups: 32, normEps: 1e-6,

@@ -2,7 +2,7 @@
  * The defenses bench suite: seconds per PGD gradient step through a purification chain — the exact
  * gradient of a fixed linear loss of purify(x) with per-step recompute — for DP_DDPM (101 steps, ADDT
  * default N = 1000) and DP_DDIM (11 steps, N = 100), at batch 8 (1 image x 8 EoT replicas in the batch
- * dimension, fresh noise) on the UNet preset `small` (6.14 M parameters) of @dbp-bench/models, plus
+ * dimension, fresh noise) on the UNet preset `small` (6.47 M parameters; the PyTorch reference model of the same configuration) of @dbp-bench/models, plus
  * the forward-only purification. The note gives the process peak RSS and the wasm heap size (which
  * never shrinks, so it is the heap's peak) after the row.
  *

@@ -10,7 +10,7 @@ import type { DefenseCapabilities, EpsModel, NoiseSource } from '@dbp-bench/fram
 import { DbpError } from '@dbp-bench/framework';
 import { DDIMScheduler } from '../schedulers/ddim-scheduler';
 import type { SchedulePrecision } from '../schedulers/schedule';
-import { DiffusionPurifier, type PurifierBaseOptions } from './purifier';
+import { TimestepPurifier, type PurifierBaseOptions } from './purifier';
 
 export interface DpDdimOptions extends PurifierBaseOptions {
   /** t* (default 0.1). */
@@ -26,7 +26,7 @@ export interface DpDdimOptions extends PurifierBaseOptions {
   readonly precision?: SchedulePrecision;
 }
 
-export class DpDdim extends DiffusionPurifier {
+export class DpDdim extends TimestepPurifier {
   readonly id = 'dp-ddim';
   readonly scheduler: DDIMScheduler;
   readonly timesteps: Int32Array;
@@ -47,27 +47,15 @@ export class DpDdim extends DiffusionPurifier {
     if (!(o.eta >= 0)) throw new DbpError('E_ASSERT', `dp-ddim: eta must be >= 0, got ${o.eta}`);
     this.scheduler = new DDIMScheduler({ clipSample: o.clipSample, setAlphaToOne: o.setAlphaToOne, precision: o.precision }).setTimesteps(o.numInferenceSteps);
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
-    const hasReverse = Array.from(this.timesteps).some((t) => this.scheduler.stepCoefficients(t, o.eta).stdDev > 0);
-    this.capabilities = Object.freeze({
-      stochastic: true,
-      streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
-      gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
-      networkCalls: this.timesteps.length,
-    });
+    this.capabilities = this.timestepCapabilities();
   }
 
-  get numSteps(): number {
-    return this.timesteps.length;
+  protected get alphasCumprod(): ArrayLike<number> {
+    return this.scheduler.alphasCumprod;
   }
 
-  protected forwardCoefficients(): { signal: number; noise: number } {
-    const a = this.scheduler.alphasCumprod[this.timesteps[0]];
-    return { signal: Math.sqrt(a), noise: Math.sqrt(1 - a) };
-  }
-
-  protected drawStepNoise(i: number, noise: NoiseSource, shape: [number, number, number, number]): tf.Tensor[] {
-    const t = this.timesteps[i];
-    return this.scheduler.stepCoefficients(t, this.options.eta).stdDev > 0 ? [noise.normal({ kind: 'reverse', step: t }, shape)] : [];
+  protected stepAddsNoise(t: number): boolean {
+    return this.scheduler.stepCoefficients(t, this.options.eta).stdDev > 0;
   }
 
   protected runStep(x: tf.Tensor4D, i: number, noise: readonly tf.Tensor[]): tf.Tensor4D {

@@ -14,7 +14,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { DefenseCapabilities, EpsModel, NoiseSource } from '@dbp-bench/framework';
 import { DDPMScheduler, type DdpmVarianceType } from '../schedulers/ddpm-scheduler';
 import type { SchedulePrecision } from '../schedulers/schedule';
-import { DiffusionPurifier, type PurifierBaseOptions } from './purifier';
+import { TimestepPurifier, type PurifierBaseOptions } from './purifier';
 
 export interface DpDdpmOptions extends PurifierBaseOptions {
   /** t*, the fraction of the schedule that is noised and denoised (default 0.1). */
@@ -29,7 +29,7 @@ export interface DpDdpmOptions extends PurifierBaseOptions {
   readonly precision?: SchedulePrecision;
 }
 
-export class DpDdpm extends DiffusionPurifier {
+export class DpDdpm extends TimestepPurifier {
   readonly id = 'dp-ddpm';
   readonly scheduler: DDPMScheduler;
   /** The purification timesteps, descending. */
@@ -49,27 +49,15 @@ export class DpDdpm extends DiffusionPurifier {
     const o = this.options;
     this.scheduler = new DDPMScheduler({ varianceType: o.varianceType, clipSample: o.clipSample, precision: o.precision }).setTimesteps(o.numInferenceSteps);
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
-    const hasReverse = Array.from(this.timesteps).some((t) => this.scheduler.stepCoefficients(t).variance > 0);
-    this.capabilities = Object.freeze({
-      stochastic: true,
-      streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
-      gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
-      networkCalls: this.timesteps.length,
-    });
+    this.capabilities = this.timestepCapabilities();
   }
 
-  get numSteps(): number {
-    return this.timesteps.length;
+  protected get alphasCumprod(): ArrayLike<number> {
+    return this.scheduler.alphasCumprod;
   }
 
-  protected forwardCoefficients(): { signal: number; noise: number } {
-    const a = this.scheduler.alphasCumprod[this.timesteps[0]];
-    return { signal: Math.sqrt(a), noise: Math.sqrt(1 - a) };
-  }
-
-  protected drawStepNoise(i: number, noise: NoiseSource, shape: [number, number, number, number]): tf.Tensor[] {
-    const t = this.timesteps[i];
-    return this.scheduler.stepCoefficients(t).variance > 0 ? [noise.normal({ kind: 'reverse', step: t }, shape)] : [];
+  protected stepAddsNoise(t: number): boolean {
+    return this.scheduler.stepCoefficients(t).variance > 0;
   }
 
   protected runStep(x: tf.Tensor4D, i: number, noise: readonly tf.Tensor[]): tf.Tensor4D {

@@ -144,3 +144,41 @@ export abstract class DiffusionPurifier implements Defense {
     if (this.ownsModel) (this.model as ModelWithConfig).dispose?.();
   }
 }
+
+/**
+ * A purifier over a descending list of discrete timesteps (the DDPM and DDIM samplers): forward noise
+ * at `timesteps[0]`, one network call per timestep, and reverse noise keyed by the timestep VALUE t
+ * (stream `reverse`, step t) wherever the step at t adds noise.
+ */
+export abstract class TimestepPurifier extends DiffusionPurifier {
+  /** The purification timesteps, descending. */
+  abstract readonly timesteps: Int32Array;
+  protected abstract readonly alphasCumprod: ArrayLike<number>;
+  /** Whether the reverse step at timestep t draws noise. */
+  protected abstract stepAddsNoise(t: number): boolean;
+
+  get numSteps(): number {
+    return this.timesteps.length;
+  }
+
+  protected forwardCoefficients(): { signal: number; noise: number } {
+    const a = this.alphasCumprod[this.timesteps[0]];
+    return { signal: Math.sqrt(a), noise: Math.sqrt(1 - a) };
+  }
+
+  protected drawStepNoise(i: number, noise: NoiseSource, shape: [number, number, number, number]): tf.Tensor[] {
+    const t = this.timesteps[i];
+    return this.stepAddsNoise(t) ? [noise.normal({ kind: 'reverse', step: t }, shape)] : [];
+  }
+
+  /** The capabilities once `timesteps` is set: `reverse` is a stream only if some step draws noise. */
+  protected timestepCapabilities(): DefenseCapabilities {
+    const hasReverse = Array.from(this.timesteps).some((t) => this.stepAddsNoise(t));
+    return Object.freeze({
+      stochastic: true,
+      streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
+      gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
+      networkCalls: this.timesteps.length,
+    });
+  }
+}
