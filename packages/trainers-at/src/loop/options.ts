@@ -72,21 +72,10 @@ export function commonTrainProperties(d: TrainDefaults = {}): Record<string, unk
   };
 }
 
-export interface CommonTrainOptions {
+/** The loop options plus the training data and the epoch count (`steps` 0 = derived from epochs). */
+export interface CommonTrainOptions extends LoopOptions {
   readonly dataset: DatasetRef;
-  readonly steps: number;
   readonly epochs: number;
-  readonly batchSize: number;
-  readonly optimizer: OptimizerOptions;
-  readonly schedule: ScheduleOptions;
-  readonly gradClip: number;
-  readonly ema: EmaOptions;
-  readonly augment: AugmentOptions;
-  readonly checkpointEvery: number;
-  readonly keepCheckpoints: number;
-  readonly logEvery: number;
-  readonly evalEvery: number;
-  readonly seed: number;
 }
 
 /** Loop options for a training set of `trainSize` samples. */
