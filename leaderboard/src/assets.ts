@@ -19,6 +19,8 @@ th[data-sortable]::after { content: " ↕"; color: var(--muted); font-weight: 40
 th[aria-sort="ascending"]::after { content: " ▲"; color: var(--fg); }
 th[aria-sort="descending"]::after { content: " ▼"; color: var(--fg); }
 td.num, th.num { text-align: right; }
+td.model { min-width: 14rem; }
+td.num { white-space: nowrap; }
 tr[hidden], circle[hidden] { display: none; }
 .filters { display: flex; flex-wrap: wrap; gap: 1rem; align-items: end; background: var(--head); padding: .6rem .8rem; border-radius: 6px; }
 .filters label { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }

@@ -131,7 +131,7 @@ function table(entries: PageEntry[]): string {
     const attacks = e.results.attacks.map((a) => a.name).join(', ');
     return `<tr ${rowData(p)}>
 <td class="num" data-sort="${i + 1}">${i + 1}</td>
-<td data-sort="${esc(e.name)}"><a href="entries/${esc(p.pageId)}.html">${esc(e.name)}</a></td>
+<td class="model" data-sort="${esc(e.name)}"><a href="entries/${esc(p.pageId)}.html">${esc(e.name)}</a></td>
 <td><span class="badge ${esc(e.defense.family)}">${esc(e.defense.family)}</span></td>
 <td>${esc(e.kind)}</td>
 <td class="num" data-sort="${e.results.clean?.value ?? ''}">${metricText(e.results.clean)}</td>

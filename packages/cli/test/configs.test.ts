@@ -1,0 +1,76 @@
+/**
+ * Every config the repository ships validates against the schemas of the built-in plugins: the
+ * benchmark configs (configs/*.json, configs/quickstart/*.json, the example plugin's run.json) and the
+ * training recipes (configs/train/*.json). The quickstart's demo weights are committed and load.
+ */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadRunConfig } from '@dbp-bench/framework';
+import { loadModel } from '@dbp-bench/models';
+import { loadTrainConfig } from '@dbp-bench/trainers-at';
+import { builtinRegistry } from '../src/context';
+import { DEFAULT_QUICKSTART_CONFIGS, quickstartConfigs } from '../src/commands/quickstart';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const jsonFiles = (dir: string): string[] =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(dir, f));
+
+describe('shipped configs', function () {
+  this.timeout(60000);
+
+  it('every benchmark config validates (configs/, configs/quickstart/, examples/custom-defense/run.json)', () => {
+    const files = [...jsonFiles(path.join(ROOT, 'configs')), ...jsonFiles(path.join(ROOT, 'configs', 'quickstart')), path.join(ROOT, 'examples', 'custom-defense', 'run.json')];
+    expect(files.length).to.be.above(30);
+    for (const file of files) {
+      const { config } = loadRunConfig(builtinRegistry(), file);
+      // The paper-protocol configs are named after their files (the entry id is the config name).
+      if (path.dirname(file) === path.join(ROOT, 'configs')) expect(config.name, file).to.equal(path.basename(file, '.json'));
+      expect(config.attacks.length, `${file}: attacks`).to.be.above(0);
+    }
+  });
+
+  it('every training recipe validates (configs/train/)', () => {
+    const files = jsonFiles(path.join(ROOT, 'configs', 'train'));
+    expect(files.length).to.be.above(10);
+    for (const file of files) expect(loadTrainConfig(builtinRegistry(), file).config.trainer, file).to.be.a('string');
+  });
+
+  it('the quickstart covers undefended, PGD-AT and DP_DDPM, DP_DDIM, DiffPure (vanilla and ADDT) under PGD+EoT and DW_Both, with committed weights', async () => {
+    const files = quickstartConfigs(DEFAULT_QUICKSTART_CONFIGS);
+    const cells = new Set<string>();
+    const weights = new Set<string>();
+    for (const file of files) {
+      const { config, baseDir } = loadRunConfig(builtinRegistry(), file);
+      expect(config.leaderboard.reducedProtocol, `${file}: reducedProtocol`).to.equal(true);
+      weights.add(path.resolve(baseDir, config.classifier.weights));
+      const unet = config.defense.options.weights as string | undefined;
+      if (unet) weights.add(path.resolve(baseDir, unet));
+      const attack = config.attacks[0];
+      const threat = attack.id === 'dw-box' ? `dw-${String(attack.options.policy)}` : `pgd-eot${String((attack.options.eot as { samples?: number } | undefined)?.samples ?? '')}`;
+      cells.add(`${config.defense.id}${unet?.includes('addt') ? '+addt' : ''}${config.classifier.weights.includes('pgd-at') ? '+at' : ''}/${threat}`);
+    }
+    for (const d of ['dp-ddpm', 'dp-ddim', 'diffpure']) {
+      for (const v of ['', '+addt']) {
+        expect(cells.has(`${d}${v}/pgd-eot2`), `${d}${v} under PGD+EoT`).to.equal(true);
+        expect(cells.has(`${d}${v}/dw-both`), `${d}${v} under DW_Both`).to.equal(true);
+      }
+    }
+    expect(cells.has('identity/pgd-eot1'), 'undefended').to.equal(true);
+    expect(cells.has('identity+at/pgd-eot1'), 'PGD-AT').to.equal(true);
+    expect([...weights].map((w) => path.relative(ROOT, w)).sort()).to.deep.equal([
+      'weights/mnist/ddpm-mnist-addt.safetensors',
+      'weights/mnist/ddpm-mnist.safetensors',
+      'weights/mnist/small-cnn-pgd-at.safetensors',
+      'weights/mnist/small-cnn.safetensors',
+    ]);
+    for (const w of weights) {
+      const m = await loadModel(w);
+      m.model.dispose();
+    }
+  });
+});
