@@ -231,11 +231,8 @@ function insertZeros(backend: WasmBackend, dy: TI, sh: number, sw: number): TI {
   const [n, h, w, c] = dy.shape;
   const lh = (h - 1) * sh + 1;
   const lw = (w - 1) * sw + 1;
-  const out = backend.makeOutput([n, lh, lw, c], 'float32');
-  const heap = heapF32(backend);
+  const { out, heap, start: dst } = zeroedOutput(backend, [n, lh, lw, c]);
   const src = offsetF32(backend, dy);
-  const dst = offsetF32(backend, out);
-  heap.fill(0, dst, dst + n * lh * lw * c);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
       let s = src + ((b * h + y) * w) * c;
@@ -375,6 +372,15 @@ function forEachTap(info: tf.backend_util.Conv2DInfo, f: (xOff: number, dyOff: n
   }
 }
 
+/** A new float32 output filled with zeros, the heap view (taken after the allocation) and its start element. */
+function zeroedOutput(backend: WasmBackend, shape: Shape): { out: TI; heap: Float32Array; start: number } {
+  const out = backend.makeOutput(shape, 'float32');
+  const heap = heapF32(backend);
+  const start = offsetF32(backend, out);
+  heap.fill(0, start, start + tf.util.sizeFromShape(shape));
+  return { out, heap, start };
+}
+
 function depthwiseBackpropInput(args: KernelArgs): TI {
   const backend = wb(args.backend);
   const dy = args.inputs.dy as TI;
@@ -401,12 +407,9 @@ function depthwiseBackpropInput(args: KernelArgs): TI {
       if (src !== dy) free(backend, src);
     }
   }
-  const out = backend.makeOutput(attrs.inputShape, 'float32');
-  const heap = heapF32(backend);
-  const dx0 = offsetF32(backend, out);
+  const { out, heap, start: dx0 } = zeroedOutput(backend, attrs.inputShape);
   const dy0 = offsetF32(backend, dy);
   const f0 = offsetF32(backend, filter);
-  heap.fill(0, dx0, dx0 + tf.util.sizeFromShape(attrs.inputShape));
   forEachTap(info, (xOff, dyOff, fOff) => {
     for (let c = 0; c < ci; c++) {
       let acc = 0;
@@ -426,12 +429,9 @@ function depthwiseBackpropFilter(args: KernelArgs): TI {
   const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
   const ci = info.inChannels;
   const mult = info.outChannels / ci;
-  const out = backend.makeOutput(attrs.filterShape, 'float32');
-  const heap = heapF32(backend);
-  const df0 = offsetF32(backend, out);
+  const { out, heap, start: df0 } = zeroedOutput(backend, attrs.filterShape);
   const x0 = offsetF32(backend, x);
   const dy0 = offsetF32(backend, dy);
-  heap.fill(0, df0, df0 + tf.util.sizeFromShape(attrs.filterShape));
   forEachTap(info, (xOff, dyOff, fOff) => {
     for (let c = 0; c < ci; c++) {
       const xv = heap[x0 + xOff + c];
