@@ -215,6 +215,85 @@ describe('wasm replacement kernels', function () {
     }
   });
 
+  it('Mean and Sum (average pooling over a block of axes, stock otherwise) match the cpu backend', async function () {
+    const xv = values(4 * 5 * 7 * 6, 16).map((v) => v + 2); // an offset: the mean matters
+    const cases: [number | number[], boolean][] = [
+      [[1, 2], false],
+      [[1, 2], true],
+      [[0, 1, 2], false],
+      [1, false],
+      [[2, 1], true],
+      [0, false],
+      [[1, 3], false], // not consecutive: stock
+      [-1, false], // last axis: stock
+      [[0, 1, 2, 3], false], // everything: stock
+    ];
+    for (const [axis, keep] of cases) {
+      const compute = (): Arr[] =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xv, [4, 5, 7, 6]);
+          const m = tf.mean(x, axis, keep);
+          const s = tf.sum(x, axis, keep);
+          const r = tf.tensor(values(m.size, 17), m.shape);
+          const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.mean(p, axis, keep), tf.sum(p, axis, keep)), r)))(x);
+          return [m.dataSync() as Arr, s.dataSync() as Arr, g.dataSync() as Arr, new Float32Array(m.shape), new Float32Array(s.shape)];
+        });
+      const w = compute();
+      const ref = await onBackend('cpu', compute);
+      expectClose(w, ref, 2e-6, `mean/sum over ${JSON.stringify(axis)} keepDims ${keep} (values, gradient, shapes)`);
+    }
+    // int32 sums keep their dtype (the stock kernel).
+    const si = tf.sum(tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'int32'), [0, 1]);
+    expect(si.dtype).to.equal('int32');
+    expect(Array.from(si.dataSync())).to.deep.equal([16, 20]);
+    si.dispose();
+  });
+
+  it('Slice, SplitV and Concat copy exactly what the cpu backend does, for float32 and int32', async function () {
+    const xv = values(3 * 4 * 5 * 6, 18);
+    const compute = (): Arr[] =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xv, [3, 4, 5, 6]);
+        const xi = tf.cast(tf.mul(x, 1000), 'int32');
+        const outs: tf.Tensor[] = [
+          tf.slice(x, [0, 1, 0, 2], [3, 2, 5, 3]),
+          tf.slice(x, [1, 0, 0, 0], [1, 4, 5, 6]),
+          tf.slice(x, [0, 0, 0, 5], [-1, -1, -1, 1]),
+          tf.slice(x, [2, 3, 4, 5], [1, 1, 1, 1]),
+          tf.slice(xi, [0, 1, 1, 1], [2, 2, 2, 2]),
+          tf.slice(tf.reshape(x, [360]), [7], [100]),
+          ...tf.split(x, [2, 4], 3),
+          ...tf.split(x, 2, 1),
+          ...tf.split(xi, [1, 1, 1], 0),
+          tf.concat([x, tf.slice(x, [0, 0, 0, 0], [3, 4, 5, 2])], 3),
+          tf.concat([x, x, x], 0),
+          tf.concat([x, tf.zeros([3, 0, 5, 6]), x], 1),
+          tf.concat([xi, xi], -1),
+          tf.concat([tf.slice(x, [0, 0, 0, 0], [3, 4, 5, 1]), tf.slice(x, [0, 0, 0, 1], [3, 4, 5, 1])], 3),
+        ];
+        const r = tf.tensor4d(values(3 * 4 * 5 * 9, 19), [3, 4, 5, 9]);
+        const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, tf.slice(p, [0, 0, 0, 1], [3, 4, 5, 3])], 3), r)))(x);
+        return [...outs.map((t) => (t.dtype === 'int32' ? Float32Array.from(t.dataSync()) : (t.dataSync() as Arr))), ...outs.map((t) => new Float32Array(t.shape)), g.dataSync() as Arr];
+      });
+    const w = compute();
+    const ref = await onBackend('cpu', compute);
+    expectClose(w, ref, 1e-7, 'slice / split / concat (values and shapes) and the concat+slice gradient');
+  });
+
+  it('Cast to the same dtype aliases the buffer; a real cast converts', function () {
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d([1.5, -2.5, 3]);
+    const y = tf.cast(x, 'float32');
+    expect(y.dataId).to.equal(x.dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).to.deep.equal([1.5, -2.5, 3]);
+    const z = tf.cast(y, 'int32');
+    expect(z.dtype).to.equal('int32');
+    expect(Array.from(z.dataSync())).to.deep.equal([1, -2, 3]);
+    tf.dispose([y, z]);
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
   it('Identity (tf.clone) aliases the buffer and keeps it alive until the last reference is gone', function () {
     const before = tf.memory().numTensors;
     const x = tf.tensor1d([1, 2, 3]);

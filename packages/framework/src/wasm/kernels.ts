@@ -64,6 +64,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 /** The kernels this module replaces or adds, in registration order. */
 export const WASM_KERNEL_NAMES = [
   'Identity',
+  'Cast',
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
@@ -71,6 +72,11 @@ export const WASM_KERNEL_NAMES = [
   'BatchMatMul',
   'MaxPoolGrad',
   'UnsortedSegmentSum',
+  'Mean',
+  'Sum',
+  'Slice',
+  'SplitV',
+  'Concat',
 ] as const;
 
 /** The package's own kernels, captured before they are replaced (fallbacks for unsupported cases). */
@@ -151,6 +157,14 @@ function identity(args: KernelArgs): TI {
   if (x.dtype === 'string') return runStock('Identity', args);
   wb(args.backend).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/** Cast to the dtype the tensor already has (every gradient of Mul and Square asks for one): an alias, not a JS copy. */
+function cast(args: KernelArgs): TI {
+  const x = args.inputs.x as TI;
+  const { dtype } = args.attrs as unknown as tf.CastAttrs;
+  if (dtype !== x.dtype || x.dtype === 'string' || x.dtype === 'complex64') return runStock('Cast', args);
+  return identity(args);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -604,10 +618,146 @@ function unsortedSegmentSum(args: KernelArgs): TI {
   return out;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Mean / Sum over a contiguous block of axes with kept axes after it (the NHWC spatial reductions of
+// group and batch norm, and their gradients): one XNNPACK average pooling, multi-threaded, instead
+// of the package's transpose of the whole tensor followed by a reduction of its last axis.
+
+/** [outer, r, inner] when `axes` are consecutive and leave at least 2 kept elements after them; else undefined. */
+function reductionBlock(shape: Shape, axisAttr: number | number[]): { outer: number; r: number; inner: number; axes: number[] } | undefined {
+  const axes = tf.util.parseAxisParam(axisAttr, shape).sort((a, b) => a - b);
+  if (axes.length === 0) return undefined;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return undefined;
+  const a0 = axes[0];
+  const a1 = axes[axes.length - 1];
+  const outer = tf.util.sizeFromShape(shape.slice(0, a0));
+  const r = tf.util.sizeFromShape(shape.slice(a0, a1 + 1));
+  const inner = tf.util.sizeFromShape(shape.slice(a1 + 1));
+  if (inner < 2 || r < 2 || outer === 0) return undefined;
+  return { outer, r, inner, axes };
+}
+
+function reduceOutShape(shape: Shape, axes: number[], keepDims: boolean): Shape {
+  return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
+
+function meanOrSum(name: 'Mean' | 'Sum', args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  const { axis, keepDims } = args.attrs as unknown as tf.MeanAttrs;
+  const block = x.dtype === 'float32' ? reductionBlock(x.shape, axis) : undefined;
+  if (!block) return runStock(name, args);
+  const { outer, r, inner, axes } = block;
+  // [outer, r, 1, inner] with an r x 1 window: the mean over the block for every (outer, inner).
+  const pooled = run('AvgPool', backend, { x: reshaped(x, [outer, r, 1, inner]) }, { filterSize: [r, 1], strides: [r, 1], pad: 'valid', dimRoundingMode: undefined });
+  if (name === 'Sum') {
+    const heap = heapF32(backend);
+    const o = offsetF32(backend, pooled);
+    for (let i = o, end = o + outer * inner; i < end; i++) heap[i] *= r;
+  }
+  return { dataId: pooled.dataId, shape: reduceOutShape(x.shape, axes, keepDims), dtype: 'float32' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slice / SplitV / Concat of 4-byte tensors: heap-to-heap copies of whole contiguous runs
+// (`copyWithin`), instead of the package's per-element JS loops (Slice, SplitV) and per-row
+// `subarray` objects (Concat). Used by every skip connection of a UNet and by its gradient.
+
+function fourBytes(dtype: tf.DataType): boolean {
+  return dtype === 'float32' || dtype === 'int32';
+}
+
+/** The whole heap as 4-byte words (bit-exact copies of float32 and int32). */
+function heapU32(backend: WasmBackend): Uint32Array {
+  return new Uint32Array(backend.wasm.HEAPU8.buffer);
+}
+
+/**
+ * Copy the box `begin`/`size` of a row-major tensor of `shape` (words from `src`) to `dst`, densely.
+ * The innermost axes the box spans fully merge into one contiguous run per outer index.
+ */
+function copyBox(heap: Uint32Array, src: number, shape: Shape, begin: number[], size: number[], dst: number): void {
+  const rank = shape.length;
+  if (tf.util.sizeFromShape(size) === 0) return;
+  let a = rank - 1; // the innermost axis that is not taken whole
+  while (a > 0 && begin[a] === 0 && size[a] === shape[a]) a--;
+  const strides = tf.util.computeStrides(shape); // length rank - 1
+  const stride = (i: number): number => (i === rank - 1 ? 1 : strides[i]);
+  const run = size[a] * stride(a);
+  const idx = new Array<number>(a).fill(0); // index over axes 0..a-1 of the box
+  let d = dst;
+  for (;;) {
+    let s = src + begin[a] * stride(a);
+    for (let i = 0; i < a; i++) s += (begin[i] + idx[i]) * stride(i);
+    heap.copyWithin(d, s, s + run);
+    d += run;
+    let i = a - 1;
+    while (i >= 0 && ++idx[i] === size[i]) idx[i--] = 0;
+    if (i < 0) break;
+  }
+}
+
+function slice(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (!fourBytes(x.dtype) || x.shape.length === 0) return runStock('Slice', args);
+  const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
+  const [b, sz] = tf.slice_util.parseSliceParams(x, begin, size);
+  const out = backend.makeOutput(sz, x.dtype);
+  copyBox(heapU32(backend), offsetF32(backend, x), x.shape, b, sz, offsetF32(backend, out));
+  return out;
+}
+
+function splitV(args: KernelArgs): TI[] {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (!fourBytes(x.dtype)) return runStock('SplitV', args) as unknown as TI[];
+  const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = [...x.shape];
+    size[ax] = s;
+    const out = backend.makeOutput(size, x.dtype);
+    copyBox(heapU32(backend), offsetF32(backend, x), x.shape, begin, size, offsetF32(backend, out));
+    begin[ax] += s;
+    return out;
+  });
+}
+
+function concat(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const inputs = args.inputs as unknown as TI[];
+  const dtype = inputs[0]?.dtype;
+  if (!dtype || !fourBytes(dtype) || inputs.some((t) => t.dtype !== dtype)) return runStock('Concat', args);
+  const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.ConcatAttrs).axis, inputs[0].shape)[0];
+  const shapes = inputs.map((t) => t.shape);
+  tf.backend_util.assertParamsConsistent(shapes, axis);
+  const outShape = tf.backend_util.computeOutShape(shapes, axis);
+  const parts = inputs.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+  if (parts.length === 1) return identity({ inputs: { x: parts[0] }, backend: args.backend });
+  const out = backend.makeOutput(outShape, dtype);
+  const outer = tf.util.sizeFromShape(outShape.slice(0, axis));
+  const runs = parts.map((t) => tf.util.sizeFromShape(t.shape.slice(axis)));
+  const total = runs.reduce((a, b) => a + b, 0);
+  const heap = heapU32(backend);
+  const srcs = parts.map((t) => offsetF32(backend, t));
+  let col = offsetF32(backend, out);
+  for (let i = 0; i < parts.length; i++) {
+    const run = runs[i];
+    for (let o = 0, s = srcs[i], d = col; o < outer; o++, s += run, d += total) heap.copyWithin(d, s, s + run);
+    col += run;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
   Identity: identity as unknown as tf.KernelFunc,
+  Cast: cast as unknown as tf.KernelFunc,
   Conv2DBackpropInput: conv2DBackpropInput as unknown as tf.KernelFunc,
   Conv2DBackpropFilter: conv2DBackpropFilter as unknown as tf.KernelFunc,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput as unknown as tf.KernelFunc,
@@ -615,6 +765,11 @@ const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
   BatchMatMul: batchMatMul as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
   UnsortedSegmentSum: unsortedSegmentSum as unknown as tf.KernelFunc,
+  Mean: ((args: KernelArgs) => meanOrSum('Mean', args)) as unknown as tf.KernelFunc,
+  Sum: ((args: KernelArgs) => meanOrSum('Sum', args)) as unknown as tf.KernelFunc,
+  Slice: slice as unknown as tf.KernelFunc,
+  SplitV: splitV as unknown as tf.KernelFunc,
+  Concat: concat as unknown as tf.KernelFunc,
 };
 
 const installed = new Set<string>();
