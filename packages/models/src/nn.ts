@@ -145,25 +145,58 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+/** Per-channel [N, C] statistics averaged within each of `g` groups, as [N, 1, 1, C]. */
+function groupAverage(m: tf.Tensor, n: number, c: number, g: number): tf.Tensor4D {
+  const cg = c / g;
+  if (cg === 1) return tf.reshape(m, [n, 1, 1, c]);
+  return tf.reshape(tf.broadcastTo(tf.mean(tf.reshape(m, [n, g, cg]), 2, true), [n, g, cg]), [n, 1, 1, c]);
+}
+
 /**
  * Group norm over NHWC (torch.nn.GroupNorm semantics: biased variance over each group's channels
- * and all pixels). Means over H,W per channel, then averaged within each group.
+ * and all pixels), two-pass: per-channel means over H,W (one average pooling on wasm), averaged within
+ * each group; then the variance of the centred input the same way.
+ *
+ * The gradient is written out (tf.customGrad) instead of being left to autodiff, which would build
+ * it from ~25 full-size ops (the gradient of every mean materialises a tensor of ones): with
+ * d = x - mu, rstd = 1/sqrt(var + eps), A = mean_hw(dy), B = mean_hw(dy * d) and avg_g the group
+ * average,
+ *   dx     = dy * (gamma rstd) - rstd avg_g(gamma A) - d * rstd^3 avg_g(gamma B)
+ *   dgamma = HW sum_n rstd B,   dbeta = HW sum_n A
+ * (five full-size ops and two reductions).
  */
 export function groupNorm(x: tf.Tensor4D, p: GroupNormP): tf.Tensor4D {
-  const [n, , , c] = x.shape;
+  const [n, h, w, c] = x.shape;
   const g = p.groups;
-  const cg = c / g;
-  const toChannels = (m: tf.Tensor): tf.Tensor =>
-    // [N,C] per-channel -> group average -> broadcast back to [N,1,1,C]
-    cg === 1
-      ? tf.reshape(m, [n, 1, 1, c])
-      : tf.reshape(tf.mul(tf.mean(tf.reshape(m, [n, g, cg]), 2, true), tf.ones([1, 1, cg])), [n, 1, 1, c]);
-  const mu = toChannels(tf.mean(x, [1, 2]));
-  const d = tf.sub(x, mu);
-  const variance = toChannels(tf.mean(tf.square(d), [1, 2]));
-  // scale = gamma / sqrt(var + eps) on the small [N,1,1,C] tensor, then one full-size multiply-add.
-  const scale = tf.mul(tf.rsqrt(tf.add(variance, p.eps)), p.gamma);
-  return tf.add(tf.mul(d, scale), p.beta) as tf.Tensor4D;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xx, gamma, beta] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const mu = groupAverage(tf.mean(xx, [1, 2]), n, c, g);
+    const d = tf.sub(xx, mu);
+    const variance = groupAverage(tf.mean(tf.square(d), [1, 2]), n, c, g);
+    const rstd = tf.rsqrt(tf.add(variance, p.eps)); // [N,1,1,C]
+    // scale = gamma / sqrt(var + eps) on the small [N,1,1,C] tensor, then one full-size multiply-add.
+    const scale = tf.mul(rstd, gamma);
+    const y = tf.add(tf.mul(d, scale), beta) as tf.Tensor4D;
+    save([d, rstd, gamma]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dd, rs, gm] = saved;
+        const a = tf.mean(dy, [1, 2]); // [N, C]
+        const b = tf.mean(tf.mul(dy, dd), [1, 2]); // [N, C]
+        const rs2 = tf.reshape(rs, [n, c]);
+        const shift = tf.neg(tf.mul(rs, groupAverage(tf.mul(a, gm), n, c, g)));
+        const slope = tf.neg(tf.mul(tf.pow(rs, 3), groupAverage(tf.mul(b, gm), n, c, g)));
+        const dx = tf.add(tf.add(tf.mul(dy, tf.mul(rs, gm)), tf.mul(dd, slope)), shift);
+        const hw = h * w;
+        const dgamma = tf.mul(tf.sum(tf.mul(b, rs2), 0), hw);
+        const dbeta = tf.mul(tf.sum(a, 0), hw);
+        return [dx, dgamma, dbeta];
+      },
+    };
+  });
+  return f(x, p.gamma, p.beta) as tf.Tensor4D;
 }
 
 /**
