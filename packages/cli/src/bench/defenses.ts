@@ -6,9 +6,9 @@
  * the forward-only purification. The note gives the process peak RSS and the wasm heap size (which
  * never shrinks, so it is the heap's peak) after the row.
  *
- * Reference (docs/PERFORMANCE.md): PyTorch CPU on the same hardware, the same UNet, batch 8, a 10-step
- * chain with checkpointed backprop: ~3.0 s, i.e. ~0.30 s per step. The note column gives our seconds
- * per step and the ratio to that (target: <= 4x).
+ * Reference: PyTorch CPU with the same UNet at batch 8, one step of a checkpointed chain gradient
+ * (bench/torch_reference.py on this machine via --reference, else the number recorded on the
+ * reference machine, ~0.30 s). The note column gives our seconds per step and the ratio (target: <= 4x).
  * --quick: 3-step chains (N = 20) instead of 101 / 11, one timed repetition.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,9 +16,8 @@ import { eotRows, FreshNoiseSource, type Defense } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS } from '@dbp-bench/models';
 import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
+import { RECORDED_TORCH_REFERENCE, ratioNote } from './reference';
 
-/** PyTorch CPU, checkpointed 10-step chain at batch 8: ~3.0 s (docs/PERFORMANCE.md). */
-const TORCH_SECONDS_PER_STEP = 0.3;
 const BATCH = 8;
 
 const MB = 2 ** 20;
@@ -64,6 +63,7 @@ function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
 export const defensesBench: BenchSuite = {
   name: 'defenses',
   async run(opts: BenchOptions): Promise<BenchRow[]> {
+    const ref = opts.reference ?? RECORDED_TORCH_REFERENCE;
     const unet = new UNet(UNET_PRESETS.small, 0);
     const rows: BenchRow[] = [];
     const x = tf.tidy(() => tf.tile(tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 1), [BATCH, 1, 1, 1])) as tf.Tensor4D;
@@ -91,7 +91,7 @@ export const defensesBench: BenchSuite = {
           name: `${id} ${n}-step exact gradient, batch ${BATCH} (1x${BATCH} EoT), UNet small`,
           seconds: grad,
           rssBytes: process.memoryUsage().rss,
-          note: `${perStep.toFixed(3)} s/step = ${(perStep / TORCH_SECONDS_PER_STEP).toFixed(1)}x PyTorch CPU checkpointed (~${TORCH_SECONDS_PER_STEP} s/step: 10 steps ~3.0 s); ${memoryNote()}`,
+          note: `${perStep.toFixed(3)} s/step = ${ratioNote(perStep, ref.chainStepSeconds)} per checkpointed step, ${ref.source}; ${memoryNote()}`,
         });
         const fwd = time(() => d.purify(x, noise), 1, 0);
         rows.push({

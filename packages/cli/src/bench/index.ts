@@ -5,3 +5,4 @@ import { defensesBench } from './defenses';
 
 export const BENCH_SUITES: BenchSuite[] = [frameworkBench, modelsBench, defensesBench];
 export * from './types';
+export * from './reference';

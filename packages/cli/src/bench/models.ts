@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, unetForwardFlops, type UNetPreset } from '@dbp-bench/models';
 import type { BenchRow, BenchSuite } from './types';
+import { RECORDED_TORCH_REFERENCE, ratioNote } from './reference';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,6 +38,9 @@ export const modelsBench: BenchSuite = {
     const presets: UNetPreset[] = opts.quick ? ['small'] : ['small', 'ddpm-cifar10'];
     const reps = opts.quick ? 2 : 3;
     const rows: BenchRow[] = [];
+    const ref = opts.reference ?? RECORDED_TORCH_REFERENCE;
+    /** The reference times the `small` preset only. */
+    const vs = (p: UNetPreset, s: number, r: number | undefined): string => (p === 'small' && r !== undefined ? `; ${ratioNote(s, r)}, ${ref.source}` : '');
     for (const p of presets) {
       const cfg = { ...UNET_PRESETS[p], dropout: 0 };
       const unet = new UNet(cfg, 0);
@@ -46,7 +50,7 @@ export const modelsBench: BenchSuite = {
         const fwdFlops = (batch * unetForwardFlops(cfg)) / 1e9;
         const note = `${(unet.parameterCount() / 1e6).toFixed(2)} M params, batch ${batch}`;
         const fwd = time(() => unet.predictEps(x, t), reps);
-        rows.push({ suite: 'models', name: `unet ${p} forward`, seconds: fwd.seconds, gflops: fwdFlops, gflopsPerSecond: fwdFlops / fwd.seconds, peakBytes: fwd.peakBytes, note });
+        rows.push({ suite: 'models', name: `unet ${p} forward`, seconds: fwd.seconds, gflops: fwdFlops, gflopsPerSecond: fwdFlops / fwd.seconds, peakBytes: fwd.peakBytes, note: note + vs(p, fwd.seconds, ref.forwardSeconds) });
         // input gradient: backward costs about twice the forward (input grads only, no weight grads)
         const grad = tf.grad((xx) => tf.sum(tf.square(unet.predictEps(xx as tf.Tensor4D, t))));
         const bwd = time(() => grad(x), reps);
@@ -57,7 +61,7 @@ export const modelsBench: BenchSuite = {
           gflops: 3 * fwdFlops,
           gflopsPerSecond: (3 * fwdFlops) / bwd.seconds,
           peakBytes: bwd.peakBytes,
-          note: `${note}; GFLOP counted as 3x forward`,
+          note: `${note}; GFLOP counted as 3x forward` + vs(p, bwd.seconds, ref.forwardInputGradSeconds),
         });
       } finally {
         unet.dispose();

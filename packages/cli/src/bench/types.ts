@@ -1,3 +1,5 @@
+import type { TorchReference } from './reference';
+
 /** A benchmark suite contributes rows to the `npm run bench` table. */
 export interface BenchRow {
   suite: string;
@@ -16,6 +18,8 @@ export interface BenchRow {
 export interface BenchOptions {
   /** Quick mode: fewer repetitions, smaller sizes. */
   quick: boolean;
+  /** The PyTorch CPU numbers the ratios in the notes divide by (default: the recorded ones). */
+  reference?: TorchReference;
   /** Only suites whose name contains this. */
   filter?: string;
 }

@@ -1,5 +1,5 @@
 import { describeBackend } from '@dbp-bench/framework';
-import { BENCH_SUITES, type BenchOptions, type BenchRow } from '../bench';
+import { BENCH_SUITES, loadTorchReference, type BenchOptions, type BenchRow } from '../bench';
 import { formatTable } from './plugins';
 import type { AddCommand } from './types';
 
@@ -38,10 +38,12 @@ export const addBenchCommand: AddCommand = (program, context, result) => {
     .option('--quick', 'fewer repetitions and smaller sizes', false)
     .option('--filter <s>', 'only suites whose name contains s')
     .option('--json', 'print the rows as JSON instead of a table')
-    .action(async (opts: { quick: boolean; filter?: string; json?: boolean }) => {
+    .option('--reference <file>', 'PyTorch CPU timings of this machine (JSON from python3 bench/torch_reference.py) for the ratios in the notes')
+    .action(async (opts: { quick: boolean; filter?: string; json?: boolean; reference?: string }) => {
       const ctx = context();
+      const reference = opts.reference ? loadTorchReference(opts.reference) : undefined;
       const info = await ctx.backend();
-      const options: BenchOptions = { quick: !!opts.quick, filter: opts.filter };
+      const options: BenchOptions = { quick: !!opts.quick, filter: opts.filter, reference };
       const suites = BENCH_SUITES.filter((s) => !opts.filter || s.name.includes(opts.filter));
       if (suites.length === 0) {
         ctx.logger.error(`bench: no suite name contains '${opts.filter}' (suites: ${BENCH_SUITES.map((s) => s.name).join(', ')})`);
