@@ -24,6 +24,11 @@
  *   are direct loops over the heap (as many multiply-adds as the forward pass).
  * - `MaxPoolGrad`: the package's kernel is wrong for windows whose values are all negative.
  * - `UnsortedSegmentSum` (not registered by the package; the gradient of `tf.gather`).
+ * - `Mean` / `Sum` over consecutive axes with at least two kept elements after them: one XNNPACK
+ *   average pooling (the package transposes the whole tensor first).
+ * - `Slice` / `SplitV` / `Concat` of float32 and int32: `copyWithin` of whole contiguous runs (the
+ *   package copies element by element in JS).
+ * - `Cast` to the dtype the tensor already has: a zero-copy alias (the package copies).
  *
  * Everything here relies on internals of @tensorflow/tfjs-backend-wasm 4.22.0 (`dataIdMap`,
  * `makeOutput`, the C++ `BatchMatMul` entry point), which `checkPinnedVersions` guards.
