@@ -6,6 +6,7 @@ import type { PluginModule, PluginRegistry } from '@dbp-bench/framework';
 import { DEFENSE_PLUGINS } from './plugins';
 
 export * from './schedulers/schedule';
+export * from './schedulers/discrete-scheduler';
 export * from './schedulers/ddpm-scheduler';
 export * from './schedulers/ddim-scheduler';
 export * from './schedulers/vp-sde';

@@ -8,18 +8,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DbpError } from '@dbp-bench/framework';
-import { alphasCumprod, leadingTimesteps, linearBetas, strengthTimesteps, type SchedulePrecision } from './schedule';
+import { DiscreteScheduler, type DiscreteSchedulerConfig } from './discrete-scheduler';
 import type { SchedulerStepOutput } from './ddpm-scheduler';
 
-export interface DdimSchedulerConfig {
-  readonly numTrainTimesteps: number;
-  readonly betaStart: number;
-  readonly betaEnd: number;
-  readonly clipSample: boolean;
-  readonly clipSampleRange: number;
+export interface DdimSchedulerConfig extends DiscreteSchedulerConfig {
   /** abar_prev of the last step: 1 (true, diffusers default) or abar_0. */
   readonly setAlphaToOne: boolean;
-  readonly precision: SchedulePrecision;
 }
 
 export const DDIM_SCHEDULER_DEFAULTS: DdimSchedulerConfig = Object.freeze({
@@ -43,52 +37,17 @@ export interface DdimStepCoefficients {
   readonly coefEps: number;
 }
 
-export class DDIMScheduler {
-  readonly config: Readonly<DdimSchedulerConfig>;
-  readonly betas: Float64Array;
-  readonly alphasCumprod: Float64Array;
+export class DDIMScheduler extends DiscreteScheduler<DdimSchedulerConfig> {
   /** abar used when prev < 0. */
   readonly finalAlphaCumprod: number;
-  private numInferenceSteps_: number;
-  private timesteps_: Int32Array;
 
   constructor(config: Partial<DdimSchedulerConfig> = {}) {
-    this.config = Object.freeze({ ...DDIM_SCHEDULER_DEFAULTS, ...config });
-    const c = this.config;
-    this.betas = linearBetas(c.numTrainTimesteps, c.betaStart, c.betaEnd, c.precision);
-    this.alphasCumprod = alphasCumprod(this.betas, c.precision);
-    this.finalAlphaCumprod = c.setAlphaToOne ? 1 : this.alphasCumprod[0];
-    this.numInferenceSteps_ = c.numTrainTimesteps;
-    this.timesteps_ = leadingTimesteps(c.numTrainTimesteps, c.numTrainTimesteps);
-  }
-
-  get numInferenceSteps(): number {
-    return this.numInferenceSteps_;
-  }
-
-  get timesteps(): Int32Array {
-    return this.timesteps_.slice();
-  }
-
-  setTimesteps(numInferenceSteps: number): this {
-    this.timesteps_ = leadingTimesteps(this.config.numTrainTimesteps, numInferenceSteps);
-    this.numInferenceSteps_ = numInferenceSteps;
-    return this;
-  }
-
-  /** The ADDT purification list (N = 100, strength 0.1 -> [100, 90, ..., 0]). */
-  purificationTimesteps(strength: number): Int32Array {
-    return strengthTimesteps(this.timesteps_, strength);
-  }
-
-  previousTimestep(t: number): number {
-    return t - Math.floor(this.config.numTrainTimesteps / this.numInferenceSteps_);
+    super({ ...DDIM_SCHEDULER_DEFAULTS, ...config }, 'DDIMScheduler');
+    this.finalAlphaCumprod = this.config.setAlphaToOne ? 1 : this.alphasCumprod[0];
   }
 
   stepCoefficients(t: number, eta = 0): DdimStepCoefficients {
-    if (!Number.isInteger(t) || t < 0 || t >= this.config.numTrainTimesteps) {
-      throw new DbpError('E_ASSERT', `DDIMScheduler: timestep must be an integer in [0, ${this.config.numTrainTimesteps - 1}], got ${t}`);
-    }
+    this.checkT(t);
     if (!(eta >= 0)) throw new DbpError('E_ASSERT', `DDIMScheduler: eta must be >= 0, got ${eta}`);
     // 1. previous step
     const prevT = this.previousTimestep(t);
@@ -110,21 +69,12 @@ export class DDIMScheduler {
       throw new DbpError('E_ASSERT', `DDIMScheduler.step(t=${t}, eta=${eta}): the step adds noise but no noise tensor was given`);
     }
     return tf.tidy(() => {
-      // 3. predicted x0
-      let x0 = tf.div(tf.sub(sample, tf.mul(eps, Math.sqrt(1 - k.alphaProdT))), Math.sqrt(k.alphaProdT)) as tf.Tensor4D;
-      // 4. clip x0 (use_clipped_model_output = false: eps is not recomputed)
-      if (this.config.clipSample) x0 = tf.clipByValue(x0, -this.config.clipSampleRange, this.config.clipSampleRange);
+      // 3.-4. predicted x0, clipped (use_clipped_model_output = false: eps is not recomputed)
+      const x0 = this.predictX0(eps, sample, k.alphaProdT);
       // 7. x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps (+ sigma z)
       let prev = tf.add(tf.mul(x0, Math.sqrt(k.alphaProdPrev)), tf.mul(eps, k.coefEps)) as tf.Tensor4D;
       if (k.stdDev > 0 && z) prev = tf.add(prev, tf.mul(z, k.stdDev));
       return { prevSample: prev, predOriginalSample: x0 };
     });
-  }
-
-  /** Forward process x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise for one timestep. */
-  addNoise(x0: tf.Tensor4D, noise: tf.Tensor4D, t: number): tf.Tensor4D {
-    const a = this.alphasCumprod[t];
-    if (a === undefined || !Number.isInteger(t)) throw new DbpError('E_ASSERT', `DDIMScheduler.addNoise: bad timestep ${t}`);
-    return tf.tidy(() => tf.add(tf.mul(x0, Math.sqrt(a)), tf.mul(noise, Math.sqrt(1 - a))) as tf.Tensor4D);
   }
 }

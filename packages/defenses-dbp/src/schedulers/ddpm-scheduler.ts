@@ -9,22 +9,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DbpError } from '@dbp-bench/framework';
-import { alphasCumprod, leadingTimesteps, linearBetas, strengthTimesteps, type SchedulePrecision } from './schedule';
+import { DiscreteScheduler, type DiscreteSchedulerConfig } from './discrete-scheduler';
 
 export type DdpmVarianceType = 'fixed_large' | 'fixed_small';
 
-export interface DdpmSchedulerConfig {
-  /** T, the number of training timesteps (default 1000). */
-  readonly numTrainTimesteps: number;
-  readonly betaStart: number;
-  readonly betaEnd: number;
+export interface DdpmSchedulerConfig extends DiscreteSchedulerConfig {
   /** `fixed_large`: variance beta'_t (ADDT scripts, `--fix_type large`); `fixed_small`: the posterior variance (diffusers default). */
   readonly varianceType: DdpmVarianceType;
-  /** Clamp the predicted x0 to [-clipSampleRange, clipSampleRange] (diffusers default true). */
-  readonly clipSample: boolean;
-  readonly clipSampleRange: number;
-  /** Schedule precision (see schedule.ts): float64 (default) or the torch float32 values. */
-  readonly precision: SchedulePrecision;
 }
 
 export const DDPM_SCHEDULER_DEFAULTS: DdpmSchedulerConfig = Object.freeze({
@@ -62,64 +53,14 @@ export interface SchedulerStepOutput {
   readonly predOriginalSample: tf.Tensor4D;
 }
 
-/** Per-row coefficient tensor [B,1,1,1] or a scalar, for t given as one number or one per row. */
-function perRow(values: number[]): tf.Tensor {
-  return values.length === 1 ? tf.scalar(values[0]) : tf.tensor4d(values, [values.length, 1, 1, 1]);
-}
-
 /** DDPM scheduler (diffusers 0.21 semantics). */
-export class DDPMScheduler {
-  readonly config: Readonly<DdpmSchedulerConfig>;
-  /** beta_t, t = 0..T-1. Do not mutate. */
-  readonly betas: Float64Array;
-  /** abar_t, t = 0..T-1. Do not mutate. */
-  readonly alphasCumprod: Float64Array;
-  private numInferenceSteps_: number;
-  private timesteps_: Int32Array;
-
+export class DDPMScheduler extends DiscreteScheduler<DdpmSchedulerConfig> {
   constructor(config: Partial<DdpmSchedulerConfig> = {}) {
-    this.config = Object.freeze({ ...DDPM_SCHEDULER_DEFAULTS, ...config });
-    const c = this.config;
+    const c = { ...DDPM_SCHEDULER_DEFAULTS, ...config };
     if (c.varianceType !== 'fixed_large' && c.varianceType !== 'fixed_small') {
       throw new DbpError('E_ASSERT', `DDPMScheduler: varianceType must be 'fixed_large' or 'fixed_small', got '${String(c.varianceType)}'`);
     }
-    this.betas = linearBetas(c.numTrainTimesteps, c.betaStart, c.betaEnd, c.precision);
-    this.alphasCumprod = alphasCumprod(this.betas, c.precision);
-    this.numInferenceSteps_ = c.numTrainTimesteps;
-    this.timesteps_ = leadingTimesteps(c.numTrainTimesteps, c.numTrainTimesteps);
-  }
-
-  /** N, the inference schedule length set by setTimesteps (T until then). */
-  get numInferenceSteps(): number {
-    return this.numInferenceSteps_;
-  }
-
-  /** The inference timesteps, descending (a copy). */
-  get timesteps(): Int32Array {
-    return this.timesteps_.slice();
-  }
-
-  /** Use an N-step schedule with "leading" spacing: [(N-1)·T//N, ..., T//N, 0]. Returns this. */
-  setTimesteps(numInferenceSteps: number): this {
-    this.timesteps_ = leadingTimesteps(this.config.numTrainTimesteps, numInferenceSteps);
-    this.numInferenceSteps_ = numInferenceSteps;
-    return this;
-  }
-
-  /** The ADDT purification list `timesteps[round((1 - strength) * N) - 1:]` (N = 1000, strength 0.1 -> [100, 99, ..., 0]). */
-  purificationTimesteps(strength: number): Int32Array {
-    return strengthTimesteps(this.timesteps_, strength);
-  }
-
-  /** diffusers `previous_timestep`: t - T // N. */
-  previousTimestep(t: number): number {
-    return t - Math.floor(this.config.numTrainTimesteps / this.numInferenceSteps_);
-  }
-
-  private checkT(t: number): void {
-    if (!Number.isInteger(t) || t < 0 || t >= this.config.numTrainTimesteps) {
-      throw new DbpError('E_ASSERT', `DDPMScheduler: timestep must be an integer in [0, ${this.config.numTrainTimesteps - 1}], got ${t}`);
-    }
+    super(c, 'DDPMScheduler');
   }
 
   /** The float64 coefficients of the step from t (formula (7) of Ho et al. with the diffusers variance). */
@@ -154,29 +95,13 @@ export class DDPMScheduler {
       throw new DbpError('E_ASSERT', `DDPMScheduler.step(t=${t}): the step adds noise (variance ${k.variance}) but no noise tensor was given`);
     }
     return tf.tidy(() => {
-      // 2. predicted x0 from the predicted noise (formula (15) of Ho et al.)
-      let x0 = tf.div(tf.sub(sample, tf.mul(eps, Math.sqrt(1 - k.alphaProdT))), Math.sqrt(k.alphaProdT)) as tf.Tensor4D;
-      // 3. clip x0
-      if (this.config.clipSample) x0 = tf.clipByValue(x0, -this.config.clipSampleRange, this.config.clipSampleRange);
+      // 2.-3. predicted x0 from the predicted noise, clipped
+      const x0 = this.predictX0(eps, sample, k.alphaProdT);
       // 5. posterior mean mu_t
       let prev = tf.add(tf.mul(x0, k.coefX0), tf.mul(sample, k.coefXt)) as tf.Tensor4D;
       // 6. add sigma_t z for t > 0
       if (k.variance > 0 && z) prev = tf.add(prev, tf.mul(z, Math.sqrt(k.variance)));
       return { prevSample: prev, predOriginalSample: x0 };
-    });
-  }
-
-  /** Forward process x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise; t is one timestep or one per row. */
-  addNoise(x0: tf.Tensor4D, noise: tf.Tensor4D, t: number | ArrayLike<number>): tf.Tensor4D {
-    const ts = typeof t === 'number' ? [t] : Array.from(t);
-    if (typeof t !== 'number' && ts.length !== x0.shape[0]) {
-      throw new DbpError('E_ASSERT', `DDPMScheduler.addNoise: ${ts.length} timesteps for a batch of ${x0.shape[0]}`);
-    }
-    ts.forEach((v) => this.checkT(v));
-    return tf.tidy(() => {
-      const a = perRow(ts.map((v) => Math.sqrt(this.alphasCumprod[v])));
-      const s = perRow(ts.map((v) => Math.sqrt(1 - this.alphasCumprod[v])));
-      return tf.add(tf.mul(x0, a), tf.mul(noise, s)) as tf.Tensor4D;
     });
   }
 }
