@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Trainable } from '@dbp-bench/framework';
 import { ConfigValidationError, UnknownPluginError } from '@dbp-bench/framework';
-import { ParamStore, batchNorm, conv2d, dropout, linear, normalizeInput, type BatchNormP, type Conv, type Linear } from './nn';
+import { ParamModule, batchNorm, conv2d, dropout, linear, normalizeInput, type BatchNormP, type Conv, type Linear } from './nn';
 
 export type ClassifierArch = 'small-cnn' | 'resnet20' | 'resnet56' | 'preact-resnet18' | 'wrn-28-10';
 export const CLASSIFIER_ARCHS: readonly ClassifierArch[] = ['small-cnn', 'resnet20', 'resnet56', 'preact-resnet18', 'wrn-28-10'];
@@ -40,32 +40,11 @@ export interface ClassifierModel extends Classifier, Trainable {
 }
 
 /** Base: parameter store, train/eval mode, input normalisation. */
-abstract class BaseClassifier implements ClassifierModel {
+abstract class BaseClassifier extends ParamModule implements ClassifierModel {
   readonly numClasses: number;
-  protected readonly params: ParamStore;
-  protected training = false;
   constructor(readonly arch: ClassifierArch, readonly config: ClassifierConfig, seed: number) {
+    super(seed);
     this.numClasses = config.numClasses;
-    this.params = new ParamStore(seed);
-  }
-  setTraining(training: boolean): void {
-    this.training = training;
-  }
-  trainableVariables(): tf.Variable[] {
-    return this.params.trainableVariables();
-  }
-  namedWeights(): Map<string, tf.Variable> {
-    return this.params.namedWeights();
-  }
-  /** @internal layouts for weight IO */
-  paramStore(): ParamStore {
-    return this.params;
-  }
-  parameterCount(): number {
-    return this.params.parameterCount();
-  }
-  dispose(): void {
-    this.params.dispose();
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
     const [h, w, c] = this.config.inputShape;

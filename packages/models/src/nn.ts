@@ -96,6 +96,41 @@ export class ParamStore {
   }
 }
 
+/**
+ * A network whose parameters live in a {@link ParamStore}: train/eval mode and the parameter accessors
+ * shared by the UNet and the classifiers.
+ */
+export abstract class ParamModule {
+  protected readonly params: ParamStore;
+  protected training = false;
+  constructor(seed: number) {
+    this.params = new ParamStore(seed);
+  }
+  setTraining(training: boolean): void {
+    this.training = training;
+  }
+  get isTraining(): boolean {
+    return this.training;
+  }
+  trainableVariables(): tf.Variable[] {
+    return this.params.trainableVariables();
+  }
+  /** Parameters by PyTorch state-dict name (tfjs layouts: conv HWIO, linear [in, out]). */
+  namedWeights(): Map<string, tf.Variable> {
+    return this.params.namedWeights();
+  }
+  /** @internal layouts for weight IO */
+  paramStore(): ParamStore {
+    return this.params;
+  }
+  parameterCount(): number {
+    return this.params.parameterCount();
+  }
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
 export interface Conv {
   w: tf.Variable;
   b?: tf.Variable;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EpsModel, Trainable } from '@dbp-bench/framework';
 import { ConfigValidationError } from '@dbp-bench/framework';
-import { ParamStore, conv2d, dropout, groupNorm, linear, silu, upsampleNearest2x, type Conv, type GroupNormP, type Linear } from './nn';
+import { ParamModule, conv2d, dropout, groupNorm, linear, silu, upsampleNearest2x, type Conv, type GroupNormP, type Linear } from './nn';
 
 /** A diffusers `UNet2DModel`-like configuration. */
 export interface UNetConfig {
@@ -137,10 +137,8 @@ export function timestepEmbedding(t: tf.Tensor1D, dim: number, flipSinToCos: boo
  * The diffusion UNet. Input x NHWC in [-1, 1], t one (float) timestep per row; output eps NHWC.
  * Dropout is active only after setTraining(true).
  */
-export class UNet implements EpsModel, Trainable {
+export class UNet extends ParamModule implements EpsModel, Trainable {
   readonly config: UNetConfig;
-  private readonly params: ParamStore;
-  private training = false;
   private readonly convIn: Conv;
   private readonly time1: Linear;
   private readonly time2: Linear;
@@ -152,9 +150,10 @@ export class UNet implements EpsModel, Trainable {
 
   constructor(config: UNetConfig, seed = 0) {
     validateUNetConfig(config);
+    super(seed);
     this.config = { ...config, blockOutChannels: [...config.blockOutChannels], attentionResolutions: [...config.attentionResolutions] };
     const c = this.config;
-    const p = (this.params = new ParamStore(seed));
+    const p = this.params;
     const ch = c.blockOutChannels;
     const tembDim = ch[0] * 4;
     const g = c.normGroups;
@@ -219,30 +218,6 @@ export class UNet implements EpsModel, Trainable {
     }
     this.normOut = p.groupNorm('conv_norm_out', ch[0], g, eps);
     this.convOut = p.conv('conv_out', 3, ch[0], c.outChannels);
-  }
-
-  setTraining(training: boolean): void {
-    this.training = training;
-  }
-  get isTraining(): boolean {
-    return this.training;
-  }
-  trainableVariables(): tf.Variable[] {
-    return this.params.trainableVariables();
-  }
-  /** Parameters by diffusers state-dict name (tfjs layouts: conv HWIO, linear [in, out]). */
-  namedWeights(): Map<string, tf.Variable> {
-    return this.params.namedWeights();
-  }
-  /** @internal layouts for weight IO */
-  paramStore(): ParamStore {
-    return this.params;
-  }
-  parameterCount(): number {
-    return this.params.parameterCount();
-  }
-  dispose(): void {
-    this.params.dispose();
   }
 
   private resnet(x: tf.Tensor4D, temb: tf.Tensor2D, r: ResnetP): tf.Tensor4D {
