@@ -109,6 +109,33 @@ async function load(ctx: CliContext, opts: CommonOptions) {
   return { classifier, defense, x: batch.images, label: batch.labels[0] };
 }
 
+type Loaded = Awaited<ReturnType<typeof load>>;
+
+/** Load classifier, defense and image, run `f`, and free all three whatever happens. */
+async function withLoaded(ctx: CliContext, opts: CommonOptions, f: (l: Loaded) => Promise<void>): Promise<void> {
+  const loaded = await load(ctx, opts);
+  try {
+    await f(loaded);
+  } finally {
+    tf.dispose(loaded.x);
+    loaded.classifier.dispose();
+    loaded.defense.dispose?.();
+  }
+}
+
+/** The attack and loss options both analyses take from the common flags. */
+function attackOptions(ctx: CliContext, opts: CommonOptions) {
+  return {
+    eps: opts.eps,
+    stepSize: opts.stepSize,
+    steps: opts.steps,
+    eotSamples: opts.eot,
+    seed: opts.seed,
+    microBatch: opts.microBatch,
+    logger: ctx.logger,
+  };
+}
+
 export const addAnalyzeCommand: AddCommand = (program, context) => {
   const analyze = program.command('analyze').description('stochasticity analyses of a DBP defense (attack trajectories, loss landscape)');
 
@@ -120,18 +147,11 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
     'analysis-trajectories',
   ).action(async (opts: CommonOptions & { runs: number }) => {
     const ctx = context();
-    const { classifier, defense, x, label } = await load(ctx, opts);
-    try {
+    await withLoaded(ctx, opts, async ({ classifier, defense, x, label }) => {
       const report = await analyzeTrajectories(classifier, defense, x, label, opts.index, {
-        eps: opts.eps,
-        stepSize: opts.stepSize,
-        steps: opts.steps,
+        ...attackOptions(ctx, opts),
         runs: opts.runs,
-        eotSamples: opts.eot,
         lossDraws: Math.max(1, opts.lossDraws),
-        seed: opts.seed,
-        microBatch: opts.microBatch,
-        logger: ctx.logger,
       });
       const files = writeTrajectoryReport(report, path.resolve(opts.out));
       const s = report.summary;
@@ -140,11 +160,7 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
           `DW-box ${s.finalLoss['dw-box'].mean.toFixed(3)} (its fixed noise ${s.dwFinalLossFixedNoise.toFixed(3)})` +
           (report.notes.length ? `\n${report.notes.join('\n')}` : ''),
       );
-    } finally {
-      tf.dispose(x);
-      classifier.dispose();
-      defense.dispose?.();
-    }
+    });
   });
 
   common(
@@ -156,19 +172,12 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
     'analysis-landscape',
   ).action(async (opts: CommonOptions & { grid: number; extent: number }) => {
     const ctx = context();
-    const { classifier, defense, x, label } = await load(ctx, opts);
-    try {
+    await withLoaded(ctx, opts, async ({ classifier, defense, x, label }) => {
       const report = await analyzeLandscape(classifier, defense, x, label, opts.index, {
-        eps: opts.eps,
-        stepSize: opts.stepSize,
-        steps: opts.steps,
-        eotSamples: opts.eot,
+        ...attackOptions(ctx, opts),
         grid: opts.grid,
         extent: opts.extent,
         lossDraws: opts.lossDraws,
-        seed: opts.seed,
-        microBatch: opts.microBatch,
-        logger: ctx.logger,
       });
       const files = writeLandscapeReport(report, path.resolve(opts.out));
       const flat = report.lossFixedNoise.flat();
@@ -176,10 +185,6 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
         `${files.json}\n${files.svg}\n||d_DW||_2 = ${report.axes.unit.toFixed(4)}, cos(d_DW, d_EoT) = ${report.axes.cosineDwEot.toFixed(3)}, ` +
           `fixed-noise loss ${Math.min(...flat).toFixed(3)}..${Math.max(...flat).toFixed(3)}`,
       );
-    } finally {
-      tf.dispose(x);
-      classifier.dispose();
-      defense.dispose?.();
-    }
+    });
   });
 };
