@@ -25,10 +25,13 @@ import os
 import platform
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.utils.checkpoint import checkpoint
+except ImportError as e:  # pragma: no cover - depends on the machine
+    raise SystemExit(f"bench/torch_reference.py needs PyTorch (pip install torch, a CPU build is enough): {e}")
 
 CHANNELS = (64, 128, 128)
 LAYERS = 2
