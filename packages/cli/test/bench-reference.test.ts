@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError } from '@dbp-bench/framework';
-import { RECORDED_TORCH_REFERENCE, loadTorchReference, ratioNote } from '../src/bench';
+import { ConfigValidationError, DataFormatError, DbpError } from '@dbp-bench/framework';
+import { RECORDED_TORCH_REFERENCE, loadTorchReference, ratioNote, runTorchReference, torchReferenceScript } from '../src/bench';
 
 /** What bench/torch_reference.py writes (numbers from one run of it). */
 const SAMPLE = {
@@ -49,5 +49,30 @@ describe('bench: the PyTorch reference', () => {
   it('without a file, the recorded numbers say they are not from this machine', () => {
     expect(RECORDED_TORCH_REFERENCE.source).to.match(/reference machine.*--reference/);
     expect(ratioNote(1, undefined)).to.equal('');
+  });
+});
+
+describe('bench --torch: running the reference script', () => {
+  /** An executable standing in for python: `body` is a shell snippet; $OUT is the --out argument. */
+  function fakePython(body: string): string {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-fakepy-')), 'python');
+    fs.writeFileSync(f, `#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --out ] && OUT="$2"; shift; done\n${body}\n`, { mode: 0o755 });
+    return f;
+  }
+
+  it('passes --steps/--reps/--out to bench/torch_reference.py and reads what it writes', function () {
+    if (process.platform === 'win32') this.skip();
+    expect(fs.existsSync(torchReferenceScript()), torchReferenceScript()).to.equal(true);
+    const py = fakePython(`cat > "$OUT" <<'J'\n${JSON.stringify(SAMPLE)}\nJ`);
+    const r = runTorchReference(py, 10);
+    expect(r.chainStepSeconds).to.equal(1.063);
+    expect(r.source).to.contain('run alternately').and.contain(py);
+  });
+
+  it('a failing script is an error carrying its last lines', function () {
+    if (process.platform === 'win32') this.skip();
+    const py = fakePython(`echo "needs PyTorch: No module named 'torch'" >&2; exit 1`);
+    expect(() => runTorchReference(py, 10)).to.throw(DbpError, /exited with 1: needs PyTorch: No module named 'torch'/);
+    expect(() => runTorchReference('/no/such/python', 10)).to.throw(DbpError, /cannot run '\/no\/such\/python'/);
   });
 });

@@ -10,13 +10,18 @@
  * (bench/torch_reference.py on this machine via --reference, else the number recorded on the
  * reference machine, ~0.30 s). The note column gives our seconds per step and the ratio (target: <= 4x).
  * --quick: 3-step chains (N = 20) instead of 101 / 11, one timed repetition.
+ *
+ * With --torch <python> the suite first runs paired rounds: PyTorch's 10-step chain
+ * (bench/torch_reference.py) and an 11-step DP_DDPM gradient (N = 100) alternately, three times
+ * (once with --quick), so that both sides see the same load on a shared machine; the median PyTorch
+ * step is then the reference of every row.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { eotRows, FreshNoiseSource, type Defense } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS } from '@dbp-bench/models';
 import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
-import { RECORDED_TORCH_REFERENCE, ratioNote } from './reference';
+import { RECORDED_TORCH_REFERENCE, ratioNote, runTorchReference, type TorchReference } from './reference';
 
 const BATCH = 8;
 
@@ -60,16 +65,44 @@ function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
   return times[Math.floor(times.length / 2)];
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 export const defensesBench: BenchSuite = {
   name: 'defenses',
   async run(opts: BenchOptions): Promise<BenchRow[]> {
-    const ref = opts.reference ?? RECORDED_TORCH_REFERENCE;
+    let ref: TorchReference = opts.reference ?? RECORDED_TORCH_REFERENCE;
     const unet = new UNet(UNET_PRESETS.small, 0);
     const rows: BenchRow[] = [];
     const x = tf.tidy(() => tf.tile(tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 1), [BATCH, 1, 1, 1])) as tf.Tensor4D;
     const w = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, 'float32', 2);
     const noise = new FreshNoiseSource(0, eotRows([0], BATCH));
+    const gradOf = (d: Defense) => () => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(d.purify(xx as tf.Tensor4D, noise), w)))(x));
     try {
+      if (opts.torchPython) {
+        const d = new DpDdpm(unet, { numInferenceSteps: opts.quick ? 20 : 100 });
+        const rounds = opts.quick ? 1 : 3;
+        const torchSteps: number[] = [];
+        const ours: number[] = [];
+        time(gradOf(d), 0, 1);
+        for (let r = 0; r < rounds; r++) {
+          const t = runTorchReference(opts.torchPython, opts.quick ? 3 : 10);
+          torchSteps.push(t.chainStepSeconds);
+          ref = { ...t, chainStepSeconds: median(torchSteps) };
+          ours.push(time(gradOf(d), 1, 0) / d.numSteps);
+        }
+        const perStep = median(ours);
+        const ratios = ours.map((o, i) => (o / torchSteps[i]).toFixed(1)).join(', ');
+        rows.push({
+          suite: 'defenses',
+          name: `dp-ddpm ${d.numSteps}-step exact gradient, batch ${BATCH}, paired with PyTorch (${rounds} alternating rounds)`,
+          seconds: perStep * d.numSteps,
+          rssBytes: process.memoryUsage().rss,
+          note: `median ${perStep.toFixed(3)} s/step = ${ratioNote(perStep, ref.chainStepSeconds)} per checkpointed step; per round ${ratios}x; ${ref.source}`,
+        });
+      }
       const cases: [string, Defense & { numSteps: number }][] = opts.quick
         ? [
             ['dp-ddpm', new DpDdpm(unet, { numInferenceSteps: 20 })],
@@ -81,10 +114,10 @@ export const defensesBench: BenchSuite = {
           ];
       // Warm up kernels and the heap on a 1-step chain (a full-length warm-up would double the run).
       const warm = new DpDdim(unet, { numInferenceSteps: 1000, strength: 0.001 });
-      time(() => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(warm.purify(xx as tf.Tensor4D, noise), w)))(x)), 0, 1);
+      time(gradOf(warm), 0, 1);
       for (const [id, d] of cases) {
         const n = d.numSteps;
-        const grad = time(() => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(d.purify(xx as tf.Tensor4D, noise), w)))(x)), 1, 0);
+        const grad = time(gradOf(d), 1, 0);
         const perStep = grad / n;
         rows.push({
           suite: 'defenses',

@@ -5,8 +5,11 @@
  * Without a file, the bench uses the numbers recorded on the project's reference machine
  * (docs/PERFORMANCE.md) and says so in every note.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import { DataFormatError, validateSchema, type JsonSchema } from '@dbp-bench/framework';
+import * as os from 'os';
+import * as path from 'path';
+import { DataFormatError, DbpError, MissingFileError, validateSchema, type JsonSchema } from '@dbp-bench/framework';
 
 export interface TorchReference {
   /** Where the numbers come from (shown in the bench notes). */
@@ -83,4 +86,27 @@ export function loadTorchReference(file: string): TorchReference {
 /** "2.3x PyTorch" or "" when the reference lacks the number. */
 export function ratioNote(seconds: number, reference: number | undefined): string {
   return reference === undefined ? '' : `${(seconds / reference).toFixed(1)}x PyTorch (${reference.toFixed(3)} s)`;
+}
+
+/** bench/torch_reference.py of this checkout. */
+export function torchReferenceScript(): string {
+  return path.resolve(__dirname, '../../../../../bench/torch_reference.py');
+}
+
+/**
+ * Run bench/torch_reference.py with `python` (one repetition of each workload, a `steps`-step chain)
+ * and read its result. Throws with the script's own message when it fails (e.g. no torch).
+ */
+export function runTorchReference(python: string, steps: number): TorchReference {
+  const script = torchReferenceScript();
+  if (!fs.existsSync(script)) throw new MissingFileError(script, 'the PyTorch reference script of dbp-bench');
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-torch-ref-')), 'ref.json');
+  try {
+    const r = spawnSync(python, [script, '--steps', String(steps), '--reps', '1', '--out', out], { encoding: 'utf8' });
+    if (r.error) throw new DbpError('E_BENCH', `bench --torch: cannot run '${python}': ${r.error.message}`);
+    if (r.status !== 0) throw new DbpError('E_BENCH', `bench --torch: ${python} ${script} exited with ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+    return { ...loadTorchReference(out), source: `PyTorch CPU on this machine, run alternately with the bench (${python})` };
+  } finally {
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  }
 }

@@ -20,6 +20,8 @@ export interface BenchOptions {
   quick: boolean;
   /** The PyTorch CPU numbers the ratios in the notes divide by (default: the recorded ones). */
   reference?: TorchReference;
+  /** A python with torch: the defenses suite then times PyTorch and dbp-bench alternately (paired rounds). */
+  torchPython?: string;
   /** Only suites whose name contains this. */
   filter?: string;
 }

@@ -39,11 +39,12 @@ export const addBenchCommand: AddCommand = (program, context, result) => {
     .option('--filter <s>', 'only suites whose name contains s')
     .option('--json', 'print the rows as JSON instead of a table')
     .option('--reference <file>', 'PyTorch CPU timings of this machine (JSON from python3 bench/torch_reference.py) for the ratios in the notes')
-    .action(async (opts: { quick: boolean; filter?: string; json?: boolean; reference?: string }) => {
+    .option('--torch <python>', 'a python with torch: time PyTorch and the purification chains alternately (defenses suite, paired rounds)')
+    .action(async (opts: { quick: boolean; filter?: string; json?: boolean; reference?: string; torch?: string }) => {
       const ctx = context();
       const reference = opts.reference ? loadTorchReference(opts.reference) : undefined;
       const info = await ctx.backend();
-      const options: BenchOptions = { quick: !!opts.quick, filter: opts.filter, reference };
+      const options: BenchOptions = { quick: !!opts.quick, filter: opts.filter, reference, torchPython: opts.torch };
       const suites = BENCH_SUITES.filter((s) => !opts.filter || s.name.includes(opts.filter));
       if (suites.length === 0) {
         ctx.logger.error(`bench: no suite name contains '${opts.filter}' (suites: ${BENCH_SUITES.map((s) => s.name).join(', ')})`);
