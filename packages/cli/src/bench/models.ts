@@ -51,17 +51,18 @@ export const modelsBench: BenchSuite = {
         const note = `${(unet.parameterCount() / 1e6).toFixed(2)} M params, batch ${batch}`;
         const fwd = time(() => unet.predictEps(x, t), reps);
         rows.push({ suite: 'models', name: `unet ${p} forward`, seconds: fwd.seconds, gflops: fwdFlops, gflopsPerSecond: fwdFlops / fwd.seconds, peakBytes: fwd.peakBytes, note: note + vs(p, fwd.seconds, ref.forwardSeconds) });
-        // input gradient: backward costs about twice the forward (input grads only, no weight grads)
+        // input gradient only (no weight gradients): every conv and linear has one backward product of the
+        // forward's size, so forward + backward is ~2x the forward FLOPs (attention products need two)
         const grad = tf.grad((xx) => tf.sum(tf.square(unet.predictEps(xx as tf.Tensor4D, t))));
         const bwd = time(() => grad(x), reps);
         rows.push({
           suite: 'models',
           name: `unet ${p} forward+input-grad`,
           seconds: bwd.seconds,
-          gflops: 3 * fwdFlops,
-          gflopsPerSecond: (3 * fwdFlops) / bwd.seconds,
+          gflops: 2 * fwdFlops,
+          gflopsPerSecond: (2 * fwdFlops) / bwd.seconds,
           peakBytes: bwd.peakBytes,
-          note: `${note}; GFLOP counted as 3x forward` + vs(p, bwd.seconds, ref.forwardInputGradSeconds),
+          note: `${note}; GFLOP counted as 2x forward (input gradient only)` + vs(p, bwd.seconds, ref.forwardInputGradSeconds),
         });
       } finally {
         unet.dispose();
