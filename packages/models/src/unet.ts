@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EpsModel, Trainable } from '@dbp-bench/framework';
 import { ConfigValidationError } from '@dbp-bench/framework';
-import { ParamModule, conv2d, dropout, groupNorm, linear, silu, upsampleNearest2x, type Conv, type GroupNormP, type Linear } from './nn';
+import { ParamModule, conv2d, dropout, groupNorm, linear, silu, upsampleConv3x3, type Conv, type GroupNormP, type Linear } from './nn';
 
 /** A diffusers `UNet2DModel`-like configuration. */
 export interface UNetConfig {
@@ -300,7 +300,7 @@ export class UNet extends ParamModule implements EpsModel, Trainable {
           h = this.resnet(tf.concat([h, s], 3), temb, r);
           if (blk.attentions.length) h = this.attention(h, blk.attentions[j]);
         });
-        if (blk.up) h = conv2d(upsampleNearest2x(h), blk.up, 1, 1);
+        if (blk.up) h = upsampleConv3x3(h, blk.up); // = conv2d(upsampleNearest2x(h), blk.up, 1, 1)
       }
       h = silu(groupNorm(h, this.normOut)) as tf.Tensor4D;
       return conv2d(h, this.convOut, 1, 1);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { UNet, UNET_PRESETS, groupNorm, inferArch, inferUNetConfig, timestepEmbedding, torchShape, unetConfigFromDiffusers, unetParameterCount, type RawTensor, type UNetConfig } from '../src';
+import { UNet, UNET_PRESETS, conv2d, groupNorm, upsampleConv3x3, upsampleNearest2x, inferArch, inferUNetConfig, timestepEmbedding, torchShape, unetConfigFromDiffusers, unetParameterCount, type RawTensor, type UNetConfig } from '../src';
 import { ConfigValidationError } from '@dbp-bench/framework';
 
 describe('UNet', () => {
@@ -189,6 +189,35 @@ describe('UNet', () => {
         expect(err / scale, `${name} (C ${c}, ${g} groups): max error ${err} at scale ${scale}`).to.be.below(1e-5);
       });
       tf.dispose([x, gamma, beta, r, ...got, ...want]);
+      expect(tf.memory().numTensors, 'no tensor leak').to.equal(before);
+    }
+  });
+
+  it('upsampleConv3x3 equals conv3x3 of the nearest 2x upsampling (values and gradients of x, w, b)', () => {
+    for (const [n, h, w, ci, co] of [
+      [2, 4, 5, 3, 6],
+      [1, 1, 1, 2, 2],
+      [2, 8, 8, 16, 8],
+    ]) {
+      const before = tf.memory().numTensors;
+      const x = tf.randomNormal([n, h, w, ci], 0, 1, 'float32', 21) as tf.Tensor4D;
+      const wt = tf.randomNormal([3, 3, ci, co], 0, 0.3, 'float32', 22) as tf.Tensor4D;
+      const b = tf.randomNormal([co], 0, 1, 'float32', 23);
+      const r = tf.randomNormal([n, 2 * h, 2 * w, co], 0, 1, 'float32', 24);
+      const direct = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) => conv2d(upsampleNearest2x(a as tf.Tensor4D), { w: f as tf.Variable, b: c as tf.Variable }, 1, 1);
+      const fast = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) => upsampleConv3x3(a as tf.Tensor4D, { w: f as tf.Variable, b: c as tf.Variable });
+      const run = (f: typeof direct): tf.Tensor[] => tf.tidy(() => [f(x, wt, b), ...tf.grads((a: tf.Tensor, g: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, g, c), r)))([x, wt, b])]);
+      const want = run(direct);
+      const got = run(fast);
+      ['y', 'dx', 'dw', 'db'].forEach((name, i) => {
+        expect(got[i].shape, name).to.deep.equal(want[i].shape);
+        const gv = got[i].dataSync();
+        const wv = want[i].dataSync();
+        const scale = Math.max(...Array.from(wv, Math.abs));
+        const err = Math.max(...Array.from(gv, (v, j) => Math.abs(v - wv[j])));
+        expect(err / scale, `${name} of [${n},${h},${w},${ci}] -> ${co}: max error ${err} at scale ${scale}`).to.be.below(1e-5);
+      });
+      tf.dispose([x, wt, b, r, ...want, ...got]);
       expect(tf.memory().numTensors, 'no tensor leak').to.equal(before);
     }
   });
