@@ -347,7 +347,9 @@ export function unetParameterCount(c: UNetConfig): number {
 
 /**
  * Multiply-add FLOPs (2 per MAC) of one forward pass for one sample at the config's sampleSize:
- * convolutions, linears and the attention products (norms and activations not counted).
+ * convolutions, linears and the attention products (norms and activations not counted). Nominal:
+ * the upsampling convolutions are counted at the high resolution, as the direct form executes them
+ * (this UNet computes them at the low resolution with 2.25x fewer, see `upsampleConv3x3`).
  */
 export function unetForwardFlops(c: UNetConfig, size = c.sampleSize): number {
   validateUNetConfig(c);
