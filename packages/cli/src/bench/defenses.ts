@@ -22,6 +22,7 @@ import { UNet, UNET_PRESETS } from '@dbp-bench/models';
 import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
 import { RECORDED_TORCH_REFERENCE, ratioNote, runTorchReference, type TorchReference } from './reference';
+import { median } from './median';
 
 const BATCH = 8;
 
@@ -61,13 +62,7 @@ function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
   }
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`defenses bench: the measured call leaked ${leaked} tensors`);
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return times.length ? median(times) : NaN; // reps = 0: a warm-up only
 }
 
 export const defensesBench: BenchSuite = {

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activeBackend } from '@dbp-bench/framework';
 import { registerWasmKernels, unregisterWasmKernels } from '@dbp-bench/framework/dist/src/wasm';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
+import { median } from './median';
 
 export interface MeasureOptions {
   /** Timed repetitions (median reported). */
@@ -50,8 +51,7 @@ export async function measure(fn: () => tf.Tensor | tf.Tensor[], opts: MeasureOp
   });
   const after = tf.memory().numTensors;
   if (after !== before) throw new Error(`bench function leaked ${after - before} tensors`);
-  times.sort((a, b) => a - b);
-  return { seconds: times[Math.floor(times.length / 2)], peakBytes: info.peakBytes, rssBytes: process.memoryUsage().rss };
+  return { seconds: median(times), peakBytes: info.peakBytes, rssBytes: process.memoryUsage().rss };
 }
 
 /** The stock kernels are 5-50x slower: one timed call is enough to show it. */

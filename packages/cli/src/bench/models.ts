@@ -3,12 +3,8 @@ import { initBackend } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, unetForwardFlops, type UNetPreset } from '@dbp-bench/models';
 import type { BenchRow, BenchSuite } from './types';
 import { RECORDED_TORCH_REFERENCE, ratioNote } from './reference';
+import { median } from './median';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Median seconds of `reps` timed runs after one warm-up run; also the peak tensor bytes seen. */
 function time(fn: () => tf.Tensor, reps: number): { seconds: number; peakBytes: number } {

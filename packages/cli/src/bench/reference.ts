@@ -83,7 +83,7 @@ export function loadTorchReference(file: string): TorchReference {
   };
 }
 
-/** "2.3x PyTorch" or "" when the reference lacks the number. */
+/** "2.3x PyTorch (1.063 s)", or "" when the reference lacks the number. */
 export function ratioNote(seconds: number, reference: number | undefined): string {
   return reference === undefined ? '' : `${(seconds / reference).toFixed(1)}x PyTorch (${reference.toFixed(3)} s)`;
 }

@@ -623,7 +623,6 @@ function unsortedSegmentSum(args: KernelArgs): TI {
   return out;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Mean / Sum over a contiguous block of axes with kept axes after it (the NHWC spatial reductions of
 // group and batch norm, and their gradients): one XNNPACK average pooling, multi-threaded, instead
@@ -703,15 +702,19 @@ function copyBox(heap: Uint32Array, src: number, shape: Shape, begin: number[], 
   }
 }
 
+/** A new tensor holding the box `begin`/`size` of `x` (4-byte dtype). */
+function sliceBox(backend: WasmBackend, x: TI, begin: number[], size: number[]): TI {
+  const out = backend.makeOutput(size, x.dtype);
+  copyBox(heapU32(backend), offsetF32(backend, x), x.shape, begin, size, offsetF32(backend, out));
+  return out;
+}
+
 function slice(args: KernelArgs): TI {
-  const backend = wb(args.backend);
   const x = args.inputs.x as TI;
   if (!fourBytes(x.dtype) || x.shape.length === 0) return runStock('Slice', args);
   const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
   const [b, sz] = tf.slice_util.parseSliceParams(x, begin, size);
-  const out = backend.makeOutput(sz, x.dtype);
-  copyBox(heapU32(backend), offsetF32(backend, x), x.shape, b, sz, offsetF32(backend, out));
-  return out;
+  return sliceBox(wb(args.backend), x, b, sz);
 }
 
 function splitV(args: KernelArgs): TI[] {
@@ -725,8 +728,7 @@ function splitV(args: KernelArgs): TI[] {
   return sizes.map((s) => {
     const size = [...x.shape];
     size[ax] = s;
-    const out = backend.makeOutput(size, x.dtype);
-    copyBox(heapU32(backend), offsetF32(backend, x), x.shape, begin, size, offsetF32(backend, out));
+    const out = sliceBox(backend, x, begin, size);
     begin[ax] += s;
     return out;
   });
