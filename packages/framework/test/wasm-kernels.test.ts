@@ -307,6 +307,32 @@ describe('wasm replacement kernels', function () {
     expect(tf.memory().numTensors).to.equal(before);
   });
 
+  it('Sign matches the cpu backend bit for bit, down to the smallest normal and subnormal floats', async function () {
+    // The package's kernel returned 0 for |x| < ~1e-7: every l_inf step on a confidently classified sample was zero.
+    const edge = [0, -0, NaN, Infinity, -Infinity, 1e30, -1e30, 3.4e38, -3.4e38, 1, -1, 1e-7, -1e-7, 2e-7, -2e-7];
+    for (let e = -8; e >= -45; e--) edge.push(10 ** e, -(10 ** e));
+    edge.push(1.1754944e-38, -1.1754944e-38, 1.17549421e-38, 1.4e-45, -1.4e-45, 2.8e-45, -2.8e-45);
+    const xv = Float32Array.from([...edge, ...values(4096, 30).map((v) => v * 1e-6)]);
+    const iv = Int32Array.from([0, 1, -1, 2147483647, -2147483648, 5, -7]);
+    const compute = (): Arr[] =>
+      tf.tidy(() => [
+        tf.sign(tf.tensor1d(xv)).dataSync() as Arr,
+        tf.sign(tf.tensor2d(xv.subarray(0, 40), [8, 5])).dataSync() as Arr,
+        Float32Array.from(tf.sign(tf.tensor1d(iv, 'int32')).dataSync()),
+      ]);
+    const w = compute();
+    const ref = await onBackend('cpu', compute);
+    for (let k = 0; k < w.length; k++) {
+      expect(w[k].length).to.equal(ref[k].length);
+      for (let i = 0; i < w[k].length; i++) expect(Object.is(w[k][i] + 0, ref[k][i] + 0), `sign output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
+    }
+    // The values themselves, independently of the cpu backend.
+    expect(Array.from(w[0].subarray(0, 11))).to.deep.equal([0, 0, 0, 1, -1, 1, -1, 1, -1, 1, -1]);
+    const tiny = w[0].subarray(15, edge.length);
+    for (let i = 0; i < tiny.length; i++) expect(tiny[i], `sign of ${edge[15 + i]}`).to.equal(Math.fround(edge[15 + i]) > 0 ? 1 : Math.fround(edge[15 + i]) < 0 ? -1 : 0);
+    expect(Array.from(w[2])).to.deep.equal([0, 1, -1, 1, -1, 1, -1]);
+  });
+
   it('UnsortedSegmentSum (the gradient of tf.gather) matches the cpu backend', async function () {
     const xv = values(5 * 3, 10);
     const compute = (): Arr[] =>

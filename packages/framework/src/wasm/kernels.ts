@@ -29,6 +29,9 @@
  * - `Slice` / `SplitV` / `Concat` of float32 and int32: `copyWithin` of whole contiguous runs (the
  *   package copies element by element in JS).
  * - `Cast` to the dtype the tensor already has: a zero-copy alias (the package copies).
+ * - `Sign`: the package's kernel returns 0 for |x| below about 1e-7 (so an l_inf attack step on a
+ *   confidently classified sample, whose input gradient is tiny, moves nothing); replaced by an exact
+ *   loop: 1 for x > 0, -1 for x < 0, 0 for ±0 and NaN (as the cpu backend).
  *
  * Everything here relies on internals of @tensorflow/tfjs-backend-wasm 4.22.0 (`dataIdMap`,
  * `makeOutput`, the C++ `BatchMatMul` entry point), which `checkPinnedVersions` guards.
@@ -82,6 +85,7 @@ export const WASM_KERNEL_NAMES = [
   'Slice',
   'SplitV',
   'Concat',
+  'Sign',
 ] as const;
 
 /** The package's own kernels, captured before they are replaced (fallbacks for unsupported cases). */
@@ -624,6 +628,26 @@ function unsortedSegmentSum(args: KernelArgs): TI {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sign: exact for every float, subnormals included (the package's kernel flushes |x| < ~1e-7 to 0).
+
+function sign(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') return runStock('Sign', args);
+  const n = tf.util.sizeFromShape(x.shape);
+  const out = backend.makeOutput(x.shape, x.dtype);
+  const buf = backend.wasm.HEAPU8.buffer;
+  const view = (t: TI) => (x.dtype === 'int32' ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n) : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n));
+  const xs = view(x);
+  const o = view(out);
+  for (let i = 0; i < n; i++) {
+    const v = xs[i];
+    o[i] = v > 0 ? 1 : v < 0 ? -1 : 0;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mean / Sum over a contiguous block of axes with kept axes after it (the NHWC spatial reductions of
 // group and batch norm, and their gradients): one XNNPACK average pooling, multi-threaded, instead
 // of the package's transpose of the whole tensor followed by a reduction of its last axis.
@@ -777,6 +801,7 @@ const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
   Slice: slice as unknown as tf.KernelFunc,
   SplitV: splitV as unknown as tf.KernelFunc,
   Concat: concat as unknown as tf.KernelFunc,
+  Sign: sign as unknown as tf.KernelFunc,
 };
 
 const installed = new Set<string>();
