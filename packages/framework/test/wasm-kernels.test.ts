@@ -333,6 +333,115 @@ describe('wasm replacement kernels', function () {
     expect(Array.from(w[2])).to.deep.equal([0, 1, -1, 1, -1, 1, -1]);
   });
 
+  /** Element-by-element identity with the cpu backend's result (NaN equals NaN; the sign of zero counts). */
+  function expectSameBits(w: Arr[], ref: Arr[], what: string): void {
+    expect(w.length).to.equal(ref.length);
+    for (let k = 0; k < w.length; k++) {
+      expect(w[k].length, `${what} output ${k} length`).to.equal(ref[k].length);
+      for (let i = 0; i < w[k].length; i++) expect(Object.is(w[k][i], ref[k][i]), `${what} output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
+    }
+  }
+  const specials = [NaN, Infinity, -Infinity, 0, -0, 1.4e-45, -1.4e-45, 1e-40, 1e-30, -1e-30, 3e38, -3e38];
+
+  it('ClipByValue, Maximum and Minimum propagate NaN and match the cpu backend bit for bit, broadcasts included', async function () {
+    // The package's XNNPACK kernels returned the bound (clip) or the other operand (max, min) for NaN.
+    const av = Float32Array.from([...specials, ...values(4 * 5 * 6 - specials.length, 50)]);
+    const bv = Float32Array.from([...values(4 * 5 * 6 - specials.length, 51), ...specials]);
+    const compute = (): Arr[] =>
+      tf.tidy(() => {
+        const a = tf.tensor3d(av, [4, 5, 6]);
+        const b = tf.tensor3d(bv, [4, 5, 6]);
+        const row = tf.tensor1d([NaN, -0.2, 0, -0, 0.3, Infinity]);
+        const col = tf.tensor3d([0.1, NaN, -Infinity, 0.2, -0.1], [1, 5, 1]);
+        const outs = [
+          tf.clipByValue(a, -0.25, 0.25),
+          tf.clipByValue(a, 0, 1),
+          tf.maximum(a, b),
+          tf.minimum(a, b),
+          tf.maximum(a, 0.1),
+          tf.minimum(-0.1, b),
+          tf.maximum(a, row),
+          tf.minimum(col, b),
+          tf.maximum(row, col),
+          tf.minimum(tf.scalar(NaN), tf.scalar(1)),
+        ];
+        return [...outs.map((t) => t.dataSync() as Arr), ...outs.map((t) => new Float32Array(t.shape))];
+      });
+    const before = tf.memory().numTensors;
+    const w = compute();
+    expect(tf.memory().numTensors).to.equal(before);
+    const ref = await onBackend('cpu', compute);
+    expectSameBits(w, ref, 'clip / maximum / minimum');
+    expect(Number.isNaN(w[0][0]) && Number.isNaN(w[2][0]) && Number.isNaN(w[3][0]) && Number.isNaN(w[9][0])).to.equal(true);
+    // int32 operands keep the package's kernels.
+    const mi = tf.maximum(tf.tensor1d([1, -5, 7], 'int32'), tf.tensor1d([2, -6, 7], 'int32'));
+    expect(mi.dtype).to.equal('int32');
+    expect(Array.from(mi.dataSync())).to.deep.equal([2, -5, 7]);
+    mi.dispose();
+  });
+
+  it('MaxPool of an input holding NaN matches the cpu backend bit for bit (NaN never wins a window)', async function () {
+    // The package's kernel gave -Infinity for every window holding a NaN.
+    const xv = values(2 * 7 * 7 * 3, 54);
+    for (let i = 0; i < xv.length; i += 11) xv[i] = NaN;
+    for (const i of [0, 3, 21, 24]) xv[i] = NaN; // the first 2x2 window of channel 0: NaN only, so -Infinity (as cpu)
+    xv[40] = -Infinity;
+    xv[41] = Infinity;
+    const cfgs: [number, number, 'same' | 'valid'][] = [
+      [2, 2, 'valid'],
+      [3, 2, 'same'],
+      [3, 1, 'valid'],
+    ];
+    const compute = (): Arr[] =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xv, [2, 7, 7, 3]);
+        const clean = tf.tensor4d(values(2 * 7 * 7 * 3, 55), [2, 7, 7, 3]);
+        const outs = cfgs.flatMap(([k, st, pad]) => [tf.maxPool(x, k, st, pad), tf.maxPool(clean, k, st, pad)]);
+        return [...outs.map((t) => t.dataSync() as Arr), ...outs.map((t) => new Float32Array(t.shape))];
+      });
+    const before = tf.memory().numTensors;
+    const w = compute();
+    expect(tf.memory().numTensors).to.equal(before);
+    const ref = await onBackend('cpu', compute);
+    expectSameBits(w, ref, 'maxPool');
+    expect(w[0][0]).to.equal(-Infinity);
+  });
+
+  it('Sin and Cos match the cpu backend bit for bit, from subnormal to huge arguments', async function () {
+    // The package's kernels gave sin(x) = 0 for |x| < 1e-16 and garbage beyond |x| ~ 1e10.
+    const xs: number[] = [...specials];
+    for (let e = -45; e <= 30; e++) xs.push(10 ** e, -(3 * 10 ** e));
+    const xv = Float32Array.from([...xs, ...values(1000, 52).map((v) => v * 2000)]);
+    const compute = (): Arr[] => tf.tidy(() => [tf.sin(tf.tensor1d(xv)).dataSync() as Arr, tf.cos(tf.tensor2d(xv.subarray(0, 150), [15, 10])).dataSync() as Arr]);
+    const w = compute();
+    const ref = await onBackend('cpu', compute);
+    expectSameBits(w, ref, 'sin / cos');
+    expect(w[0][specials.length + 2 * 25]).to.equal(Math.fround(1e-20)); // sin(1e-20) = 1e-20
+  });
+
+  it('Mean and Sum through average pooling keep NaN and ±Inf where the cpu backend has them', async function () {
+    // XNNPACK's pooling clamps its output: NaN came out as -Infinity.
+    const xv = values(3 * 4 * 5, 53);
+    [0, 7, 13, 22, 41].forEach((i, k) => (xv[i] = [NaN, Infinity, -Infinity, NaN, -Infinity][k]));
+    xv[27] = Infinity; // with the -Infinity at 22 (same column): NaN
+    const compute = (): Arr[] =>
+      tf.tidy(() => {
+        const x = tf.tensor3d(xv, [3, 4, 5]);
+        return [tf.mean(x, 1).dataSync() as Arr, tf.sum(x, 1).dataSync() as Arr, tf.mean(x, [0, 1]).dataSync() as Arr, tf.sum(tf.reshape(x, [12, 5]), 0).dataSync() as Arr];
+      });
+    const w = compute();
+    const ref = await onBackend('cpu', compute);
+    for (let k = 0; k < w.length; k++) {
+      for (let i = 0; i < w[k].length; i++) {
+        const a = w[k][i];
+        const b = ref[k][i];
+        if (!Number.isFinite(b)) expect(Object.is(a, b), `output ${k}[${i}]: wasm ${a}, cpu ${b}`).to.equal(true);
+        else expect(Math.abs(a - b), `output ${k}[${i}]`).to.be.below(1e-6 * Math.max(1, Math.abs(b)));
+      }
+    }
+    expect(Number.isNaN(w[0][0])).to.equal(true);
+  });
+
   it('UnsortedSegmentSum (the gradient of tf.gather) matches the cpu backend', async function () {
     const xv = values(5 * 3, 10);
     const compute = (): Arr[] =>

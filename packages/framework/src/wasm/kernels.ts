@@ -32,6 +32,16 @@
  * - `Sign`: the package's kernel returns 0 for |x| below about 1e-7 (so an l_inf attack step on a
  *   confidently classified sample, whose input gradient is tiny, moves nothing); replaced by an exact
  *   loop: 1 for x > 0, -1 for x < 0, 0 for ±0 and NaN (as the cpu backend).
+ * - `ClipByValue`, `Maximum`, `Minimum` (float32): the package's XNNPACK kernels return a bound or the
+ *   other operand for NaN (so a NaN purification or step turned into a plausible image); replaced by
+ *   exact loops that propagate NaN (as the cpu backend, TensorFlow and PyTorch).
+ * - `Sin` / `Cos` (float32): the package's kernels have an absolute error of ~1e-16 (sin x = 0 for
+ *   |x| < 1e-16, where sin x = x) and lose all accuracy beyond |x| ~ 1e10; replaced by `Math.sin` /
+ *   `Math.cos` of each element, rounded to float32, as the cpu backend.
+ * - `MaxPool` of an input that holds a NaN: the package's kernel gives -Infinity for its windows; the
+ *   pooling is then done as the cpu backend does it (NaN never wins). Without NaN: the package's kernel.
+ * - `Mean` / `Sum` through average pooling: XNNPACK's pooling clamps its output and turns NaN into
+ *   -Infinity, and loses the bits of subnormal averages; those values are recomputed exactly.
  *
  * Everything here relies on internals of @tensorflow/tfjs-backend-wasm 4.22.0 (`dataIdMap`,
  * `makeOutput`, the C++ `BatchMatMul` entry point), which `checkPinnedVersions` guards.
@@ -86,6 +96,12 @@ export const WASM_KERNEL_NAMES = [
   'SplitV',
   'Concat',
   'Sign',
+  'ClipByValue',
+  'Maximum',
+  'Minimum',
+  'Sin',
+  'Cos',
+  'MaxPool',
 ] as const;
 
 /** The package's own kernels, captured before they are replaced (fallbacks for unsupported cases). */
@@ -597,6 +613,53 @@ function maxPoolGrad(args: KernelArgs): TI {
   return dx;
 }
 
+/**
+ * MaxPool: the package's (XNNPACK) kernel gives -Infinity for a window that holds a NaN (its maximum
+ * propagates the NaN, then its output clamp turns it into -Infinity). When the input holds a NaN, the
+ * pooling is done here as the cpu backend does it: the maximum of the window's other values (NaN
+ * never wins a comparison), -Infinity when there are none; MaxPoolGrad above routes dy the same way.
+ */
+function maxPool(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (x.dtype !== 'float32') return runStock('MaxPool', args);
+  const size = tf.util.sizeFromShape(x.shape);
+  let heap = heapF32(backend);
+  let xo = offsetF32(backend, x);
+  let nan = false;
+  for (let i = xo, end = xo + size; i < end && !nan; i++) nan = heap[i] !== heap[i];
+  if (!nan) return runStock('MaxPool', args);
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolAttrs;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const out = backend.makeOutput(info.outShape, 'float32');
+  heap = heapF32(backend);
+  xo = offsetF32(backend, x);
+  const oo = offsetF32(backend, out);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - info.padInfo.top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - info.padInfo.left;
+        const o = oo + ((b * oh + oy) * ow + ox) * c;
+        for (let k = 0; k < c; k++) heap[o + k] = -Infinity;
+        for (let fy = 0; fy < fh; fy += dh) {
+          const y = y0 + fy;
+          if (y < 0 || y >= h) continue;
+          for (let fx = 0; fx < fw; fx += dw) {
+            const xx = x0 + fx;
+            if (xx < 0 || xx >= w) continue;
+            const base = xo + ((b * h + y) * w + xx) * c;
+            for (let k = 0; k < c; k++) if (heap[base + k] > heap[o + k]) heap[o + k] = heap[base + k];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // UnsortedSegmentSum
 
@@ -648,6 +711,94 @@ function sign(args: KernelArgs): TI {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ClipByValue / Maximum / Minimum of float32: exact loops that propagate NaN. The package's kernels
+// (XNNPACK clamp, max, min) return the bound or the other operand for NaN. Sin / Cos of float32:
+// the package's kernels are inaccurate for |x| < 1e-16 (sin x = 0) and |x| > 1e10.
+
+function clipByValue(args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (x.dtype !== 'float32') return runStock('ClipByValue', args);
+  const { clipValueMin: lo, clipValueMax: hi } = args.attrs as unknown as tf.ClipByValueAttrs;
+  const n = tf.util.sizeFromShape(x.shape);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const heap = heapF32(backend);
+  const xi = offsetF32(backend, x);
+  const oi = offsetF32(backend, out);
+  // The cpu backend's expression: NaN fails both comparisons and passes through.
+  for (let i = 0; i < n; i++) {
+    const v = heap[xi + i];
+    heap[oi + i] = v > hi ? hi : v < lo ? lo : v;
+  }
+  return out;
+}
+
+/** `f` of every element of a float32 tensor, computed in double and rounded once (as the cpu backend). */
+function elementwise(name: string, f: (v: number) => number, args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const x = args.inputs.x as TI;
+  if (x.dtype !== 'float32') return runStock(name, args);
+  const n = tf.util.sizeFromShape(x.shape);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const heap = heapF32(backend);
+  const xi = offsetF32(backend, x);
+  const oi = offsetF32(backend, out);
+  for (let i = 0; i < n; i++) heap[oi + i] = f(heap[xi + i]);
+  return out;
+}
+
+/** For each element of a tensor of `outShape`, the offset of the element of a broadcast operand of `shape`. */
+function broadcastOffsets(shape: Shape, outShape: Shape): Int32Array {
+  const rank = outShape.length;
+  const n = tf.util.sizeFromShape(outShape);
+  const full = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  const strides = new Array<number>(rank);
+  for (let d = rank - 1, st = 1; d >= 0; d--) {
+    strides[d] = full[d] === 1 ? 0 : st;
+    st *= full[d];
+  }
+  const offs = new Int32Array(n);
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    offs[i] = off;
+    for (let d = rank - 1; d >= 0; d--) {
+      off += strides[d];
+      if (++idx[d] < outShape[d]) break;
+      off -= strides[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+  return offs;
+}
+
+function minMax(name: 'Maximum' | 'Minimum', args: KernelArgs): TI {
+  const backend = wb(args.backend);
+  const a = args.inputs.a as TI;
+  const b = args.inputs.b as TI;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return runStock(name, args);
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const n = tf.util.sizeFromShape(outShape);
+  const na = tf.util.sizeFromShape(a.shape);
+  const nb = tf.util.sizeFromShape(b.shape);
+  const out = backend.makeOutput(outShape, 'float32');
+  const heap = heapF32(backend);
+  const ai = offsetF32(backend, a);
+  const bi = offsetF32(backend, b);
+  const oi = offsetF32(backend, out);
+  const f = name === 'Maximum' ? Math.max : Math.min; // NaN in, NaN out (as the cpu backend)
+  if (na === n && nb === n) for (let i = 0; i < n; i++) heap[oi + i] = f(heap[ai + i], heap[bi + i]);
+  else if (na === n && nb === 1) for (let i = 0, v = heap[bi]; i < n; i++) heap[oi + i] = f(heap[ai + i], v);
+  else if (na === 1 && nb === n) for (let i = 0, v = heap[ai]; i < n; i++) heap[oi + i] = f(v, heap[bi + i]);
+  else {
+    const oa = broadcastOffsets(a.shape, outShape);
+    const ob = broadcastOffsets(b.shape, outShape);
+    for (let i = 0; i < n; i++) heap[oi + i] = f(heap[ai + oa[i]], heap[bi + ob[i]]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mean / Sum over a contiguous block of axes with kept axes after it (the NHWC spatial reductions of
 // group and batch norm, and their gradients): one XNNPACK average pooling, multi-threaded, instead
 // of the package's transpose of the whole tensor followed by a reduction of its last axis.
@@ -670,6 +821,9 @@ function reduceOutShape(shape: Shape, axes: number[], keepDims: boolean): Shape 
   return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
+/** The smallest normal float32. */
+const MIN_NORMAL_F32 = 2 ** -126;
+
 function meanOrSum(name: 'Mean' | 'Sum', args: KernelArgs): TI {
   const backend = wb(args.backend);
   const x = args.inputs.x as TI;
@@ -679,10 +833,22 @@ function meanOrSum(name: 'Mean' | 'Sum', args: KernelArgs): TI {
   const { outer, r, inner, axes } = block;
   // [outer, r, 1, inner] with an r x 1 window: the mean over the block for every (outer, inner).
   const pooled = run('AvgPool', backend, { x: reshaped(x, [outer, r, 1, inner]) }, { filterSize: [r, 1], strides: [r, 1], pad: 'valid', dimRoundingMode: undefined });
-  if (name === 'Sum') {
-    const heap = heapF32(backend);
-    const o = offsetF32(backend, pooled);
-    for (let i = o, end = o + outer * inner; i < end; i++) heap[i] *= r;
+  const heap = heapF32(backend);
+  const o = offsetF32(backend, pooled);
+  const xo = offsetF32(backend, x);
+  for (let i = 0; i < outer * inner; i++) {
+    const avg = heap[o + i];
+    // Recomputed exactly, as the cpu backend sums (Mean: the sum of x / r, in double): a non-finite
+    // average (the pooling clamps its output, which turns NaN into -Inf) and one below the smallest
+    // normal float32 (the pooling scales by 1/r first, and a subnormal keeps few bits).
+    if (Number.isFinite(avg) && Math.abs(avg) >= MIN_NORMAL_F32) {
+      if (name === 'Sum') heap[o + i] = avg * r;
+      continue;
+    }
+    const base = xo + Math.floor(i / inner) * r * inner + (i % inner);
+    let acc = 0;
+    for (let k = 0; k < r; k++) acc += name === 'Mean' ? Math.fround(heap[base + k * inner] / r) : heap[base + k * inner];
+    heap[o + i] = acc;
   }
   return { dataId: pooled.dataId, shape: reduceOutShape(x.shape, axes, keepDims), dtype: 'float32' };
 }
@@ -802,6 +968,12 @@ const KERNELS: Record<(typeof WASM_KERNEL_NAMES)[number], tf.KernelFunc> = {
   SplitV: splitV as unknown as tf.KernelFunc,
   Concat: concat as unknown as tf.KernelFunc,
   Sign: sign as unknown as tf.KernelFunc,
+  ClipByValue: clipByValue as unknown as tf.KernelFunc,
+  Maximum: ((args: KernelArgs) => minMax('Maximum', args)) as unknown as tf.KernelFunc,
+  Minimum: ((args: KernelArgs) => minMax('Minimum', args)) as unknown as tf.KernelFunc,
+  Sin: ((args: KernelArgs) => elementwise('Sin', Math.sin, args)) as unknown as tf.KernelFunc,
+  Cos: ((args: KernelArgs) => elementwise('Cos', Math.cos, args)) as unknown as tf.KernelFunc,
+  MaxPool: maxPool as unknown as tf.KernelFunc,
 };
 
 const installed = new Set<string>();
