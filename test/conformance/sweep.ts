@@ -96,7 +96,7 @@ export async function sweep(calls: ReadonlyMap<string, readonly KernelCall[]>, r
           const waives = waivers.flatMap((x) => x.entry.waives);
           const { violations, waivedSeen } = judge(d, t, waives);
           for (const x of waivers) if (x.entry.waives.some((a) => waivedSeen.includes(a))) x.seen = true;
-          for (const v of violations) r.failures.push(`signature #${sig} (${describe(call)}), pass '${p.name}': ${v}`);
+          for (const v of violations) r.failures.push(`signature #${sig} (${describeCall(call)}), pass '${p.name}': ${v}`);
           if (waives.includes('values')) return; // a documented inaccuracy: not in the table's maximum
           const e = measure(d, t);
           if (p.mode === 'forward') r.forwardError = Math.max(r.forwardError, e);
@@ -112,7 +112,7 @@ export async function sweep(calls: ReadonlyMap<string, readonly KernelCall[]>, r
 }
 
 /** A short description of a signature: input shapes and attributes. */
-export function describe(call: KernelCall): string {
+export function describeCall(call: KernelCall): string {
   const ins = call.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(',')}]`).join(', ');
   const attrs = Object.entries(call.attrs)
     .filter(([, v]) => v !== undefined)

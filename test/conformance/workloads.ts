@@ -1,8 +1,8 @@
 /**
  * The workloads whose kernels the conformance sweep records: every plugin of the built-in registry
- * (architectures, defenses, attacks, trainers) run once at a tiny size, through the public plugin
- * factories. A plugin id with no entry here fails the sweep, so a new plugin cannot slip through
- * unrecorded.
+ * (architectures, defenses, attacks, trainers) run at a tiny size through the public plugin factories
+ * (`tiny`: one denoising, attack or training step; `full`: a few, with more option sets). A plugin id
+ * with no entry here fails the sweep, so a new plugin cannot slip through unrecorded.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,7 +18,7 @@ const H = 16;
 const N = 2;
 const CLASSES = 10;
 
-/** The tiny UNet of the sweep: the `tiny` preset with attention at 8x8 in 2 heads (4 in the middle block). */
+/** The tiny UNet of the sweep: the `tiny` preset (32 channels at 8x8, with attention) in heads of 8 channels: 4 heads. */
 export const SWEEP_UNET: UNetConfig = { ...UNET_PRESETS.tiny, attentionHeadDim: 8 };
 
 /** Tiny options of every architecture plugin (input 16x16x3, 10 classes). */
