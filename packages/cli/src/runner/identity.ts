@@ -19,6 +19,7 @@ import {
   type PluginRegistry,
   type RunConfig,
 } from '@dbp-bench/framework';
+import { BUILD_INFO_FILE } from './provenance';
 
 /** A file whose content changes results. */
 export interface IdentityFile {
@@ -65,6 +66,8 @@ export class RunChangedError extends DbpError {
 /** File extensions of built code and data that are hashed into a module's identity. */
 export const BUILT_FILE_EXTENSIONS: readonly string[] = ['.js', '.cjs', '.mjs', '.json', '.wasm', '.node'];
 const MAX_MODULE_FILES = 20000;
+/** Metadata, not code: the package manifest and the commit file (provenance.ts). */
+const NOT_HASHED: readonly string[] = ['package.json', BUILD_INFO_FILE];
 
 function listFiles(root: string, rel: string, out: string[]): void {
   const abs = path.join(root, rel);
@@ -75,7 +78,7 @@ function listFiles(root: string, rel: string, out: string[]): void {
     return;
   }
   if (st.isFile()) {
-    if (BUILT_FILE_EXTENSIONS.includes(path.extname(abs)) && path.basename(abs) !== 'package.json') out.push(rel);
+    if (BUILT_FILE_EXTENSIONS.includes(path.extname(abs)) && !NOT_HASHED.includes(path.basename(abs))) out.push(rel);
     return;
   }
   if (!st.isDirectory()) return;
@@ -100,7 +103,7 @@ const moduleCache = new Map<string, ModuleHash>();
  * Name, version and built-files hash of the package that contains `file` (cached per process and
  * package). The built files are those under the package.json `files` entries (else the directory of
  * `file`), with the extensions of BUILT_FILE_EXTENSIONS, without node_modules and dot-directories,
- * package.json excluded. A module file outside any package is hashed alone.
+ * package.json and build-info.json excluded. A module file outside any package is hashed alone.
  */
 export function moduleIdentity(file: string): ModuleHash {
   const resolved = path.resolve(file);
