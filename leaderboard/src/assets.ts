@@ -28,6 +28,9 @@ tr[hidden], circle[hidden] { display: none; }
 .badge { display: inline-block; font-size: .75rem; padding: 0 .4rem; border-radius: 999px; border: 1px solid var(--line); margin-right: .25rem; white-space: nowrap; }
 .badge.dbp { border-color: var(--dbp); color: var(--dbp); } .badge.at { border-color: var(--at); color: var(--at); } .badge.none { border-color: var(--none); color: var(--none); }
 .badge.warn { border-color: #b26b00; color: #b26b00; }
+.badge.stalled { background: #b00020; border-color: #b00020; color: #fff; font-weight: 600; }
+.warn-box { border-left: 4px solid #b00020; padding: .4rem .75rem; background: rgba(176, 0, 32, .08); }
+table.checks tr.flagged td { background: rgba(176, 0, 32, .08); }
 svg.scatter { max-width: 480px; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 svg.scatter .axis { stroke: #888; stroke-width: 1; } svg.scatter .grid { stroke: #eee; stroke-width: 1; }
 svg.scatter text { font-size: 11px; fill: var(--muted); }

@@ -61,6 +61,36 @@ export interface ProtocolAttack {
   norm?: 'linf' | 'l2';
   eps?: number;
 }
+/** Why an attack's result is not to be trusted as robustness (see AttackChecks). */
+export type AttackCheckFlag = 'stalled' | 'below-budget';
+
+/**
+ * Did the attack actually attack? Counts over the samples it ran on (measured entries; docs/RUNNER.md,
+ * "Attack checks"). A sample "counted robust" has a running robust fraction > 0 after the attack.
+ */
+export interface AttackChecks {
+  /** Samples the attack ran on. */
+  ran: number;
+  /** Of those, counted robust after it (kept-clean samples aside). */
+  robust: number;
+  /** Samples for which the attack reported its first gradient (gradientVanished not null). */
+  reported: number;
+  /** First input gradient all zero or non-finite. */
+  gradientVanished: number;
+  /** Counted robust with a perturbation that is zero or below one step (min(step size, eps)). */
+  stalled: number;
+  /** Stalled or gradient vanished, each sample once. */
+  unmoved: number;
+  /** Returned clean on purpose by the attack's own selection (exempt from the stall and budget checks). */
+  keptClean: number;
+  /** l_inf: counted robust with ||delta||_inf below eps (minus a tolerance); null for l_2. */
+  belowBudget: number | null;
+  /** Samples whose records carry no checks (journals of older versions). */
+  unchecked: number;
+  /** `stalled`: unmoved > 1% of the run's samples; `below-budget`: l_inf, most samples counted robust below eps. */
+  flags: AttackCheckFlag[];
+}
+
 export interface AttackResult {
   name: string;
   id: string;
@@ -68,6 +98,22 @@ export interface AttackResult {
   worstOfR?: Metric | null;
   majorityOfR?: Metric | null;
   attacked?: number;
+  checks?: AttackChecks;
+}
+
+/** A file whose content the results depend on (weights), with its sha256 (null: missing). */
+export interface ProvenanceFile {
+  role: string;
+  path: string;
+  sha256: string | null;
+}
+/** A module (package) that served a run: name, version, hash of its built files. */
+export interface ProvenanceModule {
+  name: string;
+  version: string | null;
+  sha256: string | null;
+  files: number;
+  serves: string[];
 }
 
 export interface LeaderboardEntry {
@@ -106,11 +152,16 @@ export interface LeaderboardEntry {
     reducedProtocol: boolean;
     additionalData?: boolean | null;
     sanity: SanityFlag[];
+    /** An attack stalled (see results.attacks[].checks): its robust accuracy is overstated. */
+    stalledAttack?: boolean;
   };
   provenance: {
     source: 'dbp-bench run' | 'dbp-bench merge' | 'robustbench import';
     frameworkVersion?: string;
     gitCommit?: string | null;
+    commitSource?: 'environment' | 'git' | 'build-info' | 'unknown';
+    files?: ProvenanceFile[];
+    modules?: ProvenanceModule[];
     backend?: { name: string; version: string; package?: string; threads?: number } | null;
     hardware?: { cpuModel?: string; cpuCount?: number; memoryBytes?: number; platform?: string; arch?: string; hosts?: number } | null;
     seeds?: Record<string, number>;

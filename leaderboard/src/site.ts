@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
 import { SITE_CSS, SITE_JS } from './assets';
-import { threatLabel, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
+import { threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
 import { esc, jsonBlock, link, num } from './html';
 
 export interface BuildSiteOptions {
@@ -76,10 +76,25 @@ function flagBadges(e: LeaderboardEntry): string {
   const b: string[] = [];
   if (e.flags.randomized) b.push('<span class="badge">randomized</span>');
   if (e.flags.reducedProtocol) b.push('<span class="badge warn">reduced protocol</span>');
+  if (e.flags.stalledAttack) b.push(`<span class="badge warn stalled" title="${esc(stalledTitle(e))}">stalled attack</span>`);
   if (e.flags.unreliable) b.push('<span class="badge warn">unreliable</span>');
   if (e.flags.additionalData) b.push('<span class="badge">extra data</span>');
   for (const f of e.flags.sanity) b.push(`<span class="badge warn" title="${esc(f.message)}">${esc(f.id)}</span>`);
   return b.join('');
+}
+
+/** One line per flagged attack: what its checks found. */
+function stalledTitle(e: LeaderboardEntry): string {
+  return e.results.attacks
+    .filter((a) => a.checks?.flags.length)
+    .map((a) => `${a.name}: ${checkSummary(a.checks!)}`)
+    .join('; ');
+}
+
+function checkSummary(c: AttackChecks): string {
+  const parts = [`${c.unmoved} unmoved (${c.gradientVanished} vanished gradients, ${c.stalled} stalled)`];
+  if (c.belowBudget !== null) parts.push(`${c.belowBudget} of ${c.robust} counted robust below the budget`);
+  return `${parts.join(', ')}${c.flags.length ? ` [${c.flags.join(', ')}]` : ''}`;
 }
 
 function groupKey(e: LeaderboardEntry): string {
@@ -192,6 +207,18 @@ ${res.attacks.map((a) => metricRow(`after ${a.name}`, a.accuracy, a.attacked !==
 ${res.attacks.flatMap((a) => [a.worstOfR ? metricRow(`after ${a.name}, all R draws correct`, a.worstOfR) : '', a.majorityOfR ? metricRow(`after ${a.name}, majority of R draws`, a.majorityOfR) : '']).join('\n')}
 ${metricRow('robust (final)', res.robust)}
 </tbody></table>`;
+  const checked = res.attacks.filter((a) => a.checks);
+  const checksTable = checked.length
+    ? `<table class="checks"><thead><tr><th>Attack</th><th class="num">Ran on</th><th class="num">Counted robust</th><th class="num">Gradient vanished</th><th class="num">Stalled</th><th class="num">Below budget</th><th class="num">Kept clean</th><th class="num">Not reported</th><th>Flag</th></tr></thead><tbody>
+${checked
+  .map((a) => {
+    const c = a.checks!;
+    return `<tr${c.flags.length ? ' class="flagged"' : ''}><td>${esc(a.name)}</td><td class="num">${c.ran}</td><td class="num">${c.robust}</td><td class="num">${c.gradientVanished}</td><td class="num">${c.stalled}</td><td class="num">${c.belowBudget ?? '–'}</td><td class="num">${c.keptClean}</td><td class="num">${c.ran - c.reported}</td><td>${c.flags.length ? c.flags.map((f) => `<span class="badge warn">${esc(f)}</span>`).join('') : 'ok'}</td></tr>`;
+  })
+  .join('\n')}
+</tbody></table>
+<p class="small muted">Did each attack really attack? Gradient vanished: its first input gradient was all zero or non-finite. Stalled: counted robust with a perturbation of zero or below one step. Below budget (l_inf): counted robust with ||delta||_inf &lt; eps. Kept clean: returned unperturbed on purpose by the attack's own selection (exempt). Not reported: the attack gave no gradient diagnostics for the sample. An attack is flagged when vanished or stalled samples exceed 1% of all samples, or when most samples counted robust stayed below the l_inf budget.</p>`
+    : '';
   const value = (label: string, v: LeaderboardEntry['values']['reported']): string =>
     `<tr><td>${esc(label)}</td><td class="num">${num(v?.clean)}</td><td class="num">${num(v?.robust)}</td><td>${v ? (v.url ? link(v.url, v.source) : esc(v.source)) : '–'}</td></tr>`;
   const values = `<table><thead><tr><th></th><th class="num">Clean %</th><th class="num">Robust %</th><th>Source</th></tr></thead><tbody>
@@ -223,6 +250,7 @@ ${proto.attacks
     ['randomized', esc(e.flags.randomized ?? 'unknown')],
     ['forward passes per prediction', esc(e.flags.forwardPasses ?? 'unknown')],
     ['unreliable', esc(e.flags.unreliable)],
+    ...(e.flags.stalledAttack !== undefined ? ([['stalled attack', esc(e.flags.stalledAttack)]] as [string, string][]) : []),
     ['reduced protocol', esc(e.flags.reducedProtocol)],
     ['additional data', esc(e.flags.additionalData ?? 'unknown')],
     ['sanity flags', e.flags.sanity.length ? `<ul>${e.flags.sanity.map((f) => `<li><b>${esc(f.id)}</b>${f.attack ? ` (${esc(f.attack)})` : ''}: ${esc(f.message)}</li>`).join('')}</ul>` : 'none'],
@@ -249,6 +277,7 @@ ${proto.attacks
 ${e.description ? `<p>${esc(e.description)}</p>` : ''}
 ${paper ? `<h2>Paper</h2>${paper}` : ''}
 <h2>Results</h2>${resultsTable}
+${checksTable ? `<h2>Attack checks</h2>${e.flags.stalledAttack ? '<p class="warn-box">An attack counted samples as robust without really attacking them: the robust accuracy of this entry is overstated.</p>' : ''}${checksTable}` : ''}
 <h2>Reported, measured and best-known values</h2>${values}
 <h2>Protocol</h2>${protocol}
 <h2>Defense</h2>${kv([['id', esc(e.defense.id)], ['family', esc(e.defense.family)], ['options', jsonBlock(e.defense.options)], ['capabilities', e.defense.capabilities ? jsonBlock(e.defense.capabilities) : 'unknown']])}
@@ -339,7 +368,7 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
         metricText(e.results.robust),
         ciText(e.results.robust),
         String(e.dataset.n ?? '–'),
-        [e.flags.reducedProtocol ? 'reduced' : '', e.flags.randomized ? 'randomized' : '', ...e.flags.sanity.map((f) => f.id)].filter(Boolean).join(' '),
+        [e.flags.stalledAttack ? 'STALLED-ATTACK' : '', e.flags.reducedProtocol ? 'reduced' : '', e.flags.randomized ? 'randomized' : '', ...e.flags.sanity.map((f) => f.id)].filter(Boolean).join(' '),
       ]);
     const header = ['model', 'family', 'kind', 'clean %', 'robust %', '95% CI', 'n', 'flags'];
     const all = [header, ...rows];
@@ -348,4 +377,22 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
     out.push(line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '');
   }
   return out.join('\n');
+}
+
+/**
+ * The attack checks of a measured entry as plain text (for the CLI after a run or merge): per attack,
+ * samples ran on, counted robust, vanished gradients, stalled, below the l_inf budget, kept clean, flag.
+ */
+export function formatAttackChecksText(e: LeaderboardEntry): string {
+  const checked = e.results.attacks.filter((a) => a.checks);
+  if (!checked.length) return '';
+  const header = ['attack', 'ran on', 'robust', 'grad vanished', 'stalled', 'below budget', 'kept clean', 'not reported', 'flag'];
+  const rows = checked.map((a) => {
+    const c = a.checks!;
+    return [a.name, String(c.ran), String(c.robust), String(c.gradientVanished), String(c.stalled), c.belowBudget === null ? '–' : String(c.belowBudget), String(c.keptClean), String(c.ran - c.reported), c.flags.length ? c.flags.join(',').toUpperCase() : 'ok'];
+  });
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return ['attack checks (did each attack really attack?)', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@dbp-bench/framework';
-import { buildSite, entryPath, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
+import { buildSite, entryPath, formatAttackChecksText, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
 import { FIXTURES, measuredEntry } from './helpers';
 
 const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
@@ -56,6 +56,32 @@ describe('leaderboard site (static checks)', () => {
     expect(fs.existsSync(path.join(out, 'assets', 'site.js'))).to.equal(true);
     expect(fs.readFileSync(path.join(out, 'assets', 'site.js'), 'utf8')).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
     expect(formatLeaderboardText(loadEntries(entries).map((l) => l.entry))).to.match(/DP_DDPM \+ WRN\s+dbp\s+measured\s+87\.50\s+46\.88/);
+  });
+
+  it('shows a stalled attack: a badge on the index and in the CLI table, the attack checks on the entry page', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-entries-'));
+    const ok = measuredEntry({ id: 'ok', name: 'Checked OK', clean: 90, robust: 40 });
+    ok.results.attacks[0].checks = { ran: 58, robust: 26, reported: 58, gradientVanished: 0, stalled: 0, unmoved: 0, keptClean: 0, belowBudget: 0, unchecked: 0, flags: [] };
+    ok.flags.stalledAttack = false;
+    const bad = measuredEntry({ id: 'stalled', name: 'Stalled PGD', clean: 90, robust: 80 });
+    bad.results.attacks[0].checks = { ran: 58, robust: 51, reported: 58, gradientVanished: 3, stalled: 40, unmoved: 41, keptClean: 0, belowBudget: 45, unchecked: 0, flags: ['stalled', 'below-budget'] };
+    bad.flags = { ...bad.flags, stalledAttack: true, unreliable: true };
+    for (const e of [ok, bad]) writeEntry(entryPath(dir, e), e);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
+    const res = await buildSite(loadEntries(dir), out);
+    const index = fs.readFileSync(res.index, 'utf8');
+    const row = (name: string): string => index.split('<tr ').find((r) => r.includes(`>${name}</a>`))!;
+    expect(row('Stalled PGD')).to.match(/<span class="badge warn stalled" title="pgd-20: 41 unmoved \(3 vanished gradients, 40 stalled\), 45 of 51 counted robust below the budget \[stalled, below-budget\]">stalled attack<\/span>/);
+    expect(row('Checked OK')).to.not.include('stalled attack');
+    const page = fs.readFileSync(res.pages.find((p) => p.endsWith('__stalled.html'))!, 'utf8');
+    expect(page).to.include('<h2>Attack checks</h2><p class="warn-box">');
+    expect(page).to.match(/<tr class="flagged"><td>pgd-20<\/td><td class="num">58<\/td><td class="num">51<\/td><td class="num">3<\/td><td class="num">40<\/td><td class="num">45<\/td><td class="num">0<\/td><td class="num">0<\/td><td><span class="badge warn">stalled<\/span><span class="badge warn">below-budget<\/span><\/td><\/tr>/);
+    const okPage = fs.readFileSync(res.pages.find((p) => p.endsWith('__ok.html'))!, 'utf8');
+    expect(okPage).to.include('<h2>Attack checks</h2><table class="checks">');
+    expect(okPage).to.not.include('warn-box');
+    expect(formatLeaderboardText([ok, bad])).to.match(/Stalled PGD .*STALLED-ATTACK/);
+    expect(formatAttackChecksText(bad)).to.match(/pgd-20\s+58\s+51\s+3\s+40\s+45\s+0\s+0\s+STALLED,BELOW-BUDGET/);
+    expect(formatAttackChecksText(ok)).to.match(/pgd-20\s+58\s+26\s+0\s+0\s+0\s+0\s+0\s+ok/);
   });
 
   it('flags a results file whose sha256 does not match its entry', async () => {

@@ -25,6 +25,7 @@ import {
   philoxNormals,
   philoxUniforms,
   validateSchema,
+  vanishedGradientRows,
   type Attack,
   type AttackContext,
   type AttackTarget,
@@ -170,6 +171,10 @@ export class ApgdAttack implements Attack {
     // Fixed-AutoAttack bookkeeping: mean correctness over selectionDraws purifications, starting at the clean input.
     const score = evaluateRandomized(target, x, y, ctx.sampleIndices, o.selectionDraws).map((r) => r.mean);
     let best = x.clone();
+    // Diagnostics for the runner: first gradient per row (the first run covers every row ever attacked),
+    // and which rows got an iterate (the others are returned clean on purpose).
+    const vanished: (boolean | null)[] = new Array<boolean | null>(B).fill(null);
+    const replaced: boolean[] = new Array<boolean>(B).fill(false);
     try {
       let runIndex = 0;
       for (const loss of o.losses) {
@@ -181,9 +186,11 @@ export class ApgdAttack implements Attack {
           const ys = all ? y : gatherRows(y, active);
           const idx = active.map((i) => ctx.sampleIndices[i]);
           try {
-            const adv = this.runOnce(target, xs, ys, idx, loss, runIndex, run, () => bar.tick());
+            const onFirst = runIndex === 0 && ctx.reportDiagnostics ? (v: boolean[]) => v.forEach((z, j) => (vanished[active[j]] = z)) : undefined;
+            const adv = this.runOnce(target, xs, ys, idx, loss, runIndex, run, () => bar.tick(), onFirst);
             const rec = evaluateRandomized(target, adv, ys, idx, o.selectionDraws);
             const better = active.filter((i, j) => rec[j].mean < score[i]);
+            for (const i of better) replaced[i] = true;
             if (better.length > 0) {
               const sub = gatherRows(adv, better.map((i) => active.indexOf(i)));
               const next = scatterRows(best, sub, better);
@@ -207,10 +214,15 @@ export class ApgdAttack implements Attack {
     } finally {
       bar.done();
     }
+    ctx.reportDiagnostics?.({ gradientVanished: vanished, keptClean: replaced.map((r) => !r) });
     return best;
   }
 
-  /** One APGD run with one loss; returns per sample the iterate that fooled most EoT replicas. */
+  /**
+   * One APGD run with one loss; returns per sample the iterate that fooled most EoT replicas.
+   * `onFirstGradient` receives, per row, whether the gradient at the start point was all zero or
+   * non-finite (vanishedGradientRows).
+   */
   runOnce(
     target: AttackTarget,
     x: tf.Tensor4D,
@@ -220,6 +232,7 @@ export class ApgdAttack implements Attack {
     runIndex: number,
     ctx: AttackRunContext,
     tick: () => void = () => {},
+    onFirstGradient?: (vanished: boolean[]) => void,
   ): tf.Tensor4D {
     const o = this.options;
     const { norm, eps } = this.threat;
@@ -254,6 +267,7 @@ export class ApgdAttack implements Attack {
       let xAdv = track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
       let est = estimate(xAdv);
       let grad = track(est.grad);
+      onFirstGradient?.(vanishedGradientRows(grad));
       let gradBest = track(grad.clone());
       let xBest = track(xAdv.clone());
       let xOld = track(xAdv.clone());

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   validateSchema,
+  vanishedGradientRows,
   type Attack,
   type AttackContext,
   type AttackTarget,
@@ -164,6 +165,8 @@ export class PgdAttack implements Attack {
     let best: tf.Tensor4D | undefined;
     const bestScore = new Float64Array(B).fill(Infinity);
     let active = Array.from({ length: B }, (_, i) => i);
+    // Diagnostics for the runner: did the first gradient of each row vanish (restart 0 covers every row)?
+    const vanished: (boolean | null)[] = new Array<boolean | null>(B).fill(null);
     try {
       for (let r = 0; r < restarts && active.length > 0; r++) {
         const all = active.length === B;
@@ -171,7 +174,9 @@ export class PgdAttack implements Attack {
         const ys = all ? y : gatherRows(y, active);
         const idx = active.map((i) => ctx.sampleIndices[i]);
         try {
-          const adv = this.runOnce(t, xs, ys, idx, r, run, () => bar.tick());
+          const rows = active;
+          const onFirst = r === 0 && ctx.reportDiagnostics ? (v: boolean[]) => v.forEach((z, j) => (vanished[rows[j]] = z)) : undefined;
+          const adv = this.runOnce(t, xs, ys, idx, r, run, () => bar.tick(), onFirst);
           if (restarts === 1) {
             best = adv;
             break;
@@ -204,10 +209,14 @@ export class PgdAttack implements Attack {
     } finally {
       bar.done();
     }
+    ctx.reportDiagnostics?.({ gradientVanished: vanished, stepSize: this.stepSize });
     return best ?? x.clone();
   }
 
-  /** One PGD run from delta = 0 (or a keyed random start). */
+  /**
+   * One PGD run from delta = 0 (or a keyed random start). `onFirstGradient` receives, per row, whether
+   * the first gradient estimate was all zero or non-finite (vanishedGradientRows).
+   */
   protected runOnce(
     target: AttackTarget,
     x: tf.Tensor4D,
@@ -216,6 +225,7 @@ export class PgdAttack implements Attack {
     restart: number,
     ctx: AttackRunContext,
     tick: () => void,
+    onFirstGradient?: (vanished: boolean[]) => void,
   ): tf.Tensor4D {
     const { norm, eps } = this.threat;
     const o = this.options;
@@ -234,6 +244,7 @@ export class PgdAttack implements Attack {
       adv.dispose();
       adv = next;
       try {
+        if (step === 1) onFirstGradient?.(vanishedGradientRows(est.grad));
         ctx.onStep?.({
           attack: this.id,
           restart,

@@ -7,7 +7,8 @@
  * describeAttackConformance('my-attack', () => new MyAttack({ eps: 0.1 }), async () => fixture);
  * ```
  *
- * Checks: ||delta|| <= eps (+1e-6) and x + delta in [0, 1] after every step (through the attack's
+ * Checks: diagnostics, when the attack reports them (AttackContext.reportDiagnostics), come once with one
+ * entry per row; ||delta|| <= eps (+1e-6) and x + delta in [0, 1] after every step (through the attack's
  * `onStep` hook, which the attack must call) and for the result; same seed gives an identical
  * result; robust accuracy <= clean accuracy; no tensor growth across iterations and no leak; an
  * optional accuracy ceiling (an attack that matters on an undefended classifier); invalid options
@@ -20,6 +21,7 @@ import {
   MemoryLogger,
   validateSchema,
   type Attack,
+  type AttackDiagnostics,
   type Classifier,
   type Defense,
   type PluginDefinition,
@@ -62,7 +64,7 @@ interface Observed {
   counts: Map<number, number[]>;
 }
 
-async function runObserved(attack: Attack, fx: ConformanceFixture): Promise<{ xAdv: tf.Tensor4D; obs: Observed }> {
+async function runObserved(attack: Attack, fx: ConformanceFixture): Promise<{ xAdv: tf.Tensor4D; obs: Observed; diagnostics: AttackDiagnostics[] }> {
   const seed = fx.seed ?? 0;
   const target = targetForAttack(attack, fx.classifier, fx.defense, { seed });
   const obs: Observed = { steps: 0, maxNorm: 0, minValue: Infinity, maxValue: -Infinity, counts: new Map() };
@@ -83,9 +85,10 @@ async function runObserved(attack: Attack, fx: ConformanceFixture): Promise<{ xA
     lo.dispose();
     hi.dispose();
   };
-  const ctx: AttackRunContext = { logger: new MemoryLogger(), sampleIndices: fx.sampleIndices, seed, onStep };
+  const diagnostics: AttackDiagnostics[] = [];
+  const ctx: AttackRunContext = { logger: new MemoryLogger(), sampleIndices: fx.sampleIndices, seed, onStep, reportDiagnostics: (d) => diagnostics.push(d) };
   const xAdv = await attack.perturb(target, fx.x, fx.y, ctx);
-  return { xAdv, obs };
+  return { xAdv, obs, diagnostics };
 }
 
 /** Register the conformance tests of one attack (call at the top level of a mocha test file). */
@@ -104,8 +107,17 @@ export function describeAttackConformance(
 
     it('keeps ||delta|| <= eps and x + delta in [0,1] after every step and in the result', async function () {
       const attack = factory();
-      const { xAdv, obs } = await runObserved(attack, fx);
+      const { xAdv, obs, diagnostics } = await runObserved(attack, fx);
       try {
+        // Diagnostics are optional; when reported, once, with one entry per row.
+        assert.ok(diagnostics.length <= 1, `${name}: reportDiagnostics called ${diagnostics.length} times in one perturb()`);
+        for (const d of diagnostics) {
+          const rows = fx.x.shape[0];
+          assert.equal(d.gradientVanished.length, rows, `${name}: gradientVanished has ${d.gradientVanished.length} entries for ${rows} rows`);
+          assert.ok(d.gradientVanished.every((v) => v === null || typeof v === 'boolean'), `${name}: gradientVanished entries must be booleans or null`);
+          if (d.keptClean) assert.equal(d.keptClean.length, rows, `${name}: keptClean has ${d.keptClean.length} entries for ${rows} rows`);
+          if (d.stepSize !== undefined) assert.ok(d.stepSize > 0, `${name}: stepSize ${d.stepSize} must be positive`);
+        }
         assert.ok(obs.steps > 0, `${name}: the attack never called onStep (it must report every iterate)`);
         assert.ok(obs.maxNorm <= attack.threat.eps + tol, `${name}: ||delta||_${attack.threat.norm} reached ${obs.maxNorm} > eps ${attack.threat.eps}`);
         assert.ok(obs.minValue >= 0 && obs.maxValue <= 1, `${name}: x + delta left [0,1]: [${obs.minValue}, ${obs.maxValue}]`);

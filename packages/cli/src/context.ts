@@ -10,6 +10,7 @@ import {
   type BackendPreference,
   type LogLevel,
   type Logger,
+  type PluginModule,
 } from '@dbp-bench/framework';
 import * as datasets from '@dbp-bench/datasets';
 import * as models from '@dbp-bench/models';
@@ -27,7 +28,15 @@ export interface GlobalOptions {
 /** A registry with every built-in plugin package registered. */
 export function builtinRegistry(): PluginRegistry {
   const r = new PluginRegistry();
-  for (const m of [datasets, models, defenses, attacks, trainersAddt, trainersAt]) r.use(m.plugin);
+  const mods: [{ plugin: PluginModule }, string][] = [
+    [datasets, '@dbp-bench/datasets'],
+    [models, '@dbp-bench/models'],
+    [defenses, '@dbp-bench/defenses-dbp'],
+    [attacks, '@dbp-bench/attacks'],
+    [trainersAddt, '@dbp-bench/trainers-addt'],
+    [trainersAt, '@dbp-bench/trainers-at'],
+  ];
+  for (const [m, name] of mods) r.use(m.plugin, m.plugin.name ?? name, require.resolve(name));
   return r;
 }
 
@@ -52,5 +61,9 @@ export class CliContext {
   /** Write to stdout (command results; logs and progress go to stderr). */
   out(text: string): void {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+  /** Write to stderr whatever the log level (warnings a run must not hide). */
+  err(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : text + '\n');
   }
 }

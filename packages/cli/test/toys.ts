@@ -1,11 +1,14 @@
 /**
  * Tiny plugins for the runner tests: a deterministic 4x4 grey dataset, a linear classifier, an
- * identity, a noisy and a rounding defense, a sign-gradient PGD with EoT and a noise policy, an attack
+ * identity, a noisy, a rounding and a zero-gradient (gradient-masking) defense, an identity with a
+ * weights-file option, a sign-gradient PGD with EoT and a noise policy, an attack
  * that breaks its budget, plus test implementations of the runner's dependencies (attack target with
  * noise policies, R-draw evaluation), all on the framework contracts only.
  */
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  FILE_OPTION_KEYWORD,
   FreshNoiseSource,
   KeyedNoiseSource,
   MixedNoiseSource,
@@ -93,7 +96,7 @@ class ToyDataset implements Dataset {
 }
 
 class IdentityToy implements Defense {
-  readonly id = 'toy-identity';
+  readonly id: string = 'toy-identity';
   readonly capabilities = { stochastic: false, streams: [], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 0 };
   purify(x: tf.Tensor4D): tf.Tensor4D {
     return tf.clone(x);
@@ -122,6 +125,24 @@ class RoundToy implements Defense {
   purify(x: tf.Tensor4D): tf.Tensor4D {
     return tf.round(x);
   }
+}
+
+/**
+ * Gradient masking: the identity forward, a zero backward (tf.customGrad). Every gradient-based attack
+ * sees an all-zero input gradient and cannot move.
+ */
+class ZeroGradToy implements Defense {
+  readonly id = 'toy-zero-grad';
+  readonly capabilities = { stochastic: false, streams: [], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 0 };
+  purify(x: tf.Tensor4D): tf.Tensor4D {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.clone(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+    return f(x) as tf.Tensor4D;
+  }
+}
+
+/** The identity, with a `weights` option its schema declares a file (x-dbp-file); create() requires the file. */
+class FileToy extends IdentityToy {
+  override readonly id = 'toy-file';
 }
 
 type Policy = 'fresh' | 'fwd' | 'rev' | 'both';
@@ -192,6 +213,15 @@ export function toyRegistry(): PluginRegistry {
         create: (o: { sigma: number }) => new NoisyToy(o.sigma),
       });
       reg.add({ kind: 'defense', id: 'toy-round', description: 'rounding', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new RoundToy() });
+      reg.add({ kind: 'defense', id: 'toy-zero-grad', description: 'zero backward', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGradToy() });
+      reg.add({
+        kind: 'defense', id: 'toy-file', description: 'identity with a weights file',
+        schema: { type: 'object', additionalProperties: false, required: ['weights'], properties: { weights: { type: 'string', [FILE_OPTION_KEYWORD]: true } } },
+        create: (o: { weights: string }, ctx) => {
+          if (!fs.existsSync(ctx.resolvePath(o.weights))) throw new Error(`toy-file: ${o.weights} not found`);
+          return new FileToy();
+        },
+      });
       reg.add({ kind: 'attack', id: 'toy-pgd', description: 'sign PGD', schema: pgdSchema('fresh', 1), create: (o) => new ToyPgd(o, 'toy-pgd') });
       reg.add({ kind: 'attack', id: 'toy-dw', description: 'sign PGD on keyed noise', schema: pgdSchema('both', 1), create: (o) => new ToyPgd(o, 'toy-dw') });
       reg.add({ kind: 'attack', id: 'toy-cheat', description: 'exceeds its budget', schema: pgdSchema('fresh', 3), create: (o) => new ToyPgd(o, 'toy-cheat') });

@@ -4,7 +4,7 @@
  * Defaults are the ADDT code's (ALGORITHMS.md §3, §12).
  */
 import * as fs from 'node:fs';
-import { ConfigValidationError, DbpError, MissingFileError, type JsonSchema, type PluginContext, type PluginDefinition } from '@dbp-bench/framework';
+import { ConfigValidationError, DbpError, FILE_OPTION_KEYWORD, MissingFileError, type JsonSchema, type PluginContext, type PluginDefinition } from '@dbp-bench/framework';
 import { loadUNet } from '@dbp-bench/models';
 import type { Defense } from '@dbp-bench/framework';
 import { IdentityDefense } from './defenses/identity';
@@ -15,6 +15,7 @@ import { DiffPure, type DiffPureOptions } from './defenses/diffpure';
 const weights = {
   type: 'string',
   minLength: 1,
+  [FILE_OPTION_KEYWORD]: true,
   description: 'Path of the diffusion UNet weights (dbp-bench safetensors), relative to the config file.',
 };
 const strength = { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 't*: fraction of the diffusion noised and denoised.' };

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ConfigValidationError, MissingFileError } from './errors';
 import { hashJson, type DeepReadonly } from './json';
 import type { PluginKind, PluginRegistry } from './registry';
-import { validateSchema, type JsonSchema } from './schema';
+import { FILE_OPTION_KEYWORD, validateSchema, type JsonSchema } from './schema';
 
 export interface PluginRef {
   id: string;
@@ -87,7 +87,7 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
         type: 'object',
         required: ['weights'],
         additionalProperties: false,
-        properties: { weights: { type: 'string', description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
+        properties: { weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
       },
       defense: { ...pluginSlotSchema(registry, 'defense'), default: { id: 'identity' } },
       attacks: {

@@ -113,6 +113,36 @@ export interface AttackContext {
   /** Dataset indices of the batch rows, for keyed noise. */
   readonly sampleIndices: readonly number[];
   readonly seed: number;
+  /**
+   * Where an attack reports what it saw on each row (see AttackDiagnostics), once per perturb() call,
+   * before it returns. Optional on both sides: the benchmark runner passes one and records "not
+   * reported" for attacks that never call it.
+   */
+  readonly reportDiagnostics?: (diagnostics: AttackDiagnostics) => void;
+}
+
+/**
+ * Per-row diagnostics of one perturb() call, computed from what the attack has anyway (no second
+ * pass). The runner uses them to refuse reporting a stalled attack as robustness (docs/RUNNER.md).
+ */
+export interface AttackDiagnostics {
+  /**
+   * One entry per row of x: true when the input gradient of the attack's first gradient evaluation on
+   * that row was all zero or had a non-finite entry (the attack could not move the row: masked or
+   * broken gradients); false when it was usable; null when the attack evaluated no gradient for it.
+   */
+  readonly gradientVanished: readonly (boolean | null)[];
+  /**
+   * One entry per row: the attack returned the clean input on purpose because none of its iterates did
+   * better (e.g. APGD's Fixed-AutoAttack selection), so a zero perturbation there is no stall.
+   */
+  readonly keptClean?: readonly boolean[];
+  /**
+   * Size of one step in the attack's norm (PGD's alpha); the runner counts a row that stays robust
+   * with a perturbation below min(step, eps) as stalled. Omit for attacks without a fixed step: then
+   * only a zero perturbation counts.
+   */
+  readonly stepSize?: number;
 }
 
 export interface Attack {

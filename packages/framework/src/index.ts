@@ -16,6 +16,7 @@ export * from './registry';
 export * from './config';
 export * from './backend';
 export * from './checkpoint';
+export * from './diagnostics';
 export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from './wasm';
 
 /** The framework version (written into leaderboard provenance). */

@@ -63,6 +63,11 @@ export interface RegisteredPlugin {
   readonly schema: JsonSchema;
   /** The package (or module path) that registered it. */
   readonly package: string;
+  /**
+   * The module file that registered it, when known (`load()` records the resolved file; `use()` the
+   * file it is given). The benchmark runner hashes the package around it into the run identity.
+   */
+  readonly module?: string;
 }
 
 /** What a plugin module exports. */
@@ -78,6 +83,7 @@ export class PluginRegistry {
   readonly container: DependencyContainer;
   private readonly plugins = new Map<string, RegisteredPlugin & { def: PluginDefinition }>();
   private currentPackage = '(anonymous)';
+  private currentModule: string | undefined;
   private readonly loadedModules = new Set<string>();
 
   constructor(parent: DependencyContainer = rootContainer) {
@@ -85,14 +91,20 @@ export class PluginRegistry {
     this.container.register(TOKENS.registry, { useValue: this });
   }
 
-  /** Run `register` with `packageName` recorded as the owner of what it adds. */
-  use(mod: PluginModule, packageName = mod.name ?? '(anonymous)'): this {
+  /**
+   * Run `register` with `packageName` recorded as the owner of what it adds, and `moduleFile` (the
+   * module's resolved file, e.g. `require.resolve(name)`) as where it came from.
+   */
+  use(mod: PluginModule, packageName = mod.name ?? '(anonymous)', moduleFile?: string): this {
     const prev = this.currentPackage;
+    const prevModule = this.currentModule;
     this.currentPackage = packageName;
+    this.currentModule = moduleFile;
     try {
       mod.register(this);
     } finally {
       this.currentPackage = prev;
+      this.currentModule = prevModule;
     }
     return this;
   }
@@ -117,7 +129,7 @@ export class PluginRegistry {
     const key = pluginToken(def.kind, def.id);
     const existing = this.plugins.get(key);
     if (existing) throw new DuplicatePluginError(def.kind, def.id, existing.package, this.currentPackage);
-    const entry = { kind: def.kind, id: def.id, description: def.description, schema: def.schema, package: this.currentPackage, def };
+    const entry = { kind: def.kind, id: def.id, description: def.description, schema: def.schema, package: this.currentPackage, ...(this.currentModule ? { module: this.currentModule } : {}), def };
     this.plugins.set(key, entry);
     this.container.register(key, { useValue: def });
     return this;
@@ -136,6 +148,14 @@ export class PluginRegistry {
       .filter((p) => !kind || p.kind === kind)
       .map(({ def: _def, ...rest }) => rest)
       .sort((a, b) => (a.kind === b.kind ? a.id.localeCompare(b.id) : PLUGIN_KINDS.indexOf(a.kind) - PLUGIN_KINDS.indexOf(b.kind)));
+  }
+
+  /** The registration record of plugin `id` of `kind` (package, module file); throws UnknownPluginError. */
+  registration(kind: PluginKind, id: string): RegisteredPlugin {
+    const p = this.plugins.get(pluginToken(kind, id));
+    if (!p) throw new UnknownPluginError(kind, id, this.ids(kind));
+    const { def: _def, ...rest } = p;
+    return rest;
   }
 
   get(kind: PluginKind, id: string): PluginDefinition {
@@ -186,23 +206,29 @@ export class PluginRegistry {
       throw new PluginLoadError(spec, `it exports no register(registry) function (expected module.exports.register, a default export with register, or export const plugin = { register })`);
     }
     this.loadedModules.add(resolved);
-    return this.use(found as PluginModule, found.name ?? packageNameOf(resolved) ?? spec);
+    return this.use(found as PluginModule, found.name ?? packageNameOf(resolved) ?? spec, resolved);
+  }
+}
+
+/** The package.json nearest above `file` (its directory and parsed content; `json` is null when unreadable), if any. */
+export function nearestPackageJson(file: string): { dir: string; json: Record<string, unknown> | null } | undefined {
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return { dir, json: JSON.parse(fs.readFileSync(pj, 'utf8')) as Record<string, unknown> };
+      } catch {
+        return { dir, json: null };
+      }
+    }
+    if (path.dirname(dir) === dir) return undefined;
   }
 }
 
 /** The `name` of the package.json nearest above `file`, if any. */
 function packageNameOf(file: string): string | undefined {
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    const pj = path.join(dir, 'package.json');
-    if (fs.existsSync(pj)) {
-      try {
-        return (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name;
-      } catch {
-        return undefined;
-      }
-    }
-    if (path.dirname(dir) === dir) return undefined;
-  }
+  const name = nearestPackageJson(file)?.json?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 /** One run's child container. Plugins are created here, so runs never share state. */

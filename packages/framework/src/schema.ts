@@ -55,3 +55,49 @@ export function validateSchema<T>(schema: JsonSchema, data: unknown, what: strin
   if (!validate(copy)) throw new ConfigValidationError(what, formatAjvErrors(validate.errors));
   return deepFreeze(copy as T);
 }
+
+/**
+ * Schema annotation for an option that names a file whose content changes results (weights, tables):
+ * `{ type: 'string', 'x-dbp-file': true }`. The benchmark runner hashes every such file into the run
+ * identity, so a resumed run refuses when one changed (docs/RUNNER.md, "Resume"). ajv ignores it.
+ */
+export const FILE_OPTION_KEYWORD = 'x-dbp-file';
+
+/** A string option of a plugin that its schema declares a file (FILE_OPTION_KEYWORD). */
+export interface FileOption {
+  /** Dotted path in the options object: `weights`, `model.checkpoint`, `files[1]`. */
+  path: string;
+  /** The option's value: the file path as written in the config. */
+  value: string;
+}
+
+/**
+ * The options of `value` (an options object validated against `schema`) that the schema declares as
+ * files, in schema order. Follows `properties`, `items` and the branches of `allOf`/`anyOf`/`oneOf`
+ * (a path found twice is listed once).
+ */
+export function fileOptions(schema: JsonSchema, value: unknown, prefix = ''): FileOption[] {
+  const out: FileOption[] = [];
+  const seen = new Set<string>();
+  const walk = (s: unknown, v: unknown, at: string): void => {
+    if (!s || typeof s !== 'object') return;
+    const sc = s as Record<string, unknown>;
+    if (sc[FILE_OPTION_KEYWORD] === true && typeof v === 'string' && !seen.has(at)) {
+      seen.add(at);
+      out.push({ path: at, value: v });
+    }
+    const props = sc.properties as Record<string, unknown> | undefined;
+    if (props && v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, sub] of Object.entries(props)) {
+        if (k in (v as Record<string, unknown>)) walk(sub, (v as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+      }
+    }
+    if (sc.items && Array.isArray(v)) v.forEach((item, i) => walk(Array.isArray(sc.items) ? (sc.items as unknown[])[i] : sc.items, item, `${at}[${i}]`));
+    for (const key of ['allOf', 'anyOf', 'oneOf']) {
+      const list = sc[key];
+      if (Array.isArray(list)) for (const sub of list) walk(sub, v, at);
+    }
+  };
+  walk(schema, value, prefix);
+  return out;
+}

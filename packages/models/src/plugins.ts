@@ -3,7 +3,7 @@
  * options, or loads one from a dbp-bench safetensors file when `weights` is given.
  */
 import type { PluginContext, PluginRegistry } from '@dbp-bench/framework';
-import { ConfigValidationError } from '@dbp-bench/framework';
+import { ConfigValidationError, FILE_OPTION_KEYWORD } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, type UNetConfig, type UNetPreset } from './unet';
 import { CLASSIFIER_ARCHS, createClassifier, defaultClassifierConfig, type ClassifierArch } from './classifiers';
 import { loadClassifier, loadUNet } from './io';
@@ -19,7 +19,7 @@ export function registerArchitectures(registry: PluginRegistry): void {
       properties: {
         preset: { type: 'string', enum: Object.keys(UNET_PRESETS), default: 'ddpm-cifar10' },
         config: { type: 'object', description: 'UNetConfig fields overriding the preset', default: {} },
-        weights: { type: 'string', description: 'dbp-bench safetensors file to load (overrides preset/config)', default: '' },
+        weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'dbp-bench safetensors file to load (overrides preset/config)', default: '' },
         seed: { type: 'integer', default: 0 },
       },
     },
@@ -43,7 +43,7 @@ export function registerArchitectures(registry: PluginRegistry): void {
           mean: { type: 'array', items: { type: 'number' }, default: d.mean },
           std: { type: 'array', items: { type: 'number' }, default: d.std },
           extras: { type: 'object', description: 'arch-specific options (see README)', default: {} },
-          weights: { type: 'string', description: 'dbp-bench safetensors file to load (overrides the other options)', default: '' },
+          weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'dbp-bench safetensors file to load (overrides the other options)', default: '' },
           seed: { type: 'integer', default: 0 },
         },
       },

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { formatLeaderboardText } from '@dbp-bench/leaderboard';
+import { formatAttackChecksText, formatLeaderboardText } from '@dbp-bench/leaderboard';
 import { mergeRun, resolveShard, runBenchmark } from '../runner';
 import type { AddCommand } from './types';
 
@@ -27,7 +27,8 @@ export const addRunCommand: AddCommand = (program, context) => {
     .option('--entries <dir>', `entries directory for the finished entry (default ${DEFAULT_ENTRIES_DIR})`)
     .option('--no-entries', 'do not write the entry into an entries directory (only into the run directory)')
     .option('--stop-after-batches <k>', 'stop (resumably) after computing k batches (also DBP_STOP_AFTER_BATCHES)', positiveInt('--stop-after-batches'))
-    .action(async (file: string, opts: { shard?: string; shardCount?: number; out?: string; entries?: string | boolean; stopAfterBatches?: number }) => {
+    .option('--restart', "discard this shard's journal (and an unsharded run's results) and start over; needed after a weights file or plugin module changed")
+    .action(async (file: string, opts: { shard?: string; shardCount?: number; out?: string; entries?: string | boolean; stopAfterBatches?: number; restart?: boolean }) => {
       const ctx = context();
       await ctx.backend();
       const shard = resolveShard(opts.shard, process.env, opts.shardCount);
@@ -35,13 +36,15 @@ export const addRunCommand: AddCommand = (program, context) => {
       const stopAfterBatches = opts.stopAfterBatches ?? (envStop ? positiveInt('DBP_STOP_AFTER_BATCHES')(envStop) : undefined);
       const entriesDir = opts.entries === false ? null : typeof opts.entries === 'string' ? opts.entries : DEFAULT_ENTRIES_DIR;
       if (shard.count > 1) ctx.logger.info(`shard ${shard.index}/${shard.count} (from ${shard.source})`);
-      const outcome = await runBenchmark({ registry: ctx.registry(), config: file, outDir: opts.out, shard, logger: ctx.logger, stopAfterBatches, entriesDir });
+      const outcome = await runBenchmark({ registry: ctx.registry(), config: file, outDir: opts.out, shard, logger: ctx.logger, stopAfterBatches, entriesDir, restart: Boolean(opts.restart) });
       if (outcome.entry) {
         ctx.out(formatLeaderboardText([outcome.entry]));
+        ctx.out(formatAttackChecksText(outcome.entry));
         ctx.out(`entry: ${outcome.entryFile}\nrun directory: ${outcome.runDir}`);
       } else {
         ctx.out(`run ${outcome.run} shard ${shard.index}/${shard.count}: ${outcome.samples.done}/${outcome.samples.total} samples journaled in ${outcome.journal}${outcome.complete ? '' : ' (incomplete: rerun to resume)'}`);
       }
+      if (outcome.checkWarning) ctx.err(outcome.checkWarning);
     });
 
   program
@@ -53,6 +56,8 @@ export const addRunCommand: AddCommand = (program, context) => {
       const ctx = context();
       const m = mergeRun(inputs, { out: opts.out, entriesDir: opts.out ? null : (opts.entries ?? DEFAULT_ENTRIES_DIR), logger: ctx.logger });
       ctx.out(formatLeaderboardText([m.entry]));
+      ctx.out(formatAttackChecksText(m.entry));
       ctx.out(`entry: ${m.entryFile} (${m.records.length} samples from ${m.journals.length} journal(s))`);
+      if (m.checkWarning) ctx.err(m.checkWarning);
     });
 };

@@ -9,6 +9,7 @@ import * as models from '@dbp-bench/models';
 import * as datasets from '@dbp-bench/datasets';
 import * as attacks from '@dbp-bench/attacks';
 import type { NoisePolicy } from '@dbp-bench/leaderboard';
+import type { ServingModule } from './identity';
 
 /** A classifier as loaded from a weights file. */
 export type LoadedClassifier = Classifier & { readonly arch?: string; dispose?(): void };
@@ -19,6 +20,8 @@ export interface RandomizedSample {
 }
 
 export interface RunnerDeps {
+  /** The modules these implementations come from (hashed into the run identity; see identity.ts). */
+  readonly modules?: readonly ServingModule[];
   loadClassifier(file: string): Promise<LoadedClassifier>;
   selectSubset(dataset: Dataset, spec: SubsetSpec): number[];
   subsetHash(indices: readonly number[]): string;
@@ -35,6 +38,7 @@ function api<F>(mod: unknown, pkg: string, name: string): F {
 /** The real implementations from the plugin packages (resolved when first called). */
 export function defaultDeps(): RunnerDeps {
   return {
+    modules: (['@dbp-bench/models', '@dbp-bench/datasets', '@dbp-bench/attacks'] as const).map((name) => ({ name, file: require.resolve(name), serves: 'runner' })),
     loadClassifier: (file) => api<RunnerDeps['loadClassifier']>(models, '@dbp-bench/models', 'loadClassifier')(file),
     selectSubset: (dataset, spec) => api<RunnerDeps['selectSubset']>(datasets, '@dbp-bench/datasets', 'selectSubset')(dataset, spec),
     subsetHash: (indices) => api<RunnerDeps['subsetHash']>(datasets, '@dbp-bench/datasets', 'subsetHash')(indices),

@@ -17,6 +17,7 @@ import {
   type SanityFlag,
 } from '@dbp-bench/leaderboard';
 import { aggregate, type SampleRecord } from './records';
+import type { RunIdentity } from './identity';
 import type { RunProvenance } from './provenance';
 
 /** Everything about a run that does not depend on the shard: written to `<run dir>/run.json`. */
@@ -34,6 +35,8 @@ export interface RunInfo {
   threat: { norm: 'linf' | 'l2' | 'none'; eps: number | null; id: string };
   sanity: { ran: boolean; randomized: boolean | null; flags: SanityFlag[] };
   seeds: Record<string, number>;
+  /** Hashes of the weights files and serving modules (identity.ts); absent in run.json of older versions. */
+  identity?: RunIdentity;
 }
 
 /** Per-shard process information: `<run dir>/meta[.shard-i-of-n].json`. */
@@ -91,6 +94,8 @@ export function buildMeasuredEntry(
   const R = cfg.evaluation.purifications;
   const prov = metas[0]?.provenance;
   const commits = [...new Set(metas.map((m) => m.provenance.gitCommit).filter((c): c is string => Boolean(c)))];
+  const commitSources = [...new Set(metas.map((m) => m.provenance.commitSource).filter((c): c is NonNullable<typeof c> => Boolean(c)))];
+  const stalledAttack = agg.attacks.some((a) => (a.checks?.flags.length ?? 0) > 0);
   const hosts = new Set(metas.map((m) => `${m.provenance.hardware.cpuModel}|${m.provenance.hardware.cpuCount}|${m.provenance.hardware.memoryBytes}`)).size;
   const start = minTime(metas.map((m) => m.startTime));
   const end = maxTime(metas.map((m) => m.endTime).filter((t): t is string => Boolean(t)));
@@ -130,14 +135,17 @@ export function buildMeasuredEntry(
     flags: {
       randomized: info.sanity.ran ? info.sanity.randomized : info.defense.capabilities.stochastic,
       forwardPasses: R * (info.defense.capabilities.networkCalls + 1),
-      unreliable: info.sanity.flags.some((f) => f.id === 'zero-gradient' || f.id === 'probabilities-not-logits'),
+      unreliable: stalledAttack || info.sanity.flags.some((f) => f.id === 'zero-gradient' || f.id === 'probabilities-not-logits'),
       reducedProtocol: lb.reducedProtocol,
       sanity: info.sanity.flags,
+      stalledAttack,
     },
     provenance: {
       source,
       frameworkVersion: prov?.frameworkVersion ?? 'unknown',
       gitCommit: commits.length ? commits.join(', ') : null,
+      ...(commitSources.length === 1 ? { commitSource: commitSources[0] } : {}),
+      ...(info.identity ? { files: info.identity.files, modules: info.identity.modules } : {}),
       backend: prov?.backend ?? null,
       hardware: prov ? { ...prov.hardware, hosts } : null,
       seeds: info.seeds,

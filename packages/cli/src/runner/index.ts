@@ -4,6 +4,7 @@ export * from './records';
 export * from './deps';
 export * from './sanity';
 export * from './provenance';
+export * from './identity';
 export * from './entry';
 export * from './runner';
 export * from './merge';

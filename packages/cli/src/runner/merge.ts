@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { DataFormatError, MissingFileError, canonicalJson, silentLogger, type Logger } from '@dbp-bench/framework';
 import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { readRunInfo, type RunInfo, type ShardMeta } from './entry';
-import type { SampleRecord } from './records';
+import { RunChangedError, identityChanges, type RunIdentity } from './identity';
+import { attackCheckWarning, type SampleRecord } from './records';
 import { finalizeRun, readJournal } from './runner';
 
 const JOURNAL_RE = /^journal(\.shard-(\d+)-of-(\d+))?\.jsonl$/;
@@ -28,6 +29,8 @@ export interface MergeOutcome {
   records: SampleRecord[];
   entry: LeaderboardEntry;
   entryFile: string;
+  /** The multi-line warning when an attack's checks flagged it; print it last. */
+  checkWarning?: string;
 }
 
 /** Journals named by run directories or journal paths. */
@@ -50,6 +53,8 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
   let info: RunInfo | undefined;
   let infoDir = '';
   const byPosition = new Map<number, { record: SampleRecord; text: string; file: string }>();
+  let identity: RunIdentity | undefined;
+  let identityFrom: string | undefined;
   const metas = new Map<string, ShardMeta>();
   for (const file of journals) {
     const dir = path.dirname(file);
@@ -64,6 +69,20 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
     if (!header) throw new DataFormatError(file, 'empty journal (no header): this shard has not started');
     if (header.run !== info.run) throw new DataFormatError(file, `journal header names run ${header.run}, its run.json names ${info.run}`);
     if (header.subset.hash !== info.dataset.indicesHash || header.batchSize !== info.batchSize) throw new DataFormatError(file, 'journal header does not match run.json (subset hash or batch size)');
+    if (!identityFrom) {
+      identityFrom = file;
+      identity = header.identity;
+    } else {
+      const changes = identity || header.identity ? identityChanges(identity, header.identity ?? { files: [], modules: [] }) : [];
+      if (!identity !== !header.identity || changes.length) {
+        throw new RunChangedError(
+          file,
+          changes.length ? changes : ['one of the two journals records no input identity (written by an older dbp-bench)'],
+          `was computed with other inputs than ${identityFrom} (changes from the latter to the former)`,
+          'Rerun the shards whose journals are out of date with --restart, then merge again.',
+        );
+      }
+    }
     for (const r of records) {
       const text = canonicalJson(r);
       const prev = byPosition.get(r.position);
@@ -94,7 +113,10 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
     if (r.index !== info.dataset.indices[r.position]) throw new DataFormatError(infoDir, `record at position ${r.position} is for dataset index ${r.index}, the subset has ${info.dataset.indices[r.position]} there`);
   }
   const metaList = [...metas.values()].sort((a, b) => a.shard.index - b.shard.index);
-  const fin = finalizeRun(info, records, metaList, infoDir, options.entriesDir ?? null, 'dbp-bench merge', options.out ? path.resolve(options.out) : undefined);
+  // The entry records the identity the journals share (run.json is rewritten by the last shard to start).
+  const merged: RunInfo = identity ? { ...info, identity, classifier: { ...info.classifier, sha256: identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null } } : info;
+  const fin = finalizeRun(merged, records, metaList, infoDir, options.entriesDir ?? null, 'dbp-bench merge', options.out ? path.resolve(options.out) : undefined);
   logger.info(`merged ${journals.length} journal(s), ${records.length} samples of run ${info.run} -> ${fin.entryFile}`);
-  return { run: info.run, journals, records, entry: fin.entry, entryFile: fin.entryFile };
+  const checkWarning = attackCheckWarning(fin.entry.results.attacks, records.length, `merged run ${info.run}`);
+  return { run: info.run, journals, records, entry: fin.entry, entryFile: fin.entryFile, ...(checkWarning ? { checkWarning } : {}) };
 }

@@ -11,7 +11,9 @@
  * sharded, resumed or uninterrupted run writes identical per-sample records.
  *
  * Resume: the journal's header names the run and shard; records already present are skipped; a
- * batch cut short by a kill is recomputed and only its missing records are appended.
+ * batch cut short by a kill is recomputed and only its missing records are appended. The header also
+ * holds the run identity (identity.ts: weights hashes, serving modules); a rerun with another identity
+ * refuses, naming what changed, unless `restart` discards the shard's records.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,14 +22,15 @@ import {
   ConfigValidationError,
   DataFormatError,
   Journal,
+  SanityCheckError,
   hash32,
   loadRunConfig,
   sha256,
-  sha256File,
   silentLogger,
   writeFileAtomic,
   writeJsonAtomic,
   type Attack,
+  type AttackDiagnostics,
   type Dataset,
   type Defense,
   type DeepReadonly,
@@ -48,8 +51,9 @@ import {
   type RunInfo,
   type ShardMeta,
 } from './entry';
+import { RunChangedError, computeRunIdentity, configFiles, identityChanges, pluginModules, type ServingModule } from './identity';
 import { runProvenance } from './provenance';
-import { drawRecord, type AttackRecord, type JournalHeader, type JournalLine, type SampleRecord } from './records';
+import { aggregate, attackCheckWarning, drawRecord, sampleChecks, type AttackRecord, type JournalHeader, type JournalLine, type SampleRecord } from './records';
 import { checkBudget, describeAttack, protocolOf, runSanityChecks, type RunAttack } from './sanity';
 import { UNSHARDED, shardBatches, shardSuffix, type ShardSpec } from './shard';
 
@@ -67,6 +71,8 @@ export interface RunOptions {
   stopAfterBatches?: number;
   /** Where to also write the entry when an unsharded run completes (`<dir>/<dataset>/<threat>/<id>.json`); null: only the run directory. */
   entriesDir?: string | null;
+  /** Discard this shard's journal and meta (and, unsharded, results.jsonl and entry.json) and start over. */
+  restart?: boolean;
   /** Clock (tests). */
   now?: () => Date;
 }
@@ -84,6 +90,8 @@ export interface RunOutcome {
   entry?: LeaderboardEntry;
   entryFile?: string;
   info: RunInfo;
+  /** The multi-line warning when an attack's checks flagged it (over the entry, or this shard's records); print it last. */
+  checkWarning?: string;
 }
 
 /** Derive a 32-bit seed for a named purpose from the run seed. */
@@ -144,9 +152,32 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
   const batches = Math.ceil(n / bs);
   const range = shardBatches(batches, shard);
   const shardPositions = Math.max(0, Math.min(n, range.end * bs) - range.start * bs);
-  const header: JournalHeader = { type: 'header', version: 1, run: hash, shard: { index: shard.index, count: shard.count }, subset: { n, hash: indicesHash }, batchSize: bs };
+  // The run identity: hashes of the weights files and of the modules that serve this run.
+  const serving: ServingModule[] = [
+    { name: '@dbp-bench/cli', file: __filename, serves: 'runner' },
+    { name: '@dbp-bench/framework', file: require.resolve('@dbp-bench/framework'), serves: 'runner' },
+    ...(deps.modules ?? []),
+    ...pluginModules(opts.registry, config),
+  ];
+  const identity = await computeRunIdentity(configFiles(opts.registry, config), serving, baseDir);
+  const header: JournalHeader = { type: 'header', version: 1, run: hash, shard: { index: shard.index, count: shard.count }, subset: { n, hash: indicesHash }, batchSize: bs, identity };
   const jFile = journalFile(runDir, shard);
-  const prior = readJournal(jFile, header);
+  if (opts.restart) {
+    const gone = [jFile, metaFile(runDir, shard), ...(shard.count === 1 ? [path.join(runDir, 'results.jsonl'), path.join(runDir, 'entry.json')] : [])].filter((f) => fs.existsSync(f));
+    for (const f of gone) fs.rmSync(f);
+    if (gone.length) logger.info(`--restart: removed ${gone.map((f) => path.basename(f)).join(', ')} of run ${hash}`);
+  }
+  let prior = readJournal(jFile, header);
+  if (prior.header) {
+    const changes = identityChanges(prior.header.identity, identity);
+    if (changes.length && prior.records.length) throw new RunChangedError(jFile, changes);
+    if (changes.length) {
+      // A header without records: nothing would mix; start the journal again with this identity.
+      logger.info(`${jFile} holds no records yet; starting it again with this run's inputs (${changes.length} changed)`);
+      fs.rmSync(jFile);
+      prior = { records: [] };
+    }
+  }
   const done = new Set(prior.records.map((r) => r.position));
   logger.info(`run ${config.name} (${hash}) shard ${shard.index}/${shard.count}: ${shardPositions} of ${n} samples (batches ${range.start}..${range.end - 1} of ${batches})${done.size ? `, ${done.size} already journaled: resuming` : ''}`);
 
@@ -166,7 +197,7 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
     complete: false,
     sessions: (priorMeta?.sessions ?? 0) + 1,
     samples: { done: done.size, total: shardPositions },
-    provenance: runProvenance(baseDir),
+    provenance: runProvenance(),
   };
   try {
     defense = await scope.create<Defense>('defense', config.defense.id, config.defense.options);
@@ -213,7 +244,7 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
       dataset: { id: dataset.info.id, split: dataset.info.split, size: dataset.info.size, n, indicesHash, indices },
       batchSize: bs,
       batches,
-      classifier: { weights: config.classifier.weights, sha256: fs.existsSync(weights) ? await sha256File(weights) : null, architecture: classifier.arch ?? null },
+      classifier: { weights: config.classifier.weights, sha256: identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null, architecture: classifier.arch ?? null },
       defense: {
         id: defense.id,
         options: config.defense.options as Record<string, unknown>,
@@ -228,6 +259,7 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
       threat,
       sanity,
       seeds,
+      identity,
     };
     writeJsonAtomic(path.join(runDir, RUN_INFO_FILE), info);
     if (!prior.header) journal.append(header);
@@ -262,13 +294,15 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
       logger.info(`stopped after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled); rerun the same command to resume`);
       return outcome;
     }
+    const records = readJournal(jFile, header).records.sort((a, b) => a.position - b.position);
     if (shard.count > 1) {
       logger.info(`shard ${shard.index}/${shard.count} complete; when all shards are done: dbp-bench merge ${runDir}`);
-      return outcome;
+      const warning = attackCheckWarning(aggregate(records, info.attacks).attacks, records.length, `run ${config.name} (${hash}), shard ${shard.index}/${shard.count}`);
+      return { ...outcome, ...(warning ? { checkWarning: warning } : {}) };
     }
-    const records = readJournal(jFile, header).records.sort((a, b) => a.position - b.position);
     const fin = finalizeRun(info, records, [meta], runDir, opts.entriesDir ?? null, 'dbp-bench run');
-    return { ...outcome, entry: fin.entry, entryFile: fin.entryFile };
+    const warning = attackCheckWarning(fin.entry.results.attacks, records.length, `run ${config.name} (${hash})`);
+    return { ...outcome, entry: fin.entry, entryFile: fin.entryFile, ...(warning ? { checkWarning: warning } : {}) };
   } finally {
     journal.close();
     defense?.dispose?.();
@@ -334,17 +368,25 @@ async function evaluateBatch(c: BatchContext): Promise<SampleRecord[]> {
         const xs = tf.tidy(() => tf.gather(batch.images, tf.tensor1d(surv, 'int32')) as tf.Tensor4D);
         const ys = tf.tensor1d(sLabels, 'int32');
         let xAdv: tf.Tensor4D | undefined;
+        const got: { diagnostics?: AttackDiagnostics } = {};
         try {
           const target = c.deps.createTarget(c.classifier, c.defense, { policy: a.policy, seed: c.attackSeed(k), gradient: a.gradient });
-          xAdv = await a.attack.perturb(target, xs, ys, { logger: c.logger, sampleIndices: sIdx, seed: c.attackSeed(k) });
+          xAdv = await a.attack.perturb(target, xs, ys, { logger: c.logger, sampleIndices: sIdx, seed: c.attackSeed(k), reportDiagnostics: (d) => (got.diagnostics = d) });
           const dist = checkBudget(a, xs, xAdv, sIdx);
+          const diag = got.diagnostics;
+          if (diag) checkDiagnostics(a, diag, surv.length);
+          const step = diag?.stepSize ?? a.stepSize;
           const ev = await c.deps.evaluateRandomized(target, xAdv, sLabels, sIdx, c.R);
           surv.forEach((i, j) => {
             const e = drawRecord(labels[i], ev[j].predictions);
             const robust = Math.min(records[i].robust, e.mean);
             worst[i] = worst[i] && e.worst;
             majority[i] = majority[i] && e.majority;
-            results.set(i, { name: a.name, ran: true, eval: e, distance: dist[j], robust, robustWorst: worst[i], robustMajority: majority[i] });
+            const checks = sampleChecks({ norm: a.norm, eps: a.eps, step }, a.norm === 'linf' ? dist[j].linf : dist[j].l2, robust, {
+              gradientVanished: diag ? diag.gradientVanished[j] : null,
+              keptClean: diag?.keptClean?.[j] ?? false,
+            });
+            results.set(i, { name: a.name, ran: true, eval: e, distance: dist[j], checks, robust, robustWorst: worst[i], robustMajority: majority[i] });
           });
         } finally {
           xs.dispose();
@@ -362,4 +404,15 @@ async function evaluateBatch(c: BatchContext): Promise<SampleRecord[]> {
   } finally {
     batch.images.dispose();
   }
+}
+
+/** An attack's reported diagnostics must have one entry per row (boolean or null) and a positive step. */
+function checkDiagnostics(a: RunAttack, d: AttackDiagnostics, rows: number): void {
+  const bad = (what: string): never => {
+    throw new SanityCheckError('attack-diagnostics', `attack '${a.name}' (${a.id}) reported malformed diagnostics: ${what}`);
+  };
+  if (!Array.isArray(d.gradientVanished) || d.gradientVanished.length !== rows) bad(`gradientVanished has ${Array.isArray(d.gradientVanished) ? d.gradientVanished.length : 'no'} entries for ${rows} rows`);
+  if (d.gradientVanished.some((v) => v !== null && typeof v !== 'boolean')) bad('gradientVanished entries must be true, false or null');
+  if (d.keptClean !== undefined && (!Array.isArray(d.keptClean) || d.keptClean.length !== rows || d.keptClean.some((v) => typeof v !== 'boolean'))) bad(`keptClean must hold ${rows} booleans`);
+  if (d.stepSize !== undefined && !(typeof d.stepSize === 'number' && d.stepSize > 0 && Number.isFinite(d.stepSize))) bad(`stepSize ${d.stepSize} is not a positive number`);
 }

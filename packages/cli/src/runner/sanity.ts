@@ -10,6 +10,8 @@
  *   would not move: masked gradients), per attack setting.
  * - `budget-exceeded`: after each attack, ||x_adv - x|| <= eps + 1e-6 and x_adv in [0,1]; a violation
  *   throws SanityCheckError naming the attack.
+ * The per-sample attack checks (stalled attacks, vanished gradients, l_inf budget never reached) are
+ * in records.ts (`sampleChecks`, `countChecks`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -40,6 +42,11 @@ export interface RunAttack {
   readonly gradient: GradientMode;
   readonly norm: Norm;
   readonly eps: number;
+  /**
+   * Step size in the attack's norm for the stall check, when the attack declares one (its `stepSize`
+   * property, else a numeric `stepSize` option); the attack's reported diagnostics take precedence.
+   */
+  readonly stepSize: number | null;
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
@@ -62,7 +69,8 @@ export function describeAttack(name: string, id: string, attack: Attack, options
   const g = options.gradient;
   const modes = defense.capabilities.gradientModes;
   const gradient: GradientMode = g === 'exact' || g === 'bpda' ? g : modes.includes('exact') ? 'exact' : (modes[0] ?? 'exact');
-  return { name, id, attack, options, policy: policyRaw as NoisePolicy, eot, steps, gradient, norm: attack.threat.norm, eps: attack.threat.eps };
+  const stepSize = typeof a.stepSize === 'number' ? a.stepSize : typeof options.stepSize === 'number' ? options.stepSize : null;
+  return { name, id, attack, options, policy: policyRaw as NoisePolicy, eot, steps, gradient, norm: attack.threat.norm, eps: attack.threat.eps, stepSize };
 }
 
 export function protocolOf(a: RunAttack): ProtocolAttack {
