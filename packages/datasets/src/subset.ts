@@ -55,7 +55,7 @@ export function selectSubset(dataset: Dataset, spec: SubsetSpec | Readonly<Subse
       const all = labels ?? dataset.labelsSync?.(Array.from({ length: size }, (_, i) => i));
       if (!all) {
         throw new ConfigValidationError(what, [
-          `$.kind: 'stratified' needs the label of every image, and dataset ${dataset.info.id} gives labels only asynchronously (no labelsSync); select with selectSubsetAsync`,
+          `$.kind: 'stratified' needs the label of every image, and dataset ${dataset.info.id} gives labels only asynchronously: give the dataset plugin a labelsSync() method (as every built-in one has), or select in code with selectSubsetAsync`,
         ]);
       }
       if (all.length !== size) throw new ConfigValidationError(what, [`$.kind: 'stratified' got ${all.length} labels for ${size} images`]);
