@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadRunConfig } from '@dbp-bench/framework';
+import { loadRunConfig, type Dataset, type SubsetSpec } from '@dbp-bench/framework';
+import { selectSubset } from '@dbp-bench/datasets';
 import { loadModel } from '@dbp-bench/models';
 import { loadTrainConfig } from '@dbp-bench/trainers-at';
 import { builtinRegistry } from '../src/context';
@@ -72,5 +73,19 @@ describe('shipped configs', function () {
       const m = await loadModel(w);
       m.model.dispose();
     }
+  });
+
+  it('the quickstart images: 16 of the official MNIST test set, every digit, the same in every config', async () => {
+    const picked = new Set<string>();
+    for (const file of quickstartConfigs(DEFAULT_QUICKSTART_CONFIGS)) {
+      const { config, baseDir } = loadRunConfig(builtinRegistry(), file);
+      const ds = await builtinRegistry().createScope({ baseDir }).create<Dataset>('dataset', config.dataset.id, config.dataset.options);
+      expect(ds.info.source, file).to.contain('official MNIST test set');
+      const idx = selectSubset(ds, config.dataset.subset as SubsetSpec);
+      expect(idx, file).to.have.length(16);
+      expect(new Set(await ds.labels(idx)).size, `${file}: digits`).to.equal(10);
+      picked.add(idx.join(','));
+    }
+    expect(picked.size).to.equal(1);
   });
 });

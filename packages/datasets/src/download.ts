@@ -65,7 +65,7 @@ const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'https:
 export const DOWNLOADS: Readonly<Record<string, DownloadSpec>> = {
   mnist: {
     name: 'mnist',
-    description: 'MNIST IDX files (train 60000 + test 10000), gzipped; read with the mnist plugin, source "idx"',
+    description: 'MNIST IDX files (train 60000 + test 10000), gzipped; read with the mnist plugin and dir set to their folder',
     files: [
       { name: 'train-images-idx3-ubyte.gz', size: 9912422, sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
       { name: 'train-labels-idx1-ubyte.gz', size: 28881, sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c', md5: 'd53e105ee54ea40749a09fcbcd1e9432' },

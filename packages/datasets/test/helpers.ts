@@ -8,7 +8,7 @@ export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 
 /** The shared real-data directory, or undefined when it is absent. */
 export function sharedDataDir(): string | undefined {
-  const dir = process.env.DBP_TEST_DATA ?? path.resolve(REPO_ROOT, '../shared/data');
+  const dir = process.env.DBP_SHARED_DATA ?? path.resolve(REPO_ROOT, '../shared/data');
   return fs.existsSync(dir) ? dir : undefined;
 }
 
@@ -20,7 +20,7 @@ export function requireShared(ctx: Mocha.Context, rel: string): string {
   const base = sharedDataDir();
   const p = base ? path.join(base, rel) : undefined;
   if (!p || !fs.existsSync(p)) {
-    console.log(`      (skipped: real data ${p ?? rel} not found; set DBP_TEST_DATA to the shared data directory)`);
+    console.log(`      (skipped: real data ${p ?? rel} not found; set DBP_SHARED_DATA to the shared data directory)`);
     ctx.skip();
   }
   return p!;

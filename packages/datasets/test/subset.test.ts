@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigValidationError, PluginRegistry, sha256, validateSchema, UnknownPluginError } from '@dbp-bench/framework';
+import { ConfigValidationError, PluginRegistry, sha256, validateSchema, UnknownPluginError, type Dataset } from '@dbp-bench/framework';
 import {
   DATASET_PLUGINS,
   formatSummary,
@@ -8,6 +8,8 @@ import {
   openDataset,
   register,
   selectSubset,
+  selectSubsetAsync,
+  stratifiedIndices,
   subsetHash,
   subsetRecord,
   summarizeDataset,
@@ -49,6 +51,83 @@ describe('subsets, batching and provenance', () => {
     expect(selectSubset(ds, { kind: 'random', n: 20, seed: 4 })).to.not.deep.equal(a);
     expect(selectSubset(ds, { kind: 'random', n: 50, seed: 1 }).slice().sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
     expect(() => selectSubset(ds, { kind: 'random', n: 51, seed: 1 })).to.throw(ConfigValidationError, /cannot draw 51 distinct images from 50/);
+  });
+
+  describe('stratified subsets', () => {
+    /** A dataset with the given labels stored class by class, labels only asynchronously (no labelsSync). */
+    const sortedDataset = (counts: number[]): Dataset => {
+      const labels = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));
+      return {
+        info: { id: 'sorted', split: 'test', size: labels.length, shape: [1, 1, 1], numClasses: counts.length, classNames: counts.map(String), source: 'test' },
+        get: async () => {
+          throw new Error('not used');
+        },
+        labels: async (idx) => Int32Array.from(idx, (i) => labels[i]),
+      };
+    };
+    const perClass = (labels: ArrayLike<number>, idx: readonly number[], k: number) => {
+      const c = new Array<number>(k).fill(0);
+      for (const i of idx) c[labels[i]]++;
+      return c;
+    };
+
+    it('equal per class on class-sorted data: every class, no duplicates, deterministic, prefix-stable, seed-dependent', async () => {
+      const ds10 = sortedDataset([100, 100, 100, 100, 100, 100, 100, 100, 100, 100]);
+      const labels = await ds10.labels(Array.from({ length: 1000 }, (_, i) => i));
+      const a = await selectSubsetAsync(ds10, { kind: 'stratified', n: 16, seed: 0 });
+      expect(a).to.have.length(16);
+      expect(new Set(a).size).to.equal(16);
+      expect(a.every((i) => Number.isInteger(i) && i >= 0 && i < 1000)).to.equal(true);
+      expect(perClass(labels, a, 10).slice().sort()).to.deep.equal([1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+      // round-robin: the first 10 are one of each class
+      expect(new Set(a.slice(0, 10).map((i) => labels[i])).size).to.equal(10);
+      expect(await selectSubsetAsync(ds10, { kind: 'stratified', n: 16, seed: 0 })).to.deep.equal(a);
+      const b = await selectSubsetAsync(ds10, { kind: 'stratified', n: 500, seed: 0 });
+      expect(b.slice(0, 16)).to.deep.equal(a);
+      expect(perClass(labels, b, 10)).to.deep.equal(new Array(10).fill(50));
+      expect(new Set(b).size).to.equal(500);
+      expect(await selectSubsetAsync(ds10, { kind: 'stratified', n: 16, seed: 1 })).to.not.deep.equal(a);
+      // all of them: a permutation of the split
+      const all = await selectSubsetAsync(ds10, { kind: 'stratified', n: 1000, seed: 2 });
+      expect(all.slice().sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 1000 }, (_, i) => i));
+    });
+
+    it('a class with too few images gives all it has, the others share the rest (hand-computed counts)', async () => {
+      // labels 0,0,0,0,1,1,2 (sorted): round 0 takes one of each class, round 1 one of classes 0 and
+      // 1 (class 2 is used up), round 2 class 0 only.
+      const small = sortedDataset([4, 2, 1]);
+      const labels = await small.labels([0, 1, 2, 3, 4, 5, 6]);
+      const counts = async (n: number) => perClass(labels, await selectSubsetAsync(small, { kind: 'stratified', n, seed: 5 }), 3);
+      expect(await counts(2)).to.satisfy((c: number[]) => c.every((v) => v <= 1) && c.reduce((x, y) => x + y) === 2);
+      expect(await counts(3)).to.deep.equal([1, 1, 1]);
+      expect(await counts(5)).to.deep.equal([2, 2, 1]);
+      expect(await counts(6)).to.deep.equal([3, 2, 1]);
+      expect(await counts(7)).to.deep.equal([4, 2, 1]);
+      const unequal = sortedDataset([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+      const ul = await unequal.labels(Array.from({ length: 10000 }, (_, i) => i));
+      expect(await selectSubsetAsync(unequal, { kind: 'stratified', n: 9000, seed: 0 })).to.deep.equal(stratifiedIndices(ul, 9000, 0));
+      // the MNIST test-set class sizes: 9000 = all 892 of class 5 + 8108 shared by the other nine
+      // (900 or 901 each: 8108 = 9 * 900 + 8)
+      const c9000 = perClass(ul, stratifiedIndices(ul, 9000, 0), 10);
+      expect(c9000[5]).to.equal(892);
+      expect(c9000.filter((v) => v === 901)).to.have.length(8);
+      const others = c9000.filter((_, c) => c !== 5);
+      expect(others.reduce((x, y) => x + y)).to.equal(9000 - 892);
+      expect(Math.max(...others) - Math.min(...others)).to.be.at.most(1);
+    });
+
+    it('selectSubset uses labelsSync (built-in datasets) or given labels; without either it says to use selectSubsetAsync', async () => {
+      const sorted = sortedDataset([30, 20]);
+      const labels = await sorted.labels(Array.from({ length: 50 }, (_, i) => i));
+      expect(() => selectSubset(sorted, { kind: 'stratified', n: 4, seed: 0 })).to.throw(ConfigValidationError, /selectSubsetAsync/);
+      expect(selectSubset(sorted, { kind: 'stratified', n: 4, seed: 0 }, labels)).to.deep.equal(await selectSubsetAsync(sorted, { kind: 'stratified', n: 4, seed: 0 }));
+      expect(() => selectSubset(sorted, { kind: 'stratified', n: 51, seed: 0 }, labels)).to.throw(ConfigValidationError, /cannot draw 51 distinct images from 50/);
+      // a built-in dataset: the synthetic one holds its labels in memory
+      const viaSync = selectSubset(ds, { kind: 'stratified', n: 20, seed: 3 });
+      const dsLabels = await ds.labels(Array.from({ length: 50 }, (_, i) => i));
+      expect(viaSync).to.deep.equal(stratifiedIndices(dsLabels, 20, 3));
+      expect(perClass(dsLabels, viaSync, 10)).to.deep.equal(new Array(10).fill(2));
+    });
   });
 
   it('subsetHash is sha256 of the comma-joined indices (16 hex digits) and is order-sensitive', () => {

@@ -20,6 +20,7 @@ export type SubsetSpec =
   | { kind: 'first'; n: number; offset?: number }
   | { kind: 'indices'; indices: number[] }
   | { kind: 'random'; n: number; seed: number }
+  | { kind: 'stratified'; n: number; seed: number }
   | { kind: 'all' };
 
 export interface RunConfig {
@@ -59,11 +60,13 @@ export function pluginSlotSchema(registry: PluginRegistry, kind: PluginKind, ext
 }
 
 const subsetSchema: JsonSchema = {
-  description: 'Which images: the first n (ADDT protocol: first 1024 test images), an explicit index list, a seeded random draw, or all.',
+  description:
+    'Which images: the first n (ADDT protocol: first 1024 test images), an explicit index list, a seeded random draw, a seeded stratified draw (as equal per class as possible, round-robin over the classes), or all.',
   oneOf: [
     { type: 'object', required: ['kind', 'n'], additionalProperties: false, properties: { kind: { const: 'first' }, n: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
     { type: 'object', required: ['kind', 'indices'], additionalProperties: false, properties: { kind: { const: 'indices' }, indices: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 } } },
     { type: 'object', required: ['kind', 'n', 'seed'], additionalProperties: false, properties: { kind: { const: 'random' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } } },
+    { type: 'object', required: ['kind', 'n', 'seed'], additionalProperties: false, properties: { kind: { const: 'stratified' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } } },
     { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'all' } } },
   ],
   default: { kind: 'first', n: 64 },

@@ -181,6 +181,11 @@ export interface Dataset {
   get(indices: readonly number[]): Promise<Batch>;
   /** Labels only (fast, no decoding). */
   labels(indices: readonly number[]): Promise<Int32Array>;
+  /**
+   * Optional: the same labels synchronously, for datasets that hold them in memory (every built-in
+   * one does). Synchronous subset selection of kind `stratified` needs it.
+   */
+  labelsSync?(indices: readonly number[]): Int32Array;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -31,8 +31,9 @@ import {
 } from '@dbp-bench/models';
 import { alphasCumprod, linearBetas } from '@dbp-bench/defenses-dbp';
 import {
+  EVAL_SEED_SCHEMA,
   commonTrainProperties,
-  spreadIndices,
+  heldOutIndices,
   loopOptions,
   openDatasetRef,
   openTrainData,
@@ -84,6 +85,8 @@ export interface DiffusionEvalOptions {
   readonly enabled: boolean;
   readonly split: string;
   readonly n: number;
+  /** Seed of the stratified draw of the held-out images. */
+  readonly seed: number;
   readonly batchSize: number;
 }
 
@@ -142,11 +145,12 @@ const diffusionEvalSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'Held-out denoising loss on n evenly spaced images of `split`, with fixed timesteps and noise (comparable across evaluations).',
+  description: 'Held-out denoising loss on n images of `split` drawn stratified by class (equal per class as far as possible) with `seed`, at fixed timesteps and noise (comparable across evaluations).',
   properties: {
     enabled: { type: 'boolean', default: true },
     split: { type: 'string', default: 'test' },
-    n: { type: 'integer', minimum: 1, default: 256 },
+    n: { type: 'integer', minimum: 1, default: 256, description: 'Number of held-out images (all of the split when it has fewer).' },
+    seed: EVAL_SEED_SCHEMA,
     batchSize: { type: 'integer', minimum: 1, default: 64 },
   },
 };
@@ -355,7 +359,7 @@ export class DiffusionTrainer implements Trainer {
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
         const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
-        const idx = spreadIndices(evalSet, o.eval.n);
+        const idx = await heldOutIndices(evalSet, o.eval.n, o.eval.seed);
         evaluation = () => evaluateDenoising(model, evalSet, idx, o.eval.batchSize, abar, o.seed);
       }
       const task = new DiffusionTask(this.id, model, abar, addt, evaluation);

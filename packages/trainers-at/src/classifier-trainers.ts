@@ -28,8 +28,9 @@ import {
   type ClassifierModel,
 } from '@dbp-bench/models';
 import {
+  EVAL_SEED_SCHEMA,
   commonTrainProperties,
-  spreadIndices,
+  heldOutIndices,
   loopOptions,
   openDatasetRef,
   openTrainData,
@@ -58,6 +59,8 @@ export interface ClassifierEvalOptions {
   readonly enabled: boolean;
   readonly split: string;
   readonly n: number;
+  /** Seed of the stratified draw of the held-out images. */
+  readonly seed: number;
   readonly batchSize: number;
   /** Also report accuracy under PGD (on by default for pgd-at and trades). */
   readonly pgd: boolean;
@@ -92,11 +95,12 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
     type: 'object',
     additionalProperties: false,
     default: {},
-    description: 'Held-out evaluation: n evenly spaced images of the dataset split `split`.',
+    description: 'Held-out evaluation on n images of the dataset split `split`, drawn stratified by class (equal per class as far as possible) with `seed`.',
     properties: {
       enabled: { type: 'boolean', default: true },
       split: { type: 'string', default: 'test' },
-      n: { type: 'integer', minimum: 1, default: 512 },
+      n: { type: 'integer', minimum: 1, default: 512, description: 'Number of held-out images (all of the split when it has fewer).' },
+      seed: EVAL_SEED_SCHEMA,
       batchSize: { type: 'integer', minimum: 1, default: 128 },
       pgd: { type: 'boolean', default: pgdDefault, description: 'Also measure accuracy under PGD (the training attack with the overrides in `attack`).' },
       attack: {
@@ -256,7 +260,7 @@ export class ClassifierTrainer implements Trainer {
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
         const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
-        const idx = spreadIndices(evalSet, o.eval.n);
+        const idx = await heldOutIndices(evalSet, o.eval.n, o.eval.seed);
         const attack = o.eval.pgd ? { ...o.attack, ...o.eval.attack } : undefined;
         evaluation = () => evaluateClassifier(model, evalSet, idx, o.eval.batchSize, attack, o.seed);
       }

@@ -19,6 +19,7 @@ import {
   niceTicks,
   readF32Safetensors,
   runTraining,
+  heldOutIndices,
   spreadIndices,
   writeF32Safetensors,
   type LoopOptions,
@@ -184,7 +185,7 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
     [x, flipped, again].forEach((t) => t.dispose());
   });
 
-  it('spreads evaluation / subset indices evenly over a class-sorted split', () => {
+  it('spreads training-subset indices evenly over a class-sorted split', () => {
     const sorted = new MemoryDataset(1000);
     const idx = spreadIndices(sorted, 10);
     expect(idx).to.deep.equal([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
@@ -193,6 +194,33 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
     expect(spreadIndices(sorted, 0)).to.have.length(1000);
     expect(spreadIndices(sorted, 5000)).to.have.length(1000);
     expect(new Set(spreadIndices(sorted, 999)).size).to.equal(999);
+  });
+
+  it('draws the held-out evaluation images stratified by class, also from a class-sorted split', async () => {
+    // 10 classes of 37..46 images stored class by class, labels only through the async labels()
+    const counts = [37, 40, 46, 38, 39, 41, 42, 44, 45, 43];
+    const ys = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));
+    const sorted = {
+      info: { id: 'sorted', split: 'test', size: ys.length, shape: [1, 1, 1], numClasses: 10, classNames: counts.map(String), source: 'test' },
+      get: () => Promise.reject(new Error('not used')),
+      labels: (idx: readonly number[]) => Promise.resolve(Int32Array.from(idx, (i) => ys[i])),
+    } as const;
+    const perClass = (idx: number[]) => {
+      const c = new Array<number>(10).fill(0);
+      for (const i of idx) c[ys[i]]++;
+      return c;
+    };
+    const idx = await heldOutIndices(sorted, 256, 0);
+    expect(idx).to.have.length(256);
+    expect(new Set(idx).size).to.equal(256);
+    // 256 = 10 x 25 + 6: six classes get 26, four get 25
+    expect(perClass(idx).slice().sort()).to.deep.equal([25, 25, 25, 25, 26, 26, 26, 26, 26, 26]);
+    expect(await heldOutIndices(sorted, 256, 0)).to.deep.equal(idx);
+    expect(await heldOutIndices(sorted, 256, 1)).to.not.deep.equal(idx);
+    // 10 images: one per class
+    expect(perClass(await heldOutIndices(sorted, 10, 0))).to.deep.equal(new Array(10).fill(1));
+    // more than the split holds: all of it
+    expect((await heldOutIndices(sorted, 5000, 0)).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: ys.length }, (_, i) => i));
   });
 
   it('draws an SVG chart with axes, ticks and a legend', () => {

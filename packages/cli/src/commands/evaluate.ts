@@ -2,22 +2,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigValidationError, ShapeMismatchError } from '@dbp-bench/framework';
 import { loadClassifier } from '@dbp-bench/models';
 import type { AddCommand } from './types';
+import { collect, dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
 /**
  * `dbp-bench eval --weights <file> --data <dataset id>`: clean accuracy of a classifier weights file
  * (a dbp-bench safetensors file, e.g. from `weights convert`) on a dataset split.
  */
 export const addEvalCommand: AddCommand = (program, context) => {
-  program
-    .command('eval')
-    .description('clean accuracy of a classifier weights file on a dataset')
-    .requiredOption('--weights <file>', 'dbp-bench safetensors classifier file (see `weights convert`)')
-    .requiredOption('--data <id>', 'dataset plugin id: mnist, cifar10, cifar100, tiny-imagenet, image-folder, synthetic, ...')
-    .option('--data-dir <dir>', 'dataset directory (the dataset\'s `dir` option)')
+  dataDirOption(
+    program
+      .command('eval')
+      .description('clean accuracy of a classifier weights file on a dataset')
+      .requiredOption('--weights <file>', 'dbp-bench safetensors classifier file (see `weights convert`)')
+      .requiredOption('--data <id>', 'dataset plugin id: mnist, cifar10, cifar100, tiny-imagenet, image-folder, synthetic, ...'),
+  )
     .option('--split <split>', 'dataset split', 'test')
     .option('--n <count>', 'evaluate the first n samples (default: all)', (v: string) => Number.parseInt(v, 10))
     .option('--batch-size <b>', 'batch size', (v: string) => Number.parseInt(v, 10), 100)
-    .option('--option <key=value>', 'another dataset option (value parsed as JSON when it parses), e.g. source=idx; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--option <key=value>', 'another dataset option (value parsed as JSON when it parses), e.g. labels=coarse; repeatable', collect, [])
     .option('--json', 'print the result as JSON')
     .action(async (opts: { weights: string; data: string; dataDir?: string; split: string; n?: number; batchSize: number; option?: string[]; json?: boolean }) => {
       const ctx = context();
@@ -26,19 +28,9 @@ export const addEvalCommand: AddCommand = (program, context) => {
       if (opts.n !== undefined && (!Number.isInteger(opts.n) || opts.n < 1)) throw new ConfigValidationError('--n', [`expected a positive integer, got ${opts.n}`]);
       // Loaded lazily so that the other commands do not pay for the dataset package.
       const { openDataset } = await import('@dbp-bench/datasets');
-      const dsOptions: Record<string, unknown> = { split: opts.split };
-      for (const p of opts.option ?? []) {
-        const eq = p.indexOf('=');
-        if (eq <= 0) throw new ConfigValidationError('--option', [`'${p}': expected key=value`]);
-        const v = p.slice(eq + 1);
-        try {
-          dsOptions[p.slice(0, eq)] = JSON.parse(v);
-        } catch {
-          dsOptions[p.slice(0, eq)] = v;
-        }
-      }
-      if (opts.dataDir) dsOptions.dir = opts.dataDir;
-      const dataset = await openDataset(opts.data, dsOptions, { registry: ctx.registry(), logger: ctx.logger, baseDir: process.cwd() });
+      const registry = ctx.registry();
+      const dsOptions = datasetOptionsFromFlags(registry, opts.data, opts);
+      const dataset = await openDataset(opts.data, dsOptions, { registry, logger: ctx.logger, baseDir: process.cwd() });
       const model = await loadClassifier(opts.weights);
       try {
         const [h, w, c] = model.config.inputShape;

@@ -4,6 +4,7 @@ import { ConfigValidationError, eotRows, FreshNoiseSource, type Defense } from '
 import { openDataset } from '@dbp-bench/datasets';
 import { writeImageGrid } from '@dbp-bench/defenses-dbp';
 import type { AddCommand } from './types';
+import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
 function nonNegativeInt(name: string) {
   return (v: string): number => {
@@ -46,13 +47,14 @@ interface PurifyCliOptions {
  * row 2: purified) so the effect of a purification setting can be looked at.
  */
 export const addPurifyCommand: AddCommand = (program, context) => {
-  program
-    .command('purify')
-    .description('purify dataset images with a defense and write a before/after PNG grid (rows: original, purified)')
-    .requiredOption('--defense <id>', 'defense plugin id (identity, dp-ddpm, dp-ddim, diffpure, or a --plugin one)')
-    .option('--weights <file>', 'UNet safetensors for the diffusion defenses (option `weights`)')
-    .requiredOption('--data <id>', 'dataset plugin id (mnist, cifar10, cifar100, tiny-imagenet, image-folder, synthetic)')
-    .option('--data-dir <dir>', 'dataset directory (dataset option `dir`)')
+  dataDirOption(
+    program
+      .command('purify')
+      .description('purify dataset images with a defense and write a before/after PNG grid (rows: original, purified)')
+      .requiredOption('--defense <id>', 'defense plugin id (identity, dp-ddpm, dp-ddim, diffpure, or a --plugin one)')
+      .option('--weights <file>', 'UNet safetensors for the diffusion defenses (option `weights`)')
+      .requiredOption('--data <id>', 'dataset plugin id (mnist, cifar10, cifar100, tiny-imagenet, image-folder, synthetic)'),
+  )
     .option('--split <name>', 'dataset split', 'test')
     .option('--n <k>', 'number of images', nonNegativeInt('--n'), 8)
     .option('--start <i>', 'index of the first image', nonNegativeInt('--start'), 0)
@@ -66,8 +68,7 @@ export const addPurifyCommand: AddCommand = (program, context) => {
       if (opts.n < 1) throw new ConfigValidationError('option --n', ['expected at least 1 image']);
       if (opts.batch < 1) throw new ConfigValidationError('option --batch', ['expected at least 1']);
       const registry = ctx.registry();
-      const dataOptions: Record<string, unknown> = { split: opts.split };
-      if (opts.dataDir !== undefined) dataOptions.dir = opts.dataDir;
+      const dataOptions = datasetOptionsFromFlags(registry, opts.data, opts);
       const dataset = await openDataset(opts.data, dataOptions, { registry, logger: ctx.logger, baseDir: process.cwd() });
       if (opts.start + opts.n > dataset.info.size) {
         throw new ConfigValidationError('options --start/--n', [`images ${opts.start}..${opts.start + opts.n - 1} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size}`]);

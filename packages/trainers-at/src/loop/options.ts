@@ -4,6 +4,7 @@
  * augmentation, checkpoint/log/eval cadence, seed, and the training dataset.
  */
 import { ConfigValidationError, type Dataset, type PluginContext } from '@dbp-bench/framework';
+import { selectSubsetAsync } from '@dbp-bench/datasets';
 import { augmentSchema, type AugmentOptions } from './augment';
 import { emaSchema, type EmaOptions } from './ema';
 import { optimizerSchema, scheduleSchema, type OptimizerOptions, type ScheduleOptions } from './optim';
@@ -116,12 +117,30 @@ export async function openTrainData(ctx: PluginContext, ref: DatasetRef, trainer
 
 /**
  * `n` indices spread evenly over a dataset, `floor(i * size / n)` for i < n (all when n is 0 or at
- * least the size). Evenly spaced rather than the first n: some splits are stored sorted by class (the
- * mnist package's test split is 100 images of each digit in turn), and the first n of those would
- * cover only a few classes.
+ * least the size): the training `subset`. Evenly spaced rather than the first n: some splits are
+ * stored sorted by class (Tiny-ImageNet train, image folders), and the first n of those would cover
+ * only a few classes.
  */
 export function spreadIndices(dataset: Dataset, n: number): number[] {
   const size = dataset.info.size;
   if (n <= 0 || n >= size) return Array.from({ length: size }, (_, i) => i);
   return Array.from({ length: n }, (_, i) => Math.floor((i * size) / n));
+}
+
+/** The `eval.seed` property of the trainers' held-out evaluation options. */
+export const EVAL_SEED_SCHEMA = {
+  type: 'integer',
+  minimum: 0,
+  default: 0,
+  description: 'Seed of the stratified draw of the held-out images (independent of the training seed, so runs with different seeds are evaluated on the same images).',
+} as const;
+
+/**
+ * The held-out evaluation images of a trainer: a stratified draw of `min(n, size)` indices of the
+ * evaluation split (`{kind: 'stratified', n, seed}` of @dbp-bench/datasets' `selectSubset`: as equal
+ * per class as possible, every class present when n >= the number of classes, deterministic in
+ * `seed`, no duplicates, in round-robin class order).
+ */
+export function heldOutIndices(dataset: Dataset, n: number, seed: number): Promise<number[]> {
+  return selectSubsetAsync(dataset, { kind: 'stratified', n: Math.min(n, dataset.info.size), seed });
 }
