@@ -7,7 +7,7 @@
  * ±1 point and the same per-sample verdict (robust or not) on at least 97% of the samples.
  *
  * The checkpoint and the data are not part of the repository: they are looked up in
- * DBP_TEST_MODELS / DBP_TEST_DATA (default ../shared/models and ../shared/data next to the
+ * DBP_SHARED_MODELS / DBP_SHARED_DATA (default ../shared/models and ../shared/data next to the
  * repository) and the suite skips with a message when they are absent.
  *
  * Default suite: the first 64 images, l_inf 8/255 and l_inf 1/255 (a sign step that drops tiny
@@ -126,12 +126,12 @@ describe('parity: akamaster ResNet-56 on CIFAR-10, clean and PGD vs PyTorch (pub
   let dataDir: string;
 
   before(async function () {
-    const checkpoint = sharedFile('DBP_TEST_MODELS', 'models', CHECKPOINT);
-    const testBatch = sharedFile('DBP_TEST_DATA', 'data', TEST_BATCH);
+    const checkpoint = sharedFile('DBP_SHARED_MODELS', 'models', CHECKPOINT);
+    const testBatch = sharedFile('DBP_SHARED_DATA', 'data', TEST_BATCH);
     if (!checkpoint || !testBatch) {
       console.log(
-        `      (skipped: ${!checkpoint ? `the checkpoint ${CHECKPOINT} (set DBP_TEST_MODELS to the folder holding akamaster-resnet-cifar10/)` : ''}` +
-          `${!checkpoint && !testBatch ? ' and ' : ''}${!testBatch ? `the data ${TEST_BATCH} (set DBP_TEST_DATA)` : ''} not found)`,
+        `      (skipped: ${!checkpoint ? `the checkpoint ${CHECKPOINT} (set DBP_SHARED_MODELS to the folder holding akamaster-resnet-cifar10/)` : ''}` +
+          `${!checkpoint && !testBatch ? ' and ' : ''}${!testBatch ? `the data ${TEST_BATCH} (set DBP_SHARED_DATA)` : ''} not found)`,
       );
       this.skip();
     }

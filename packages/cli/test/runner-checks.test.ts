@@ -166,8 +166,8 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
   });
 
   it('does not flag the real PGD on the published ResNet-56 at l_inf 1/255 (the case a zero Sign kernel stalled)', async function () {
-    const weights = path.resolve(REPO_ROOT, '../shared/models/akamaster-resnet-cifar10/resnet56-4bfd9763.th');
-    const data = path.resolve(process.env.DBP_TEST_DATA ?? path.resolve(REPO_ROOT, '../shared/data'), 'cifar-10/cifar-10-batches-bin-partial');
+    const weights = path.resolve(process.env.DBP_SHARED_MODELS ?? path.resolve(REPO_ROOT, '../shared/models'), 'akamaster-resnet-cifar10/resnet56-4bfd9763.th');
+    const data = path.resolve(process.env.DBP_SHARED_DATA ?? path.resolve(REPO_ROOT, '../shared/data'), 'cifar-10/cifar-10-batches-bin-partial');
     if (!fs.existsSync(weights) || !fs.existsSync(path.join(data, 'test_batch.bin'))) {
       console.log(`      (skipped: ${fs.existsSync(weights) ? data : weights} not found)`);
       this.skip();
