@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryLogger } from '@dbp-bench/framework';
-import { builtinRegistry, main, runBenchmark } from '@dbp-bench/cli';
+import { builtinRegistry, runBenchmark, runCliCaptured } from '@dbp-bench/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'test', 'fixtures', 'parity', 'resnet56-cifar10-pgd.json');
@@ -72,18 +72,9 @@ function sharedFile(envVar: string, defaultDir: string, rel: string): string | u
 
 /** Run the CLI in-process (as `dbp-bench ...`) and capture stdout. */
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  };
-  try {
-    const code = await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
-    return { code, out: chunks.join('') };
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+  const r = await runCliCaptured(args);
+  if (r.error) throw r.error;
+  return { code: r.code!, out: r.stdout };
 }
 
 interface ConfigComparison {

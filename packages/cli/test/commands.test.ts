@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MissingFileError, silentLogger } from '@dbp-bench/framework';
 import { loadEntries, readEntry } from '@dbp-bench/leaderboard';
-import { main } from '../src/main';
+import { runCliCaptured } from '../src/testing';
 import { runQuickstart, quickstartConfigs } from '../src/commands/quickstart';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
@@ -16,18 +16,9 @@ function tmp(): string {
 
 /** Run the CLI in-process and capture stdout. */
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  };
-  try {
-    const code = await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
-    return { code, out: chunks.join('') };
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+  const r = await runCliCaptured(args);
+  if (r.error) throw r.error;
+  return { code: r.code!, out: r.stdout };
 }
 
 describe('cli: leaderboard commands', function () {

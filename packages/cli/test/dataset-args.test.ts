@@ -9,27 +9,16 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigValidationError } from '@dbp-bench/framework';
 import { mnistBundledDir } from '@dbp-bench/datasets';
-import { buildProgram, main } from '../src/main';
+import { buildProgram } from '../src/main';
+import { runCliCaptured } from '../src/testing';
 import { DATA_DIR_HELP } from '../src/commands/dataset-args';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
 /** Run the CLI in-process; stdout captured, errors returned instead of thrown. */
 async function cli(...args: string[]): Promise<{ out: string; err?: Error }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  };
-  try {
-    await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
-    return { out: chunks.join('') };
-  } catch (e) {
-    return { out: chunks.join(''), err: e as Error };
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+  const r = await runCliCaptured(args);
+  return { out: r.stdout, err: r.error };
 }
 
 describe('cli: --data-dir is one option with one meaning', function () {

@@ -8,22 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createClassifier, saveModel } from '@dbp-bench/models';
 import { readEntry } from '@dbp-bench/leaderboard';
-import { main } from '../src/main';
+import { runCliCaptured } from '../src/testing';
 
 async function cli(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  };
-  try {
-    const code = await main(['node', 'dbp-bench', '--log-level', 'silent', ...args]);
-    expect(code).to.equal(0);
-    return chunks.join('');
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+  const r = await runCliCaptured(args);
+  if (r.error) throw r.error;
+  expect(r.code).to.equal(0);
+  return r.stdout;
 }
 
 describe('cli: run and merge with the built-in plugins', function () {

@@ -15,7 +15,7 @@ import { vanishedGradientRows } from '@dbp-bench/framework';
 import { convertWeights, createClassifier, saveModel } from '@dbp-bench/models';
 import { readEntry, validateEntry } from '@dbp-bench/leaderboard';
 import { builtinRegistry } from '../src/context';
-import { main } from '../src/main';
+import { runCliCaptured } from '../src/testing';
 import {
   STALLED_FRACTION,
   countChecks,
@@ -223,7 +223,7 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
       leaderboard: { model: 'zero-grad + small-cnn', family: 'none', reducedProtocol: true },
     };
     fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
-    const { code, stdout, stderr } = await capture(() => main(['node', 'dbp-bench', '--log-level', 'silent', '--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]));
+    const { code, stdout, stderr } = await runCliCaptured(['--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]);
     expect(code).to.equal(0);
     expect(stdout).to.match(/STALLED-ATTACK/);
     expect(stdout).to.match(/attack checks/);
@@ -239,19 +239,3 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
   });
 });
 
-/** Run `f` with stdout and stderr captured. */
-async function capture(f: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => (out.push(String(s)), true);
-  (process.stderr as { write: unknown }).write = (s: string | Uint8Array) => (err.push(String(s)), true);
-  try {
-    const code = await f();
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    (process.stdout as { write: unknown }).write = w1;
-    (process.stderr as { write: unknown }).write = w2;
-  }
-}
