@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
+import { copyFileAtomic, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
 import { SITE_CSS, SITE_JS } from './assets';
 import { threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
 import { esc, jsonBlock, link, num } from './html';
@@ -326,7 +326,7 @@ export async function buildSite(entries: readonly (LoadedEntry | { entry: Leader
       const src = path.resolve(path.dirname(p.file), p.entry.resultsFile.path);
       if (fs.existsSync(src)) {
         const dest = path.join(outDir, 'data', `${p.pageId}.results.jsonl`);
-        fs.copyFileSync(src, dest);
+        copyFileAtomic(src, dest);
         const sha = await sha256File(dest);
         const ok = sha === p.entry.resultsFile.sha256;
         if (!ok) warnings.push(`${p.file}: results file ${src} has sha256 ${sha}, the entry says ${p.entry.resultsFile.sha256}`);

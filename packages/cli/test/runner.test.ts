@@ -155,15 +155,23 @@ describe('runner: benchmark runs on toy plugins', function () {
     }
     expect(err).to.be.instanceOf(DataFormatError);
     expect(String(err)).to.match(/belongs to run/);
-    // Two journals of the same run with different records for a sample.
+    // Two journals of the same run with different (each self-consistent) records for a sample: a
+    // sample fooled in both clean draws, with one wrong prediction swapped for the other wrong class.
     const lines = fs.readFileSync(a.journal, 'utf8').split('\n').filter(Boolean);
-    const rec = JSON.parse(lines[1]);
-    rec.robust = rec.robust === 0 ? 1 : 0;
+    const recs = lines.slice(1).map((l) => JSON.parse(l) as SampleRecord);
+    const rec = recs.find((r) => r.clean.mean === 0)!;
+    expect(rec, 'a toy sample wrong in every clean draw').to.not.equal(undefined);
+    rec.clean.predictions[0] = [0, 1, 2].find((c) => c !== rec.label && c !== rec.clean.predictions[0])!;
     const j = new Journal(path.join(a.runDir, 'journal.shard-0-of-2.jsonl'));
-    j.append(JSON.parse(lines[0]));
+    j.append({ ...JSON.parse(lines[0]), shard: { index: 0, count: 2 } });
     j.append(rec);
     j.close();
-    expect(() => mergeRun([a.runDir])).to.throw(DataFormatError, /differs from its record/);
+    expect(() => mergeRun([a.runDir])).to.throw(DataFormatError, new RegExp(`sample at position ${rec.position} .*differs from its record`));
+    // The same sample tampered inconsistently (its robust fraction flipped) is refused by the record checks.
+    const bad = JSON.parse(lines[1 + rec.position]) as SampleRecord;
+    bad.robust = 1;
+    fs.writeFileSync(path.join(a.runDir, 'journal.shard-0-of-2.jsonl'), JSON.stringify({ ...JSON.parse(lines[0]), shard: { index: 0, count: 2 } }) + '\n' + JSON.stringify(bad) + '\n');
+    expect(() => mergeRun([a.runDir])).to.throw(DataFormatError, new RegExp(`journal.shard-0-of-2.jsonl: sample at position ${rec.position} \\(dataset index ${rec.index}\\) robust fraction 1, but`));
   });
 });
 

@@ -6,9 +6,9 @@
  *      restarts when the server does not honour ranges);
  *   2. the complete `.part` is checked (size, then sha256 and/or md5); a mismatch deletes it;
  *   3. it is fsynced and renamed to `<file>` (atomic);
- *   4. an archive is extracted into a temporary directory inside `dir`, its expected files are
- *      checked, and its top folder is renamed into place (atomic); the temporary directory is
- *      removed on success and on failure;
+ *   4. an archive is extracted into a staged directory `<dir>/<top folder>.tmp-…`, its expected
+ *      files are checked, and its top folder is renamed into place (atomic); the staged directory
+ *      is removed on success and on failure, and one left by a killed process by the next run;
  *   5. `<dir>/<name>.download.json` records URLs, sizes and the computed sha256 of every file.
  * A file already at `<dir>/<file>` (put there by hand) is verified and used without network.
  */
@@ -16,11 +16,23 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import * as yauzl from 'yauzl';
-import { DataFormatError, DbpError, silentLogger, writeJsonAtomic, type Logger } from '@dbp-bench/framework';
+import {
+  DataFormatError,
+  DbpError,
+  cleanStaleTemporariesIn,
+  commitDirectory,
+  fsyncDir,
+  fsyncFile,
+  pidAlive,
+  silentLogger,
+  stageDirectory,
+  writeJsonAtomic,
+  type Logger,
+} from '@dbp-bench/framework';
 import { isDir, isFile } from './util';
 
 /** One file to fetch. */
@@ -206,28 +218,6 @@ export async function hashFile(file: string): Promise<{ sha256: string; md5: str
     size += (chunk as Buffer).length;
   }
   return { sha256: s.digest('hex'), md5: m.digest('hex'), size };
-}
-
-function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // not supported on every platform
-  }
 }
 
 /** Check a complete file against the spec; returns its hashes and what was verified. */
@@ -426,8 +416,8 @@ function extractZip(file: string, dest: string): Promise<void> {
 async function extractArchive(archive: ArchiveSpec, dir: string, logger: Logger): Promise<string> {
   const file = path.join(dir, archive.file);
   const target = path.join(dir, archive.topDir);
-  const tmp = path.join(dir, `.extract-${archive.topDir}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(tmp, { recursive: true });
+  // Extracted into a staged directory next to the target (framework atomic.ts), renamed into place.
+  const tmp = stageDirectory(target);
   try {
     logger.info(`extracting ${file}`);
     if (archive.format === 'tar.gz') {
@@ -443,14 +433,8 @@ async function extractArchive(archive: ArchiveSpec, dir: string, logger: Logger)
     if (missing.length) {
       throw new DataFormatError(file, `the archive lacks ${missing.map((m) => `${archive.topDir}/${m}`).join(', ')}; expected the official layout`);
     }
-    if (fs.existsSync(target)) {
-      // an incomplete earlier copy (a complete one is detected before downloading): move it away
-      const old = path.join(dir, `.old-${archive.topDir}-${process.pid}-${randomBytes(4).toString('hex')}`);
-      fs.renameSync(target, old);
-      fs.rmSync(old, { recursive: true, force: true });
-    }
-    fs.renameSync(path.join(tmp, archive.topDir), target);
-    fsyncDir(dir);
+    // An existing target is an incomplete earlier copy (a complete one is detected before downloading).
+    commitDirectory(path.join(tmp, archive.topDir), target);
     return target;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -471,7 +455,7 @@ export async function downloadDataset(nameOrSpec: string | DownloadSpec, options
   const mirror = options.mirror ?? (process.env.DBP_DATA_MIRROR || undefined);
   const manifest = path.join(dir, `${spec.name}.download.json`);
   fs.mkdirSync(dir, { recursive: true });
-  for (const n of cleanStaleTemp(dir)) logger.info(`removed ${n}, left by an interrupted extraction`);
+  for (const n of cleanStaleTemp(dir)) logger.info(`removed ${n}, left by an interrupted download`);
   const expected = expectedPaths(dir, spec);
   if (spec.archive && expected.every((p) => fs.existsSync(p))) {
     logger.info(`${spec.name} is already installed in ${path.join(dir, spec.archive.topDir)}`);
@@ -498,22 +482,15 @@ export async function downloadDataset(nameOrSpec: string | DownloadSpec, options
   return { name: spec.name, dir, files, extracted, alreadyPresent, manifest };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Remove `.extract-*` / `.old-*` folders left in `dir` by a download process that was killed (the
- * folder names carry the pid; folders of live processes are left alone). Returns the removed names.
+ * Remove what a killed download process left in `dir`: stale temporaries of atomic writes (staged
+ * extractions `<top folder>.tmp-…`, the manifest's; framework atomic.ts) and the `.extract-*` /
+ * `.old-*` folders of older versions (their names carry the pid; those of live processes are left
+ * alone). `.part` files are kept: a rerun resumes them. Returns the removed names.
  */
 export function cleanStaleTemp(dir: string): string[] {
   if (!isDir(dir)) return [];
-  const removed: string[] = [];
+  const removed = cleanStaleTemporariesIn(dir);
   for (const n of fs.readdirSync(dir)) {
     const m = /^\.(?:extract|old)-.*-(\d+)-[0-9a-f]{8}$/.exec(n);
     if (m && !pidAlive(Number(m[1]))) {

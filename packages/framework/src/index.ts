@@ -11,6 +11,8 @@ export * from './errors';
 export * from './logger';
 export * from './rng';
 export * from './json';
+export * from './atomic';
+export * from './lock';
 export * from './schema';
 export * from './registry';
 export * from './config';

@@ -1,4 +1,4 @@
-/** JSON helpers: canonical serialisation, hashing, deep freeze, atomic writes. */
+/** JSON helpers: canonical serialisation, hashing, deep freeze, the append-only journal (atomic writes: atomic.ts). */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -46,27 +46,6 @@ export type DeepReadonly<T> = T extends (infer U)[]
   : T extends object
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
-
-/**
- * Write a file atomically: write a temporary file in the same directory, fsync it, rename it over
- * the target. A crash leaves either the old file or the new one, never a half-written one.
- */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
-}
 
 /**
  * An append-only JSON-lines journal. Each record is one line, written and fsynced before append()

@@ -1,8 +1,10 @@
 /**
  * `dbp-bench merge`: combine shard journals of one run into the entry an unsharded run writes.
  * Inputs are run directories (every `journal*.jsonl` in them) or journal files; every journal must
- * belong to the same run, every sample of the subset must be present, and a sample journaled twice
- * (e.g. by an unsharded and a sharded attempt) must have identical records.
+ * belong to the same run, every record must follow the run's rules (records.ts recordProblems, within
+ * its journal's shard), every sample of the subset must be present, and a sample journaled twice (e.g.
+ * by an unsharded and a sharded attempt) must have identical records. merge holds the run
+ * directory's lock (`lock.json`, as an unsharded run) while it writes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,8 +12,9 @@ import { DataFormatError, MissingFileError, canonicalJson, silentLogger, type Lo
 import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { readRunInfo, type RunInfo, type ShardMeta } from './entry';
 import { RunChangedError, identityChanges, type RunIdentity } from './identity';
-import { attackCheckWarning, type SampleRecord } from './records';
-import { finalizeRun, readJournal } from './runner';
+import { attackCheckWarning, checkRecords, type SampleRecord } from './records';
+import { finalizeRun, lockShard, readJournal, recordRules } from './runner';
+import { UNSHARDED } from './shard';
 
 const JOURNAL_RE = /^journal(\.shard-(\d+)-of-(\d+))?\.jsonl$/;
 
@@ -50,6 +53,17 @@ export function collectJournals(inputs: readonly string[]): string[] {
 export function mergeRun(inputs: readonly string[], options: MergeOptions = {}): MergeOutcome {
   const logger = options.logger ?? silentLogger;
   const journals = collectJournals(inputs);
+  // merge writes the run directory's results.jsonl and entry.json: it takes the lock an unsharded run takes.
+  const runDir = path.dirname(journals[0] ?? path.resolve(inputs[0] ?? '.'));
+  const lock = lockShard(runDir, UNSHARDED, `the entry of run directory ${runDir}`, logger);
+  try {
+    return mergeLocked(journals, inputs, options, logger);
+  } finally {
+    lock.release();
+  }
+}
+
+function mergeLocked(journals: string[], inputs: readonly string[], options: MergeOptions, logger: Logger): MergeOutcome {
   let info: RunInfo | undefined;
   let infoDir = '';
   const byPosition = new Map<number, { record: SampleRecord; text: string; file: string }>();
@@ -68,7 +82,14 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
     const { header, records } = readJournal(file);
     if (!header) throw new DataFormatError(file, 'empty journal (no header): this shard has not started');
     if (header.run !== info.run) throw new DataFormatError(file, `journal header names run ${header.run}, its run.json names ${info.run}`);
-    if (header.subset.hash !== info.dataset.indicesHash || header.batchSize !== info.batchSize) throw new DataFormatError(file, 'journal header does not match run.json (subset hash or batch size)');
+    if (header.subset.hash !== info.dataset.indicesHash || header.subset.n !== info.dataset.n || header.batchSize !== info.batchSize) {
+      throw new DataFormatError(file, 'journal header does not match run.json (subset size, subset hash or batch size)');
+    }
+    const m = JOURNAL_RE.exec(path.basename(file));
+    const named = m?.[1] ? { index: Number(m[2]), count: Number(m[3]) } : UNSHARDED;
+    if (header.shard.index !== named.index || header.shard.count !== named.count) {
+      throw new DataFormatError(file, `journal header names shard ${header.shard.index}/${header.shard.count}, its file name shard ${named.index}/${named.count}`);
+    }
     if (!identityFrom) {
       identityFrom = file;
       identity = header.identity;
@@ -83,7 +104,10 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
         );
       }
     }
-    for (const r of records) {
+    // Every record is checked against the run's rules and its journal's shard before it is merged.
+    const checked = checkRecords(records, recordRules(info, header.shard), file);
+    if (checked.duplicates) logger.warn(`${file}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
+    for (const r of checked.records) {
       const text = canonicalJson(r);
       const prev = byPosition.get(r.position);
       if (prev && prev.text !== text) {
@@ -91,7 +115,6 @@ export function mergeRun(inputs: readonly string[], options: MergeOptions = {}):
       }
       if (!prev) byPosition.set(r.position, { record: r, text, file });
     }
-    const m = JOURNAL_RE.exec(path.basename(file));
     const metaPath = path.join(dir, m?.[1] ? `meta${m[1]}.json` : 'meta.json');
     if (fs.existsSync(metaPath)) metas.set(path.resolve(metaPath), JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ShardMeta);
     else logger.warn(`${metaPath} not found: provenance of that shard is missing`);

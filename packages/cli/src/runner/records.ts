@@ -11,6 +11,7 @@
  * - `robust` = the running fraction after the last attack; the entry's robust accuracy is its mean
  *   over samples. `worst` (all R draws correct) and `majority` (plurality vote) are tracked alongside.
  */
+import { DataFormatError, canonicalJson } from '@dbp-bench/framework';
 import type { RunIdentity } from './identity';
 import { accuracyMetric, type AttackChecks, type AttackCheckFlag, type AttackResult, type Metric } from '@dbp-bench/leaderboard';
 
@@ -205,3 +206,146 @@ export function attackCheckWarning(attacks: readonly { name: string; id: string;
   return lines.join('\n');
 }
 
+
+/** What every record of a journal must agree with: the run's plan (run.json) and the journal's shard. */
+export interface RecordRules {
+  /** The subset: the dataset index at each position. */
+  indices: readonly number[];
+  /** The positions this journal may hold, [start, end). */
+  range: { start: number; end: number };
+  /** Purifications per evaluation (predictions per draw record). */
+  R: number;
+  /** The run's attacks, in order. */
+  attacks: readonly { name: string; norm?: 'linf' | 'l2'; eps?: number }[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isClass = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+
+function drawProblems(d: unknown, label: number, R: number, where: string): string[] {
+  if (!isObject(d) || !Array.isArray(d.predictions)) return [`${where} has no predictions`];
+  const preds = d.predictions as unknown[];
+  if (preds.length !== R) return [`${where} has ${preds.length} predictions, the run draws R = ${R}`];
+  if (!preds.every(isClass)) return [`${where} has predictions that are not class indices: ${JSON.stringify(preds)}`];
+  const e = drawRecord(label, preds as number[]);
+  const out: string[] = [];
+  if (d.mean !== e.mean) out.push(`${where}.mean is ${JSON.stringify(d.mean)}, its predictions ${JSON.stringify(preds)} give ${e.mean} for label ${label}`);
+  if (d.worst !== e.worst) out.push(`${where}.worst is ${JSON.stringify(d.worst)}, its predictions give ${e.worst}`);
+  if (d.majority !== e.majority) out.push(`${where}.majority is ${JSON.stringify(d.majority)}, its predictions give ${e.majority}`);
+  return out;
+}
+
+/**
+ * What is wrong with one record under the run's rules (empty: consistent). Checked: the position is in
+ * the journal's plan and names the subset's dataset index; every draw record agrees with its
+ * predictions (R of them) and the label; an attack ran exactly on survivors (running robust fraction
+ * > 0), its running fraction / worst / majority follow from the previous ones and its evaluation
+ * (the min rule), its perturbation is within the budget and its checks agree with it; the record's
+ * robust fraction is the last running one, so a sample counted robust is clean-correct.
+ */
+export function recordProblems(r: unknown, rules: RecordRules): string[] {
+  if (!isObject(r)) return ['is not a JSON object'];
+  const { start, end } = rules.range;
+  if (!Number.isInteger(r.position) || (r.position as number) < start || (r.position as number) >= end || (r.position as number) >= rules.indices.length) {
+    return [`position ${JSON.stringify(r.position)} is outside this journal's plan (positions ${start}..${end - 1})`];
+  }
+  const position = r.position as number;
+  const out: string[] = [];
+  if (r.index !== rules.indices[position]) out.push(`is for dataset index ${JSON.stringify(r.index)}, the run's subset has index ${rules.indices[position]} at position ${position}`);
+  if (!isClass(r.label)) return [...out, `label ${JSON.stringify(r.label)} is not a class index`];
+  const label = r.label;
+  out.push(...drawProblems(r.clean, label, rules.R, 'clean'));
+  if (out.length) return out;
+  const clean = r.clean as unknown as DrawRecord;
+  if (!Array.isArray(r.attacks) || r.attacks.length !== rules.attacks.length) {
+    return [`has ${Array.isArray(r.attacks) ? r.attacks.length : 'no'} attack records, the run has ${rules.attacks.length} attacks`];
+  }
+  let run = { robust: clean.mean, worst: clean.worst, majority: clean.majority };
+  for (const [k, spec] of rules.attacks.entries()) {
+    const a = r.attacks[k] as unknown;
+    const where = `attack '${spec.name}'`;
+    if (!isObject(a)) return [...out, `attacks[${k}] is not a JSON object`];
+    if (a.name !== spec.name) return [...out, `attacks[${k}] is named ${JSON.stringify(a.name)}, the run's attack ${k} is '${spec.name}'`];
+    const survivor = run.robust > 0;
+    if (a.ran !== survivor) {
+      out.push(survivor ? `${where} did not run although the sample survived (running robust fraction ${run.robust})` : `${where} ran on a sample already fooled in every draw`);
+      return out;
+    }
+    let expect = run;
+    if (survivor) {
+      const ev = drawProblems(a.eval, label, rules.R, `${where} eval`);
+      if (ev.length) return [...out, ...ev];
+      const e = a.eval as unknown as DrawRecord;
+      expect = { robust: Math.min(run.robust, e.mean), worst: run.worst && e.worst, majority: run.majority && e.majority };
+      const d = a.distance;
+      if (!isObject(d) || !(typeof d.linf === 'number' && d.linf >= 0 && Number.isFinite(d.linf)) || !(typeof d.l2 === 'number' && d.l2 >= 0 && Number.isFinite(d.l2))) {
+        out.push(`${where} has no valid distance {linf, l2}`);
+      } else if (spec.norm && spec.eps !== undefined) {
+        const dist = d[spec.norm] as number;
+        // The runner refuses ||delta|| > eps + 1e-6 and records 7 significant digits.
+        if (dist > spec.eps + 1e-6 + 1e-6 * spec.eps) out.push(`${where}: ||delta||_${spec.norm === 'linf' ? 'inf' : '2'} = ${dist} exceeds the budget eps = ${spec.eps}`);
+        const c = a.checks;
+        if (c !== undefined) {
+          if (!isObject(c) || typeof c.keptClean !== 'boolean' || typeof c.stalled !== 'boolean' || !(c.gradientVanished === null || typeof c.gradientVanished === 'boolean')) {
+            out.push(`${where} has malformed checks ${JSON.stringify(c)}`);
+          } else {
+            const counted = (a.robust as number) > 0 && !c.keptClean && spec.eps > 0;
+            if (c.stalled && !counted) out.push(`${where}: checks.stalled is true for a sample not counted robust`);
+            if (!c.stalled && counted && dist === 0) out.push(`${where}: checks.stalled is false for a sample counted robust with a zero perturbation`);
+            const below = spec.norm === 'linf' ? counted && dist < spec.eps - Math.max(1e-6, CHECK_TOLERANCE * spec.eps) : null;
+            if (c.belowBudget !== below) out.push(`${where}: checks.belowBudget is ${JSON.stringify(c.belowBudget)}, its distance and robust fraction give ${below}`);
+          }
+        }
+      }
+    } else if (a.eval !== undefined || a.distance !== undefined || a.checks !== undefined) {
+      out.push(`${where} did not run but records an evaluation, distance or checks`);
+    }
+    if (a.robust !== expect.robust) {
+      out.push(`${where}: robust fraction ${JSON.stringify(a.robust)}, expected ${expect.robust} (${survivor ? `min of the previous ${run.robust} and its evaluation's ${(a.eval as DrawRecord).mean}` : 'unchanged: it did not run'})`);
+    }
+    if (a.robustWorst !== expect.worst) out.push(`${where}: robustWorst ${JSON.stringify(a.robustWorst)}, expected ${expect.worst}`);
+    if (a.robustMajority !== expect.majority) out.push(`${where}: robustMajority ${JSON.stringify(a.robustMajority)}, expected ${expect.majority}`);
+    if (out.length) return out;
+    run = expect;
+  }
+  if (r.robust !== run.robust) {
+    out.push(`robust fraction ${JSON.stringify(r.robust)}, but ${rules.attacks.length ? 'the running fraction after the last attack' : 'the clean fraction'} is ${run.robust}`);
+  }
+  if (typeof r.robust === 'number' && r.robust > clean.mean) out.push(`counted robust (${r.robust}) above its clean accuracy (${clean.mean})`);
+  return out;
+}
+
+/**
+ * Check a journal's sample records before anything is aggregated from them: deduplicate by position
+ * (a record journaled twice, identically, counts once; two different records for one position are
+ * refused) and check every record with recordProblems(). Throws a DataFormatError naming `file` and
+ * the first bad sample (position and dataset index). Returns the records sorted by position and the
+ * number of duplicate lines dropped.
+ */
+export function checkRecords(records: readonly SampleRecord[], rules: RecordRules, file: string): { records: SampleRecord[]; duplicates: number } {
+  const byPosition = new Map<number, { record: SampleRecord; text: string }>();
+  let duplicates = 0;
+  const bad: { position: unknown; index: unknown; problems: string[] }[] = [];
+  for (const r of records) {
+    const problems = recordProblems(r, rules);
+    if (problems.length) {
+      bad.push({ position: (r as Partial<SampleRecord>)?.position, index: (r as Partial<SampleRecord>)?.index, problems });
+      continue;
+    }
+    const text = canonicalJson(r);
+    const prev = byPosition.get(r.position);
+    if (!prev) byPosition.set(r.position, { record: r, text });
+    else if (prev.text === text) duplicates++;
+    else bad.push({ position: r.position, index: r.index, problems: ['is journaled twice with different contents (two processes wrote this journal, or it was edited)'] });
+  }
+  if (bad.length) {
+    const b = bad[0];
+    throw new DataFormatError(
+      file,
+      `sample at position ${JSON.stringify(b.position)} (dataset index ${JSON.stringify(b.index)}) ${b.problems.join('; ')}` +
+        `${bad.length > 1 ? ` (and ${bad.length - 1} more bad record${bad.length > 2 ? 's' : ''})` : ''}. ` +
+        'The journal was edited or damaged, so nothing was aggregated; restore it, or recompute the shard with `dbp-bench run --restart`',
+    );
+  }
+  return { records: [...byPosition.values()].map((v) => v.record).sort((a, b) => a.position - b.position), duplicates };
+}

@@ -23,6 +23,9 @@ import {
   DataFormatError,
   Journal,
   SanityCheckError,
+  acquireLock,
+  canonicalJson,
+  cleanStaleTemporariesIn,
   hash32,
   loadRunConfig,
   sha256,
@@ -35,6 +38,7 @@ import {
   type Defense,
   type DeepReadonly,
   type GradientMode,
+  type HeldLock,
   type Logger,
   type PluginRegistry,
   type RunConfig,
@@ -53,7 +57,7 @@ import {
 } from './entry';
 import { RunChangedError, computeRunIdentity, configFiles, identityChanges, pluginModules, type ServingModule } from './identity';
 import { runProvenance } from './provenance';
-import { aggregate, attackCheckWarning, drawRecord, sampleChecks, type AttackRecord, type JournalHeader, type JournalLine, type SampleRecord } from './records';
+import { aggregate, attackCheckWarning, checkRecords, drawRecord, sampleChecks, type AttackRecord, type JournalHeader, type JournalLine, type RecordRules, type SampleRecord } from './records';
 import { checkBudget, describeAttack, protocolOf, runSanityChecks, type RunAttack } from './sanity';
 import { UNSHARDED, shardBatches, shardSuffix, type ShardSpec } from './shard';
 
@@ -128,8 +132,48 @@ export function readJournal(file: string, expect?: JournalHeader): { header?: Jo
         `not to run ${expect.run} shard ${expect.shard.index}/${expect.shard.count}; move it away or use another --out`,
     );
   }
-  const records = lines.slice(1).filter((l): l is SampleRecord => l.type === 'sample');
+  const records: SampleRecord[] = [];
+  const headerText = canonicalJson(header);
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i] as Partial<JournalLine> | null;
+    if (l?.type === 'sample') records.push(l as SampleRecord);
+    else if (l?.type === 'header') {
+      // The same header twice (two processes started the journal): harmless; another one: refused.
+      if (canonicalJson(l) !== headerText) throw new DataFormatError(file, `line ${i + 1} is a second header that differs from the first; the journal mixes two runs`);
+    } else throw new DataFormatError(file, `line ${i + 1} is neither a sample record nor the header (type ${JSON.stringify(l?.type)})`);
+  }
   return { header, records };
+}
+
+/** The lock file of a shard: `lock.json` (unsharded, and `merge`), `lock.shard-<i>-of-<n>.json`. */
+export function lockFile(runDir: string, shard: Pick<ShardSpec, 'index' | 'count'>): string {
+  return path.join(runDir, `lock${shardSuffix(shard)}.json`);
+}
+
+/** The rules a journal's records must follow (records.ts recordProblems) under a run's run.json. */
+export function recordRules(info: Pick<RunInfo, 'dataset' | 'batchSize' | 'config' | 'attacks'>, shard: Pick<ShardSpec, 'index' | 'count'>): RecordRules {
+  const n = info.dataset.n;
+  const bs = info.batchSize;
+  const range = shardBatches(Math.ceil(n / bs), shard);
+  return {
+    indices: info.dataset.indices,
+    range: { start: Math.min(n, range.start * bs), end: Math.min(n, range.end * bs) },
+    R: info.config.evaluation.purifications,
+    attacks: info.attacks.map((a) => ({ name: a.name, ...(a.norm ? { norm: a.norm } : {}), ...(a.eps !== undefined ? { eps: a.eps } : {}) })),
+  };
+}
+
+/**
+ * Take the lock of a shard (or, for `merge`, of the run directory's entry): one writer at a time.
+ * LockHeldError names the holder's pid and host; a crashed holder's lock is taken over (framework lock.ts).
+ */
+export function lockShard(runDir: string, shard: Pick<ShardSpec, 'index' | 'count'>, what: string, logger: Logger): HeldLock {
+  const lock = acquireLock(lockFile(runDir, shard), { what });
+  if (lock.recovered) {
+    const r = lock.recovered;
+    logger.warn(`${lock.file}: took over the lock of a process that is gone (${r === 'unreadable' ? 'unreadable lock' : `pid ${r.pid} on host ${r.host}, since ${r.started}`})`);
+  }
+  return lock;
 }
 
 /** Run (or resume) one shard of a benchmark. */
@@ -143,7 +187,31 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
   const outDir = path.resolve(opts.outDir ?? config.output.dir);
   const runDir = path.join(outDir, hash);
   fs.mkdirSync(runDir, { recursive: true });
+  const lock = lockShard(runDir, shard, `run ${hash} shard ${shard.index}/${shard.count} (${runDir})`, logger);
+  try {
+    for (const t of cleanStaleTemporariesIn(runDir)) logger.info(`removed ${t}, left in ${runDir} by an interrupted write`);
+    return await runShard(opts, { logger, deps, now, shard, config, hash, baseDir, file, runDir, scope });
+  } finally {
+    lock.release();
+  }
+}
 
+interface ShardContext {
+  logger: Logger;
+  deps: RunnerDeps;
+  now: () => Date;
+  shard: ShardSpec;
+  config: DeepReadonly<RunConfig>;
+  hash: string;
+  baseDir: string;
+  file?: string;
+  runDir: string;
+  scope: ReturnType<PluginRegistry['createScope']>;
+}
+
+/** The body of runBenchmark, under the shard's lock. */
+async function runShard(opts: RunOptions, c: ShardContext): Promise<RunOutcome> {
+  const { logger, deps, now, shard, config, hash, baseDir, file, runDir, scope } = c;
   const dataset = await scope.create<Dataset>('dataset', config.dataset.id, config.dataset.options);
   const indices = deps.selectSubset(dataset, config.dataset.subset as RunConfig['dataset']['subset']);
   const indicesHash = deps.subsetHash(indices);
@@ -261,6 +329,9 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
       seeds,
       identity,
     };
+    // Fail before computing anything when the journal already holds records that break the run's rules.
+    const rules = recordRules(info, shard);
+    checkRecords(prior.records, rules, jFile);
     writeJsonAtomic(path.join(runDir, RUN_INFO_FILE), info);
     if (!prior.header) journal.append(header);
     writeJsonAtomic(metaPath, meta);
@@ -294,7 +365,11 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
       logger.info(`stopped after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled); rerun the same command to resume`);
       return outcome;
     }
-    const records = readJournal(jFile, header).records.sort((a, b) => a.position - b.position);
+    // Aggregate only what the journal holds, deduplicated and checked record by record.
+    const checked = checkRecords(readJournal(jFile, header).records, rules, jFile);
+    if (checked.duplicates) logger.warn(`${jFile}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
+    const records = checked.records;
+    if (records.length !== shardPositions) throw new DataFormatError(jFile, `holds ${records.length} distinct samples after the run, the shard has ${shardPositions}; the journal was changed while the run held it`);
     if (shard.count > 1) {
       logger.info(`shard ${shard.index}/${shard.count} complete; when all shards are done: dbp-bench merge ${runDir}`);
       const warning = attackCheckWarning(aggregate(records, info.attacks).attacks, records.length, `run ${config.name} (${hash}), shard ${shard.index}/${shard.count}`);
@@ -310,7 +385,12 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
   }
 }
 
-/** Write results.jsonl + entry.json in the run directory, and the entry into an entries directory. */
+/**
+ * Write results.jsonl + entry.json in the run directory, and the entry (with its results file) into
+ * an entries directory or `entryFileOverride`. Every file is written atomically, and the run
+ * directory's entry.json last: when it exists, the copy is complete too. A kill before it leaves the
+ * run unfinished, and rerunning the same command (which finds the journal complete) finalises again.
+ */
 export function finalizeRun(
   info: RunInfo,
   records: SampleRecord[],
@@ -324,10 +404,10 @@ export function finalizeRun(
   writeFileAtomic(path.join(runDir, 'results.jsonl'), text);
   const entry = buildMeasuredEntry(info, records, metas, { path: 'results.jsonl', sha256: sha256(text) }, source);
   const runEntry = path.join(runDir, 'entry.json');
-  writeEntry(runEntry, entry);
   const target = entryFileOverride ?? (entriesDir ? defaultEntryFile(entriesDir, entry) : undefined);
-  if (!target) return { entry, entryFile: runEntry };
-  return { entry: writeEntryWithResults(target, entry, text), entryFile: target };
+  const copied = target ? writeEntryWithResults(target, entry, text) : undefined;
+  writeEntry(runEntry, entry);
+  return target && copied ? { entry: copied, entryFile: target } : { entry, entryFile: runEntry };
 }
 
 interface BatchContext {

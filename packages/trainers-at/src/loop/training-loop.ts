@@ -17,9 +17,13 @@ import {
   DbpError,
   Journal,
   SeededRng,
+  cleanStaleTemporariesIn,
+  commitDirectory,
+  discardDirectory,
   formatDuration,
   hashJson,
   sha256File,
+  stageDirectory,
   writeFileAtomic,
   writeJsonAtomic,
   type Dataset,
@@ -183,9 +187,9 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
   const total = options.steps;
   const hash = recipeHash(ctx.recipe);
 
-  // Leftovers of a checkpoint write interrupted by a kill.
+  // Leftovers of writes interrupted by a kill: staged checkpoints, temporaries of the files in `out`.
   const ckRoot = path.join(out, CKPT_DIR);
-  if (fs.existsSync(ckRoot)) for (const d of fs.readdirSync(ckRoot)) if (d.includes('.tmp-')) fs.rmSync(path.join(ckRoot, d), { recursive: true, force: true });
+  for (const n of [...cleanStaleTemporariesIn(ckRoot), ...cleanStaleTemporariesIn(out)]) logger.info(`removed ${n}, left by an interrupted write`);
 
   const optimizer = new Optimizer(options.optimizer, task.params);
   const ema = options.ema.enabled ? new Ema(options.ema, task.params) : undefined;
@@ -238,9 +242,7 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
   const writeCheckpoint = (step: number): void => {
     const name = `step-${String(step).padStart(8, '0')}`;
     const dir = path.join(ckRoot, name);
-    const tmp = path.join(ckRoot, `${name}.tmp-${process.pid}`);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp, { recursive: true });
+    const tmp = stageDirectory(dir);
     task.saveWeights(path.join(tmp, 'model.safetensors'), { trainer: task.trainerId, step, ema: false });
     writeF32Safetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.stateTensors(), { type: options.optimizer.type, step: String(optimizer.stepCount) });
     if (ema) writeF32Safetensors(path.join(tmp, 'ema.safetensors'), ema.stateTensors(), { updates: String(ema.updates) });
@@ -257,11 +259,10 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
       time: new Date().toISOString(),
     };
     writeJsonAtomic(path.join(tmp, 'state.json'), state);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
+    commitDirectory(tmp, dir);
     writeJsonAtomic(path.join(out, POINTER), { latest: path.join(CKPT_DIR, name), step });
     const all = fs.readdirSync(ckRoot).filter((d) => /^step-\d+$/.test(d)).sort();
-    for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, options.keepCheckpoints)))) fs.rmSync(path.join(ckRoot, old), { recursive: true, force: true });
+    for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, options.keepCheckpoints)))) discardDirectory(path.join(ckRoot, old));
     writeLossCurve(path.join(out, LOSS_SVG), records, `${task.trainerId}: ${path.basename(out)}`);
   };
 
