@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Journal, MemoryLogger, SeededRng } from '@dbp-bench/framework';
+import { Journal, MemoryLogger, SeededRng, hostTag } from '@dbp-bench/framework';
 import {
   Ema,
   FINAL_WEIGHTS,
@@ -313,12 +314,16 @@ describe('trainers-at: the training loop (checkpoints, exact resume, logs)', () 
     // Simulate a kill during step 8..9 that happened before checkpoint 7 was complete.
     fs.rmSync(path.join(dir, 'checkpoints', 'step-00000007'), { recursive: true });
     fs.rmSync(path.join(dir, 'checkpoint.json'));
-    fs.mkdirSync(path.join(dir, 'checkpoints', 'step-00000009.tmp-1234'));
+    // ... and left a staged checkpoint (its pid is gone) and a temporary of the pointer file.
+    const dead = spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' }).pid!;
+    fs.mkdirSync(path.join(dir, 'checkpoints', `step-00000009.tmp-${dead}-${hostTag()}-0badc0de`));
+    fs.writeFileSync(path.join(dir, `checkpoint.json.tmp-${dead}-${hostTag()}-0badc0df`), '{"lat');
     const resumed = await run(dir, o, { resume: true });
     for (const [k, v] of full.w) expect(Buffer.from(resumed.w.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).to.equal(true);
     const steps = Journal.read<{ kind: string; step: number }>(path.join(dir, LOSS_LOG)).filter((r) => r.kind === 'train').map((r) => r.step);
     expect(steps).to.deep.equal(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(fs.readdirSync(path.join(dir, 'checkpoints')).some((d) => d.includes('.tmp-'))).to.equal(false);
+    expect(fs.readdirSync(dir).some((d) => d.includes('.tmp-'))).to.equal(false);
   });
 
   it('refuses to resume a checkpoint written with other options', async () => {
