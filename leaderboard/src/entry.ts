@@ -9,10 +9,13 @@ import {
   ConfigValidationError,
   DataFormatError,
   MissingFileError,
+  SAFE_ID_PATTERN,
+  isSafeId,
   validateSchema,
   writeJsonAtomic,
   type JsonSchema,
 } from '@dbp-bench/framework';
+import { urlProblem } from './url';
 
 /** Path of the published JSON Schema of an entry. */
 export const ENTRY_SCHEMA_FILE = path.resolve(__dirname, '../../schema/entry.schema.json');
@@ -177,10 +180,40 @@ export interface LeaderboardEntry {
   footnote?: string;
 }
 
-/** Validate an entry against the schema; throws ConfigValidationError naming `what` and every problem. */
+/** The fields of an entry that hold a link URL (every `#/definitions/httpUrl` of the schema), with their values. */
+export function urlFields(e: LeaderboardEntry): [field: string, value: unknown][] {
+  const out: [string, unknown][] = [];
+  if (e.paper && e.paper.url !== undefined) out.push(['$.paper.url', e.paper.url]);
+  for (const k of ['reported', 'measured', 'bestKnown'] as const) {
+    const v = e.values?.[k];
+    if (v && v.url !== undefined) out.push([`$.values.${k}.url`, v.url]);
+  }
+  return out;
+}
+
+/**
+ * The fields of an entry that become path segments (`<dataset>/<threat>/<id>.json`, the site's page
+ * names) and are not safe segments (SAFE_ID_PATTERN: a letter or digit, then letters, digits, . _ -,
+ * at most 128 characters). Checked by the schema; checked again here for entries that did not come
+ * through validation.
+ */
+export function idProblems(e: Pick<LeaderboardEntry, 'id' | 'dataset' | 'threatModel'>): string[] {
+  const fields: [string, unknown][] = [['$.id', e.id], ['$.dataset.id', e.dataset?.id], ['$.threatModel.id', e.threatModel?.id]];
+  return fields.filter(([, v]) => !isSafeId(v)).map(([f, v]) => `${f}: ${JSON.stringify(v)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
+}
+
+/**
+ * Validate an entry against the schema, then what the schema cannot say (URLs parsed with the WHATWG
+ * parser, see url.ts; each value inside its interval); throws ConfigValidationError naming `what` and
+ * every problem with its JSON path.
+ */
 export function validateEntry(entry: unknown, what = 'leaderboard entry'): LeaderboardEntry {
   const e = validateSchema<LeaderboardEntry>(entrySchema(), entry, what) as unknown as LeaderboardEntry;
   const problems: string[] = [];
+  for (const [field, value] of urlFields(e)) {
+    const p = urlProblem(value);
+    if (p) problems.push(`${field}: ${p}`);
+  }
   const m = (x: Metric | null | undefined, where: string): void => {
     if (x?.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9)) problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
   };
@@ -209,17 +242,26 @@ export function readEntry(file: string): LeaderboardEntry {
   return validateEntry(raw, file);
 }
 
-/** An entry with the file it was read from. */
+/** An entry with the file it was read from and the entries directory it was found under. */
 export interface LoadedEntry {
   file: string;
   entry: LeaderboardEntry;
+  /** The entries tree (the directory given to loadEntries): the site publishes files only from inside it. */
+  root?: string;
 }
 
-/** Every `*.json` entry under `dir` (recursively), validated, sorted by path. */
+/**
+ * Every `*.json` entry under `dir` (recursively), validated, sorted by path. A directory reached twice
+ * through symbolic links is read once.
+ */
 export function loadEntries(dir: string): LoadedEntry[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MissingFileError(dir, 'expected a directory of leaderboard entries');
   const files: string[] = [];
+  const visited = new Set<string>();
   const walk = (d: string): void => {
+    const real = fs.realpathSync(d);
+    if (visited.has(real)) return;
+    visited.add(real);
     for (const name of fs.readdirSync(d).sort()) {
       const p = path.join(d, name);
       const st = fs.statSync(p);
@@ -228,11 +270,17 @@ export function loadEntries(dir: string): LoadedEntry[] {
     }
   };
   walk(dir);
-  return files.map((file) => ({ file, entry: readEntry(file) }));
+  return files.map((file) => ({ file, entry: readEntry(file), root: dir }));
 }
 
-/** Where an entry goes in an entries directory: `<dir>/<dataset>/<threat>/<id>.json`. */
+/**
+ * Where an entry goes in an entries directory: `<dir>/<dataset>/<threat>/<id>.json`. Throws
+ * ConfigValidationError when an id is not a safe path segment (`idProblems`), so no id can name a
+ * place outside `<dir>`.
+ */
 export function entryPath(dir: string, entry: Pick<LeaderboardEntry, 'id' | 'dataset' | 'threatModel'>): string {
+  const problems = idProblems(entry);
+  if (problems.length) throw new ConfigValidationError(`leaderboard entry '${String(entry.id)}'`, problems);
   return path.join(dir, entry.dataset.id, entry.threatModel.id, `${entry.id}.json`);
 }
 

@@ -1,22 +1,53 @@
-/** HTML helpers for the site generator. Every string that comes from an entry goes through `esc`. */
+/**
+ * HTML helpers for the site generator, the one place where entry strings become markup. Every string
+ * that comes from an entry goes through `esc`; every link URL through `safeUrl`/`link`.
+ */
+import { httpUrl } from './url';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
-/** Escape text for element content and (double- or single-quoted) attribute values. */
+/**
+ * Bidirectional-text controls: embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069, the
+ * marks U+200E/U+200F and the Arabic letter mark U+061C. In a displayed string they can reorder what
+ * follows (a name that reads differently from what it is), so `esc` shows each as a visible
+ * `[U+202E]` instead.
+ */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+const codePoint = (c: string): string => `[U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}]`;
+
+/** `text` with every bidi control replaced by its visible code point, `[U+202E]`. */
+export function neutraliseBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, codePoint);
+}
+
+/**
+ * A string for a terminal line (the CLI's leaderboard tables): bidi controls and every other control
+ * character (C0, DEL, C1: escape sequences included) shown as `[U+001B]`.
+ */
+export function plainText(value: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return neutraliseBidi(String(value ?? '')).replace(/[\u0000-\u001f\u007f-\u009f]/g, codePoint);
+}
+
+/**
+ * Escape text for element content, `<title>` and (double- or single-quoted) attribute values; bidi
+ * controls are neutralised (`neutraliseBidi`).
+ */
 export function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"'`]/g, (c) => ESC[c]);
+  return neutraliseBidi(String(value ?? '')).replace(/[&<>"'`]/g, (c) => ESC[c]);
 }
 
-/** A URL safe to put in href: only http(s) and relative links without a scheme; anything else is null. */
+/**
+ * A URL safe to put in href: an absolute http(s) URL that passes the entry URL rule (`urlProblem` in
+ * url.ts), as the browser resolves it (`URL.href`); anything else (other schemes, relative or
+ * protocol-relative URLs, hidden control characters) is null.
+ */
 export function safeUrl(url: unknown): string | null {
-  if (typeof url !== 'string') return null;
-  const u = url.trim();
-  if (/^https?:\/\//i.test(u)) return u;
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(u) || u.startsWith('//')) return null;
-  return u;
+  return httpUrl(url);
 }
 
-/** `<a href>` when the URL is safe, plain escaped text otherwise. */
+/** `<a href>` when the URL is safe, plain escaped text otherwise (the text, never the refused URL). */
 export function link(url: unknown, text: unknown): string {
   const u = safeUrl(url);
   return u ? `<a href="${esc(u)}" rel="noopener noreferrer">${esc(text)}</a>` : esc(text);

@@ -2,4 +2,5 @@
 export * from './entry';
 export * from './robustbench';
 export * from './site';
-export { esc, safeUrl } from './html';
+export { esc, link, neutraliseBidi, plainText, safeUrl } from './html';
+export { browserUrlText, httpUrl, urlProblem } from './url';

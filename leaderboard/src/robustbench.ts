@@ -8,9 +8,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, type Logger, silentLogger } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, isSafeId, type Logger, silentLogger } from '@dbp-bench/framework';
 import { FRAMEWORK_VERSION } from '@dbp-bench/framework';
 import { parseEps, reportedMetric, threatId, validateEntry, type LeaderboardEntry } from './entry';
+import { urlProblem } from './url';
 
 /** The fields of a RobustBench model_info file this importer reads. */
 export interface RobustBenchModelInfo {
@@ -95,8 +96,9 @@ export function footnoteText(html: string): string {
     .trim();
 }
 
+/** The model name as the tail of an entry id: letters, digits, . _ - only, at most 116 characters (`robustbench-` + 116 = 128). */
 function safeId(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 116) || 'model';
 }
 
 /** Convert one model_info file. */
@@ -117,7 +119,7 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
   if (threat === 'corruptions') throw new DataFormatError(file, 'common-corruption entries are not imported (no Lp threat model)');
   const model = path.basename(file, '.json');
   const dataset = typeof info.dataset === 'string' && info.dataset ? info.dataset : segments[segments.length - 3];
-  if (!dataset || !/^[A-Za-z0-9._-]+$/.test(dataset)) throw new DataFormatError(file, `field 'dataset' is ${JSON.stringify(info.dataset)}, expected a dataset id such as "cifar10"`);
+  if (!isSafeId(dataset)) throw new DataFormatError(file, `field 'dataset' is ${JSON.stringify(info.dataset)}, expected a dataset id such as "cifar10"`);
   if (info.eps === undefined || info.eps === null || info.eps === '') throw new DataFormatError(file, `field 'eps' is missing (expected e.g. "8/255")`);
   let eps: number;
   try {
@@ -134,7 +136,11 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
   if (fwd !== undefined && (typeof fwd !== 'number' || !(fwd >= 0))) throw new DataFormatError(file, `field 'number_forward_passes' is ${JSON.stringify(fwd)}, expected a non-negative number`);
   const standard = /^standard/i.test(model) && autoattack === 0;
   const architecture = typeof info.architecture === 'string' ? info.architecture : null;
-  const paperUrl = typeof info.link === 'string' ? info.link : undefined;
+  if (info.link !== undefined && info.link !== '') {
+    const problem = urlProblem(info.link);
+    if (problem) throw new DataFormatError(file, `field 'link': ${problem}`);
+  }
+  const paperUrl = typeof info.link === 'string' && info.link ? info.link : undefined;
   const footnote = typeof info.footnote === 'string' ? footnoteText(info.footnote) : undefined;
   const attacks: LeaderboardEntry['results']['attacks'] = [{ name: 'AutoAttack', id: 'autoattack', accuracy: reportedMetric(autoattack, null) }];
   if (external !== null) attacks.push({ name: 'external evaluation', id: 'external', accuracy: reportedMetric(Math.min(external, autoattack), null) });

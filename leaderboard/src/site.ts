@@ -3,15 +3,22 @@
  * scatter plot (inline SVG) per dataset x threat model, one page per entry (protocol, provenance,
  * downloads), local CSS/JS only. Works from a plain file server and offline.
  *
- * Escaping: every string taken from an entry is HTML-escaped here (`esc`); links are emitted only for
- * http(s) or scheme-less URLs; the client script never parses HTML.
+ * What it publishes: the pages, the assets, each entry as JSON, and each entry's per-sample results
+ * file only when its real path (symbolic links resolved) lies inside the entries tree; anything else
+ * is a DataFormatError naming the entry file and `$.resultsFile.path`, raised before anything is
+ * written. Every file is written atomically.
+ *
+ * Escaping: every string taken from an entry is HTML-escaped here (`esc`, which also neutralises bidi
+ * controls); links are emitted only for absolute http(s) URLs (`link`, the rule of url.ts), so a
+ * refused URL is shown as text; entry, dataset and threat-model ids are checked as safe path segments
+ * again before they name a file; the client script never parses HTML.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { copyFileAtomic, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
+import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
 import { SITE_CSS, SITE_JS } from './assets';
-import { threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
-import { esc, jsonBlock, link, num } from './html';
+import { idProblems, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
+import { esc, jsonBlock, link, num, plainText } from './html';
 
 export interface BuildSiteOptions {
   /** Page title. */
@@ -24,7 +31,7 @@ export interface BuildSiteOptions {
 export interface BuildSiteResult {
   index: string;
   pages: string[];
-  /** Per-sample results files copied into data/. */
+  /** Per-sample results files copied into data/ (each from inside the entries tree). */
   downloads: string[];
   warnings: string[];
 }
@@ -33,6 +40,8 @@ interface PageEntry {
   pageId: string;
   file?: string;
   entry: LeaderboardEntry;
+  /** Real path of the per-sample results file to publish (checked to lie inside the entries tree). */
+  results?: string;
 }
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'";
@@ -55,8 +64,54 @@ ${body}
 `;
 }
 
-function pageIdOf(e: LeaderboardEntry): string {
-  return `${e.dataset.id}__${e.threatModel.id}__${e.id}`;
+/**
+ * The page (and data file) name of an entry: `<dataset>__<threat>__<id>`, each a safe path segment
+ * (checked again here: buildSite also takes entries that did not come through validation); a name over
+ * 200 characters is cut and ends in a hash of the whole, so file names stay within 255 bytes.
+ */
+function pageIdOf(e: LeaderboardEntry, file: string | undefined): string {
+  const problems = idProblems(e);
+  if (problems.length) throw new DataFormatError(file ?? `leaderboard entry '${String(e.id)}'`, problems.join('; '));
+  const id = `${e.dataset.id}__${e.threatModel.id}__${e.id}`;
+  return id.length <= 200 ? id : `${id.slice(0, 183)}-${sha256(id).slice(0, 16)}`;
+}
+
+/** Whether the real path `p` lies strictly inside the real directory `dir`. */
+function inside(dir: string, p: string): boolean {
+  const r = path.relative(dir, p);
+  return r !== '' && r !== '..' && !r.startsWith(`..${path.sep}`) && !path.isAbsolute(r);
+}
+
+/**
+ * The real path of the entry file itself: it must lie inside the entries tree `root` (a symbolic link
+ * out of the tree is refused).
+ */
+function checkEntryFile(file: string, root: string): void {
+  const real = fs.realpathSync(file);
+  if (!inside(fs.realpathSync(root), real)) {
+    throw new DataFormatError(file, `resolves to ${real}, outside the entries directory ${root} (a symbolic link); the site publishes only files inside it`);
+  }
+}
+
+/**
+ * The real path of an entry's per-sample results file when the site may publish it, or null when it
+ * does not exist (a warning). Throws DataFormatError naming the entry file and `$.resultsFile.path`
+ * when the path is absolute, leads out of the entries tree `root` (`..`), resolves out of it through a
+ * symbolic link, or is not a regular file.
+ */
+function publishableResults(file: string, root: string, rel: unknown): string | null {
+  const refuse = (why: string): never => {
+    throw new DataFormatError(file, `$.resultsFile.path: ${why}; the site publishes only files inside the entries directory ${root}`);
+  };
+  if (typeof rel !== 'string' || !rel) return refuse(`${JSON.stringify(rel)} is not a file name`);
+  if (path.isAbsolute(rel) || path.win32.isAbsolute(rel) || rel.includes('\\') || rel.includes('\0')) refuse(`${JSON.stringify(rel)} is not a relative path`);
+  const lexical = path.resolve(path.dirname(file), rel);
+  if (!inside(path.resolve(root), lexical)) refuse(`${JSON.stringify(rel)} leads outside the entries directory`);
+  if (!fs.existsSync(lexical)) return null;
+  const real = fs.realpathSync(lexical);
+  if (!inside(fs.realpathSync(root), real)) refuse(`${JSON.stringify(rel)} resolves to ${real} (through a symbolic link), outside the entries directory`);
+  if (!fs.statSync(real).isFile()) refuse(`${JSON.stringify(rel)} is not a regular file`);
+  return real;
 }
 
 function metricText(m: Metric | null | undefined): string {
@@ -291,21 +346,39 @@ ${e.footnote ? `<h2>Footnote</h2><pre class="text">${esc(e.footnote)}</pre>` : '
 }
 
 /**
- * Build the site into `outDir` from loaded entries (their files are used to find per-sample results
- * files, which are copied into `data/` with their sha256 checked).
+ * Build the site into `outDir` from loaded entries. An entry's per-sample results file (its
+ * `resultsFile.path`, relative to the entry file) is copied into `data/` with its sha256 checked, only
+ * from inside the entries tree: the entry's `root` (loadEntries sets it to the directory it read), else
+ * the entry file's own directory. Every entry is checked before anything is written.
  */
-export async function buildSite(entries: readonly (LoadedEntry | { entry: LeaderboardEntry; file?: string })[], outDir: string, options: BuildSiteOptions = {}): Promise<BuildSiteResult> {
+export async function buildSite(
+  entries: readonly (LoadedEntry | { entry: LeaderboardEntry; file?: string; root?: string })[],
+  outDir: string,
+  options: BuildSiteOptions = {},
+): Promise<BuildSiteResult> {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? new Date();
   const title = options.title ?? 'dbp-bench leaderboard';
   const warnings: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string | undefined>();
   const pages: PageEntry[] = [];
-  for (const { entry, file } of entries) {
-    const pageId = pageIdOf(entry);
-    if (seen.has(pageId)) throw new Error(`two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id}${file ? ` (second: ${file})` : ''}; entry ids must be unique per dataset and threat model`);
-    seen.add(pageId);
-    pages.push({ pageId, file, entry });
+  for (const { entry, file, root: given } of entries as readonly { entry: LeaderboardEntry; file?: string; root?: string }[]) {
+    const pageId = pageIdOf(entry, file);
+    if (seen.has(pageId)) {
+      throw new Error(`two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id} (${seen.get(pageId) ?? 'given in memory'} and ${file ?? 'one given in memory'}); entry ids must be unique per dataset and threat model`);
+    }
+    seen.set(pageId, file);
+    const p: PageEntry = { pageId, file, entry };
+    if (file) {
+      const root = given ?? path.dirname(file);
+      if (given) checkEntryFile(file, root);
+      if (entry.resultsFile) {
+        const real = publishableResults(file, root, entry.resultsFile.path);
+        if (real) p.results = real;
+        else warnings.push(`${file}: results file ${path.resolve(path.dirname(file), entry.resultsFile.path)} not found`);
+      }
+    }
+    pages.push(p);
   }
   const groups = new Map<string, PageEntry[]>();
   for (const p of [...pages].sort((a, b) => groupKey(a.entry).localeCompare(groupKey(b.entry)))) {
@@ -313,7 +386,6 @@ export async function buildSite(entries: readonly (LoadedEntry | { entry: Leader
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k)!.push(p);
   }
-  fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
   writeFileAtomic(path.join(outDir, 'assets', 'site.css'), SITE_CSS.trimStart());
   writeFileAtomic(path.join(outDir, 'assets', 'site.js'), SITE_JS.trimStart());
   const written: string[] = [];
@@ -322,19 +394,14 @@ export async function buildSite(entries: readonly (LoadedEntry | { entry: Leader
     const jsonFile = path.join(outDir, 'data', `${p.pageId}.json`);
     writeFileAtomic(jsonFile, JSON.stringify(p.entry, null, 2) + '\n');
     let results: { file: string; sha256: string; ok: boolean } | undefined;
-    if (p.entry.resultsFile && p.file) {
-      const src = path.resolve(path.dirname(p.file), p.entry.resultsFile.path);
-      if (fs.existsSync(src)) {
-        const dest = path.join(outDir, 'data', `${p.pageId}.results.jsonl`);
-        copyFileAtomic(src, dest);
-        const sha = await sha256File(dest);
-        const ok = sha === p.entry.resultsFile.sha256;
-        if (!ok) warnings.push(`${p.file}: results file ${src} has sha256 ${sha}, the entry says ${p.entry.resultsFile.sha256}`);
-        results = { file: dest, sha256: sha, ok };
-        downloads.push(dest);
-      } else {
-        warnings.push(`${p.file}: results file ${src} not found`);
-      }
+    if (p.results && p.entry.resultsFile) {
+      const dest = path.join(outDir, 'data', `${p.pageId}.results.jsonl`);
+      copyFileAtomic(p.results, dest);
+      const sha = await sha256File(dest);
+      const ok = sha === p.entry.resultsFile.sha256;
+      if (!ok) warnings.push(`${p.file}: results file ${p.results} has sha256 ${sha}, the entry says ${p.entry.resultsFile.sha256}`);
+      results = { file: dest, sha256: sha, ok };
+      downloads.push(dest);
     }
     const html = path.join(outDir, 'entries', `${p.pageId}.html`);
     writeFileAtomic(html, entryPage(p, { json: jsonFile, results }));
@@ -346,7 +413,7 @@ export async function buildSite(entries: readonly (LoadedEntry | { entry: Leader
   return { index, pages: written, downloads, warnings };
 }
 
-/** A plain-text table of entries (for the CLI): one block per dataset x threat model. */
+/** A plain-text table of entries (for the CLI): one block per dataset x threat model; entry strings go through `plainText`. */
 export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): string {
   const groups = new Map<string, LeaderboardEntry[]>();
   for (const e of [...entries].sort((a, b) => groupKey(a).localeCompare(groupKey(b)))) {
@@ -357,11 +424,11 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
   const out: string[] = [];
   for (const list of groups.values()) {
     const e0 = list[0];
-    out.push(`${e0.dataset.id} — ${threatLabel(e0.threatModel)}`);
+    out.push(plainText(`${e0.dataset.id} — ${threatLabel(e0.threatModel)}`));
     const rows = [...list]
       .sort((a, b) => (b.results.robust?.value ?? -1) - (a.results.robust?.value ?? -1))
       .map((e) => [
-        e.name,
+        plainText(e.name),
         e.defense.family,
         e.kind,
         metricText(e.results.clean),
@@ -389,7 +456,7 @@ export function formatAttackChecksText(e: LeaderboardEntry): string {
   const header = ['attack', 'ran on', 'robust', 'grad vanished', 'stalled', 'below budget', 'kept clean', 'not reported', 'flag'];
   const rows = checked.map((a) => {
     const c = a.checks!;
-    return [a.name, String(c.ran), String(c.robust), String(c.gradientVanished), String(c.stalled), c.belowBudget === null ? '–' : String(c.belowBudget), String(c.keptClean), String(c.ran - c.reported), c.flags.length ? c.flags.join(',').toUpperCase() : 'ok'];
+    return [plainText(a.name), String(c.ran), String(c.robust), String(c.gradientVanished), String(c.stalled), c.belowBudget === null ? '–' : String(c.belowBudget), String(c.keptClean), String(c.ran - c.reported), c.flags.length ? c.flags.join(',').toUpperCase() : 'ok'];
   });
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

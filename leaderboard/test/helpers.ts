@@ -44,3 +44,39 @@ export function measuredEntry(over: { id?: string; name?: string; family?: 'dbp'
     resultsFile: null,
   };
 }
+
+/**
+ * URL probes that must never become a link: schemes other than http(s) written the ways browsers still
+ * read as that scheme, relative and protocol-relative URLs (`/\host` is an off-site link in a browser).
+ */
+export const URL_PROBES: readonly string[] = [
+  'javascript:alert(11)',
+  'JaVaScRiPt:alert(12)',
+  'java\tscript:alert(13)',
+  'java\nscript:alert(14)',
+  'java\rscript:alert(15)',
+  '\u0001javascript:alert(16)',
+  '\u0000javascript:alert(17)',
+  ' javascript:alert(18)',
+  '\u001fjava\tscript:alert(19) ',
+  'data:text/html,<script>alert(20)</script>',
+  'vbscript:msgbox(1)',
+  'file:///etc/passwd',
+  '//evil.example/x',
+  '/\\evil.example/x',
+  '\\\\evil.example/x',
+  '\t//evil.example/x',
+  'https:evil.example/x',
+  'https:/evil.example/x',
+  'https://user:pw@evil.example/',
+  'htt\tps://evil.example/',
+  ' https://evil.example/',
+  'https://evil.example/\u0085',
+  '/relative/x',
+  'x.html',
+  '#top',
+  '',
+];
+
+/** Every bidi control the site must neutralise. */
+export const BIDI = ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C'];

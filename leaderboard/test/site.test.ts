@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@dbp-bench/framework';
 import { buildSite, entryPath, formatAttackChecksText, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
-import { FIXTURES, measuredEntry } from './helpers';
+import { BIDI, FIXTURES, URL_PROBES, measuredEntry } from './helpers';
 
 const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
 
@@ -25,16 +25,48 @@ function makeEntries(): string {
   writeEntry(entryPath(dir, measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 })), measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 }));
   const evil = measuredEntry({ id: 'evil', name: EVIL, clean: 50, robust: 25 });
   evil.description = EVIL;
-  evil.paper = { title: EVIL, url: 'javascript:window.__pwned=3', venue: '"><script>window.__pwned=4</script>' };
+  // Valid http(s) URLs (validation refuses anything else) that try to break out of the href attribute.
+  evil.paper = { title: EVIL, url: 'https://example.org/"><script>window.__pwned=3</script>', venue: '"><script>window.__pwned=4</script>' };
   evil.defense.options = { note: '</pre><script>window.__pwned=5</script>' };
   evil.flags.sanity = [{ id: 'zero-gradient', attack: EVIL, message: `<img src=x onerror="window.__pwned=6">` }];
   evil.footnote = EVIL;
-  evil.values.reported = { robust: 30, source: EVIL, url: 'javascript:window.__pwned=7' };
+  evil.values.reported = { robust: 30, source: EVIL, url: "https://example.org/?q='><img/src=x/onerror=window.__pwned=7>" };
   writeEntry(entryPath(dir, evil), evil);
   return dir;
 }
 
+/**
+ * Entries that did not come through validation (buildSite's defence in depth): every URL field holds a
+ * probe from URL_PROBES (four per entry), every name a bidi override.
+ */
+function probeEntries(): { entry: LeaderboardEntry }[] {
+  const out: { entry: LeaderboardEntry }[] = [];
+  for (let k = 0; k * 4 < URL_PROBES.length; k++) {
+    const [p0, p1, p2, p3] = [0, 1, 2, 3].map((i) => URL_PROBES[(4 * k + i) % URL_PROBES.length]);
+    const e = measuredEntry({ id: `probe-${k}`, name: `probe ${k} \u202Egnp.exe ${BIDI.join('')}`, clean: 60 + k, robust: 20 + k });
+    e.paper = { title: `paper ${k}`, url: p0, venue: `venue \u2067${k}` };
+    e.values = { reported: { robust: 30, source: `reported ${k}`, url: p1 }, measured: { robust: 20, source: `measured ${k}`, url: p2 }, bestKnown: { robust: 20, source: `best ${k}`, url: p3 } };
+    out.push({ entry: e });
+  }
+  return out;
+}
+
 describe('leaderboard site (static checks)', () => {
+  it('renders no probe URL as a link, even from entries that skipped validation', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
+    const res = await buildSite(probeEntries(), out);
+    const all = [res.index, ...res.pages].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    const hrefs = [...all.matchAll(/\s(?:href|src|action|formaction)="([^"]*)"/g)].map((m) => m[1]);
+    expect(hrefs.length).to.be.greaterThan(10);
+    // Only the site's own relative links remain: pages, data files, assets.
+    for (const h of hrefs) expect(h, h).to.match(/^(\.\.\/)?(index\.html|entries\/probe|entries\/cifar10__|data\/cifar10__|assets\/site\.(css|js))/);
+    expect(all).to.not.match(/javascript:|vbscript:|data:text|evil\.example\/x"/i);
+    // The refused URLs' link texts are still shown, as text.
+    expect(all).to.include('<dt>title</dt><dd>paper 0</dd>');
+    for (const c of BIDI) expect(all.includes(c)).to.equal(false);
+  });
+
+
   it('builds index, entry pages and downloads with local assets only, every entry string escaped', async () => {
     const entries = makeEntries();
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
@@ -130,6 +162,14 @@ describe('leaderboard site in headless Chromium', function () {
   let userDir = '';
   const dialogs: string[] = [];
   const requests: string[] = [];
+  const handled = new WeakSet<object>();
+  const onDialog = (d: { message(): string; dismiss(): Promise<void> }): void => {
+    if (handled.has(d)) return;
+    handled.add(d);
+    dialogs.push(d.message());
+    d.dismiss().catch(() => undefined);
+  };
+  let probePages: string[] = [];
 
   before(async function () {
     const exe = findChromium();
@@ -137,9 +177,19 @@ describe('leaderboard site in headless Chromium', function () {
       console.log('      (skipping browser tests: no chromium on PATH; install Debian `chromium` or set CHROMIUM_PATH)');
       this.skip();
     }
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
-    await buildSite(loadEntries(makeEntries()), out);
-    server = await serve(fs.realpathSync(out));
+    // site/: the normal site; probe/: a site built from unvalidated probe entries (every URL field a
+    // probe from URL_PROBES, bidi controls in names) with its Content-Security-Policy removed.
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-')));
+    await buildSite(loadEntries(makeEntries()), path.join(base, 'site'));
+    const probe = await buildSite(probeEntries(), path.join(base, 'probe'));
+    for (const f of [probe.index, ...probe.pages]) {
+      const html = fs.readFileSync(f, 'utf8');
+      const stripped = html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>\n/, '');
+      expect(stripped.length).to.be.lessThan(html.length);
+      fs.writeFileSync(f, stripped);
+    }
+    probePages = [probe.index, ...probe.pages].map((f) => path.relative(base, f).split(path.sep).join('/'));
+    server = await serve(base);
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { chromium } = require('playwright-core') as typeof import('playwright-core');
@@ -148,8 +198,12 @@ describe('leaderboard site in headless Chromium', function () {
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    context.on('page', (p: { on(ev: string, f: (x: { message(): string; dismiss(): Promise<void> }) => void): void }) => p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); }));
+    context.on('page', (p: { on(ev: string, f: typeof onDialog): void }) => p.on('dialog', onDialog));
     context.on('request', (r: { url(): string }) => requests.push(r.url()));
+    // Nothing leaves the machine: requests off the local server are recorded (above) and aborted.
+    await context.route('**/*', (route: { request(): { url(): string }; continue(): Promise<void>; abort(): Promise<void> }) =>
+      route.request().url().startsWith(server!.url) ? route.continue() : route.abort(),
+    );
   });
 
   after(async () => {
@@ -160,10 +214,7 @@ describe('leaderboard site in headless Chromium', function () {
 
   async function open(rel: string) {
     const page = await context.newPage();
-    page.on('dialog', (d: { message(): string; dismiss(): Promise<void> }) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    page.on('dialog', onDialog);
     await page.goto(server!.url + rel, { waitUntil: 'load' });
     return page;
   }
@@ -172,7 +223,7 @@ describe('leaderboard site in headless Chromium', function () {
     Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.cells[${col}].textContent.trim())`;
 
   it('sorts a table by clicking its headers', async () => {
-    const page = await open('index.html');
+    const page = await open('site/index.html');
     const table = 'section[data-threat="linf-8_255"] table.lb';
     const clean = async (): Promise<number[]> => (await page.evaluate(visibleColumn(table, 4))).map(Number);
     await page.click(`${table} th:nth-child(5)`);
@@ -190,7 +241,7 @@ describe('leaderboard site in headless Chromium', function () {
   });
 
   it('filters by defense family, attack and reported vs measured (tables and scatter points)', async () => {
-    const page = await open('index.html');
+    const page = await open('site/index.html');
     const table = 'section[data-threat="linf-8_255"] table.lb';
     const fam = `Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.getAttribute('data-family') + '/' + r.getAttribute('data-kind'))`;
     await page.selectOption('#filter-family', 'at');
@@ -211,22 +262,70 @@ describe('leaderboard site in headless Chromium', function () {
   });
 
   it('shows markup in entry strings as text and runs none of it', async () => {
-    const page = await open('index.html');
+    const page = await open('site/index.html');
     const names: string[] = await page.evaluate(visibleColumn('section[data-threat="linf-8_255"] table.lb', 1));
     expect(names).to.include(EVIL);
     expect(await page.evaluate('window.__pwned')).to.equal(undefined);
-    const entryPage = await open('entries/cifar10__linf-8_255__evil.html');
+    const entryPage = await open('site/entries/cifar10__linf-8_255__evil.html');
     expect(await entryPage.textContent('h1')).to.equal(EVIL);
     expect(await entryPage.evaluate('window.__pwned')).to.equal(undefined);
     expect(await entryPage.evaluate('document.querySelectorAll("img").length')).to.equal(0);
     expect(await entryPage.evaluate('Array.from(document.scripts).map((s) => s.getAttribute("src"))')).to.deep.equal(['../assets/site.js']);
     // Download links and the results file work from the file server.
-    const dl = await open('entries/cifar10__linf-8_255__dp-ddpm.html');
+    const dl = await open('site/entries/cifar10__linf-8_255__dp-ddpm.html');
     const href = await dl.getAttribute('a[href$=".results.jsonl"]', 'href');
     const body = await dl.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text())`);
     expect(body).to.equal('{"type":"sample","position":0}\n');
     expect(dialogs).to.deep.equal([]);
     expect(requests.filter((u) => !u.startsWith(server!.url))).to.deep.equal([]);
     await Promise.all([page.close(), entryPage.close(), dl.close()]);
+  });
+
+  it('with the CSP removed, escaping alone keeps every probe from running script or leaving the site', async () => {
+    const origin = new URL(server!.url).origin;
+    const clickLink = (which: string) => `(() => { const a = document.querySelectorAll('a')[${which}]; a.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, view: window })); return a.getAttribute('href'); })()`;
+    // Control: without the CSP a javascript: link written java<TAB>script: does run on these pages,
+    // so the checks below would see a probe that became a link.
+    const control = await open('probe/index.html');
+    await control.evaluate(`(() => { const a = document.createElement('a'); a.href = 'java\\tscript:alert(99)'; a.textContent = 'x'; document.body.appendChild(a); })()`);
+    await control.evaluate(clickLink('document.querySelectorAll("a").length - 1'));
+    await control.waitForTimeout(300);
+    expect(dialogs).to.deep.equal(['99']);
+    dialogs.length = 0;
+    await control.close();
+
+    expect(probePages.length).to.equal(1 + Math.ceil(URL_PROBES.length / 4));
+    let clicked = 0;
+    for (const [k, rel] of probePages.entries()) {
+      const page = await open(rel);
+      expect(await page.evaluate('document.querySelectorAll("meta[http-equiv]").length'), rel).to.equal(0);
+      // Every URL-bearing attribute resolves to this site.
+      const urls: { tag: string; attr: string; value: string; resolved: string }[] = await page.evaluate(`Array.from(document.querySelectorAll('*')).flatMap((el) =>
+        Array.from(el.attributes).filter((a) => /^(href|src|action|formaction|xlink:href|srcset|poster|data|ping)$/i.test(a.name))
+          .map((a) => ({ tag: el.tagName, attr: a.name, value: a.value, resolved: new URL(a.value, document.baseURI).href })))`);
+      expect(urls.length, rel).to.be.greaterThan(2);
+      for (const u of urls) expect(new URL(u.resolved).origin, `${rel}: ${JSON.stringify(u)}`).to.equal(origin);
+      // No bidi control reaches the title or the text.
+      const text: string = await page.evaluate('document.title + "\\n" + document.documentElement.textContent');
+      for (const c of BIDI) expect(text.includes(c), `${rel}: U+${c.charCodeAt(0).toString(16)}`).to.equal(false);
+      if (rel.includes('/entries/')) expect(await page.title(), rel).to.match(/^probe \d+ \[U\+202E\]gnp\.exe \[U\+202A\]/);
+      // Click every link of the index and two entry pages (the others have the same links), each on a
+      // fresh load of the page: wherever it goes, it stays on this site.
+      const n: number = k < 3 ? await page.evaluate('document.querySelectorAll("a").length') : 0;
+      for (let i = 0; i < n; i++) {
+        if (i > 0) await page.goto(server!.url + rel, { waitUntil: 'load' });
+        const download: boolean = await page.evaluate(`document.querySelectorAll('a')[${i}].hasAttribute('download')`);
+        // A page link loads a page, a download link downloads; a javascript: link would do neither.
+        const done = page.waitForEvent(download ? 'download' : 'load', { timeout: 20000 });
+        const href: string = await page.evaluate(clickLink(String(i)));
+        await done;
+        expect(new URL(page.url()).origin, `${rel}: link ${i} (${href})`).to.equal(origin);
+        clicked++;
+      }
+      await page.close();
+    }
+    expect(clicked).to.be.greaterThan(15);
+    expect(dialogs).to.deep.equal([]);
+    expect(requests.filter((u) => !u.startsWith(server!.url))).to.deep.equal([]);
   });
 });

@@ -11,6 +11,20 @@ import { hashJson, type DeepReadonly } from './json';
 import type { PluginKind, PluginRegistry } from './registry';
 import { FILE_OPTION_KEYWORD, validateSchema, type JsonSchema } from './schema';
 
+/**
+ * An id that becomes one path segment (a run name, a leaderboard entry, dataset or threat-model id):
+ * starts with a letter or digit, then letters, digits, `.`, `_`, `-`, at most 128 characters in all.
+ * So never `.`, `..`, a hidden name, a separator or an option-like `-x`. The leaderboard entry schema
+ * (`definitions.segment`) carries the same pattern; a test keeps the two equal.
+ */
+export const SAFE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+const SAFE_ID = new RegExp(SAFE_ID_PATTERN);
+
+/** Whether `value` is a safe path segment (SAFE_ID_PATTERN). */
+export function isSafeId(value: unknown): value is string {
+  return typeof value === 'string' && SAFE_ID.test(value);
+}
+
 export interface PluginRef {
   id: string;
   options: Record<string, unknown>;
@@ -81,7 +95,7 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
     additionalProperties: false,
     properties: {
       $schema: { type: 'string' },
-      name: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9._-]+$', description: 'Run name (letters, digits, . _ -).' },
+      name: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Run name, the id of its leaderboard entry: a letter or digit, then letters, digits, . _ - (at most 128 characters).' },
       description: { type: 'string' },
       seed: { type: 'integer', minimum: 0, default: 0 },
       plugins: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra plugin modules (package names or paths relative to the config file).' },
@@ -115,7 +129,7 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
         properties: {
           model: { type: 'string', default: '' },
           family: { enum: ['dbp', 'at', 'none'], default: 'dbp' },
-          threatModel: { type: 'string' },
+          threatModel: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Threat-model id of the entry (its directory), e.g. linf-8_255; default from the attacks.' },
           reducedProtocol: { type: 'boolean', default: false },
           notes: { type: 'string' },
         },

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, sha256, writeFileAtomic, type DeepReadonly, type RunConfig } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, SAFE_ID_PATTERN, isSafeId, sha256, writeFileAtomic, type DeepReadonly, type RunConfig } from '@dbp-bench/framework';
 import {
   entryPath,
   formatEps,
@@ -160,8 +160,9 @@ export function buildMeasuredEntry(
   return validateEntry(entry, `leaderboard entry of run ${info.run}`);
 }
 
-/** Threat model of a run from its attacks (all must share norm and eps). */
+/** Threat model of a run from its attacks (all must share norm and eps); `override` must be a safe path segment. */
 export function runThreat(attacks: readonly { name: string; norm: 'linf' | 'l2'; eps: number }[], override?: string): RunInfo['threat'] {
+  if (override !== undefined && !isSafeId(override)) throw new DataFormatError('run config', `leaderboard.threatModel ${JSON.stringify(override)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
   if (!attacks.length) return { norm: 'none', eps: null, id: override ?? 'clean' };
   const a0 = attacks[0];
   for (const a of attacks.slice(1)) {
