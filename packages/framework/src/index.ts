@@ -11,6 +11,7 @@ export * from './errors';
 export * from './logger';
 export * from './rng';
 export * from './json';
+export * from './files';
 export * from './schema';
 export * from './registry';
 export * from './config';
