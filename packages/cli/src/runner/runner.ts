@@ -23,6 +23,7 @@ import {
   DataFormatError,
   Journal,
   SanityCheckError,
+  budgetExceedsInput,
   hash32,
   loadRunConfig,
   sha256,
@@ -204,6 +205,8 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
     const runAttacks: RunAttack[] = [];
     for (const [k, ref] of config.attacks.entries()) {
       const attack = await scope.create<Attack>('attack', ref.id, ref.options);
+      const tooLarge = budgetExceedsInput(attack.threat, dataset.info.shape);
+      if (tooLarge) throw new ConfigValidationError(file ?? 'run config', [`$.attacks[${k}].options.eps: ${tooLarge}`]);
       const options = opts.registry.options('attack', ref.id, ref.options) as unknown as Record<string, unknown>;
       runAttacks.push(describeAttack(ref.name ?? (config.attacks.filter((a) => a.id === ref.id).length > 1 ? `${ref.id}#${k + 1}` : ref.id), ref.id, attack, options, defense));
     }
