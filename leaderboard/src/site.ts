@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
 import { SITE_CSS, SITE_JS } from './assets';
-import { threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
+import { assertUniqueEntryIds, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
 import { esc, jsonBlock, link, num } from './html';
 
 export interface BuildSiteOptions {
@@ -299,14 +299,9 @@ export async function buildSite(entries: readonly (LoadedEntry | { entry: Leader
   const now = options.now ?? new Date();
   const title = options.title ?? 'dbp-bench leaderboard';
   const warnings: string[] = [];
-  const seen = new Set<string>();
+  assertUniqueEntryIds(entries);
   const pages: PageEntry[] = [];
-  for (const { entry, file } of entries) {
-    const pageId = pageIdOf(entry);
-    if (seen.has(pageId)) throw new Error(`two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id}${file ? ` (second: ${file})` : ''}; entry ids must be unique per dataset and threat model`);
-    seen.add(pageId);
-    pages.push({ pageId, file, entry });
-  }
+  for (const { entry, file } of entries) pages.push({ pageId: pageIdOf(entry), file, entry });
   const groups = new Map<string, PageEntry[]>();
   for (const p of [...pages].sort((a, b) => groupKey(a.entry).localeCompare(groupKey(b.entry)))) {
     const k = groupKey(p.entry);
