@@ -8,9 +8,13 @@ import * as path from 'node:path';
 import {
   ConfigValidationError,
   DataFormatError,
+  LIMITS,
+  MAX_BUDGET,
   MissingFileError,
   SAFE_ID_PATTERN,
   isSafeId,
+  readJsonChecked,
+  statDirChecked,
   validateSchema,
   writeJsonAtomic,
   type JsonSchema,
@@ -202,10 +206,100 @@ export function idProblems(e: Pick<LeaderboardEntry, 'id' | 'dataset' | 'threatM
   return fields.filter(([, v]) => !isSafeId(v)).map(([f, v]) => `${f}: ${JSON.stringify(v)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
 }
 
+/** Tolerance on percentages compared across fields (values are rounded to 4 decimals). */
+const PCT_TOL = 1e-3;
+
 /**
- * Validate an entry against the schema, then what the schema cannot say (URLs parsed with the WHATWG
- * parser, see url.ts; each value inside its interval); throws ConfigValidationError naming `what` and
- * every problem with its JSON path.
+ * The consistency rules of an entry that JSON Schema cannot express; one line per problem, each
+ * starting with the JSON path of the offending field. `validateEntry` applies them after the schema.
+ *
+ * - every metric: successes <= n, value = 100 * successes / n, value inside its interval, and n at
+ *   most the dataset's n;
+ * - the budget: eps in (0, 1] for l_inf and (0, 1000] for l_2 (MAX_BUDGET), null for norm 'none'
+ *   (also for each protocol attack);
+ * - attack checks: every count at most `ran`, `ran` at most `attacked`, `unmoved` between
+ *   max(stalled, gradientVanished) and their sum; a flagged attack sets flags.stalledAttack, and
+ *   flags.stalledAttack sets flags.unreliable;
+ * - measured entries: every metric counts dataset.n samples, the results file holds at most
+ *   dataset.n records, and accuracy never rises along the attacks (clean >= attack 1 >= ... = robust).
+ */
+export function entryProblems(e: LeaderboardEntry): string[] {
+  const problems: string[] = [];
+  const datasetN = e.dataset.n;
+  const metric = (x: Metric | null | undefined, where: string): void => {
+    if (!x) return;
+    if (x.ci && x.ci.lower > x.ci.upper) problems.push(`${where}.ci: lower bound ${x.ci.lower} is above the upper bound ${x.ci.upper}`);
+    if (x.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9)) problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
+    if (x.n !== null && x.successes !== null && x.successes !== undefined) {
+      if (x.successes > x.n + 1e-6) problems.push(`${where}.successes: ${x.successes} is more than n = ${x.n}`);
+      else if (x.n > 0 && Math.abs(x.value - (100 * x.successes) / x.n) > PCT_TOL) {
+        problems.push(`${where}.value: ${x.value} is not 100 * successes / n = 100 * ${x.successes} / ${x.n} = ${round((100 * x.successes) / x.n)}`);
+      }
+    }
+    if (x.n === 0 && x.value !== 0) problems.push(`${where}.value: ${x.value} with n = 0 (nothing was evaluated)`);
+    if (x.n !== null && datasetN !== null && x.n > datasetN) problems.push(`${where}.n: ${x.n} is more than the dataset's n = ${datasetN}`);
+    if (e.kind === 'measured' && x.n !== null && datasetN !== null && x.n !== datasetN) problems.push(`${where}.n: ${x.n}, but a measured entry evaluates all dataset.n = ${datasetN} samples`);
+  };
+  const budget = (norm: string, eps: number | null | undefined, where: string): void => {
+    if (eps === null || eps === undefined) return;
+    if (norm === 'none') problems.push(`${where}: a budget (${eps}) with norm 'none'`);
+    else if (norm === 'linf' || norm === 'l2') {
+      const max = MAX_BUDGET[norm];
+      if (!(eps > 0 && eps <= max)) problems.push(`${where}: ${eps} is outside (0, ${max}], the ${norm} budgets in [0,1] pixel units`);
+    }
+  };
+  const t = e.threatModel;
+  budget(t.norm, t.eps?.value, '$.threatModel.eps.value');
+  e.protocol?.attacks.forEach((a, i) => budget(a.norm ?? t.norm, a.eps, `$.protocol.attacks[${i}].eps`));
+
+  metric(e.results.clean, '$.results.clean');
+  metric(e.results.cleanWorstOfR, '$.results.cleanWorstOfR');
+  let flagged = false;
+  e.results.attacks.forEach((a, i) => {
+    const at = `$.results.attacks[${i}]`;
+    metric(a.accuracy, `${at}.accuracy`);
+    metric(a.worstOfR, `${at}.worstOfR`);
+    metric(a.majorityOfR, `${at}.majorityOfR`);
+    if (a.attacked !== undefined && datasetN !== null && a.attacked > datasetN) problems.push(`${at}.attacked: ${a.attacked} is more than the dataset's n = ${datasetN}`);
+    const c = a.checks;
+    if (c) {
+      for (const k of ['robust', 'reported', 'gradientVanished', 'stalled', 'unmoved', 'keptClean', 'belowBudget', 'unchecked'] as const) {
+        const v = c[k];
+        if (v !== null && v > c.ran) problems.push(`${at}.checks.${k}: ${v} is more than ran = ${c.ran}`);
+      }
+      if (c.gradientVanished > c.reported) problems.push(`${at}.checks.gradientVanished: ${c.gradientVanished} is more than reported = ${c.reported}`);
+      if (c.unmoved < Math.max(c.stalled, c.gradientVanished) || c.unmoved > c.stalled + c.gradientVanished) {
+        problems.push(`${at}.checks.unmoved: ${c.unmoved} must lie between max(stalled, gradientVanished) = ${Math.max(c.stalled, c.gradientVanished)} and their sum ${c.stalled + c.gradientVanished}`);
+      }
+      if (a.attacked !== undefined && c.ran > a.attacked) problems.push(`${at}.checks.ran: ${c.ran} is more than attacked = ${a.attacked}`);
+      if (c.flags.length) flagged = true;
+    }
+  });
+  metric(e.results.robust, '$.results.robust');
+  if (flagged && !e.flags.stalledAttack) problems.push('$.flags.stalledAttack: an attack is flagged (results.attacks[].checks.flags) but stalledAttack is not true');
+  if (e.flags.stalledAttack && !e.flags.unreliable) problems.push('$.flags.unreliable: must be true when flags.stalledAttack is true (the robust accuracy is overstated)');
+
+  if (e.kind === 'measured') {
+    if (e.resultsFile && datasetN !== null && e.resultsFile.records > datasetN) problems.push(`$.resultsFile.records: ${e.resultsFile.records} is more than the dataset.n = ${datasetN} samples the entry evaluates`);
+    let prev = e.results.clean?.value;
+    let prevAt = '$.results.clean';
+    e.results.attacks.forEach((a, i) => {
+      if (prev !== undefined && a.accuracy.value > prev + PCT_TOL) problems.push(`$.results.attacks[${i}].accuracy.value: ${a.accuracy.value} is above ${prevAt} (${prev}); robust accuracy is the worst case over the attacks so far`);
+      prev = a.accuracy.value;
+      prevAt = `$.results.attacks[${i}].accuracy`;
+    });
+    const last = e.results.attacks[e.results.attacks.length - 1];
+    if (last && e.results.robust && Math.abs(e.results.robust.value - last.accuracy.value) > PCT_TOL) {
+      problems.push(`$.results.robust.value: ${e.results.robust.value} differs from the last attack's accuracy ${last.accuracy.value}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validate an entry against the schema, then what the schema cannot say: URLs parsed with the WHATWG
+ * parser (see url.ts) and the consistency rules (entryProblems); throws ConfigValidationError naming
+ * `what` and every problem with its JSON path.
  */
 export function validateEntry(entry: unknown, what = 'leaderboard entry'): LeaderboardEntry {
   const e = validateSchema<LeaderboardEntry>(entrySchema(), entry, what) as unknown as LeaderboardEntry;
@@ -214,12 +308,7 @@ export function validateEntry(entry: unknown, what = 'leaderboard entry'): Leade
     const p = urlProblem(value);
     if (p) problems.push(`${field}: ${p}`);
   }
-  const m = (x: Metric | null | undefined, where: string): void => {
-    if (x?.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9)) problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
-  };
-  m(e.results.clean, '$.results.clean');
-  e.results.attacks.forEach((a, i) => m(a.accuracy, `$.results.attacks[${i}].accuracy`));
-  m(e.results.robust, '$.results.robust');
+  problems.push(...entryProblems(e));
   if (problems.length) throw new ConfigValidationError(what, problems);
   return e;
 }
@@ -230,16 +319,9 @@ export function writeEntry(file: string, entry: LeaderboardEntry): void {
   writeJsonAtomic(file, entry);
 }
 
-/** Read and validate one entry file. */
+/** Read and validate one entry file (at most LIMITS.entryBytes; errors name the file). */
 export function readEntry(file: string): LeaderboardEntry {
-  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a leaderboard entry JSON file');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new DataFormatError(file, `not valid JSON: ${(cause as Error).message}`, { cause });
-  }
-  return validateEntry(raw, file);
+  return validateEntry(readJsonChecked(file, 'a leaderboard entry JSON file', LIMITS.entryBytes), file);
 }
 
 /** An entry with the file it was read from and the entries directory it was found under. */
@@ -251,11 +333,31 @@ export interface LoadedEntry {
 }
 
 /**
+ * Refuse two entries with the same id for the same dataset and threat model (they would share a page
+ * of the site): a DataFormatError naming both files. `leaderboard build` and `leaderboard validate`
+ * both apply it.
+ */
+export function assertUniqueEntryIds(entries: readonly { entry: LeaderboardEntry; file?: string }[]): void {
+  const seen = new Map<string, string | undefined>();
+  for (const { entry, file } of entries) {
+    const key = JSON.stringify([entry.dataset.id, entry.threatModel.id, entry.id]);
+    if (seen.has(key)) {
+      const first = seen.get(key);
+      throw new DataFormatError(
+        file ?? `entry '${entry.id}'`,
+        `two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id}${first ? ` (the first: ${first})` : ''}; entry ids must be unique per dataset and threat model`,
+      );
+    }
+    seen.set(key, file);
+  }
+}
+
+/**
  * Every `*.json` entry under `dir` (recursively), validated, sorted by path. A directory reached twice
  * through symbolic links is read once.
  */
 export function loadEntries(dir: string): LoadedEntry[] {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MissingFileError(dir, 'expected a directory of leaderboard entries');
+  statDirChecked(dir, 'a directory of leaderboard entries');
   const files: string[] = [];
   const visited = new Set<string>();
   const walk = (d: string): void => {

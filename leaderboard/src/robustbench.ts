@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, isSafeId, type Logger, silentLogger } from '@dbp-bench/framework';
+import { DataFormatError, LIMITS, MissingFileError, isSafeId, readJsonChecked, type Logger, silentLogger } from '@dbp-bench/framework';
 import { FRAMEWORK_VERSION } from '@dbp-bench/framework';
 import { parseEps, reportedMetric, threatId, validateEntry, type LeaderboardEntry } from './entry';
 import { urlProblem } from './url';
@@ -103,12 +103,7 @@ function safeId(s: string): string {
 
 /** Convert one model_info file. */
 export function importRobustBenchFile(file: string, options: ImportOptions = {}): LeaderboardEntry {
-  let info: RobustBenchModelInfo;
-  try {
-    info = JSON.parse(fs.readFileSync(file, 'utf8')) as RobustBenchModelInfo;
-  } catch (cause) {
-    throw new DataFormatError(file, `not valid JSON: ${(cause as Error).message}`, { cause });
-  }
+  const info = readJsonChecked(file, 'a RobustBench model_info JSON file', LIMITS.configBytes) as RobustBenchModelInfo;
   if (!info || typeof info !== 'object' || Array.isArray(info)) throw new DataFormatError(file, 'expected a JSON object (RobustBench model_info)');
   const segments = path.resolve(file).split(path.sep);
   const fromDir = segments.map((s) => THREAT_DIRS[s.toLowerCase()]).filter(Boolean).pop();

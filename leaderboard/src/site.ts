@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
 import { SITE_CSS, SITE_JS } from './assets';
-import { idProblems, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
+import { assertUniqueEntryIds, idProblems, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
 import { esc, jsonBlock, link, num, plainText } from './html';
 
 export interface BuildSiteOptions {
@@ -360,6 +360,7 @@ export async function buildSite(
   const now = options.now ?? new Date();
   const title = options.title ?? 'dbp-bench leaderboard';
   const warnings: string[] = [];
+  assertUniqueEntryIds(entries);
   const seen = new Map<string, string | undefined>();
   const pages: PageEntry[] = [];
   for (const { entry, file, root: given } of entries as readonly { entry: LeaderboardEntry; file?: string; root?: string }[]) {

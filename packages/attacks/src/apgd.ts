@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   IncompatiblePluginError,
+  budgetRules,
   hash32,
   philoxNormals,
   philoxUniforms,
@@ -37,7 +38,7 @@ import {
 import { estimateGradient, type EotOptions } from './estimator';
 import { evaluateRandomized } from './evaluate';
 import type { LossName } from './losses';
-import { ADDT_DEFAULTS, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
+import { ADDT_DEFAULTS, checkBudgetFitsInput, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
 import { gatherRows, l2Norm, scatterRows, selectRows } from './projection';
 import type { NoisePolicy } from './target';
 import type { AttackRunContext } from './types';
@@ -67,7 +68,7 @@ export const APGD_SCHEMA: JsonSchema = {
   additionalProperties: false,
   properties: {
     norm: { enum: ['linf', 'l2'], default: 'linf' },
-    eps: { type: ['number', 'null'], minimum: 0, default: null, description: 'null = 8/255 (linf) or 0.5 (l2)' },
+    eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
     steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
     losses: {
       type: 'array',
@@ -83,6 +84,7 @@ export const APGD_SCHEMA: JsonSchema = {
     gradient: { enum: ['target', 'exact', 'bpda'], default: 'target' },
     selectionDraws: { type: 'integer', minimum: 1, default: 20, description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)' },
   },
+  allOf: budgetRules('linf'),
 };
 
 /** Iteration counts of the checkpoint schedule: [n_iter_2, n_iter_min, size_decr]. */
@@ -162,6 +164,7 @@ export class ApgdAttack implements Attack {
     const o = this.options;
     const B = x.shape[0];
     if (ctx.sampleIndices.length !== B) throw new RangeError(`apgd: ${ctx.sampleIndices.length} sample indices for a batch of ${B}`);
+    checkBudgetFitsInput('apgd', this.threat, x);
     if (o.losses.includes('dlr') && target.classifier.numClasses < 3) {
       throw new IncompatiblePluginError(`attack 'apgd' with loss 'dlr' needs at least 3 classes; the classifier has ${target.classifier.numClasses}`);
     }

@@ -20,7 +20,7 @@
  * const robust = summarizeEvaluation(evaluateRandomized(target, xAdv, y, sampleIndices, 1));
  * // dw.notes: e.g. "defense 'dp-ddim' draws only from 'forward' ...: DW_Fwd equals DW_Both"
  */
-import { IncompatiblePluginError, type AttackContext, type AttackTarget, type JsonSchema, type PluginDefinition } from '@dbp-bench/framework';
+import { IncompatiblePluginError, budgetRules, type AttackContext, type AttackTarget, type JsonSchema, type PluginDefinition } from '@dbp-bench/framework';
 import { PgdAttack, pgdProperties, type PgdOptions, type PgdOptionsInput } from './pgd';
 import { POLICY_NAMES, PolicyTarget, policyEquivalence, type NoisePolicy, type PolicyEquivalence } from './target';
 
@@ -33,6 +33,7 @@ export const DW_BOX_SCHEMA: JsonSchema = {
     policy: { enum: ['fwd', 'rev', 'both'], default: 'both', description: 'keyed streams: fwd = DW_Fwd, rev = DW_Rev, both = DW_Both' },
     ...pgdProperties(1),
   },
+  allOf: budgetRules('linf'),
 };
 
 export interface DwBoxOptions extends PgdOptions {

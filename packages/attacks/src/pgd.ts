@@ -13,6 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  ConfigValidationError,
+  budgetExceedsInput,
+  budgetRules,
   validateSchema,
   vanishedGradientRows,
   type Attack,
@@ -36,6 +39,15 @@ export const ADDT_DEFAULTS: Readonly<Record<Norm, { eps: number; stepSize: numbe
   linf: { eps: 8 / 255, stepSize: 2 / 255 },
   l2: { eps: 0.5, stepSize: 0.1 },
 };
+
+/**
+ * Refuse an l_2 budget larger than the l_2 diameter sqrt(H·W·C) of the input box [0, 1]^(H·W·C) (a
+ * ball that large leaves the image unconstrained: the value is a mistake). Names the attack's option.
+ */
+export function checkBudgetFitsInput(id: string, threat: ThreatModel, x: tf.Tensor4D): void {
+  const problem = budgetExceedsInput(threat, x.shape.slice(1));
+  if (problem) throw new ConfigValidationError(`options of attack '${id}'`, [`$.eps: ${problem}`]);
+}
 
 export type GradientChoice = 'target' | GradientMode;
 
@@ -75,8 +87,8 @@ export function eotSchema(defaultSamples: number): JsonSchema {
 export function pgdProperties(defaultEot: number): Record<string, JsonSchema> {
   return {
     norm: { enum: ['linf', 'l2'], default: 'linf', description: 'threat model norm' },
-    eps: { type: ['number', 'null'], minimum: 0, default: null, description: 'budget in [0,1] pixel units; null = 8/255 (linf) or 0.5 (l2)' },
-    stepSize: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'step size; null = 2/255 (linf) or 0.1 (l2)' },
+    eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget in [0,1] pixel units, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
+    stepSize: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'step size, > 0 and at most 1 (linf) or 1000 (l2); null = 2/255 (linf) or 0.1 (l2)' },
     steps: { type: 'integer', minimum: 1, default: 20, description: 'PGD iterations' },
     randomStart: { type: 'boolean', default: false, description: 'start from a keyed random point of the ball' },
     restarts: { type: 'integer', minimum: 1, default: 1, description: 'restarts; per sample the perturbation that fools the model is kept' },
@@ -91,6 +103,7 @@ export const PGD_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: pgdProperties(10),
+  allOf: budgetRules('linf'),
 };
 
 /** Resolve null eps / stepSize to the ADDT defaults of the norm. */
@@ -160,6 +173,7 @@ export class PgdAttack implements Attack {
     const run = ctx as AttackRunContext;
     const B = x.shape[0];
     if (ctx.sampleIndices.length !== B) throw new RangeError(`${this.id}: ${ctx.sampleIndices.length} sample indices for a batch of ${B}`);
+    checkBudgetFitsInput(this.id, this.threat, x);
     const { restarts } = this.options;
     const bar = ctx.logger.progress(`${this.id} ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`, restarts * this.options.steps);
     let best: tf.Tensor4D | undefined;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SanityCheckError } from '@dbp-bench/framework';
+import { ConfigValidationError, SanityCheckError, type Defense } from '@dbp-bench/framework';
 import { analyzeLandscape, landscapeSvg, writeLandscapeReport } from '../src/analysis/landscape';
 import { cosine, meanPairwiseCosine, pca } from '../src/analysis/pca';
 import { colormap, figure, niceTicks } from '../src/analysis/svg';
@@ -150,16 +150,27 @@ describe('stochasticity analyses (ALGORITHMS.md §10) on a toy defense', () => {
     x.dispose();
   });
 
-  it('landscape: a zero DW-box perturbation is a sanity error, not a NaN plot', async () => {
+  it('landscape: a zero DW-box perturbation is a sanity error, not a NaN plot; eps 0 is refused up front', async () => {
     const classifier = await trainedMlp();
     const { x, labels } = syntheticData(1, 33);
-    let err: unknown;
-    try {
-      await analyzeLandscape(classifier, new IdentityToyDefense(), x, labels[0], 0, { eps: 0, stepSize: 0.01, steps: 1, grid: 2, lossDraws: 0 });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).to.be.instanceOf(SanityCheckError);
+    // A defense whose output does not depend on its input: every gradient is zero, so is the perturbation.
+    const constant: Defense = {
+      id: 'toy-constant',
+      capabilities: { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 },
+      purify: (z: tf.Tensor4D) => tf.tidy(() => tf.add(tf.mul(z, 0), 0.5) as tf.Tensor4D),
+    };
+    const errorOf = async (defense: Defense, eps: number): Promise<unknown> => {
+      try {
+        await analyzeLandscape(classifier, defense, x, labels[0], 0, { eps, stepSize: 0.01, steps: 1, grid: 2, lossDraws: 0 });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    expect(await errorOf(constant, 8 / 255)).to.be.instanceOf(SanityCheckError);
+    const zero = await errorOf(new IdentityToyDefense(), 0);
+    expect(zero).to.be.instanceOf(ConfigValidationError);
+    expect((zero as Error).message).to.match(/\$\.eps: must be > 0/);
     x.dispose();
   });
 });

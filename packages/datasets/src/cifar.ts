@@ -92,8 +92,7 @@ const parsed = new WeakMap<Buffer, CifarFile>();
  */
 export function readCifarFile(file: string, variant: CifarVariant): CifarFile {
   const spec = CIFAR_SPECS[variant];
-  if (!isFile(file)) throw new MissingFileError(file, `expected a ${variant} binary file (${spec.recordSize}-byte records)`);
-  const data = readFileOnce(file);
+  const data = readFileOnce(file, `a ${variant} binary file (${spec.recordSize}-byte records)`);
   const hit = parsed.get(data);
   if (hit && hit.file === file) return hit;
   const rs = spec.recordSize;

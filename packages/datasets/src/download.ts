@@ -23,6 +23,8 @@ import * as yauzl from 'yauzl';
 import {
   DataFormatError,
   DbpError,
+  LIMITS,
+  LimitExceededError,
   cleanStaleTemporariesIn,
   commitDirectory,
   fsyncDir,
@@ -381,13 +383,62 @@ async function obtainFile(f: DownloadFile, dir: string, opts: Required<Pick<Down
   );
 }
 
+/**
+ * Counts the entries and bytes an extraction writes against LIMITS.archiveEntries and
+ * max(LIMITS.inflateMinBytes, LIMITS.archiveRatio x the archive's size); `add` returns an error naming the archive and the entry
+ * at which a limit was passed.
+ */
+function extractionBudget(file: string): { add(name: string, bytes: number): LimitExceededError | undefined } {
+  const maxBytes = Math.max(LIMITS.inflateMinBytes, LIMITS.archiveRatio * fs.statSync(file).size);
+  let entries = 0;
+  let bytes = 0;
+  return {
+    add(name, n) {
+      entries++;
+      bytes += n;
+      if (entries > LIMITS.archiveEntries) return new LimitExceededError(file, `the archive has more than ${LIMITS.archiveEntries} entries (at '${name}'); refused`);
+      if (bytes > maxBytes) return new LimitExceededError(file, `the archive extracts to more than ${maxBytes} bytes (${LIMITS.archiveRatio}x its size, at least ${LIMITS.inflateMinBytes}; at '${name}'); refused as a decompression bomb`);
+      return undefined;
+    },
+  };
+}
+
+async function extractTarGz(file: string, dest: string): Promise<void> {
+  const budget = extractionBudget(file);
+  let refused: LimitExceededError | undefined;
+  const rs = fs.createReadStream(file);
+  const x = tar.x({
+    cwd: dest,
+    strict: true,
+    // Sizes come from each entry's header, so a bomb is refused before its data is inflated.
+    filter: (name: string, entry: unknown) => {
+      if (refused) return false;
+      refused = budget.add(name, Number((entry as { size?: number }).size ?? 0));
+      if (refused) rs.destroy(refused);
+      return !refused;
+    },
+  });
+  try {
+    await pipeline(rs, x);
+  } catch (cause) {
+    if (refused) throw refused;
+    throw new DataFormatError(file, `cannot extract the tar.gz archive: ${(cause as Error).message}`, { cause });
+  }
+}
+
 function extractZip(file: string, dest: string): Promise<void> {
+  const budget = extractionBudget(file);
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: false, validateEntrySizes: true }, (err, zip) => {
       if (err || !zip) return reject(new DataFormatError(file, `cannot read the zip archive: ${err?.message}`, { cause: err }));
       zip.on('error', (e: Error) => reject(new DataFormatError(file, `corrupted zip archive: ${e.message}`, { cause: e })));
       zip.on('end', () => resolve());
       zip.on('entry', (entry: yauzl.Entry) => {
+        const over = budget.add(entry.fileName, entry.uncompressedSize);
+        if (over) {
+          zip.close();
+          return reject(over);
+        }
         const name = entry.fileName.replace(/\\/g, '/');
         const target = path.resolve(dest, name);
         if (!target.startsWith(path.resolve(dest) + path.sep)) {
@@ -413,7 +464,12 @@ function extractZip(file: string, dest: string): Promise<void> {
   });
 }
 
-async function extractArchive(archive: ArchiveSpec, dir: string, logger: Logger): Promise<string> {
+/**
+ * Extract `archive` (in `dir`) into `dir/<topDir>` through a temporary folder, under the extraction
+ * limits (LIMITS.archiveEntries; max(LIMITS.inflateMinBytes, LIMITS.archiveRatio x the archive size)
+ * bytes); the temporary folder is removed whatever happens.
+ */
+export async function extractArchive(archive: ArchiveSpec, dir: string, logger: Logger = silentLogger): Promise<string> {
   const file = path.join(dir, archive.file);
   const target = path.join(dir, archive.topDir);
   // Extracted into a staged directory next to the target (framework atomic.ts), renamed into place.
@@ -421,11 +477,7 @@ async function extractArchive(archive: ArchiveSpec, dir: string, logger: Logger)
   try {
     logger.info(`extracting ${file}`);
     if (archive.format === 'tar.gz') {
-      try {
-        await tar.x({ file, cwd: tmp, strict: true });
-      } catch (cause) {
-        throw new DataFormatError(file, `cannot extract the tar.gz archive: ${(cause as Error).message}`, { cause });
-      }
+      await extractTarGz(file, tmp);
     } else {
       await extractZip(file, tmp);
     }

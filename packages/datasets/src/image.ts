@@ -2,9 +2,8 @@
  * JPEG decoding (jpeg-js, forced to 3 channels) and the torchvision-style `Resize(shorter side)` +
  * `CenterCrop` used for ImageNet-style folders.
  */
-import * as fs from 'node:fs';
 import * as jpeg from 'jpeg-js';
-import { DataFormatError, MissingFileError } from '@dbp-bench/framework';
+import { DataFormatError, readFileChecked } from '@dbp-bench/framework';
 
 /** An RGB image, HWC. `data` is bytes (decoded) or floats in [0,255] (resampled). */
 export interface RgbImage {
@@ -37,13 +36,7 @@ export function decodeJpegRgb(buf: Uint8Array, file: string): RgbImage {
 
 /** Read and decode a JPEG file. */
 export function readJpegRgb(file: string): RgbImage {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (cause) {
-    throw new MissingFileError(file, 'expected a JPEG image file', { cause });
-  }
-  return decodeJpegRgb(buf, file);
+  return decodeJpegRgb(readFileChecked(file, 'a JPEG image file'), file);
 }
 
 /** Python's round(): halves to even (torchvision's CenterCrop offsets use it). */

@@ -21,10 +21,8 @@
  *   `t10k-images-idx3-ubyte[.gz]` and the label files) in `dir`, e.g. fetched by
  *   `dbp-bench data download mnist`. Official order; train = all 60,000 training images.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-import { ConfigValidationError, DataFormatError, MissingFileError, sha256, type DatasetInfo } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, MissingFileError, inflateChecked, readFileChecked, sha256, type DatasetInfo } from '@dbp-bench/framework';
 import { DOWNLOADS } from './download';
 import { ArrayBackedDataset, isFile, writeBytes } from './util';
 
@@ -126,18 +124,15 @@ export function mnistBundledDir(): string {
   return found;
 }
 
+/** Gunzip with the inflation limit of LIMITS (a gzip bomb is refused, naming the file). */
 function gunzip(file: string, raw: Buffer): Buffer {
-  try {
-    return zlib.gunzipSync(raw);
-  } catch (cause) {
-    throw new DataFormatError(file, `gzip data is corrupted or truncated: ${(cause as Error).message}`, { cause });
-  }
+  return inflateChecked(raw, 'gzip', file, 'the gzip data');
 }
 
 function readMaybeGz(base: string): { file: string; data: Buffer } | undefined {
   for (const file of [base, `${base}.gz`]) {
     if (!isFile(file)) continue;
-    const raw = fs.readFileSync(file);
+    const raw = readFileChecked(file, 'an IDX file, optionally gzipped');
     return { file, data: raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? gunzip(file, raw) : raw };
   }
   return undefined;
@@ -185,7 +180,7 @@ export function readMnistBundledTest(dir: string = mnistBundledDir()): Split {
     const file = path.join(dir, name);
     const spec = DOWNLOADS.mnist.files.find((f) => f.name === name)!;
     if (!isFile(file)) throw new MissingFileError(file, 'part of the official MNIST test set bundled with @dbp-bench/datasets (data/mnist/); reinstall the package');
-    const raw = fs.readFileSync(file);
+    const raw = readFileChecked(file, 'a gzipped IDX file of the MNIST test set');
     const digest = sha256(raw);
     if (digest !== spec.sha256) {
       throw new DataFormatError(

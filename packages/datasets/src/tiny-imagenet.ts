@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, type DatasetInfo } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, readTextChecked, type DatasetInfo } from '@dbp-bench/framework';
 import { readJpegRgb, writeRgb, type RgbImage } from './image';
 import { ArrayBackedDataset, codeUnitCompare, findDataDir, isDir, isFile, LruCache, naturalCompare, readLines } from './util';
 
@@ -47,7 +47,7 @@ function readNames(root: string, wnids: readonly string[]): string[] {
   if (!isFile(file)) return wnids.slice();
   const want = new Set(wnids);
   const names = new Map<string, string>();
-  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+  for (const line of readTextChecked(file, 'words.txt (wnid<TAB>names per line)').split(/\r?\n/)) {
     const tab = line.indexOf('\t');
     if (tab < 0) continue;
     const id = line.slice(0, tab).trim();
@@ -61,7 +61,7 @@ export function readValAnnotations(root: string): { files: string[]; wnids: stri
   const file = path.join(root, 'val', 'val_annotations.txt');
   if (!isFile(file)) throw new MissingFileError(file, 'the val split needs val/val_annotations.txt (file, wnid, box per line, tab-separated)');
   const rows: [string, string][] = [];
-  fs.readFileSync(file, 'utf8')
+  readTextChecked(file, 'val/val_annotations.txt (file, wnid, box per line)')
     .split(/\r?\n/)
     .forEach((line, i) => {
       if (!line.trim()) return;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, MissingFileError, type Batch, type Dataset, type DatasetInfo } from '@dbp-bench/framework';
+import { DbpError, MissingFileError, readFileChecked, readTextChecked, statFileChecked, type Batch, type Dataset, type DatasetInfo } from '@dbp-bench/framework';
 
 /** `U8_TO_UNIT[v] = v / 255` as float32, so byte images convert with one table lookup per value. */
 export const U8_TO_UNIT: Float32Array = (() => {
@@ -111,12 +111,12 @@ const fileCache = new Map<string, { size: number; mtimeMs: number; data: Buffer 
  * Read a whole file once per process: later calls return the same Buffer while size and mtime are
  * unchanged (a CIFAR batch file is read once however many datasets open it).
  */
-export function readFileOnce(file: string): Buffer {
+export function readFileOnce(file: string, what = 'a data file'): Buffer {
   const abs = path.resolve(file);
-  const st = fs.statSync(abs);
+  const st = statFileChecked(file, what);
   const hit = fileCache.get(abs);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.data;
-  const data = fs.readFileSync(abs);
+  const data = readFileChecked(file, what);
   fileCache.set(abs, { size: st.size, mtimeMs: st.mtimeMs, data });
   return data;
 }
@@ -148,6 +148,8 @@ export function isDir(p: string): boolean {
  */
 export function findDataDir(candidates: readonly string[], probe: string, hint: string): string {
   for (const c of candidates) if (isFile(path.join(c, probe))) return c;
+  // A probe that exists but is not a readable file (a directory, a socket): say so rather than "not found".
+  for (const c of candidates) if (fs.existsSync(path.join(c, probe))) statFileChecked(path.join(c, probe), `the data file ${probe}`);
   const first = candidates[0];
   throw new MissingFileError(
     path.join(first, probe),
@@ -156,9 +158,8 @@ export function findDataDir(candidates: readonly string[], probe: string, hint: 
 }
 
 /** Lines of a text file, trimmed, without empty lines. */
-export function readLines(file: string): string[] {
-  return fs
-    .readFileSync(file, 'utf8')
+export function readLines(file: string, what = 'a text file (one entry per line)'): string[] {
+  return readTextChecked(file, what)
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l.length > 0);

@@ -4,9 +4,8 @@
  * named by `id`), validated once by ajv with defaults filled, and frozen. A run is identified by the
  * hash of its frozen config.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigValidationError, MissingFileError } from './errors';
+import { LIMITS, readJsonChecked } from './files';
 import { hashJson, type DeepReadonly } from './json';
 import type { PluginKind, PluginRegistry } from './registry';
 import { FILE_OPTION_KEYWORD, validateSchema, type JsonSchema } from './schema';
@@ -91,26 +90,27 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
   return {
     title: 'dbp-bench run config',
     type: 'object',
-    required: ['name', 'dataset', 'classifier'],
+    required: ['name', 'dataset', 'classifier', 'attacks'],
     additionalProperties: false,
     properties: {
       $schema: { type: 'string' },
       name: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Run name, the id of its leaderboard entry: a letter or digit, then letters, digits, . _ - (at most 128 characters).' },
-      description: { type: 'string' },
-      seed: { type: 'integer', minimum: 0, default: 0 },
-      plugins: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra plugin modules (package names or paths relative to the config file).' },
+      description: { type: 'string', maxLength: LIMITS.textChars },
+      seed: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
+      plugins: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars }, default: [], description: 'Extra plugin modules (package names or paths relative to the config file).' },
       dataset: pluginSlotSchema(registry, 'dataset', { subset: subsetSchema }),
       classifier: {
         type: 'object',
         required: ['weights'],
         additionalProperties: false,
-        properties: { weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
+        properties: { weights: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, [FILE_OPTION_KEYWORD]: true, description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
       },
       defense: { ...pluginSlotSchema(registry, 'defense'), default: { id: 'identity' } },
       attacks: {
         type: 'array',
-        default: [],
-        items: pluginSlotSchema(registry, 'attack', { name: { type: 'string', description: 'Label for this attack in the results (default: its id).' } }),
+        minItems: 1,
+        description: 'The attacks, run in order (each on the survivors of the earlier ones); at least one.',
+        items: pluginSlotSchema(registry, 'attack', { name: { type: 'string', minLength: 1, maxLength: LIMITS.nameChars, description: 'Label for this attack in the results (default: its id).' } }),
       },
       evaluation: {
         type: 'object',
@@ -127,27 +127,24 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
         additionalProperties: false,
         default: {},
         properties: {
-          model: { type: 'string', default: '' },
+          model: { type: 'string', maxLength: LIMITS.nameChars, default: '' },
           family: { enum: ['dbp', 'at', 'none'], default: 'dbp' },
           threatModel: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Threat-model id of the entry (its directory), e.g. linf-8_255; default from the attacks.' },
           reducedProtocol: { type: 'boolean', default: false },
-          notes: { type: 'string' },
+          notes: { type: 'string', maxLength: LIMITS.textChars },
         },
       },
-      output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', default: 'runs' } } },
+      output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, default: 'runs' } } },
     },
   };
 }
 
-/** Read a JSON file with a clear error for a missing file or bad JSON. */
-export function readJsonFile(file: string): unknown {
-  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a JSON file');
-  const text = fs.readFileSync(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new ConfigValidationError(file, [`not valid JSON: ${(cause as Error).message}`], { cause });
-  }
+/**
+ * Read a JSON config file: errors name the file (missing, a directory, unreadable, larger than
+ * LIMITS.configBytes, nested deeper than LIMITS.jsonDepth, bad JSON, a number overflowing to Infinity).
+ */
+export function readJsonFile(file: string, what = 'a JSON config file'): unknown {
+  return readJsonChecked(file, what, LIMITS.configBytes, 'config');
 }
 
 /**

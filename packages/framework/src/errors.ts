@@ -73,6 +73,24 @@ export class MissingFileError extends DbpError {
   }
 }
 
+/** A file the user named exists but cannot be read: permission denied, or some other I/O error. */
+export class FileAccessError extends DbpError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super('E_ACCESS', `${file}: ${message}`, options);
+    this.file = file;
+  }
+}
+
+/** An input is larger than a stated limit of dbp-bench (docs/SECURITY.md, "Resource limits"). */
+export class LimitExceededError extends DbpError {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super('E_LIMIT', `${file}: ${message}`);
+    this.file = file;
+  }
+}
+
 /** Shapes of tensors or weights do not agree with an architecture. */
 export class ShapeMismatchError extends DbpError {
   constructor(message: string) {

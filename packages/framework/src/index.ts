@@ -13,6 +13,7 @@ export * from './rng';
 export * from './json';
 export * from './atomic';
 export * from './lock';
+export * from './files';
 export * from './schema';
 export * from './registry';
 export * from './config';

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileError } from './files';
 
 /** JSON with object keys sorted recursively, so equal values give equal strings. */
 export function canonicalJson(value: unknown): string {
@@ -21,10 +22,14 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** sha256 of a file, streamed. */
+/** sha256 of a file, streamed; an unreadable file is an error naming its path. */
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  try {
+    for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  } catch (cause) {
+    throw fileError(cause, file, 'a file to hash');
+  }
   return h.digest('hex');
 }
 

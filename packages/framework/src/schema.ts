@@ -3,6 +3,8 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigValidationError } from './errors';
+import { firstNonFinite } from './files';
+import type { Norm } from './contracts';
 import { deepFreeze, type DeepReadonly } from './json';
 
 /** A JSON Schema object (draft-07 subset understood by ajv). */
@@ -44,6 +46,7 @@ export function formatAjvErrors(errors: readonly ErrorObject[] | null | undefine
 /**
  * Validate `data` against `schema`, filling defaults into a copy; throw ConfigValidationError naming
  * `what` (a file or plugin) and every problem with its JSON path. Returns the frozen, completed value.
+ * A NaN or ±Infinity anywhere in `data` is refused (JSON cannot hold them; they would become null).
  */
 export function validateSchema<T>(schema: JsonSchema, data: unknown, what: string): DeepReadonly<T> {
   let validate = cache.get(schema);
@@ -51,6 +54,9 @@ export function validateSchema<T>(schema: JsonSchema, data: unknown, what: strin
     validate = shared.compile(schema);
     cache.set(schema, validate);
   }
+  // JSON.stringify would turn NaN and ±Infinity into null, which a `null = default` option accepts.
+  const nonFinite = firstNonFinite(data);
+  if (nonFinite) throw new ConfigValidationError(what, [`${nonFinite}: must be a finite number`]);
   const copy = data === undefined ? undefined : JSON.parse(JSON.stringify(data));
   if (!validate(copy)) throw new ConfigValidationError(what, formatAjvErrors(validate.errors));
   return deepFreeze(copy as T);
@@ -100,4 +106,43 @@ export function fileOptions(schema: JsonSchema, value: unknown, prefix = ''): Fi
   };
   walk(schema, value, prefix);
   return out;
+}
+
+/**
+ * The largest budget (and step size) an attack or training option may name, per norm, in [0, 1]
+ * pixel units. l_inf: 1, the width of the pixel range (a larger ball contains the whole box
+ * [0, 1]^d). l_2: 1000 = sqrt(10^6): the l_2 diameter of [0, 1]^d is sqrt(d), and no built-in dataset
+ * yields more than 10^6 values per image (synthetic: at most 512x512x3 = 786,432, diameter 886.8;
+ * image-folder's default 224x224 crop: diameter 388). Where the input is known, the attacks also
+ * refuse an l_2 budget above its own diameter sqrt(H·W·C) (@dbp-bench/attacks, checkBudgetFitsInput).
+ */
+export const MAX_BUDGET: Readonly<Record<Norm, number>> = Object.freeze({ linf: 1, l2: 1000 });
+
+/**
+ * Why an l_2 budget is too large for inputs of `shape` [H, W, C] (undefined when it is not, and for
+ * l_inf): above sqrt(H·W·C), the l_2 diameter of the input box [0, 1]^(H·W·C), the ball contains the
+ * whole box and the budget constrains nothing, so the value is a mistake.
+ */
+export function budgetExceedsInput(threat: { readonly norm: Norm; readonly eps: number }, shape: readonly number[]): string | undefined {
+  if (threat.norm !== 'l2') return undefined;
+  const [h, w, c] = shape;
+  const d = h * w * c;
+  const diameter = Math.sqrt(d);
+  if (threat.eps <= diameter) return undefined;
+  return `${threat.eps} exceeds ${diameter.toFixed(4)} = sqrt(${h}·${w}·${c}), the l_2 diameter of the ${h}x${w}x${c} input box [0,1]^${d}; a budget that large does not constrain the image`;
+}
+
+/**
+ * Schema rules (for `allOf`) that bound the `eps` and `stepSize` properties of an options object by
+ * MAX_BUDGET of its `norm`. `defaultNorm` is the norm a missing `norm` means (null: unknown, then the
+ * looser l_2 bound applies).
+ */
+export function budgetRules(defaultNorm: Norm | null): JsonSchema[] {
+  const bound = (norm: Norm): JsonSchema => ({ properties: { eps: { maximum: MAX_BUDGET[norm] }, stepSize: { maximum: MAX_BUDGET[norm] } } });
+  const missing = defaultNorm ?? 'l2';
+  return [
+    { if: { properties: { norm: { const: 'l2' } }, required: ['norm'] }, then: bound('l2') },
+    { if: { properties: { norm: { const: 'linf' } }, required: ['norm'] }, then: bound('linf') },
+    { if: { not: { required: ['norm'] } }, then: bound(missing) },
+  ];
 }

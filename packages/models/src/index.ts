@@ -10,7 +10,7 @@ export * from './unet';
 export * from './classifiers';
 export * from './safetensors';
 export * from './io';
-export { unpickle, PyGlobal, PyObject, type PickleHooks } from './torch/pickle';
+export { unpickle, describePyValue, PyGlobal, PyObject, type PickleHooks } from './torch/pickle';
 export { ZipReader, isZip } from './torch/zip';
 export * from './torch/checkpoint';
 export * from './torch/convert';

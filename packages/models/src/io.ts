@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigValidationError, DataFormatError, ShapeMismatchError } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, type UNetConfig } from './unet';
 import { CLASSIFIER_ARCHS, createClassifier, type ClassifierArch, type ClassifierConfig, type ClassifierModel } from './classifiers';
-import type { ParamLayout, ParamStore } from './nn';
+import { ParameterBudgetError, withParameterBudget, type ParamLayout, type ParamStore } from './nn';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
 export type LoadedModel =
@@ -79,6 +79,26 @@ function toFloat(t: RawTensor): ArrayLike<number> {
   return Float32Array.from(d as ArrayLike<number>);
 }
 
+/**
+ * Refuse a weight tensor holding NaN or ±Infinity: such a network predicts one class for every input
+ * (or NaN logits), and every accuracy measured with it would be meaningless. Names the tensor.
+ */
+export function checkFinite(data: ArrayLike<number>, name: string, source: string): void {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      // NaN - NaN and Inf - Inf are NaN; every finite v gives 0.
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad) {
+    throw new DataFormatError(source, `tensor '${name}' holds ${bad} non-finite value(s) (the first, ${data[first]}, at flat index ${first} of ${data.length}); the weights are corrupted or come from a diverged training run`);
+  }
+}
+
 export interface ApplyOptions {
   /** Names the source in errors. */
   source: string;
@@ -94,7 +114,8 @@ export interface ApplyReport {
 /**
  * Load a state dict (PyTorch layouts) into a model. Every model parameter must be present with the
  * PyTorch shape; a linear weight may also come as a [out, in, 1, 1] 1x1 conv. Throws ShapeMismatchError
- * naming the tensor and both shapes, or DataFormatError listing missing / unexpected tensors.
+ * naming the tensor and both shapes, or DataFormatError listing missing / unexpected tensors or naming
+ * a tensor that holds NaN or ±Infinity.
  */
 export function applyStateDict(model: UNet | ClassifierModel, tensors: Map<string, RawTensor>, opts: ApplyOptions): ApplyReport {
   const store = storeOf(model);
@@ -111,7 +132,9 @@ export function applyStateDict(model: UNet | ClassifierModel, tensors: Map<strin
     if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
       throw new ShapeMismatchError(`${opts.source}: tensor '${name}' has shape [${t.shape.join(', ')}], the architecture expects [${want.join(', ')}]`);
     }
-    values.set(name, fromTorchLayout(toFloat(t), shape, e.layout));
+    const data = toFloat(t);
+    checkFinite(data, name, opts.source);
+    values.set(name, fromTorchLayout(data, shape, e.layout));
   }
   const ignored = [...tensors.keys()].filter((k) => !store.entries.has(k));
   const unexpected = ignored.filter((k) => !k.endsWith('num_batches_tracked'));
@@ -174,14 +197,25 @@ export function modelFromContents(file: string, tensors: Map<string, RawTensor>,
     }
   }
   const config = parseJsonField(file, md, 'config');
-  if (md.kind === 'unet') {
-    let model: UNet;
+  // Every parameter must come from the file, so a network much larger than the file is refused before
+  // it is allocated (a hostile config cannot make us allocate gigabytes). The slack (2x + 10^6 values)
+  // leaves a missing or misshapen tensor to applyStateDict, whose message names it.
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  const allowed = 2 * held + 1_000_000;
+  const build = <T>(what: string, fn: () => T): T => {
     try {
-      model = new UNet(config as UNetConfig);
+      return withParameterBudget(allowed, fn);
     } catch (e) {
-      if (e instanceof ConfigValidationError) throw new DataFormatError(file, `metadata 'config' is not a valid UNet config: ${e.message}`, { cause: e });
+      if (e instanceof ConfigValidationError) throw new DataFormatError(file, `metadata 'config' is not a valid ${what} config: ${e.message}`, { cause: e });
+      if (e instanceof ParameterBudgetError) {
+        throw new DataFormatError(file, `metadata 'config' describes a ${what} with more than ${allowed} parameter values, far more than the file's ${held} (exceeded at '${e.at}'); the metadata does not match the tensors`, { cause: e });
+      }
       throw e;
     }
+  };
+  if (md.kind === 'unet') {
+    const model = build('UNet', () => new UNet(config as UNetConfig));
     try {
       applyStateDict(model, tensors, { source: file });
     } catch (e) {
@@ -193,13 +227,7 @@ export function modelFromContents(file: string, tensors: Map<string, RawTensor>,
   if (md.kind === 'classifier') {
     const arch = md.arch as ClassifierArch;
     if (!CLASSIFIER_ARCHS.includes(arch)) throw new DataFormatError(file, `metadata 'arch' is '${md.arch}', expected one of ${CLASSIFIER_ARCHS.join(', ')}`);
-    let model: ClassifierModel;
-    try {
-      model = createClassifier(arch, config as ClassifierConfig);
-    } catch (e) {
-      if (e instanceof ConfigValidationError) throw new DataFormatError(file, `metadata 'config' is not a valid ${arch} config: ${e.message}`, { cause: e });
-      throw e;
-    }
+    const model = build(arch, () => createClassifier(arch, config as ClassifierConfig));
     try {
       applyStateDict(model, tensors, { source: file });
     } catch (e) {

@@ -26,14 +26,54 @@ function makeVariable(init: tf.Tensor, trainable: boolean): tf.Variable {
   return v;
 }
 
+/** Thrown when a network would have more parameter values than withParameterBudget allows. */
+export class ParameterBudgetError extends Error {
+  constructor(readonly limit: number, readonly at: string) {
+    super(`the network needs more than ${limit} parameter values (exceeded at '${at}')`);
+    this.name = 'ParameterBudgetError';
+  }
+}
+
+let budget: { max: number; used: number; stores: ParamStore[] } | undefined;
+
+/**
+ * Build networks inside `fn` with at most `max` parameter values in all: a parameter that would pass
+ * the budget throws ParameterBudgetError before its memory is allocated, and every store created in
+ * `fn` is disposed. Loading a weights file uses it (max = the values the file holds), so a hostile
+ * config in a file's metadata cannot make dbp-bench allocate a huge network.
+ */
+export function withParameterBudget<T>(max: number, fn: () => T): T {
+  if (budget) return fn();
+  const b = { max, used: 0, stores: [] as ParamStore[] };
+  budget = b;
+  try {
+    return fn();
+  } catch (e) {
+    for (const s of b.stores) s.dispose();
+    throw e;
+  } finally {
+    budget = undefined;
+  }
+}
+
 /** A named collection of parameters, created with PyTorch's default initialisation from a seed. */
 export class ParamStore {
   readonly entries = new Map<string, ParamEntry>();
   private counter = 0;
-  constructor(readonly seed: number) {}
+  constructor(readonly seed: number) {
+    budget?.stores.push(this);
+  }
+
+  /** Count `n` values against the active parameter budget (if any) before allocating them. */
+  private reserve(n: number, name: string): void {
+    if (!budget) return;
+    budget.used += n;
+    if (!(budget.used <= budget.max)) throw new ParameterBudgetError(budget.max, name);
+  }
 
   private uniform(shape: number[], bound: number, name: string): tf.Variable {
     const n = shape.reduce((a, b) => a * b, 1);
+    this.reserve(n, name);
     const out = new Float32Array(n);
     philoxUniforms(out, this.counter++, hash32(name), 0x6d6f646c, this.seed >>> 0, Math.floor(this.seed / 4294967296) >>> 0);
     for (let i = 0; i < n; i++) out[i] = (out[i] * 2 - 1) * bound;
@@ -64,6 +104,7 @@ export class ParamStore {
 
   /** A group norm's affine parameters `name.weight` (ones) and `name.bias` (zeros). */
   groupNorm(name: string, channels: number, groups: number, eps: number): GroupNormP {
+    this.reserve(2 * channels, name);
     const gamma = this.add(`${name}.weight`, makeVariable(tf.ones([channels]), true), 'plain');
     const beta = this.add(`${name}.bias`, makeVariable(tf.zeros([channels]), true), 'plain');
     if (channels % groups !== 0) throw new Error(`${name}: ${channels} channels are not divisible into ${groups} groups`);
@@ -72,6 +113,7 @@ export class ParamStore {
 
   /** A batch norm: weight, bias, and the buffers running_mean / running_var. */
   batchNorm(name: string, channels: number, eps = 1e-5, momentum = 0.1): BatchNormP {
+    this.reserve(4 * channels, name);
     const gamma = this.add(`${name}.weight`, makeVariable(tf.ones([channels]), true), 'plain');
     const beta = this.add(`${name}.bias`, makeVariable(tf.zeros([channels]), true), 'plain');
     const mean = this.add(`${name}.running_mean`, makeVariable(tf.zeros([channels]), false), 'plain', false);

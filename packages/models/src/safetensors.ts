@@ -3,8 +3,7 @@
  * length N, N bytes of JSON (`{"__metadata__": {string: string}, "<name>": {"dtype", "shape",
  * "data_offsets": [begin, end]}}`, offsets relative to the data section), then the raw little-endian data.
  */
-import * as fs from 'node:fs';
-import { DataFormatError, MissingFileError, writeFileAtomic } from '@dbp-bench/framework';
+import { DataFormatError, readFileChecked, writeFileAtomic } from '@dbp-bench/framework';
 
 export type TensorData =
   | Float32Array
@@ -144,8 +143,7 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): Safetensor
 
 /** Read a safetensors file. */
 export function readSafetensors(file: string): SafetensorsContents {
-  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a .safetensors weights file');
-  return parseSafetensors(fs.readFileSync(file), file);
+  return parseSafetensors(readFileChecked(file, 'a .safetensors weights file'), file);
 }
 
 function dtypeOf(data: TensorData, declared?: string): string {

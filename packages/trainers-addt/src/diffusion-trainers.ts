@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  MAX_BUDGET,
   SeededRng,
   type Classifier,
   type Dataset,
@@ -185,8 +186,8 @@ export function diffusionTrainerSchema(id: DiffusionTrainerId): Record<string, u
       default: {},
       description: 'Ablation no-rbgm: x0-space PGD (pixel units; doubled in [-1,1]) and the clip of r_t.',
       properties: {
-        eps: { type: 'number', minimum: 0, default: X0_PGD_DEFAULTS.eps },
-        stepSize: { type: 'number', exclusiveMinimum: 0, default: X0_PGD_DEFAULTS.stepSize },
+        eps: { type: 'number', minimum: 0, maximum: MAX_BUDGET.linf, default: X0_PGD_DEFAULTS.eps },
+        stepSize: { type: 'number', exclusiveMinimum: 0, maximum: MAX_BUDGET.linf, default: X0_PGD_DEFAULTS.stepSize },
         rMax: { type: 'number', exclusiveMinimum: 0, default: X0_PGD_DEFAULTS.rMax },
       },
     };

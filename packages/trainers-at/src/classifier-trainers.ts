@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  budgetRules,
   SeededRng,
   type Dataset,
   type PluginContext,
@@ -114,6 +115,7 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
           steps: { type: 'integer', minimum: 0 },
           randomStart: { type: 'boolean' },
         },
+        allOf: budgetRules(null),
       },
     },
   };

@@ -4,7 +4,7 @@
  * KL(p_clean || p_adv) (TRADES, Zhang et al. 2019). Inputs in [0,1]; budgets in [0,1] pixel units.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Classifier, Norm } from '@dbp-bench/framework';
+import { budgetRules, type Classifier, type Norm } from '@dbp-bench/framework';
 
 export interface InnerAttackOptions {
   readonly norm: Norm;
@@ -23,11 +23,12 @@ export const innerAttackSchema = (d: InnerAttackOptions, description: string): R
   description,
   properties: {
     norm: { enum: ['linf', 'l2'], default: d.norm },
-    eps: { type: 'number', minimum: 0, default: d.eps, description: 'Budget in [0,1] pixel units.' },
+    eps: { type: 'number', minimum: 0, default: d.eps, description: 'Budget in [0,1] pixel units (at most 1 for linf, 1000 for l2).' },
     stepSize: { type: 'number', exclusiveMinimum: 0, default: d.stepSize },
     steps: { type: 'integer', minimum: 0, default: d.steps },
     randomStart: { type: 'boolean', default: d.randomStart },
   },
+  allOf: budgetRules(d.norm),
 });
 
 const EPS_NORM = 1e-10;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  assertUniqueEntryIds,
   buildSite,
   entryPath,
   formatLeaderboardText,
@@ -8,6 +9,7 @@ import {
   loadEntries,
   readEntry,
   writeEntry,
+  type LoadedEntry,
 } from '@dbp-bench/leaderboard';
 import { DEFAULT_ENTRIES_DIR } from './run';
 import type { AddCommand } from './types';
@@ -44,17 +46,17 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
     });
 
   lb.command('validate <paths...>')
-    .description('validate entry files (or every entry under directories) against the entry schema')
+    .description('validate entry files (or every entry under directories): the entry schema, its consistency rules, and unique ids per dataset and threat model')
     .action((paths: string[]) => {
       const ctx = context();
-      let n = 0;
+      const all: LoadedEntry[] = [];
       for (const p of paths) {
-        if (fs.existsSync(p) && fs.statSync(p).isDirectory()) n += loadEntries(p).length;
-        else {
-          readEntry(p);
-          n++;
-        }
+        if (fs.existsSync(p) && fs.statSync(p).isDirectory()) all.push(...loadEntries(p));
+        else all.push({ file: p, entry: readEntry(p) });
       }
+      // The check `leaderboard build` applies: one id per dataset and threat model, over every path given.
+      assertUniqueEntryIds(all);
+      const n = all.length;
       ctx.out(`OK: ${n} entr${n === 1 ? 'y' : 'ies'} valid`);
       result.code = 0;
     });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigValidationError, sha256File } from '@dbp-bench/framework';
+import { ConfigValidationError, LIMITS, readTextChecked, sha256File } from '@dbp-bench/framework';
 import { UNET_PRESETS, convertWeights, readWeightsFile, saveModel, type ArchId, type UNetPreset } from '@dbp-bench/models';
 import type { AddCommand } from './types';
 import { formatTable } from './plugins';
@@ -14,7 +14,7 @@ export function parseNumberList(option: string, v: string): number[] {
 
 /** `--config` is inline JSON or the path of a JSON file. */
 function parseConfig(v: string): Record<string, unknown> {
-  const text = fs.existsSync(v) ? fs.readFileSync(v, 'utf8') : v;
+  const text = fs.existsSync(v) ? readTextChecked(v, 'a JSON config file (--config)', { maxBytes: LIMITS.configBytes }) : v;
   try {
     const o = JSON.parse(text) as unknown;
     if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error('not an object');

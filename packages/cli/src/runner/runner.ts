@@ -26,6 +26,7 @@ import {
   acquireLock,
   canonicalJson,
   cleanStaleTemporariesIn,
+  budgetExceedsInput,
   hash32,
   loadRunConfig,
   sha256,
@@ -272,15 +273,15 @@ async function runShard(opts: RunOptions, c: ShardContext): Promise<RunOutcome> 
     const runAttacks: RunAttack[] = [];
     for (const [k, ref] of config.attacks.entries()) {
       const attack = await scope.create<Attack>('attack', ref.id, ref.options);
+      const tooLarge = budgetExceedsInput(attack.threat, dataset.info.shape);
+      if (tooLarge) throw new ConfigValidationError(file ?? 'run config', [`$.attacks[${k}].options.eps: ${tooLarge}`]);
       const options = opts.registry.options('attack', ref.id, ref.options) as unknown as Record<string, unknown>;
       runAttacks.push(describeAttack(ref.name ?? (config.attacks.filter((a) => a.id === ref.id).length > 1 ? `${ref.id}#${k + 1}` : ref.id), ref.id, attack, options, defense));
     }
     const names = runAttacks.map((a) => a.name);
     const dup = names.find((nm, i) => names.indexOf(nm) !== i);
     if (dup) throw new ConfigValidationError(file ?? 'run config', [`$.attacks: two attacks are named '${dup}'; give each a distinct name`]);
-    if (config.leaderboard.threatModel !== undefined && !/^[A-Za-z0-9._-]+$/.test(config.leaderboard.threatModel)) {
-      throw new ConfigValidationError(file ?? 'run config', [`$.leaderboard.threatModel: '${config.leaderboard.threatModel}' must use letters, digits, . _ - only`]);
-    }
+    // leaderboard.threatModel is a safe path segment by the schema (SAFE_ID_PATTERN); runThreat checks the derived id.
     const threat = runThreat(runAttacks, config.leaderboard.threatModel);
     const seeds: Record<string, number> = { run: config.seed, clean: deriveSeed(config.seed, 'clean'), sanity: deriveSeed(config.seed, 'sanity') };
     runAttacks.forEach((a, k) => (seeds[`attack:${k}:${a.name}`] = deriveSeed(config.seed, `attack:${k}`)));

@@ -7,9 +7,8 @@
  * and the state dict is found under `state_dict` / `model_state_dict` / `net` / `model` / `ema`
  * keys or in a pickled nn.Module, with `module.` prefixes removed.
  */
-import * as fs from 'node:fs';
-import { DataFormatError, MissingFileError } from '@dbp-bench/framework';
-import { PyGlobal, PyObject, unpickle } from './pickle';
+import { DataFormatError, LIMITS, LimitExceededError, readFileChecked } from '@dbp-bench/framework';
+import { PyGlobal, PyObject, describePyValue, unpickle } from './pickle';
 import { ZipReader, isZip } from './zip';
 import { decodeBytes, parseSafetensors, type RawTensor, type TensorData } from '../safetensors';
 
@@ -95,7 +94,8 @@ function intList(v: unknown, what: string, file: string): number[] {
 
 /** The call hook: tensor / parameter rebuild functions. */
 function torchCall(file: string) {
-  const call = (fn: PyGlobal, args: unknown[]): unknown => {
+  const call = (fn: PyGlobal, args: unknown[], depth = 0): unknown => {
+    if (depth > 8) throw new DataFormatError(file, `${fn.qualname}: tensor rebuild calls nest more than 8 deep`);
     switch (fn.qualname) {
       case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2':
@@ -117,7 +117,7 @@ function torchCall(file: string) {
       case 'torch._tensor._rebuild_from_type_v2':
       case 'torch._tensor._rebuild_from_type': {
         const [f, , a] = args;
-        return f instanceof PyGlobal ? call(f, Array.isArray(a) ? a : []) : undefined;
+        return f instanceof PyGlobal ? call(f, Array.isArray(a) ? a : [], depth + 1) : undefined;
       }
       default:
         return undefined;
@@ -135,8 +135,7 @@ function storageDtype(type: unknown, file: string): string {
 
 /** Read any PyTorch checkpoint (zip or legacy). */
 export function readTorchCheckpoint(file: string, data?: Uint8Array): TorchCheckpoint {
-  if (!data && !fs.existsSync(file)) throw new MissingFileError(file, 'expected a PyTorch checkpoint (.pt, .pth, .ckpt, .bin)');
-  const buf = data ?? fs.readFileSync(file);
+  const buf = data ?? readFileChecked(file, 'a PyTorch checkpoint (.pt, .pth, .ckpt, .bin)');
   if (isZip(buf)) return readZip(file, buf);
   if (buf.length > 0 && buf[0] === 0x80) return readLegacy(file, buf);
   throw new DataFormatError(
@@ -157,7 +156,7 @@ function readZip(file: string, buf: Uint8Array): TorchCheckpoint {
   const { value } = unpickle(zip.read(pkl), where, {
     call: torchCall(file),
     persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(where, `unsupported persistent id ${JSON.stringify(pid)}`);
+      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(where, `unsupported persistent id ${describePyValue(pid)}`);
       const key = String(pid[2]);
       let s = storages.get(key);
       if (!s) {
@@ -181,7 +180,7 @@ const MAGIC = 0x1950a86a20f9469cfc6cn;
 function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
   const first = unpickle(buf, file, {}, 0);
   if (first.value !== MAGIC && !(typeof first.value === 'bigint' && first.value === MAGIC)) {
-    throw new DataFormatError(file, `wrong magic number ${String(first.value)} at byte 0 (expected 0x1950a86a20f9469cfc6c): a plain pickle, not a torch.save file`);
+    throw new DataFormatError(file, `wrong magic number at byte 0: the first pickle holds ${describePyValue(first.value)}, expected the integer 0x1950a86a20f9469cfc6c; this is a plain pickle, not a torch.save file`);
   }
   const proto = unpickle(buf, file, {}, first.end);
   if (proto.value !== 1001) throw new DataFormatError(file, `legacy protocol version ${String(proto.value)} at byte ${first.end}, expected 1001`);
@@ -191,7 +190,7 @@ function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
   const main = unpickle(buf, file, {
     call: torchCall(file),
     persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(file, `unsupported persistent id ${JSON.stringify(pid)}`);
+      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(file, `unsupported persistent id ${describePyValue(pid)}`);
       const [, type, rootKey, location, size, view] = pid;
       const key = String(rootKey);
       let root = storages.get(key);
@@ -216,6 +215,7 @@ function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
     if (!s) throw new DataFormatError(file, `storage key '${key}' in the key list was not referenced by the pickle`);
     if (pos + 8 > buf.length) throw new DataFormatError(file, `truncated: the size of storage '${key}' at byte ${pos} is missing (file has ${buf.length} bytes)`);
     const n = Number(dv.getBigInt64(pos, true));
+    if (n < 0) throw new DataFormatError(file, `storage '${key}': negative element count ${n} at byte ${pos}`);
     pos += 8;
     const bytes = n * ELEM[s.dtype];
     if (pos + bytes > buf.length) throw new DataFormatError(file, `truncated: storage '${key}' needs ${bytes} bytes from byte ${pos}, the file ends at byte ${buf.length}`);
@@ -233,8 +233,17 @@ export function materialize(t: TorchTensor, file: string, name = '?'): RawTensor
   const es = ELEM[dtype];
   const base = (t.storage.viewOffset * ELEM[t.storage.dtype]) / es + t.offset;
   const shape = t.shape;
+  const isCount = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
+  if (!shape.every(isCount) || !t.stride.every(isCount) || !isCount(base) || t.stride.length !== shape.length) {
+    throw new DataFormatError(file, `tensor '${name}': size [${shape.join(', ')}], stride [${t.stride.join(', ')}] and storage offset ${t.offset} must be non-negative integers of equal rank`);
+  }
   const numel = shape.reduce((a, b) => a * b, 1);
   if (numel === 0) return { dtype, shape, data: decodeBytes(new Uint8Array(0), dtype) };
+  if (numel * es > s.bytes.length) {
+    // Only an overlapping view (stride 0, i.e. torch's expand) has more elements than its storage:
+    // refused, so a small file cannot decode to an arbitrarily large tensor.
+    throw new DataFormatError(file, `tensor '${name}': shape [${shape.join(', ')}] holds ${numel} elements, more than its storage '${s.key}' (${Math.floor(s.bytes.length / es)}); overlapping (expanded) views are not supported`);
+  }
   let maxIndex = base;
   for (let i = 0; i < shape.length; i++) maxIndex += (shape[i] - 1) * t.stride[i];
   if ((maxIndex + 1) * es > s.bytes.length) {
@@ -275,8 +284,12 @@ function getKey(obj: unknown, k: string): unknown {
   return undefined;
 }
 
+/** Nesting of pickled nn.Modules followed (a real network nests < 20 deep; a cycle would never end). */
+const MAX_MODULE_DEPTH = 64;
+
 /** Tensors of a pickled nn.Module (its _parameters, _buffers and _modules). */
-function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTensor>): void {
+function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTensor>, file: string, depth = 0): void {
+  if (depth > MAX_MODULE_DEPTH) throw new DataFormatError(file, `pickled modules nest more than ${MAX_MODULE_DEPTH} deep at '${prefix}' (a cycle, or not a network)`);
   const st = obj.state instanceof Map ? obj.state : undefined;
   if (!st) return;
   for (const part of ['_parameters', '_buffers']) {
@@ -284,7 +297,7 @@ function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTens
     if (m instanceof Map) for (const [k, v] of m) if (v instanceof TorchTensor) out.set(`${prefix}${String(k)}`, v);
   }
   const mods = st.get('_modules');
-  if (mods instanceof Map) for (const [k, v] of mods) if (v instanceof PyObject) flattenModule(v, `${prefix}${String(k)}.`, out);
+  if (mods instanceof Map) for (const [k, v] of mods) if (v instanceof PyObject) flattenModule(v, `${prefix}${String(k)}.`, out, file, depth + 1);
 }
 
 function isModule(v: unknown): v is PyObject {
@@ -327,7 +340,7 @@ export function extractStateDict(ck: TorchCheckpoint, key?: string): StateDictRe
     }
     if (isModule(obj)) {
       const t = new Map<string, TorchTensor>();
-      flattenModule(obj, '', t);
+      flattenModule(obj, '', t, ck.file);
       if (t.size) {
         found = t;
         where = p;
@@ -359,8 +372,24 @@ export function extractStateDict(ck: TorchCheckpoint, key?: string): StateDictRe
       names = names.map((n) => n.slice(pre.length));
     }
   }
+  // Tensors may share storages (tied weights, legacy views), but all of them together may decode to
+  // at most LIMITS.tensorExpansion times the bytes of the storages they read (F16 doubles in F32).
+  const roots = new Set<TorchStorage>();
+  for (const t of found!.values()) roots.add(t.storage.root ?? t.storage);
+  let storageBytes = 0;
+  for (const r of roots) storageBytes += r.bytes?.length ?? 0;
+  const budget = LIMITS.tensorExpansion * storageBytes + LIMITS.inflateMinBytes;
+  let decoded = 0;
   const tensors = new Map<string, RawTensor>();
-  for (const [name, t] of found!) tensors.set(name.slice(stripped.length), materialize(t, ck.file, name));
+  for (const [name, t] of found!) {
+    // materialize refuses a tensor larger than its storage before allocating it
+    const raw = materialize(t, ck.file, name);
+    decoded += raw.data.byteLength;
+    if (decoded > budget) {
+      throw new LimitExceededError(ck.file, `its tensors decode to more than ${budget} bytes from ${storageBytes} bytes of storage (at tensor '${name}'); refused (limit: ${LIMITS.tensorExpansion}x the storage bytes, plus ${LIMITS.inflateMinBytes})`);
+    }
+    tensors.set(name.slice(stripped.length), raw);
+  }
   return { tensors, path: where, strippedPrefix: stripped };
 }
 
@@ -383,8 +412,7 @@ export function renameLegacyDiffusers(tensors: Map<string, RawTensor>): Map<stri
  * safetensors file (e.g. a diffusers `diffusion_pytorch_model.safetensors`).
  */
 export function readWeightsFile(file: string, key?: string): StateDictResult & { format: 'zip' | 'legacy' | 'safetensors'; metadata?: Record<string, string> } {
-  if (!fs.existsSync(file)) throw new MissingFileError(file, 'expected a weights file (.safetensors, .pt, .pth, .ckpt, .bin)');
-  const buf = fs.readFileSync(file);
+  const buf = readFileChecked(file, 'a weights file (.safetensors, .pt, .pth, .ckpt, .bin)');
   if (!isZip(buf) && buf[0] !== 0x80 && buf.length >= 9 && buf[8] === 0x7b /* '{' */) {
     const st = parseSafetensors(buf, file);
     let names = [...st.tensors.keys()];

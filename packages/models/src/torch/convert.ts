@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, readJsonChecked } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, type UNetConfig, type UNetPreset } from '../unet';
 import { CLASSIFIER_ARCHS, createClassifier, defaultClassifierConfig, type ClassifierArch, type ClassifierConfig, type ClassifierModel } from '../classifiers';
 import { applyStateDict, type ApplyReport } from '../io';
@@ -180,8 +180,8 @@ export function convertWeights(file: string, opts: ConvertOptions = {}): Convert
     let overrides: Partial<UNetConfig> = {};
     const side = path.join(path.dirname(file), 'config.json');
     if (fs.existsSync(side)) {
-      const j = JSON.parse(fs.readFileSync(side, 'utf8')) as Record<string, unknown>;
-      if (j._class_name === 'UNet2DModel') overrides = unetConfigFromDiffusers(j, side);
+      const j = readJsonChecked(side, 'a diffusers config.json') as Record<string, unknown> | null;
+      if (j && typeof j === 'object' && j._class_name === 'UNet2DModel') overrides = unetConfigFromDiffusers(j, side);
     }
     overrides = { ...overrides, ...((opts.config ?? {}) as Partial<UNetConfig>) };
     const config = inferUNetConfig(tensors, UNET_PRESETS[opts.preset ?? 'ddpm-cifar10'], overrides);

@@ -1,11 +1,17 @@
 /**
  * A Python pickle reader (protocols 0-5) sufficient for `torch.save` checkpoints. It never executes
- * code: a GLOBAL becomes a {@link PyGlobal}; calling it (REDUCE / NEWOBJ) goes through a `resolve`
- * hook that knows the few constructors checkpoints use (OrderedDict, torch's tensor rebuild
- * functions), and anything else becomes an inert {@link PyObject} holding its class name, arguments
- * and state. Unknown opcodes fail with a DataFormatError naming the opcode and its byte offset.
+ * code: a GLOBAL becomes a {@link PyGlobal} (a pair of strings; nothing is imported or looked up);
+ * calling it (REDUCE / NEWOBJ / INST / OBJ) goes through a `call` hook that knows the few constructors
+ * checkpoints use (OrderedDict, torch's tensor rebuild functions), and anything else becomes an inert
+ * {@link PyObject} holding its class name, arguments and state. BUILD stores state, never calls
+ * `__setstate__`; extension codes (EXT1/2/4) and out-of-band buffers are refused. Unknown opcodes fail
+ * with a DataFormatError naming the opcode and its byte offset.
+ *
+ * Resource limits (LIMITS in @dbp-bench/framework): at most `pickleObjects` values are pushed (so
+ * memory grows at most linearly in that count), and one integer may have at most `pickleLongBytes`
+ * bytes (BigInt parsing is quadratic in the length).
  */
-import { DataFormatError } from '@dbp-bench/framework';
+import { DataFormatError, LIMITS, LimitExceededError } from '@dbp-bench/framework';
 
 /** A reference to a Python global `module.name`. */
 export class PyGlobal {
@@ -53,6 +59,33 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 const OPNAMES: Record<number, string> = {};
 
 /**
+ * A short, bounded, cycle-safe description of an unpickled value for error messages, e.g.
+ * `a dict with 2 keys ('a', 'b')`, `the integer 3`, `an object of class foo.Bar`.
+ */
+export function describePyValue(v: unknown): string {
+  const short = (x: unknown, depth: number): string => {
+    if (x === null || x === undefined) return 'None';
+    if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
+    if (typeof x === 'number' || typeof x === 'bigint' || typeof x === 'boolean') return String(x);
+    if (x instanceof PyGlobal) return `<global ${x.qualname}>`;
+    if (x instanceof PyObject) return `<${x.cls} object>`;
+    if (x instanceof Uint8Array) return `<${x.length} bytes>`;
+    if (depth >= 1) return x instanceof Map ? '{...}' : x instanceof Set ? 'set(...)' : Array.isArray(x) ? '[...]' : '<?>';
+    if (Array.isArray(x)) return `(${x.slice(0, 6).map((e) => short(e, depth + 1)).join(', ')}${x.length > 6 ? ', ...' : ''})`;
+    if (x instanceof Map) return `{${[...x.keys()].slice(0, 6).map((k) => short(k, depth + 1)).join(', ')}${x.size > 6 ? ', ...' : ''}}`;
+    if (x instanceof Set) return `set of ${x.size}`;
+    return typeof x;
+  };
+  if (typeof v === 'number' || typeof v === 'bigint') return `the integer ${String(v)}`;
+  if (typeof v === 'string') return `the string ${short(v, 0)}`;
+  if (v instanceof Map) return `a dict with ${v.size} key(s) ${short(v, 0)}`;
+  if (Array.isArray(v)) return `a tuple/list of ${v.length} item(s) ${short(v, 0)}`;
+  if (v instanceof PyObject) return `an object of class ${v.cls}`;
+  if (v instanceof PyGlobal) return `the global ${v.qualname}`;
+  return short(v, 0);
+}
+
+/**
  * Unpickle one pickle starting at `start`. Returns the value and the offset after its STOP opcode
  * (legacy torch files hold several pickles back to back).
  */
@@ -63,6 +96,19 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
   const memo = new Map<number, unknown>();
   const dec = new TextDecoder('utf-8');
   const latin1 = new TextDecoder('latin1');
+  // Every opcode pushes at most one value; counting pushes bounds the values (and memory) a pickle creates.
+  let pushes = 0;
+  const maxObjects = LIMITS.pickleObjects;
+  const push = (v: unknown): void => {
+    if (++pushes > maxObjects) {
+      throw new LimitExceededError(file, `the pickle creates more than ${maxObjects} values (at byte ${pos - 1}); refused (a checkpoint's pickle needs far fewer)`);
+    }
+    stack.push(v);
+  };
+  const longBytes = (n: number): Uint8Array => {
+    if (n > LIMITS.pickleLongBytes) throw new LimitExceededError(file, `a pickled integer of ${n} bytes at byte ${pos}; at most ${LIMITS.pickleLongBytes} are allowed`);
+    return bytes(n);
+  };
 
   const need = (n: number, what: string): void => {
     if (pos + n > buf.length) throw new DataFormatError(file, `truncated pickle: ${what} at byte ${pos} needs ${n} bytes, the data ends at byte ${buf.length}`);
@@ -162,48 +208,48 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
       case 0x2e: // STOP
         return { value: pop(), end: pos };
       case 0x28: // MARK
-        stack.push(MARK);
+        push(MARK);
         break;
       case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
+        push(new Map());
         break;
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
+        push([]);
         break;
       case 0x29: // EMPTY_TUPLE
-        stack.push(tuple([]));
+        push(tuple([]));
         break;
       case 0x8f: // EMPTY_SET
-        stack.push(new Set());
+        push(new Set());
         break;
       case 0x64: {
         // DICT
         const items = popMark();
         const m = new Map();
         for (let i = 0; i + 1 < items.length; i += 2) m.set(items[i], items[i + 1]);
-        stack.push(m);
+        push(m);
         break;
       }
       case 0x6c: // LIST
-        stack.push(popMark());
+        push(popMark());
         break;
       case 0x74: // TUPLE
-        stack.push(tuple(popMark()));
+        push(tuple(popMark()));
         break;
       case 0x85: // TUPLE1
-        stack.push(tuple([pop()]));
+        push(tuple([pop()]));
         break;
       case 0x86: {
         const b = pop();
         const a = pop();
-        stack.push(tuple([a, b]));
+        push(tuple([a, b]));
         break;
       }
       case 0x87: {
         const c = pop();
         const b = pop();
         const a = pop();
-        stack.push(tuple([a, b, c]));
+        push(tuple([a, b, c]));
         break;
       }
       case 0x73: {
@@ -241,34 +287,34 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
         break;
       }
       case 0x91: // FROZENSET
-        stack.push(new Set(popMark()));
+        push(new Set(popMark()));
         break;
       case 0x63: {
         // GLOBAL
         const mod = line();
         const name = line();
-        stack.push(new PyGlobal(mod, name));
+        push(new PyGlobal(mod, name));
         break;
       }
       case 0x93: {
         // STACK_GLOBAL
         const name = pop();
         const mod = pop();
-        stack.push(new PyGlobal(String(mod), String(name)));
+        push(new PyGlobal(String(mod), String(name)));
         break;
       }
       case 0x52: {
         // REDUCE
         const args = pop();
         const fn = pop();
-        stack.push(call(fn, Array.isArray(args) ? args : [args]));
+        push(call(fn, Array.isArray(args) ? args : [args]));
         break;
       }
       case 0x81: {
         // NEWOBJ
         const args = pop();
         const cls = pop();
-        stack.push(call(cls, Array.isArray(args) ? args : [args]));
+        push(call(cls, Array.isArray(args) ? args : [args]));
         break;
       }
       case 0x92: {
@@ -276,20 +322,20 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
         pop(); // kwargs
         const args = pop();
         const cls = pop();
-        stack.push(call(cls, Array.isArray(args) ? args : [args]));
+        push(call(cls, Array.isArray(args) ? args : [args]));
         break;
       }
       case 0x69: {
         // INST (protocol 0): module\nname\n, args after MARK
         const mod = line();
         const name = line();
-        stack.push(call(new PyGlobal(mod, name), popMark()));
+        push(call(new PyGlobal(mod, name), popMark()));
         break;
       }
       case 0x6f: {
         // OBJ
         const items = popMark();
-        stack.push(call(items[0], items.slice(1)));
+        push(call(items[0], items.slice(1)));
         break;
       }
       case 0x62: {
@@ -301,96 +347,102 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
         break;
       }
       case 0x51: // BINPERSID
-        stack.push(hooks.persistentLoad ? hooks.persistentLoad(pop()) : pop());
+        push(hooks.persistentLoad ? hooks.persistentLoad(pop()) : pop());
         break;
       case 0x50: {
         // PERSID
         const pid = line();
-        stack.push(hooks.persistentLoad ? hooks.persistentLoad(pid) : pid);
+        push(hooks.persistentLoad ? hooks.persistentLoad(pid) : pid);
         break;
       }
       case 0x4a: // BININT
-        stack.push(i32());
+        push(i32());
         break;
       case 0x4b: // BININT1
-        stack.push(u8());
+        push(u8());
         break;
       case 0x4d: // BININT2
-        stack.push(u16());
+        push(u16());
         break;
       case 0x49: {
         // INT
         const s = line();
-        stack.push(s === '00' ? false : s === '01' ? true : Number.parseInt(s, 10));
+        push(s === '00' ? false : s === '01' ? true : Number.parseInt(s, 10));
         break;
       }
       case 0x4c: {
         // LONG
         const s = line().replace(/L$/, '');
-        const b = BigInt(s);
-        stack.push(b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b);
+        if (s.length > 2.5 * LIMITS.pickleLongBytes) throw new LimitExceededError(file, `a pickled integer of ${s.length} digits at byte ${opAt}; at most ${Math.floor(2.5 * LIMITS.pickleLongBytes)} are allowed`);
+        let b: bigint;
+        try {
+          b = BigInt(s);
+        } catch {
+          throw new DataFormatError(file, `malformed pickle: LONG at byte ${opAt} is not an integer`);
+        }
+        push(b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b);
         break;
       }
       case 0x8a: // LONG1
-        stack.push(decodeLong(bytes(u8())));
+        push(decodeLong(longBytes(u8())));
         break;
       case 0x8b: // LONG4
-        stack.push(decodeLong(bytes(u32())));
+        push(decodeLong(longBytes(u32())));
         break;
       case 0x47: {
         // BINFLOAT (big-endian double)
         need(8, 'a float');
-        stack.push(dv.getFloat64(pos, false));
+        push(dv.getFloat64(pos, false));
         pos += 8;
         break;
       }
       case 0x46: // FLOAT
-        stack.push(Number.parseFloat(line()));
+        push(Number.parseFloat(line()));
         break;
       case 0x58: // BINUNICODE
-        stack.push(dec.decode(bytes(u32())));
+        push(dec.decode(bytes(u32())));
         break;
       case 0x8c: // SHORT_BINUNICODE
-        stack.push(dec.decode(bytes(u8())));
+        push(dec.decode(bytes(u8())));
         break;
       case 0x8d: // BINUNICODE8
-        stack.push(dec.decode(bytes(u64())));
+        push(dec.decode(bytes(u64())));
         break;
       case 0x56: // UNICODE (raw-unicode-escape, newline terminated)
-        stack.push(line());
+        push(line());
         break;
       case 0x54: // BINSTRING (py2 str)
-        stack.push(latin1.decode(bytes(i32())));
+        push(latin1.decode(bytes(i32())));
         break;
       case 0x55: // SHORT_BINSTRING
-        stack.push(latin1.decode(bytes(u8())));
+        push(latin1.decode(bytes(u8())));
         break;
       case 0x53: {
         // STRING (quoted repr)
         const s = line();
-        stack.push(s.replace(/^(['"])(.*)\1$/, '$2'));
+        push(s.replace(/^(['"])(.*)\1$/, '$2'));
         break;
       }
       case 0x42: // BINBYTES
-        stack.push(Uint8Array.from(bytes(u32())));
+        push(Uint8Array.from(bytes(u32())));
         break;
       case 0x43: // SHORT_BINBYTES
-        stack.push(Uint8Array.from(bytes(u8())));
+        push(Uint8Array.from(bytes(u8())));
         break;
       case 0x8e: // BINBYTES8
-        stack.push(Uint8Array.from(bytes(u64())));
+        push(Uint8Array.from(bytes(u64())));
         break;
       case 0x96: // BYTEARRAY8
-        stack.push(Uint8Array.from(bytes(u64())));
+        push(Uint8Array.from(bytes(u64())));
         break;
       case 0x4e: // NONE
-        stack.push(null);
+        push(null);
         break;
       case 0x88: // NEWTRUE
-        stack.push(true);
+        push(true);
         break;
       case 0x89: // NEWFALSE
-        stack.push(false);
+        push(false);
         break;
       case 0x71: // BINPUT
         memo.set(u8(), top());
@@ -410,7 +462,7 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
         // GET
         const k = op === 0x68 ? u8() : op === 0x6a ? u32() : Number.parseInt(line(), 10);
         if (!memo.has(k)) throw new DataFormatError(file, `malformed pickle: memo key ${k} read at byte ${opAt} was never stored`);
-        stack.push(memo.get(k));
+        push(memo.get(k));
         break;
       }
       case 0x30: // POP
@@ -420,7 +472,7 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
         popMark();
         break;
       case 0x32: // DUP
-        stack.push(top());
+        push(top());
         break;
       default:
         throw new DataFormatError(

@@ -1,9 +1,12 @@
 /**
  * A minimal synchronous zip reader (central directory, stored and deflated entries, zip64), enough
  * for the archives `torch.save` writes (stored, 64-byte aligned entries) and for re-zipped copies.
+ *
+ * Limits (LIMITS in @dbp-bench/framework): at most `zipEntries` entries; all deflated entries together
+ * inflate to at most inflateBudget(archive size) bytes (50x the archive, at least 64 MiB), each one to
+ * no more than the size its directory entry declares, so a decompression bomb is stopped early.
  */
-import * as zlib from 'node:zlib';
-import { DataFormatError } from '@dbp-bench/framework';
+import { DataFormatError, LIMITS, LimitExceededError, inflateBudget, inflateChecked } from '@dbp-bench/framework';
 
 export interface ZipEntry {
   name: string;
@@ -16,8 +19,11 @@ export interface ZipEntry {
 export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   private readonly dv: DataView;
+  /** Bytes deflated entries may still inflate to (see the module comment). */
+  private inflateLeft: number;
   constructor(private readonly buf: Uint8Array, private readonly file: string) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.inflateLeft = inflateBudget(buf.length);
     this.readDirectory();
   }
 
@@ -49,6 +55,7 @@ export class ZipReader {
       cdSize = Number(dv.getBigUint64(z + 40, true));
       cdOffset = Number(dv.getBigUint64(z + 48, true));
     }
+    if (count > LIMITS.zipEntries) throw new LimitExceededError(this.file, `zip archive: ${count} entries; at most ${LIMITS.zipEntries} are allowed`);
     if (cdOffset + cdSize > b.length) this.fail(`central directory (bytes ${cdOffset}..${cdOffset + cdSize}) lies beyond the end of the file (${b.length} bytes): truncated`);
     let p = cdOffset;
     const dec = new TextDecoder('utf-8');
@@ -98,8 +105,23 @@ export class ZipReader {
     const end = start + en.compressedSize;
     if (end > this.buf.length) this.fail(`entry '${name}' (bytes ${start}..${end}) extends past the end of the file (${this.buf.length} bytes): truncated`);
     const raw = this.buf.subarray(start, end);
-    if (en.method === 0) return raw;
-    if (en.method === 8) return zlib.inflateRawSync(raw);
+    if (en.method === 0) {
+      if (en.size !== en.compressedSize) this.fail(`stored entry '${name}' declares ${en.size} bytes but holds ${en.compressedSize}`);
+      return raw;
+    }
+    if (en.method === 8) {
+      if (en.size > this.inflateLeft) {
+        throw new LimitExceededError(
+          this.file,
+          `zip archive: entry '${name}' declares ${en.size} bytes inflated from ${en.compressedSize}, more than the ${this.inflateLeft} bytes left of the archive's inflation budget (${LIMITS.inflateRatio}x its ${this.buf.length} bytes, at least ${LIMITS.inflateMinBytes}); refused as a decompression bomb`,
+        );
+      }
+      // Inflate no further than the declared size: a lying directory cannot get more memory.
+      const out = inflateChecked(raw, 'deflate-raw', this.file, `zip entry '${name}' (declared ${en.size} bytes)`, en.size);
+      if (out.length !== en.size) this.fail(`entry '${name}' inflates to ${out.length} bytes, its directory entry declares ${en.size}`);
+      this.inflateLeft -= out.length;
+      return out;
+    }
     this.fail(`entry '${name}' uses compression method ${en.method} (only stored and deflate are supported)`);
   }
 }
