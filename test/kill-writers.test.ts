@@ -20,7 +20,7 @@ import { Journal, parseTempName, sha256 } from '@dbp-bench/framework';
 import { createClassifier, readSafetensors, saveModel } from '@dbp-bench/models';
 import { readEntry, validateEntry, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { hashFile, type DownloadSpec } from '@dbp-bench/datasets';
-import { runCliCaptured } from '@dbp-bench/cli';
+import { runCliCaptured, writeSyntheticRunConfig } from '@dbp-bench/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'packages', 'cli', 'bin', 'dbp-bench.js');
@@ -120,27 +120,6 @@ async function killAndRecover(w: Writer, kills: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Writers
 
-/** A tiny synthetic benchmark config (small-cnn, identity defense, 2-step PGD) in `dir`. */
-function benchmarkConfig(dir: string, n: number): string {
-  const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-  saveModel(path.join(dir, 'cnn.safetensors'), model);
-  model.dispose();
-  fs.writeFileSync(
-    path.join(dir, 'run.json'),
-    JSON.stringify({
-      name: 'kill-run',
-      seed: 1,
-      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n } },
-      classifier: { weights: 'cnn.safetensors' },
-      defense: { id: 'identity' },
-      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-      evaluation: { purifications: 1, batchSize: 2 },
-      leaderboard: { model: 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
-    }),
-  );
-  return path.join(dir, 'run.json');
-}
-
 /** An entry file and its results file agree (sha256), both complete. */
 function checkEntryWithResults(file: string): LeaderboardEntry {
   const e = readEntry(file);
@@ -154,7 +133,7 @@ function checkEntryWithResults(file: string): LeaderboardEntry {
 
 function runWriter(): Writer {
   const dir = tmp('run');
-  const cfg = benchmarkConfig(dir, 4);
+  const cfg = writeSyntheticRunConfig(dir, 4, 'kill-run');
   const runs = path.join(dir, 'runs');
   const entries = path.join(dir, 'entries');
   const copyFile = path.join(entries, 'synthetic', 'linf-0.1', 'kill-run.json');
@@ -192,7 +171,7 @@ function runWriter(): Writer {
 
 async function leaderboardWriter(): Promise<Writer> {
   const dir = tmp('site');
-  const cfg = benchmarkConfig(dir, 2);
+  const cfg = writeSyntheticRunConfig(dir, 2, 'kill-run');
   const r = await runCliCaptured(['run', cfg, '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'base')]);
   expect(r.error?.message ?? '').to.equal('');
   const baseFile = path.join(dir, 'base', 'synthetic', 'linf-0.1', 'kill-run.json');

@@ -6,27 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LIMITS } from '@dbp-bench/framework';
 import { put, validConfig } from './builders';
-import { hostileRows, type HostileRow } from './harness';
+import { editedJsonRow, hostileRows, type HostileRow } from './harness';
 
 type Cfg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A row that writes `validConfig()` changed by `edit` (or raw text) and validates it. */
 function cfgRow(name: string, edit: ((c: Cfg) => void) | string, expectRe: RegExp): HostileRow {
-  return {
-    name,
-    setup: (dir) => {
-      let content: string;
-      if (typeof edit === 'string') content = edit;
-      else {
-        const c = validConfig() as Cfg;
-        edit(c);
-        content = JSON.stringify(c);
-      }
-      const file = put(dir, 'config.json', content);
-      return { args: ['validate', '--quiet', file], names: file };
-    },
-    expect: expectRe,
-  };
+  return editedJsonRow(name, { base: () => validConfig() as Cfg, file: 'config.json', args: (file) => ['validate', '--quiet', file] }, edit, expectRe);
 }
 
 const pgd = (options: Cfg): ((c: Cfg) => void) => (c) => (c.attacks = [{ id: 'pgd', options }]);

@@ -10,27 +10,13 @@ import * as path from 'node:path';
 import { LIMITS } from '@dbp-bench/framework';
 import { accuracyMetric, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { put, validEntry } from './builders';
-import { hostileRows, runHostile, type HostileRow } from './harness';
+import { editedJsonRow, hostileRows, runHostile, type HostileRow } from './harness';
 
 type E = LeaderboardEntry & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A row that writes validEntry() changed by `edit` (or raw text) and validates it. */
 function entryRow(name: string, edit: ((e: E) => void) | string, expectRe: RegExp): HostileRow {
-  return {
-    name,
-    setup: (dir) => {
-      let content: string;
-      if (typeof edit === 'string') content = edit;
-      else {
-        const e = validEntry() as E;
-        edit(e);
-        content = JSON.stringify(e);
-      }
-      const file = put(dir, 'entry.json', content);
-      return { args: ['leaderboard', 'validate', file], names: file };
-    },
-    expect: expectRe,
-  };
+  return editedJsonRow(name, { base: () => validEntry() as E, file: 'entry.json', args: (file) => ['leaderboard', 'validate', file] }, edit, expectRe);
 }
 
 const ROWS: HostileRow[] = [

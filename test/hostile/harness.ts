@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCliCaptured } from '@dbp-bench/cli';
 import { DbpError } from '@dbp-bench/framework';
+import { put } from './builders';
 
 export interface HostileRow {
   name: string;
@@ -74,4 +75,31 @@ export function hostileRows(rows: readonly HostileRow[]): void {
       }
     });
   }
+}
+
+/**
+ * A row that writes `base()` changed by `edit` (or raw text) as `file` and runs the CLI on it:
+ * `args(path)` are the arguments that read it; the message must name the file.
+ */
+export function editedJsonRow<T>(
+  name: string,
+  input: { base: () => T; file: string; args: (file: string) => string[] },
+  edit: ((value: T) => void) | string,
+  expectRe: RegExp,
+): HostileRow {
+  return {
+    name,
+    setup: (dir) => {
+      let content: string;
+      if (typeof edit === 'string') content = edit;
+      else {
+        const value = input.base();
+        edit(value);
+        content = JSON.stringify(value);
+      }
+      const file = put(dir, input.file, content);
+      return { args: input.args(file), names: file };
+    },
+    expect: expectRe,
+  };
 }

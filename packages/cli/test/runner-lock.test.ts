@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFormatError, LockHeldError, MemoryLogger, hostTag } from '@dbp-bench/framework';
-import { createClassifier, saveModel } from '@dbp-bench/models';
 import { readEntry } from '@dbp-bench/leaderboard';
+import { writeSyntheticRunConfig } from '../src/testing';
 import { checkRecords, lockFile, mergeRun, parseShard, readJournal, recordProblems, recordRules, readRunInfo, runBenchmark, type SampleRecord } from '../src/runner';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
@@ -41,26 +41,6 @@ function lines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
 
-/** A tiny synthetic config for the built CLI (small-cnn, identity defense, 2-step PGD). */
-function syntheticConfig(dir: string, n: number): string {
-  const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-  saveModel(path.join(dir, 'cnn.safetensors'), model);
-  model.dispose();
-  const config = {
-    name: 'synthetic-lock',
-    seed: 1,
-    dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n } },
-    classifier: { weights: 'cnn.safetensors' },
-    defense: { id: 'identity' },
-    attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-    evaluation: { purifications: 1, batchSize: 2 },
-    leaderboard: { model: 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
-  };
-  const file = path.join(dir, 'run.json');
-  fs.writeFileSync(file, JSON.stringify(config));
-  return file;
-}
-
 function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
   let stderr = '';
   let stdout = '';
@@ -84,7 +64,7 @@ describe('runner: one writer per run shard (lock)', function () {
 
   it('two concurrent `dbp-bench run` processes on one config and --out: the second refuses, naming the holder pid and host', async () => {
     const dir = tmp();
-    const cfg = syntheticConfig(dir, 8);
+    const cfg = writeSyntheticRunConfig(dir, 8, 'synthetic-lock');
     const out = path.join(dir, 'runs');
     const args = [CLI, '--log-level', 'warn', 'run', cfg, '--out', out, '--no-entries'];
     const first = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
