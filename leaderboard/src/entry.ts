@@ -18,7 +18,7 @@ import {
   validateSchema,
   writeJsonAtomic,
   type JsonSchema,
-} from '@dbp-bench/framework';
+} from '@dbp-bench/core';
 import { urlProblem } from './url';
 
 /** Path of the published JSON Schema of an entry. */

@@ -54,11 +54,13 @@ describe('PluginRegistry', () => {
     expect(() => registryWithPlugins().get('defense', 'gamma')).to.throw(UnknownPluginError, /unknown defense 'gamma'. Registered defenses: alpha, beta/);
   });
 
-  it('creates plugins in a per-run child container with validated, defaulted, frozen options', async () => {
+  it('creates plugins in a per-run scope with validated, defaulted, frozen options', async () => {
     const r = registryWithPlugins();
-    const a = r.createScope();
+    const a = r.createScope({ baseDir: path.join(os.tmpdir(), 'run-a') });
     const b = r.createScope();
-    expect(a.container).to.not.equal(b.container);
+    expect(a.resolvePath('w.safetensors')).to.equal(path.join(os.tmpdir(), 'run-a', 'w.safetensors'));
+    expect(b.resolvePath('w.safetensors')).to.equal(path.resolve('w.safetensors'));
+    expect(a.registry).to.equal(r);
     const made = await a.create<{ options: { strength: number; steps: number } }>('defense', 'alpha', { steps: 3 });
     expect(made.options).to.deep.equal({ strength: 0.1, steps: 3 });
     expect(Object.isFrozen(made.options)).to.equal(true);

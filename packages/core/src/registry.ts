@@ -1,11 +1,8 @@
 /**
  * The plugin registry. Each plugin package exports `register(registry)`, which adds its plugins under
- * their ids; a duplicate id throws, an unknown id lists the registered ones. The registry wraps a
- * tsyringe container: plugin definitions are registered in it, and each run gets a child container
- * (a RunScope) in which its logger and services live and its plugins are created.
+ * their ids; a duplicate id throws, an unknown id lists the registered ones. Each run gets a RunScope
+ * (its logger and base directory) in which its plugins are created with validated options.
  */
-import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,17 +14,8 @@ import { validateSchema, type JsonSchema } from './schema';
 export type PluginKind = 'dataset' | 'architecture' | 'defense' | 'attack' | 'trainer';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['dataset', 'architecture', 'defense', 'attack', 'trainer'];
 
-/** Tokens of the services a run scope provides. */
-export const TOKENS = {
-  logger: Symbol.for('dbp.Logger') as InjectionToken<Logger>,
-  registry: Symbol.for('dbp.Registry') as InjectionToken<PluginRegistry>,
-  /** Directory relative paths in configs are resolved against. */
-  baseDir: Symbol.for('dbp.BaseDir') as InjectionToken<string>,
-};
-
 /** What a plugin's create() receives besides its options. */
 export interface PluginContext {
-  readonly container: DependencyContainer;
   readonly logger: Logger;
   readonly registry: PluginRegistry;
   /** Resolve a path from a config relative to the config file's directory. */
@@ -80,16 +68,10 @@ export interface PluginModule {
 const pluginToken = (kind: PluginKind, id: string): string => `dbp.plugin.${kind}.${id}`;
 
 export class PluginRegistry {
-  readonly container: DependencyContainer;
   private readonly plugins = new Map<string, RegisteredPlugin & { def: PluginDefinition }>();
   private currentPackage = '(anonymous)';
   private currentModule: string | undefined;
   private readonly loadedModules = new Set<string>();
-
-  constructor(parent: DependencyContainer = rootContainer) {
-    this.container = parent.createChildContainer();
-    this.container.register(TOKENS.registry, { useValue: this });
-  }
 
   /**
    * Run `register` with `packageName` recorded as the owner of what it adds, and `moduleFile` (the
@@ -131,7 +113,6 @@ export class PluginRegistry {
     if (existing) throw new DuplicatePluginError(def.kind, def.id, existing.package, this.currentPackage);
     const entry = { kind: def.kind, id: def.id, description: def.description, schema: def.schema, package: this.currentPackage, ...(this.currentModule ? { module: this.currentModule } : {}), def };
     this.plugins.set(key, entry);
-    this.container.register(key, { useValue: def });
     return this;
   }
 
@@ -159,9 +140,9 @@ export class PluginRegistry {
   }
 
   get(kind: PluginKind, id: string): PluginDefinition {
-    const key = pluginToken(kind, id);
-    if (!this.plugins.has(key)) throw new UnknownPluginError(kind, id, this.ids(kind));
-    return this.container.resolve<PluginDefinition>(key);
+    const p = this.plugins.get(pluginToken(kind, id));
+    if (!p) throw new UnknownPluginError(kind, id, this.ids(kind));
+    return p.def;
   }
 
   /** Validate options against the plugin's schema (defaults filled, frozen). */
@@ -169,7 +150,7 @@ export class PluginRegistry {
     return validateSchema<O>(this.get(kind, id).schema, options ?? {}, `options of ${kind} '${id}'`);
   }
 
-  /** A child container for one run, with its logger and base directory. */
+  /** The scope of one run, with its logger and base directory. */
   createScope(opts: { logger?: Logger; baseDir?: string } = {}): RunScope {
     return new RunScope(this, opts.logger ?? silentLogger, opts.baseDir ?? process.cwd());
   }
@@ -231,18 +212,14 @@ function packageNameOf(file: string): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
-/** One run's child container. Plugins are created here, so runs never share state. */
+/** One run's scope. Plugins are created here, each by its own create(), so runs never share state. */
 export class RunScope implements PluginContext {
-  readonly container: DependencyContainer;
   constructor(
     readonly registry: PluginRegistry,
     readonly logger: Logger,
+    /** Directory relative paths in configs are resolved against. */
     readonly baseDir: string,
-  ) {
-    this.container = registry.container.createChildContainer();
-    this.container.register(TOKENS.logger, { useValue: logger });
-    this.container.register(TOKENS.baseDir, { useValue: baseDir });
-  }
+  ) {}
   resolvePath(p: string): string {
     return path.resolve(this.baseDir, p);
   }

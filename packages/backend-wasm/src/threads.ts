@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendError } from '../errors';
+import { BackendError } from '@dbp-bench/core';
 
 /** The only @tensorflow/tfjs-backend-wasm (and tfjs-core) version whose internals this code supports. */
 export const PINNED_TFJS_VERSION = '4.22.0';
@@ -40,7 +40,7 @@ export function checkPinnedVersions(): void {
   if (bad.length) {
     throw new BackendError(
       `the wasm set-up (threads, replacement gradient kernels) depends on the internals of TensorFlow.js ${PINNED_TFJS_VERSION}, ` +
-        `but ${bad.join(' and ')} is installed; install exactly ${PINNED_TFJS_VERSION} (see packages/framework/README.md)`,
+        `but ${bad.join(' and ')} is installed; install exactly ${PINNED_TFJS_VERSION} (see packages/backend-wasm/README.md)`,
     );
   }
 }

@@ -4,32 +4,25 @@ import {
   FreshNoiseSource,
   KeyedNoiseSource,
   MixedNoiseSource,
-  SeededRng,
   eotRows,
-  philox4x32,
+  noiseStreamKey,
+  philoxNormals,
 } from '../src';
 
-describe('counter-based RNG (Philox4x32-10)', () => {
-  it('matches the Random123 known-answer vectors', () => {
-    const out = new Uint32Array(4);
-    philox4x32(0, 0, 0, 0, 0, 0, out);
-    expect([...out].map((v) => v.toString(16).padStart(8, '0'))).to.deep.equal(['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']);
-    philox4x32(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, out);
-    expect([...out].map((v) => v.toString(16).padStart(8, '0'))).to.deep.equal(['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd']);
-    philox4x32(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, out);
-    expect([...out].map((v) => v.toString(16).padStart(8, '0'))).to.deep.equal(['d16cfe09', '94fdcceb', '5001e420', '24126ea1']);
-  });
+describe('NoiseSources', () => {
+  const shape = (b: number): number[] => [b, 4, 4, 3];
 
-  it('SeededRng is reproducible and restores from its saved state', () => {
-    const a = new SeededRng(42);
-    const first = Array.from({ length: 7 }, () => a.nextUint32());
-    const saved = a.state();
-    const next = Array.from({ length: 9 }, () => a.nextUint32());
-    const b = new SeededRng(42);
-    expect(Array.from({ length: 7 }, () => b.nextUint32())).to.deep.equal(first);
-    const c = SeededRng.fromState(saved);
-    expect(Array.from({ length: 9 }, () => c.nextUint32())).to.deep.equal(next);
-    expect(new SeededRng(43).nextUint32()).to.not.equal(first[0]);
+  it('a keyed row is the Philox normals of (sample, EoT index, generation) under the stream key', () => {
+    const rows = eotRows([5, 9], 2);
+    const t = new KeyedNoiseSource(2024, rows, 3).normal({ kind: 'path', step: 12 }, [4, 2, 3, 5]);
+    const got = t.dataSync();
+    t.dispose();
+    const [k0, k1] = noiseStreamKey(2024, { kind: 'path', step: 12 });
+    rows.forEach((row, r) => {
+      const want = new Float32Array(30);
+      philoxNormals(want, row.sample, row.eot, 3, k0, k1);
+      expect(Array.from(got.subarray(r * 30, (r + 1) * 30)), `row ${r}`).to.deep.equal(Array.from(want));
+    });
   });
 
   it('gives standard normal statistics', () => {
@@ -46,10 +39,6 @@ describe('counter-based RNG (Philox4x32-10)', () => {
     expect(Math.abs(m)).to.be.below(0.02);
     expect(Math.abs(v2 - 1)).to.be.below(0.03);
   });
-});
-
-describe('NoiseSources', () => {
-  const shape = (b: number): number[] => [b, 4, 4, 3];
 
   it('keyed noise is per sample: a batch of 8 equals two batches of 4, in any order', () => {
     const samples = [10, 11, 12, 13, 14, 15, 16, 17];

@@ -1,22 +1,26 @@
 /**
- * Setting up the wasm backend: every core (the threaded-SIMD binary under `worker_threads`) and the
- * gradient kernels it lacks or runs slowly. See docs/PERFORMANCE.md and packages/framework/README.md.
+ * @dbp-bench/backend-wasm — setting up the TensorFlow.js wasm backend: every core (the threaded-SIMD
+ * binary under `worker_threads`, ./threads.ts) and the gradient kernels it lacks or runs slowly (one
+ * file per kernel under ./kernels, listed in ./register_all_kernels.ts). See docs/PERFORMANCE.md and
+ * packages/backend-wasm/README.md. @dbp-bench/framework's backend selection (`initBackend`) calls
+ * `prepareWasmBackend`.
  */
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendError } from '../errors';
-import type { Logger } from '../logger';
-import { registerWasmKernels } from './kernels';
+import { BackendError, type Logger } from '@dbp-bench/core';
+import { registerWasmKernels } from './register_all_kernels';
 import { MAX_WASM_THREADS, activateThreadedBackend, checkPinnedVersions, createThreadedModule, wasmBackendInitialised } from './threads';
 
 export {
+  WASM_KERNEL_CONFIGS,
   WASM_KERNEL_NAMES,
   FLIP_CACHE_MAX_BYTES,
   clearWasmKernelCaches,
   wasmKernelCacheSize,
+  installedWasmKernels,
   registerWasmKernels,
   unregisterWasmKernels,
-} from './kernels';
+} from './register_all_kernels';
 export { MAX_WASM_THREADS, PINNED_TFJS_VERSION, checkPinnedVersions } from './threads';
 
 export interface WasmSetup {
@@ -36,7 +40,7 @@ export interface WasmSetupResult {
   threads: number;
   /** The thread count asked for (option, DBP_WASM_THREADS or the core count). */
   requestedThreads: number;
-  /** The kernels registered by this module (see ./kernels.ts). */
+  /** The kernels registered by this package (see ./register_all_kernels.ts). */
   kernels: string[];
   /** Why `threads` differs from `requestedThreads`, when it does. */
   note?: string;

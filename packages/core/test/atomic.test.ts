@@ -35,7 +35,7 @@ function age(file: string, ms: number): void {
   fs.utimesSync(file, t, t);
 }
 
-describe('framework: atomic writes clean their stale temporaries', () => {
+describe('core: atomic writes clean their stale temporaries', () => {
   it('names temporaries <final>.tmp-<pid>-<host>-<random> and parses older names', () => {
     const t = path.basename(tempPathFor('/x/entry.json'));
     expect(t).to.match(new RegExp(`^entry\\.json\\.tmp-${process.pid}-${hostTag()}-[0-9a-f]{8}$`));
@@ -98,7 +98,7 @@ describe('framework: atomic writes clean their stale temporaries', () => {
   });
 });
 
-describe('framework: locks (one writer)', () => {
+describe('core: locks (one writer)', () => {
   it('refuses a second holder, naming pid and host; release frees it', () => {
     const file = path.join(tmp(), 'lock.json');
     const a = acquireLock(file, { what: 'run x' });
