@@ -1,6 +1,7 @@
 /**
  * @dbp-bench/framework — the hub every plugin package builds on: contracts, the plugin registry,
- * config validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
+ * config validation, seeded and keyed noise, noise policies and the attack target (with the BPDA
+ * estimator), the threat geometry and losses, backend selection, gradient checkpointing, logging.
  */
 import 'reflect-metadata';
 // tfjs-core's CommonJS bundle registers no gradient functions and no chained ops; the @tensorflow/tfjs
@@ -20,6 +21,10 @@ export * from './config';
 export * from './backend';
 export * from './checkpoint';
 export * from './diagnostics';
+export * from './noise-policy';
+export * from './policy-target';
+export * from './geometry';
+export * from './losses';
 export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from './wasm';
 
 /** The framework version (written into leaderboard provenance). */

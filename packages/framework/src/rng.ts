@@ -6,7 +6,7 @@
  * two batches of 4, or on another shard. That is what makes DW-box replay, resume and sharding exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { NoiseRow, NoiseSource, NoiseStream, NoiseStreamKind } from './contracts';
+import type { NoiseRow, NoiseSource, NoiseStream } from './contracts';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -242,30 +242,6 @@ export class FreshNoiseSource implements NoiseSource {
   }
   describe(): string {
     return `fresh(seed=${this.seed})`;
-  }
-}
-
-/**
- * Keyed for the listed stream kinds, fresh for the others: the DW-box policies are
- * `forward` (DW_Fwd), `reverse`+`path`+`corrector` (DW_Rev) and all (DW_Both).
- */
-export class MixedNoiseSource implements NoiseSource {
-  constructor(
-    readonly keyedKinds: ReadonlySet<NoiseStreamKind>,
-    readonly keyed: NoiseSource,
-    readonly fresh: NoiseSource,
-  ) {}
-  get rows(): readonly NoiseRow[] {
-    return this.keyed.rows;
-  }
-  normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
-    return (this.keyedKinds.has(stream.kind) ? this.keyed : this.fresh).normal(stream, shape);
-  }
-  withRows(rows: readonly NoiseRow[]): MixedNoiseSource {
-    return new MixedNoiseSource(this.keyedKinds, this.keyed.withRows(rows), this.fresh.withRows(rows));
-  }
-  describe(): string {
-    return `mixed(keyed=[${[...this.keyedKinds].join(',')}] ${this.keyed.describe()}, ${this.fresh.describe()})`;
   }
 }
 

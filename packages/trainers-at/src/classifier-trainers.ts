@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
   budgetRules,
+  klSum,
+  meanCrossEntropy,
   SeededRng,
   type Dataset,
   type PluginContext,
@@ -44,7 +46,7 @@ import {
   type TrainBatch,
   type TrainingTask,
 } from './loop';
-import { crossEntropy, innerAttackSchema, klSum, pgdCrossEntropy, tradesAttack, type InnerAttackOptions } from './inner-max';
+import { innerAttackSchema, pgdCrossEntropy, tradesAttack, type InnerAttackOptions } from './inner-max';
 
 export type AtTrainerId = 'standard' | 'pgd-at' | 'trades';
 
@@ -224,7 +226,7 @@ export class ClassifierTask implements TrainingTask {
       const { value, grads } = tf.variableGrads(() => {
         const logits = m.logits(x);
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        let loss = crossEntropy(logits, y);
+        let loss = meanCrossEntropy(logits, y);
         if (this.trainerId === 'trades') {
           const pNat = tf.softmax(logits) as tf.Tensor2D;
           loss = tf.add(loss, tf.mul(tf.div(klSum(pNat, m.logits(xAdv!)), x.shape[0]), this.options.beta)) as tf.Scalar;
