@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  NORMS,
   budgetRules,
   klSum,
   meanCrossEntropy,
@@ -111,7 +112,7 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
         additionalProperties: false,
         default: {},
         properties: {
-          norm: { enum: ['linf', 'l2'] },
+          norm: { enum: [...NORMS] },
           eps: { type: 'number', minimum: 0 },
           stepSize: { type: 'number', exclusiveMinimum: 0 },
           steps: { type: 'integer', minimum: 0 },
