@@ -3,9 +3,18 @@
  * streams are keyed, and the same target object serves the attack and the final evaluation.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { silentLogger, type Attack, type Classifier, type Defense, type GradientMode, type Logger } from '@dbp-bench/framework';
+import {
+  createTarget,
+  silentLogger,
+  type Attack,
+  type Classifier,
+  type Defense,
+  type GradientMode,
+  type Logger,
+  type NoisePolicy,
+  type PolicyTarget,
+} from '@dbp-bench/framework';
 import { evaluateRandomized, summarizeEvaluation, type EvaluationSummary, type SampleEvaluation } from './evaluate';
-import { createTarget, type NoisePolicy, type PolicyTarget } from './target';
 import type { StepHook } from './types';
 
 /** The noise policy an attack needs (`fresh` unless it declares one, as dw-box does). */

@@ -10,11 +10,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   FILE_OPTION_KEYWORD,
   FreshNoiseSource,
-  KeyedNoiseSource,
-  MixedNoiseSource,
+  KEYED_KINDS as KEYED,
+  NOISE_POLICIES,
   PluginRegistry,
+  PolicyNoiseSource,
   SeededRng,
   eotRows,
+  purifiedLogits,
   sha256,
   type Attack,
   type AttackContext,
@@ -25,6 +27,7 @@ import {
   type Defense,
   type GradientMode,
   type NoiseRow,
+  type NoisePolicy as Policy,
   type NoiseSource,
   type NoiseStreamKind,
   type SubsetSpec,
@@ -145,8 +148,6 @@ class FileToy extends IdentityToy {
   override readonly id = 'toy-file';
 }
 
-type Policy = 'fresh' | 'fwd' | 'rev' | 'both';
-
 /** Sign-gradient PGD (l_inf) with EoT replicas in the batch dimension and a declared noise policy. */
 class ToyPgd implements Attack {
   readonly id: string;
@@ -190,7 +191,7 @@ const pgdSchema = (defaultPolicy: Policy, overshoot: number) => ({
     steps: { type: 'integer', default: 3 },
     stepSize: { type: 'number', default: 0.05 },
     eot: { type: 'object', additionalProperties: false, default: {}, properties: { samples: { type: 'integer', minimum: 1, default: 1 } } },
-    policy: { enum: ['fresh', 'fwd', 'rev', 'both'], default: defaultPolicy },
+    policy: { enum: [...NOISE_POLICIES], default: defaultPolicy },
     overshoot: { type: 'number', default: overshoot },
   },
 });
@@ -230,8 +231,6 @@ export function toyRegistry(): PluginRegistry {
   return r;
 }
 
-const KEYED: Record<Policy, NoiseStreamKind[]> = { fresh: [], fwd: ['forward'], rev: ['reverse', 'path', 'corrector'], both: ['forward', 'reverse', 'path', 'corrector'] };
-
 /** A target with a noise policy: keyed streams from KeyedNoiseSource, fresh ones advancing per call. */
 class ToyTarget implements AttackTarget {
   private readonly fresh: FreshNoiseSource;
@@ -239,10 +238,10 @@ class ToyTarget implements AttackTarget {
     this.fresh = new FreshNoiseSource(seed, []);
   }
   noise(rows: readonly NoiseRow[]): NoiseSource {
-    return new MixedNoiseSource(new Set(KEYED[this.policy]), new KeyedNoiseSource(this.seed, rows.map((r) => ({ sample: r.sample, eot: 0 }))), this.fresh.withRows(rows));
+    return new PolicyNoiseSource(new Set(KEYED[this.policy]), this.seed, rows, this.fresh.withRows(rows));
   }
   logits(x: tf.Tensor4D, rows: readonly NoiseRow[]): tf.Tensor2D {
-    return tf.tidy(() => this.classifier.logits(this.defense.purify(x, this.noise(rows), { gradient: this.gradient })));
+    return purifiedLogits(this.classifier, this.defense, x, this.noise(rows), this.gradient);
   }
 }
 

@@ -58,29 +58,42 @@ export interface Trainable {
 // ------------------------------------------------------------------------------------------------
 // Defenses
 
+/**
+ * How an attack differentiates through a defense. `exact`: backprop through purify (the defense must
+ * be differentiable and say so); `bpda`: the attack target's BPDA estimator (Athalye et al. 2018,
+ * g(x) = x): purify runs forward, the classifier gradient at the purified point is passed back as
+ * the input gradient. BPDA is applied by the target for every defense; no defense implements it.
+ */
 export type GradientMode = 'exact' | 'bpda';
+export const GRADIENT_MODES: readonly GradientMode[] = ['exact', 'bpda'];
 
 export interface DefenseCapabilities {
   /** True when purify() draws random numbers. */
   readonly stochastic: boolean;
   /** Noise streams the defense draws from (empty for a deterministic defense). */
   readonly streams: readonly NoiseStreamKind[];
-  /** Gradient modes purify() supports. */
+  /**
+   * Gradients the defense provides itself: `['exact']` when purify() is differentiable, `[]` when it
+   * is not. `bpda` needs no support from the defense (the target provides it for every defense), so
+   * listing it changes nothing; `targetGradientModes` gives what a target offers.
+   */
   readonly gradientModes: readonly GradientMode[];
   /** Network evaluations per purification (for the leaderboard's forward-pass count). */
   readonly networkCalls: number;
 }
 
-export interface PurifyOptions {
-  /** `exact` (default): backprop through every step with recompute; `bpda`: identity backward. */
-  readonly gradient?: GradientMode;
-}
-
-/** A pre-processing defense: purify(x) then classify. Differentiable. */
+/** A pre-processing defense: purify(x) then classify. */
 export interface Defense {
   readonly id: string;
   readonly capabilities: DefenseCapabilities;
-  purify(x: tf.Tensor4D, noise: NoiseSource, options?: PurifyOptions): tf.Tensor4D;
+  /**
+   * The purified images. With gradient mode `exact` the attack differentiates through this call (so
+   * it must be differentiable when the capabilities list `exact`); with `bpda` the target calls it
+   * outside the gradient tape and only its value is used.
+   */
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D;
+  /** Gradient mode of a target created on this defense without one (default `exact`). */
+  readonly defaultGradient?: GradientMode;
   /** Release weights and caches. */
   dispose?(): void;
 }
@@ -89,6 +102,7 @@ export interface Defense {
 // Attacks
 
 export type Norm = 'linf' | 'l2';
+export const NORMS: readonly Norm[] = ['linf', 'l2'];
 export interface ThreatModel {
   readonly norm: Norm;
   /** Budget in [0,1] pixel units. */
@@ -97,7 +111,8 @@ export interface ThreatModel {
 
 /**
  * What an attack attacks: classifier ∘ defense, with a noise policy. `logits(x, rows)` runs one
- * purification per row with the noise the policy gives for those rows.
+ * purification per row with the noise the policy gives for those rows, differentiable with the
+ * target's gradient mode (the framework's PolicyTarget is the implementation).
  */
 export interface AttackTarget {
   readonly classifier: Classifier;

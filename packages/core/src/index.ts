@@ -11,6 +11,7 @@ export * from './contracts';
 export * from './errors';
 export * from './logger';
 export * from './rng';
+export * from './noise-policy';
 export * from './json';
 export * from './atomic';
 export * from './lock';

@@ -4,7 +4,7 @@
  * draw generation), never on the batch it is computed in.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { noiseStreamKey, philoxNormals, type NoiseRow, type NoiseSource, type NoiseStream, type NoiseStreamKind } from '@dbp-bench/core';
+import { noiseStreamKey, philoxNormals, type NoiseRow, type NoiseSource, type NoiseStream } from '@dbp-bench/core';
 
 function checkShape(src: NoiseSource, shape: readonly number[]): number {
   if (shape.length === 0 || shape[0] !== src.rows.length) {
@@ -86,30 +86,6 @@ export class FreshNoiseSource implements NoiseSource {
   }
   describe(): string {
     return `fresh(seed=${this.seed})`;
-  }
-}
-
-/**
- * Keyed for the listed stream kinds, fresh for the others: the DW-box policies are
- * `forward` (DW_Fwd), `reverse`+`path`+`corrector` (DW_Rev) and all (DW_Both).
- */
-export class MixedNoiseSource implements NoiseSource {
-  constructor(
-    readonly keyedKinds: ReadonlySet<NoiseStreamKind>,
-    readonly keyed: NoiseSource,
-    readonly fresh: NoiseSource,
-  ) {}
-  get rows(): readonly NoiseRow[] {
-    return this.keyed.rows;
-  }
-  normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
-    return (this.keyedKinds.has(stream.kind) ? this.keyed : this.fresh).normal(stream, shape);
-  }
-  withRows(rows: readonly NoiseRow[]): MixedNoiseSource {
-    return new MixedNoiseSource(this.keyedKinds, this.keyed.withRows(rows), this.fresh.withRows(rows));
-  }
-  describe(): string {
-    return `mixed(keyed=[${[...this.keyedKinds].join(',')}] ${this.keyed.describe()}, ${this.fresh.describe()})`;
   }
 }
 

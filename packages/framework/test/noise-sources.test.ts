@@ -3,7 +3,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   FreshNoiseSource,
   KeyedNoiseSource,
-  MixedNoiseSource,
   eotRows,
   noiseStreamKey,
   philoxNormals,
@@ -83,18 +82,6 @@ describe('NoiseSources', () => {
     const g1 = again.normal({ kind: 'forward' }, shape(2));
     expect(g1.arraySync()).to.deep.equal(f1.arraySync());
     tf.dispose([k1, k2, f1, f2, g1]);
-  });
-
-  it('mixed noise keys only the chosen streams (DW_Fwd)', () => {
-    const rows = eotRows([5]);
-    const mixed = new MixedNoiseSource(new Set(['forward']), new KeyedNoiseSource(3, rows), new FreshNoiseSource(3, rows));
-    const f1 = mixed.normal({ kind: 'forward' }, shape(1));
-    const f2 = mixed.normal({ kind: 'forward' }, shape(1));
-    const r1 = mixed.normal({ kind: 'reverse', step: 1 }, shape(1));
-    const r2 = mixed.normal({ kind: 'reverse', step: 1 }, shape(1));
-    expect(f1.arraySync()).to.deep.equal(f2.arraySync());
-    expect(r1.arraySync()).to.not.deep.equal(r2.arraySync());
-    tf.dispose([f1, f2, r1, r2]);
   });
 
   it('rejects a shape whose batch does not match the bound rows', () => {

@@ -1,14 +1,13 @@
 /**
  * What the runner takes from the plugin packages, as one injectable object: the classifier loader
- * (@dbp-bench/models), subset selection and its hash (@dbp-bench/datasets), and the attack target and
- * randomized evaluation (@dbp-bench/attacks). Tests pass their own implementations.
+ * (@dbp-bench/models), subset selection and its hash (@dbp-bench/datasets), the attack target
+ * (@dbp-bench/framework) and randomized evaluation (@dbp-bench/attacks). Tests pass their own implementations.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, type AttackTarget, type Classifier, type Dataset, type Defense, type GradientMode, type SubsetSpec } from '@dbp-bench/framework';
+import { DbpError, createTarget, type AttackTarget, type Classifier, type Dataset, type Defense, type GradientMode, type NoisePolicy, type SubsetSpec } from '@dbp-bench/framework';
 import * as models from '@dbp-bench/models';
 import * as datasets from '@dbp-bench/datasets';
 import * as attacks from '@dbp-bench/attacks';
-import type { NoisePolicy } from '@dbp-bench/leaderboard';
 import type { ServingModule } from './identity';
 
 /** A classifier as loaded from a weights file. */
@@ -42,7 +41,7 @@ export function defaultDeps(): RunnerDeps {
     loadClassifier: (file) => api<RunnerDeps['loadClassifier']>(models, '@dbp-bench/models', 'loadClassifier')(file),
     selectSubset: (dataset, spec) => api<RunnerDeps['selectSubset']>(datasets, '@dbp-bench/datasets', 'selectSubset')(dataset, spec),
     subsetHash: (indices) => api<RunnerDeps['subsetHash']>(datasets, '@dbp-bench/datasets', 'subsetHash')(indices),
-    createTarget: (c, d, o) => api<RunnerDeps['createTarget']>(attacks, '@dbp-bench/attacks', 'createTarget')(c, d, o),
+    createTarget: (c, d, o) => createTarget(c, d, o),
     evaluateRandomized: (t, x, y, idx, R) => api<RunnerDeps['evaluateRandomized']>(attacks, '@dbp-bench/attacks', 'evaluateRandomized')(t, x, y, idx, R),
   };
 }

@@ -31,6 +31,7 @@ import {
   loadRunConfig,
   sha256,
   silentLogger,
+  targetGradientModes,
   writeFileAtomic,
   writeJsonAtomic,
   type Attack,
@@ -286,7 +287,7 @@ async function runShard(opts: RunOptions, c: ShardContext): Promise<RunOutcome> 
     const seeds: Record<string, number> = { run: config.seed, clean: deriveSeed(config.seed, 'clean'), sanity: deriveSeed(config.seed, 'sanity') };
     runAttacks.forEach((a, k) => (seeds[`attack:${k}:${a.name}`] = deriveSeed(config.seed, `attack:${k}`)));
     const attackSeed = (k: number): number => deriveSeed(config.seed, `attack:${k}`);
-    const cleanGradient: GradientMode = defense.capabilities.gradientModes.includes('exact') ? 'exact' : (defense.capabilities.gradientModes[0] ?? 'exact');
+    const cleanGradient: GradientMode = targetGradientModes(defense.capabilities)[0];
     const def = defense;
     const makeTarget = (policy: RunAttack['policy'], gradient: GradientMode, seed: number) => deps.createTarget(classifier, def, { policy, seed, gradient });
 
@@ -320,7 +321,8 @@ async function runShard(opts: RunOptions, c: ShardContext): Promise<RunOutcome> 
         capabilities: {
           stochastic: defense.capabilities.stochastic,
           streams: [...defense.capabilities.streams],
-          gradientModes: [...defense.capabilities.gradientModes],
+          // what attacks can use on it: `exact` when the defense provides it, `bpda` always (the target's)
+          gradientModes: targetGradientModes(defense.capabilities),
           networkCalls: defense.capabilities.networkCalls,
         },
       },

@@ -25,9 +25,8 @@ import {
   type Logger,
   type Norm,
 } from '@dbp-bench/framework';
-import type { NoisePolicy, ProtocolAttack, SanityFlag } from '@dbp-bench/leaderboard';
-
-const POLICIES: readonly NoisePolicy[] = ['fresh', 'fwd', 'rev', 'both'];
+import { NOISE_POLICIES as POLICIES, type NoisePolicy } from '@dbp-bench/framework';
+import type { ProtocolAttack, SanityFlag } from '@dbp-bench/leaderboard';
 
 /** An attack of the run with what the runner reads from it. */
 export interface RunAttack {

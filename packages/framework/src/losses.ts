@@ -1,8 +1,10 @@
 /**
- * Per-row attack losses (to be maximised) on logits [N, C] and integer labels [N].
+ * Classification losses on logits [N, C] and integer labels [N], one home for the attacks (per-row
+ * losses to be maximised), the adversarial trainers (mean cross-entropy, TRADES' KL term) and ADDT's
+ * classifier guidance (mean cross-entropy).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError } from '@dbp-bench/framework';
+import { IncompatiblePluginError } from '@dbp-bench/core';
 
 export type LossName = 'ce' | 'cw' | 'dlr';
 export const LOSS_NAMES: readonly LossName[] = ['ce', 'cw', 'dlr'];
@@ -13,11 +15,24 @@ function oneHot(labels: tf.Tensor1D, numClasses: number): tf.Tensor2D {
   return tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, numClasses).toFloat() as tf.Tensor2D;
 }
 
-/** Cross-entropy -log softmax(z)_y. */
+/** Cross-entropy -log softmax(z)_y per row. */
 export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const oh = oneHot(labels, logits.shape[1]);
     return tf.neg(tf.sum(tf.mul(oh, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  });
+}
+
+/** Mean over the rows of the cross-entropy (the training loss). */
+export function meanCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => tf.mean(crossEntropyLoss(logits, labels)) as tf.Scalar);
+}
+
+/** Sum over the batch of KL(p || softmax(logits)) with p given as probabilities (TRADES). */
+export function klSum(pClean: tf.Tensor2D, logitsAdv: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const logP = tf.log(tf.maximum(pClean, 1e-12));
+    return tf.sum(tf.mul(pClean, tf.sub(logP, tf.logSoftmax(logitsAdv)))) as tf.Scalar;
   });
 }
 
@@ -56,6 +71,7 @@ export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   });
 }
 
+/** The per-row attack loss of a name. */
 export function lossFunction(name: LossName): LossFn {
   switch (name) {
     case 'ce':
