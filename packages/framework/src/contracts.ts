@@ -175,6 +175,17 @@ export interface Batch {
   readonly indices: readonly number[];
 }
 
+/**
+ * Which images of a dataset: the first n (from an offset), an explicit index list, a seeded random
+ * draw, a seeded stratified draw, or all (`selectSubset` in @dbp-bench/datasets).
+ */
+export type SubsetSpec =
+  | { kind: 'first'; n: number; offset?: number }
+  | { kind: 'indices'; indices: number[] }
+  | { kind: 'random'; n: number; seed: number }
+  | { kind: 'stratified'; n: number; seed: number }
+  | { kind: 'all' };
+
 export interface Dataset {
   readonly info: DatasetInfo;
   /** Images and labels of the given indices, in that order. */

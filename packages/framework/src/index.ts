@@ -1,6 +1,6 @@
 /**
  * @dbp-bench/framework — the hub every plugin package builds on: contracts, the plugin registry,
- * config validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
+ * schema validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
  */
 import 'reflect-metadata';
 // tfjs-core's CommonJS bundle registers no gradient functions and no chained ops; the @tensorflow/tfjs
@@ -16,7 +16,6 @@ export * from './lock';
 export * from './files';
 export * from './schema';
 export * from './registry';
-export * from './config';
 export * from './backend';
 export * from './checkpoint';
 export * from './diagnostics';

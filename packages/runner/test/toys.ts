@@ -29,7 +29,7 @@ import {
   type NoiseStreamKind,
   type SubsetSpec,
 } from '@dbp-bench/framework';
-import type { RunnerDeps } from '../src/runner';
+import type { RunnerDeps } from '../src';
 
 export const H = 4;
 export const CLASSES = 3;

@@ -1,4 +1,5 @@
 /** The benchmark runner: run / resume / shard a run config, merge shards, build entries. */
+export * from './config';
 export * from './shard';
 export * from './records';
 export * from './deps';

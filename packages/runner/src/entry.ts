@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, SAFE_ID_PATTERN, isSafeId, sha256, writeFileAtomic, type DeepReadonly, type RunConfig } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, SAFE_ID_PATTERN, isSafeId, sha256, writeFileAtomic, type DeepReadonly } from '@dbp-bench/framework';
 import {
   entryPath,
   formatEps,
@@ -16,6 +16,7 @@ import {
   type ProtocolAttack,
   type SanityFlag,
 } from '@dbp-bench/leaderboard';
+import type { RunConfig } from './config';
 import { aggregate, type SampleRecord } from './records';
 import type { RunIdentity } from './identity';
 import type { RunProvenance } from './provenance';

@@ -5,36 +5,24 @@
  * hash of its frozen config.
  */
 import * as path from 'node:path';
-import { LIMITS, readJsonChecked } from './files';
-import { hashJson, type DeepReadonly } from './json';
-import type { PluginKind, PluginRegistry } from './registry';
-import { FILE_OPTION_KEYWORD, validateSchema, type JsonSchema } from './schema';
-
-/**
- * An id that becomes one path segment (a run name, a leaderboard entry, dataset or threat-model id):
- * starts with a letter or digit, then letters, digits, `.`, `_`, `-`, at most 128 characters in all.
- * So never `.`, `..`, a hidden name, a separator or an option-like `-x`. The leaderboard entry schema
- * (`definitions.segment`) carries the same pattern; a test keeps the two equal.
- */
-export const SAFE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
-const SAFE_ID = new RegExp(SAFE_ID_PATTERN);
-
-/** Whether `value` is a safe path segment (SAFE_ID_PATTERN). */
-export function isSafeId(value: unknown): value is string {
-  return typeof value === 'string' && SAFE_ID.test(value);
-}
+import {
+  FILE_OPTION_KEYWORD,
+  LIMITS,
+  SAFE_ID_PATTERN,
+  hashJson,
+  readJsonFile,
+  validateSchema,
+  type DeepReadonly,
+  type JsonSchema,
+  type PluginKind,
+  type PluginRegistry,
+  type SubsetSpec,
+} from '@dbp-bench/framework';
 
 export interface PluginRef {
   id: string;
   options: Record<string, unknown>;
 }
-
-export type SubsetSpec =
-  | { kind: 'first'; n: number; offset?: number }
-  | { kind: 'indices'; indices: number[] }
-  | { kind: 'random'; n: number; seed: number }
-  | { kind: 'stratified'; n: number; seed: number }
-  | { kind: 'all' };
 
 export interface RunConfig {
   name: string;
@@ -137,14 +125,6 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
       output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, default: 'runs' } } },
     },
   };
-}
-
-/**
- * Read a JSON config file: errors name the file (missing, a directory, unreadable, larger than
- * LIMITS.configBytes, nested deeper than LIMITS.jsonDepth, bad JSON, a number overflowing to Infinity).
- */
-export function readJsonFile(file: string, what = 'a JSON config file'): unknown {
-  return readJsonChecked(file, what, LIMITS.configBytes, 'config');
 }
 
 /**

@@ -28,7 +28,6 @@ import {
   cleanStaleTemporariesIn,
   budgetExceedsInput,
   hash32,
-  loadRunConfig,
   sha256,
   silentLogger,
   writeFileAtomic,
@@ -42,8 +41,8 @@ import {
   type HeldLock,
   type Logger,
   type PluginRegistry,
-  type RunConfig,
 } from '@dbp-bench/framework';
+import { loadRunConfig, type RunConfig } from './config';
 import { writeEntry, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { defaultDeps, type LoadedClassifier, type RunnerDeps } from './deps';
 import {
@@ -223,7 +222,7 @@ async function runShard(opts: RunOptions, c: ShardContext): Promise<RunOutcome> 
   const shardPositions = Math.max(0, Math.min(n, range.end * bs) - range.start * bs);
   // The run identity: hashes of the weights files and of the modules that serve this run.
   const serving: ServingModule[] = [
-    { name: '@dbp-bench/cli', file: __filename, serves: 'runner' },
+    { name: '@dbp-bench/runner', file: __filename, serves: 'runner' },
     { name: '@dbp-bench/framework', file: require.resolve('@dbp-bench/framework'), serves: 'runner' },
     ...(deps.modules ?? []),
     ...pluginModules(opts.registry, config),
