@@ -20,16 +20,14 @@ import { validateEntry } from '@dbp-bench/leaderboard';
 import {
   STALLED_FRACTION,
   countChecks,
-  defaultDeps,
   mergeRun,
   parseShard,
   readJournal,
   runBenchmark,
   sampleChecks,
-  type RunnerDeps,
   type SampleRecord,
 } from '../src';
-import { ToyClassifier, toyConfig, toyRegistry } from './toys';
+import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 const REPO_ROOT = path.resolve(__dirname, '../../../..');
 
@@ -51,13 +49,8 @@ function packageRegistry(): PluginRegistry {
   return r.use(attacks.plugin, '@dbp-bench/attacks', require.resolve('@dbp-bench/attacks'));
 }
 
-/** The real runner dependencies (attack target, R-draw evaluation, subset selection) with the toy classifier. */
-function realDeps(): RunnerDeps {
-  return { ...defaultDeps(), loadClassifier: async () => new ToyClassifier() };
-}
-
 async function run(config: object, out: string, extra: Partial<Parameters<typeof runBenchmark>[0]> = {}) {
-  return runBenchmark({ registry: registry(), config, baseDir: out, outDir: out, deps: realDeps(), entriesDir: null, ...extra });
+  return runBenchmark({ registry: registry(), config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null, ...extra });
 }
 
 const PGD = { id: 'pgd', name: 'pgd', options: { eps: 0.1, stepSize: 0.025, steps: 5, eot: { samples: 1 } } };
