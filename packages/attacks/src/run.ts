@@ -3,7 +3,7 @@
  * streams are keyed, and the same target object serves the attack and the final evaluation.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { silentLogger, type Attack, type Classifier, type Defense, type GradientMode, type Logger } from '@dbp-bench/framework';
+import { IncompatiblePluginError, silentLogger, type Attack, type Classifier, type Defense, type GradientMode, type Logger } from '@dbp-bench/framework';
 import { evaluateRandomized, summarizeEvaluation, type EvaluationSummary, type SampleEvaluation } from './evaluate';
 import { createTarget, type PolicyTarget } from './target';
 import type { StepHook } from './types';
@@ -18,6 +18,9 @@ export function targetForAttack(
   defense: Defense,
   options: { seed?: number; gradient?: GradientMode; freshSeed?: number } = {},
 ): PolicyTarget {
+  if (typeof (attack as Partial<Attack>).protocol !== 'function') {
+    throw new IncompatiblePluginError(`attack '${attack.id}' does not declare its protocol: the Attack contract requires protocol() (framework AttackProtocol)`);
+  }
   return createTarget(classifier, defense, { ...options, policy: attack.protocol().policy });
 }
 
