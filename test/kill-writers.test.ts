@@ -208,7 +208,8 @@ async function leaderboardWriter(): Promise<Writer> {
     const text = Array.from({ length: reps }, () => lines.join('\n') + '\n').join('');
     fs.writeFileSync(path.join(d, `e${i}.results.jsonl`), text);
     shas.add(sha256(text));
-    const e = validateEntry({ ...base, id: `e${i}`, name: `entry ${i}`, resultsFile: { path: `e${i}.results.jsonl`, sha256: sha256(text), records: reps * lines.length } });
+    // The file is padded with repeats of the run's records; `records` stays the run's (at most dataset.n, a consistency rule of the entry).
+    const e = validateEntry({ ...base, id: `e${i}`, name: `entry ${i}`, resultsFile: { path: `e${i}.results.jsonl`, sha256: sha256(text), records: base.resultsFile!.records } });
     fs.writeFileSync(path.join(d, `e${i}.json`), JSON.stringify(e, null, 2));
   }
   const site = path.join(dir, 'site');

@@ -56,7 +56,7 @@ const ROWS: HostileRow[] = [
   cfgRow('config: unknown top-level field', (c) => (c.atacks = []), /\$\.atacks: is not a known field/),
   cfgRow('config: name missing', (c) => delete c.name, /\$\.name: is required/),
   cfgRow('config: name with a path separator', (c) => (c.name = '../../etc'), /\$\.name: must match pattern/),
-  cfgRow('config: name longer than 200 characters', (c) => (c.name = 'n'.repeat(201)), /\$\.name: must NOT have more than 200 characters/),
+  cfgRow('config: name longer than 128 characters (SAFE_ID_PATTERN)', (c) => (c.name = 'n'.repeat(129)), /\$\.name: must match pattern/),
   cfgRow('config: description of 50,000 characters', (c) => (c.description = 'd'.repeat(50000)), /\$\.description: must NOT have more than 10000 characters/),
   cfgRow('config: seed negative', (c) => (c.seed = -1), /\$\.seed: must be >= 0/),
   cfgRow('config: seed not an integer', (c) => (c.seed = 1.5), /\$\.seed: must be integer/),
