@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FreshNoiseSource, KeyedNoiseSource, MemoryLogger, eotRows, purifyWithGradient, readJsonFile, type Defense } from '@dbp-bench/framework';
-import { builtinRegistry, runBenchmark } from '@dbp-bench/cli';
+import { builtinRegistry } from '@dbp-bench/cli';
+import { runBenchmark } from '@dbp-bench/runner';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'packages', 'cli', 'bin', 'dbp-bench.js');

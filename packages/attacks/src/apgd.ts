@@ -34,6 +34,7 @@ import {
   vanishedGradientRows,
   type Attack,
   type AttackContext,
+  type AttackProtocol,
   type AttackTarget,
   type JsonSchema,
   type LossName,
@@ -161,6 +162,12 @@ export class ApgdAttack implements Attack {
 
   get policy(): NoisePolicy {
     return 'fresh';
+  }
+
+  /** The declared protocol: no fixed step size (APGD adapts it per sample); restarts per loss. */
+  protocol(): AttackProtocol {
+    const o = this.options;
+    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: null, requires: { inputGradients: true } };
   }
 
   async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {

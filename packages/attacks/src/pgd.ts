@@ -26,6 +26,7 @@ import {
   vanishedGradientRows,
   type Attack,
   type AttackContext,
+  type AttackProtocol,
   type AttackTarget,
   type GradientMode,
   type JsonSchema,
@@ -153,6 +154,12 @@ export class PgdAttack implements Attack {
   /** The noise policy the final evaluation must use for this attack (`fresh` for plain PGD). */
   get policy(): NoisePolicy {
     return 'fresh';
+  }
+
+  /** The declared protocol (dw-box inherits it with its own policy). */
+  protocol(): AttackProtocol {
+    const o = this.options;
+    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: this.stepSize, requires: { inputGradients: true } };
   }
 
   /** The target the attack runs on (subclasses check or adapt the noise policy). */

@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import {
+  IncompatiblePluginError,
   createTarget,
   silentLogger,
   type Attack,
@@ -17,20 +18,20 @@ import {
 import { evaluateRandomized, summarizeEvaluation, type EvaluationSummary, type SampleEvaluation } from './evaluate';
 import type { StepHook } from './types';
 
-/** The noise policy an attack needs (`fresh` unless it declares one, as dw-box does). */
-export function attackPolicy(attack: Attack): NoisePolicy {
-  const p = (attack as { policy?: NoisePolicy }).policy;
-  return p ?? 'fresh';
-}
-
-/** A target for `attack`: its policy, keyed by `seed`. Use it for the attack and for the final evaluation. */
+/**
+ * A target for `attack`: the noise policy it declares (`attack.protocol().policy`), keyed by `seed`.
+ * Use it for the attack and for the final evaluation.
+ */
 export function targetForAttack(
   attack: Attack,
   classifier: Classifier,
   defense: Defense,
   options: { seed?: number; gradient?: GradientMode; freshSeed?: number } = {},
 ): PolicyTarget {
-  return createTarget(classifier, defense, { ...options, policy: attackPolicy(attack) });
+  if (typeof (attack as Partial<Attack>).protocol !== 'function') {
+    throw new IncompatiblePluginError(`attack '${attack.id}' does not declare its protocol: the Attack contract requires protocol() (framework AttackProtocol)`);
+  }
+  return createTarget(classifier, defense, { ...options, policy: attack.protocol().policy });
 }
 
 export interface AttackAndEvaluateOptions {

@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Logger } from './logger';
+import type { NoisePolicy } from './noise-policy';
 
 // ------------------------------------------------------------------------------------------------
 // Noise
@@ -160,9 +161,46 @@ export interface AttackDiagnostics {
   readonly stepSize?: number;
 }
 
+/**
+ * The evaluation protocol an attack declares (`Attack.protocol()`). The benchmark runner reads an
+ * attack only through it (with `threat`): it builds the attack's target from `policy` and `gradient`,
+ * records policy, EoT, steps and gradient in the entry, and checks the declaration before the first
+ * batch (docs/RUNNER.md, "Attack protocol").
+ */
+export interface AttackProtocol {
+  /**
+   * Noise policy of the target the attack runs on, which the final evaluation reuses: `fresh`
+   * (white-box: every draw fresh), or a DW-box policy keying the `forward` streams (`fwd`), the
+   * reverse/path/corrector streams (`rev`) or all of them (`both`). A policy other than `fresh` means
+   * the attack needs keyed noise.
+   */
+  readonly policy: NoisePolicy;
+  /** EoT replicas per gradient estimate (a positive integer; 1: no expectation over transformation). */
+  readonly eotSamples: number;
+  /** Iterations per run (a positive integer), or null for an attack without an iteration count. */
+  readonly steps: number | null;
+  /** Runs per sample (random restarts; APGD: per loss), a positive integer; 1 without restarts. */
+  readonly restarts: number;
+  /**
+   * Gradient estimator through the defense: `exact` (backpropagation through purification), `bpda`
+   * (identity backward), or `target` (whatever mode the target has; the runner gives it the defense's
+   * exact mode when supported, else its first one).
+   */
+  readonly gradient: GradientMode | 'target';
+  /** Size of one step in the attack's norm (the runner's stall check), or null without a fixed step. */
+  readonly stepSize: number | null;
+  /** What the attack needs from its target. */
+  readonly requires: {
+    /** Input gradients of the target's logits (a gradient-based attack): the runner checks they are not all zero. */
+    readonly inputGradients: boolean;
+  };
+}
+
 export interface Attack {
   readonly id: string;
   readonly threat: ThreatModel;
+  /** The attack's protocol (noise policy, EoT, steps, restarts, gradient estimator, step, requirements). */
+  protocol(): AttackProtocol;
   perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D>;
 }
 
@@ -189,6 +227,17 @@ export interface Batch {
   /** Dataset indices of the rows. */
   readonly indices: readonly number[];
 }
+
+/**
+ * Which images of a dataset: the first n (from an offset), an explicit index list, a seeded random
+ * draw, a seeded stratified draw, or all (`selectSubset` in @dbp-bench/datasets).
+ */
+export type SubsetSpec =
+  | { kind: 'first'; n: number; offset?: number }
+  | { kind: 'indices'; indices: number[] }
+  | { kind: 'random'; n: number; seed: number }
+  | { kind: 'stratified'; n: number; seed: number }
+  | { kind: 'all' };
 
 export interface Dataset {
   readonly info: DatasetInfo;

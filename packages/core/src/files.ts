@@ -224,3 +224,11 @@ export function inflateChecked(data: Uint8Array, format: 'gzip' | 'deflate-raw',
     throw new DataFormatError(file, `${what}: ${format === 'gzip' ? 'gzip' : 'deflate'} data is corrupted or truncated: ${(cause as Error).message}`, { cause });
   }
 }
+
+/**
+ * Read a JSON config file: errors name the file (missing, a directory, unreadable, larger than
+ * LIMITS.configBytes, nested deeper than LIMITS.jsonDepth, bad JSON, a number overflowing to Infinity).
+ */
+export function readJsonFile(file: string, what = 'a JSON config file'): unknown {
+  return readJsonChecked(file, what, LIMITS.configBytes, 'config');
+}

@@ -4,7 +4,7 @@
  * re-exported here, so `import … from '@dbp-bench/framework'` finds them), plus what needs TF.js at
  * run time: backend selection (the wasm set-up is @dbp-bench/backend-wasm), keyed and fresh noise
  * sources, the policy target (with the BPDA estimator), the threat geometry and losses, gradient
- * checkpointing, attack diagnostics, and run-config validation.
+ * checkpointing and attack diagnostics. Run configs are @dbp-bench/runner's.
  */
 // tfjs-core's CommonJS bundle registers no gradient functions and no chained ops; the @tensorflow/tfjs
 // bundle registers both against the same tfjs-core. Every package that computes with tensors gets them
@@ -12,7 +12,6 @@
 import '@tensorflow/tfjs';
 export * from '@dbp-bench/core';
 export * from './noise-sources';
-export * from './config';
 export * from './backend';
 export * from './checkpoint';
 export * from './diagnostics';

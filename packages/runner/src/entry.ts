@@ -1,21 +1,21 @@
 /**
- * From a finished run (run.json + per-sample records + shard metas) to a leaderboard entry and its
- * per-sample results file. Shared by `run` (unsharded) and `merge` (shards), so both give the same
- * entry apart from provenance times.
+ * Finalisation: from a finished run (run.json + per-sample records + shard metas) to a leaderboard
+ * entry and its per-sample results file, written atomically. Shared by `run` (unsharded) and `merge`
+ * (shards), so both give the same entry apart from provenance.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, SAFE_ID_PATTERN, isSafeId, sha256, writeFileAtomic, type DeepReadonly, type RunConfig } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, sha256, writeFileAtomic, type DeepReadonly } from '@dbp-bench/framework';
 import {
   entryPath,
   formatEps,
-  threatId,
   validateEntry,
   writeEntry,
   type LeaderboardEntry,
   type ProtocolAttack,
   type SanityFlag,
 } from '@dbp-bench/leaderboard';
+import type { RunConfig } from './config';
 import { aggregate, type SampleRecord } from './records';
 import type { RunIdentity } from './identity';
 import type { RunProvenance } from './provenance';
@@ -160,19 +160,6 @@ export function buildMeasuredEntry(
   return validateEntry(entry, `leaderboard entry of run ${info.run}`);
 }
 
-/** Threat model of a run from its attacks (all must share norm and eps); `override` must be a safe path segment. */
-export function runThreat(attacks: readonly { name: string; norm: 'linf' | 'l2'; eps: number }[], override?: string): RunInfo['threat'] {
-  if (override !== undefined && !isSafeId(override)) throw new DataFormatError('run config', `leaderboard.threatModel ${JSON.stringify(override)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
-  if (!attacks.length) return { norm: 'none', eps: null, id: override ?? 'clean' };
-  const a0 = attacks[0];
-  for (const a of attacks.slice(1)) {
-    if (a.norm !== a0.norm || Math.abs(a.eps - a0.eps) > 1e-9) {
-      throw new DataFormatError('run config', `attacks '${a0.name}' (${a0.norm}, eps ${a0.eps}) and '${a.name}' (${a.norm}, eps ${a.eps}) have different threat models; one run evaluates one threat model`);
-    }
-  }
-  return { norm: a0.norm, eps: a0.eps, id: override ?? threatId(a0.norm, a0.eps) };
-}
-
 /**
  * Write `<file>` (the entry) and its results file next to it (`<id>.results.jsonl`), both atomically.
  * Returns the entry as written (its resultsFile path relative to the entry).
@@ -188,4 +175,29 @@ export function writeEntryWithResults(file: string, entry: LeaderboardEntry, res
 /** The default place of an entry in an entries directory. */
 export function defaultEntryFile(entriesDir: string, entry: LeaderboardEntry): string {
   return entryPath(entriesDir, entry);
+}
+
+/**
+ * Write results.jsonl + entry.json in the run directory, and the entry (with its results file) into
+ * an entries directory or `entryFileOverride`. Every file is written atomically, and the run
+ * directory's entry.json last: when it exists, the copy is complete too. A kill before it leaves the
+ * run unfinished, and rerunning the same command (which finds the journal complete) finalises again.
+ */
+export function finalizeRun(
+  info: RunInfo,
+  records: SampleRecord[],
+  metas: ShardMeta[],
+  runDir: string,
+  entriesDir: string | null,
+  source: 'dbp-bench run' | 'dbp-bench merge',
+  entryFileOverride?: string,
+): { entry: LeaderboardEntry; entryFile: string } {
+  const text = resultsText(records);
+  writeFileAtomic(path.join(runDir, 'results.jsonl'), text);
+  const entry = buildMeasuredEntry(info, records, metas, { path: 'results.jsonl', sha256: sha256(text) }, source);
+  const runEntry = path.join(runDir, 'entry.json');
+  const target = entryFileOverride ?? (entriesDir ? defaultEntryFile(entriesDir, entry) : undefined);
+  const copied = target ? writeEntryWithResults(target, entry, text) : undefined;
+  writeEntry(runEntry, entry);
+  return target && copied ? { entry: copied, entryFile: target } : { entry, entryFile: runEntry };
 }

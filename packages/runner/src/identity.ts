@@ -17,8 +17,8 @@ import {
   type DeepReadonly,
   type PluginKind,
   type PluginRegistry,
-  type RunConfig,
 } from '@dbp-bench/framework';
+import type { RunConfig } from './config';
 import { BUILD_INFO_FILE } from './provenance';
 
 /** A file whose content changes results. */

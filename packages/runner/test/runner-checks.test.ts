@@ -2,8 +2,8 @@
  * The runner refuses to report a stalled attack as robustness: per-sample checks (vanished first
  * gradient, stalled, l_inf budget never reached) with the real PGD / APGD plugins, the real attack
  * target and evaluation, on a gradient-masking defense, a normal setting, a too-short PGD, the
- * published ResNet-56 (when the shared data is present), shards + merge, and through the CLI with an
- * external plugin module.
+ * published ResNet-56 (when the shared data is present), and shards + merge. Through the CLI with an
+ * external plugin module: packages/cli/test/run-command.test.ts.
  */
 import { expect } from 'chai';
 import * as fs from 'node:fs';
@@ -11,24 +11,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as attacks from '@dbp-bench/attacks';
-import { vanishedGradientRows } from '@dbp-bench/framework';
-import { convertWeights, createClassifier, saveModel } from '@dbp-bench/models';
-import { readEntry, validateEntry } from '@dbp-bench/leaderboard';
-import { builtinRegistry } from '../src/context';
-import { runCliCaptured } from '../src/testing';
+import * as datasets from '@dbp-bench/datasets';
+import * as defenses from '@dbp-bench/defenses-dbp';
+import { PluginRegistry, vanishedGradientRows } from '@dbp-bench/framework';
+import * as models from '@dbp-bench/models';
+import { convertWeights, saveModel } from '@dbp-bench/models';
+import { validateEntry } from '@dbp-bench/leaderboard';
 import {
   STALLED_FRACTION,
   countChecks,
-  defaultDeps,
   mergeRun,
   parseShard,
   readJournal,
   runBenchmark,
   sampleChecks,
-  type RunnerDeps,
   type SampleRecord,
-} from '../src/runner';
-import { ToyClassifier, toyConfig, toyRegistry } from './toys';
+} from '../src';
+import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 const REPO_ROOT = path.resolve(__dirname, '../../../..');
 
@@ -41,13 +40,17 @@ function registry() {
   return toyRegistry().use(attacks.plugin, '@dbp-bench/attacks', require.resolve('@dbp-bench/attacks'));
 }
 
-/** The real runner dependencies (attack target, R-draw evaluation, subset selection) with the toy classifier. */
-function realDeps(): RunnerDeps {
-  return { ...defaultDeps(), loadClassifier: async () => new ToyClassifier() };
+/** The plugin packages this test uses (datasets, models, defenses, attacks), as the CLI registers them. */
+function packageRegistry(): PluginRegistry {
+  const r = new PluginRegistry();
+  r.use(datasets.plugin, '@dbp-bench/datasets', require.resolve('@dbp-bench/datasets'));
+  r.use(models.plugin, '@dbp-bench/models', require.resolve('@dbp-bench/models'));
+  r.use(defenses.plugin, '@dbp-bench/defenses-dbp', require.resolve('@dbp-bench/defenses-dbp'));
+  return r.use(attacks.plugin, '@dbp-bench/attacks', require.resolve('@dbp-bench/attacks'));
 }
 
 async function run(config: object, out: string, extra: Partial<Parameters<typeof runBenchmark>[0]> = {}) {
-  return runBenchmark({ registry: registry(), config, baseDir: out, outDir: out, deps: realDeps(), entriesDir: null, ...extra });
+  return runBenchmark({ registry: registry(), config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null, ...extra });
 }
 
 const PGD = { id: 'pgd', name: 'pgd', options: { eps: 0.1, stepSize: 0.025, steps: 5, eot: { samples: 1 } } };
@@ -185,7 +188,7 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
       evaluation: { purifications: 1, batchSize: 16 },
       leaderboard: { model: 'ResNet-56', family: 'none', reducedProtocol: true },
     };
-    const r = await runBenchmark({ registry: builtinRegistry(), config, baseDir: dir, outDir: dir, entriesDir: null });
+    const r = await runBenchmark({ registry: packageRegistry(), config, baseDir: dir, outDir: dir, entriesDir: null });
     const checks = r.entry!.results.attacks[0].checks!;
     expect(checks.ran).to.be.at.least(14);
     expect(checks.robust).to.be.greaterThan(0);
@@ -194,48 +197,5 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     expect(r.checkWarning).to.equal(undefined);
   });
 
-  it('through the CLI: an external gradient-masking plugin gets a loud warning on stderr and a flagged table', async () => {
-    const dir = tmp();
-    const plug = path.join(dir, 'masking-plugin');
-    fs.mkdirSync(path.join(plug, 'dist'), { recursive: true });
-    fs.writeFileSync(path.join(plug, 'package.json'), JSON.stringify({ name: 'masking-plugin', version: '1.2.3', main: 'dist/index.js', files: ['dist'] }));
-    fs.writeFileSync(
-      path.join(plug, 'dist', 'index.js'),
-      `const tf = require(${JSON.stringify(require.resolve('@tensorflow/tfjs-core'))});
-class ZeroGrad {
-  constructor() { this.id = 'zero-grad'; this.capabilities = { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 }; }
-  purify(x) { return tf.customGrad((v) => ({ value: tf.clone(v), gradFunc: (dy) => tf.zerosLike(dy) }))(x); }
-}
-exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description: 'masks gradients', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGrad() });
-`,
-    );
-    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-    saveModel(path.join(dir, 'cnn.safetensors'), model);
-    model.dispose();
-    const config = {
-      name: 'synthetic-zero-grad-pgd',
-      seed: 1,
-      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 16 } },
-      classifier: { weights: 'cnn.safetensors' },
-      defense: { id: 'zero-grad' },
-      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-      evaluation: { purifications: 1, batchSize: 8 },
-      leaderboard: { model: 'zero-grad + small-cnn', family: 'none', reducedProtocol: true },
-    };
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
-    const { code, stdout, stderr } = await runCliCaptured(['--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]);
-    expect(code).to.equal(0);
-    expect(stdout).to.match(/STALLED-ATTACK/);
-    expect(stdout).to.match(/attack checks/);
-    expect(stdout).to.match(/pgd-2 .*STALLED/);
-    expect(stderr).to.match(/WARNING: run synthetic-zero-grad-pgd .*overstated/);
-    const entry = readEntry(path.join(dir, 'entries', 'synthetic', 'linf-0.1', 'synthetic-zero-grad-pgd.json'));
-    expect(entry.flags.stalledAttack).to.equal(true);
-    const checks = entry.results.attacks[0].checks!;
-    expect(checks.ran).to.be.greaterThan(0);
-    expect(checks.gradientVanished).to.equal(checks.ran);
-    // The external module is part of the run's provenance.
-    expect(entry.provenance.modules!.find((m) => m.name === 'masking-plugin')).to.deep.include({ version: '1.2.3', files: 1, serves: ['defense:zero-grad'] });
-  });
 });
 

@@ -1,80 +1,23 @@
 /**
- * What the runner needs to know about an attack (noise policy, EoT, steps, gradient, threat) and the
- * sanity checks it runs before the first batch and after every attack (STYLE.md §9 items 8, 10):
+ * Preflight: the sanity checks the runner runs before the first batch and after every attack
+ * (STYLE.md §9 items 8, 10), on the attacks as planned from their declared protocols (plan.ts):
  *
- * - `randomized-defense`: two forward passes on the same input differ. Then every attack must use
+ * - `randomized-defense`: two forward passes on the same input differ. Then every attack must declare
  *   EoT > 1 or a DW-box noise policy (fwd/rev/both), else SanityCheckError naming the attack.
  * - `capability-mismatch`: the defense's declared `stochastic` capability disagrees with what was seen.
  * - `probabilities-not-logits`: the classifier's outputs look like probabilities (rows in [0,1] summing to 1).
  * - `zero-gradient`: the loss gradient w.r.t. the input is exactly zero for some sample (the attack
- *   would not move: masked gradients), per attack setting.
+ *   would not move: masked gradients), per (policy, gradient) setting of the attacks that declare they
+ *   need input gradients.
  * - `budget-exceeded`: after each attack, ||x_adv - x|| <= eps + 1e-6 and x_adv in [0,1]; a violation
  *   throws SanityCheckError naming the attack.
  * The per-sample attack checks (stalled attacks, vanished gradients, l_inf budget never reached) are
  * in records.ts (`sampleChecks`, `countChecks`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  SanityCheckError,
-  eotRows,
-  type Attack,
-  type AttackTarget,
-  type Classifier,
-  type Defense,
-  type GradientMode,
-  type Logger,
-  type Norm,
-} from '@dbp-bench/framework';
-import { NOISE_POLICIES as POLICIES, type NoisePolicy } from '@dbp-bench/framework';
-import type { ProtocolAttack, SanityFlag } from '@dbp-bench/leaderboard';
-
-/** An attack of the run with what the runner reads from it. */
-export interface RunAttack {
-  readonly name: string;
-  readonly id: string;
-  readonly attack: Attack;
-  readonly options: Record<string, unknown>;
-  readonly policy: NoisePolicy;
-  readonly eot: number;
-  readonly steps: number | null;
-  /** Gradient mode of the target this attack runs on. */
-  readonly gradient: GradientMode;
-  readonly norm: Norm;
-  readonly eps: number;
-  /**
-   * Step size in the attack's norm for the stall check, when the attack declares one (its `stepSize`
-   * property, else a numeric `stepSize` option); the attack's reported diagnostics take precedence.
-   */
-  readonly stepSize: number | null;
-}
-
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/**
- * Read an attack's protocol. Conventions (documented in docs/RUNNER.md): the noise policy is the
- * attack's `policy` property or `policy` option (default `fresh`); EoT is `options.eot.samples`
- * (or a numeric `options.eot`, default 1); steps `options.steps`; the gradient is `options.gradient`
- * when it is `exact` or `bpda`, else the first mode the defense supports.
- */
-export function describeAttack(name: string, id: string, attack: Attack, options: Record<string, unknown>, defense: Defense): RunAttack {
-  const a = attack as unknown as Record<string, unknown>;
-  const policyRaw = (typeof a.policy === 'string' ? a.policy : undefined) ?? (typeof options.policy === 'string' ? options.policy : undefined) ?? 'fresh';
-  if (!POLICIES.includes(policyRaw as NoisePolicy)) throw new SanityCheckError('randomized-defense', `attack '${name}' declares noise policy '${policyRaw}'; expected one of ${POLICIES.join(', ')}`);
-  const eotOpt = options.eot;
-  const eot = typeof eotOpt === 'number' ? eotOpt : typeof obj(eotOpt)?.samples === 'number' ? (obj(eotOpt)!.samples as number) : 1;
-  const steps = typeof options.steps === 'number' ? options.steps : null;
-  const g = options.gradient;
-  const modes = defense.capabilities.gradientModes;
-  const gradient: GradientMode = g === 'exact' || g === 'bpda' ? g : modes.includes('exact') ? 'exact' : (modes[0] ?? 'exact');
-  const stepSize = typeof a.stepSize === 'number' ? a.stepSize : typeof options.stepSize === 'number' ? options.stepSize : null;
-  return { name, id, attack, options, policy: policyRaw as NoisePolicy, eot, steps, gradient, norm: attack.threat.norm, eps: attack.threat.eps, stepSize };
-}
-
-export function protocolOf(a: RunAttack): ProtocolAttack {
-  return { name: a.name, id: a.id, options: a.options, eot: a.eot, steps: a.steps, noisePolicy: a.policy, gradient: a.gradient, norm: a.norm, eps: a.eps };
-}
+import { SanityCheckError, eotRows, type AttackTarget, type Classifier, type Dataset, type Defense, type GradientMode, type Logger, type NoisePolicy } from '@dbp-bench/framework';
+import type { SanityFlag } from '@dbp-bench/leaderboard';
+import { defaultGradient, type RunAttack } from './plan';
 
 export interface SanityInput {
   classifier: Classifier;
@@ -100,7 +43,7 @@ export function runSanityChecks(s: SanityInput): SanityResult {
   const flags: SanityFlag[] = [];
   const rows = eotRows(s.indices, 1);
   // 1. randomness: two forward passes on the same input through a fresh-noise target.
-  const t = s.target('fresh', s.defense.capabilities.gradientModes.includes('exact') ? 'exact' : (s.defense.capabilities.gradientModes[0] ?? 'exact'), s.seed);
+  const t = s.target('fresh', defaultGradient(s.defense), s.seed);
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(t.logits(s.x, rows), t.logits(s.x, rows)))).dataSync()[0]);
   const randomized = diff > 0;
   if (randomized) {
@@ -118,7 +61,7 @@ export function runSanityChecks(s: SanityInput): SanityResult {
         throw new SanityCheckError(
           'randomized-defense',
           `defense '${s.defense.id}' is randomized (two forward passes differ) but attack '${a.name}' (${a.id}) uses EoT ${a.eot} with fresh noise: ` +
-            `set its eot.samples > 1 (expectation over transformation) or use a DW-box noise policy (fwd, rev, both)`,
+            `declare EoT > 1 (e.g. its eot.samples option; expectation over transformation) or a DW-box noise policy (fwd, rev, both)`,
         );
       }
     }
@@ -136,6 +79,7 @@ export function runSanityChecks(s: SanityInput): SanityResult {
   const y = tf.tensor1d(s.y, 'int32');
   try {
     for (const a of s.attacks) {
+      if (!a.protocol.requires.inputGradients) continue;
       const key = `${a.policy}/${a.gradient}`;
       if (done.has(key)) continue;
       done.add(key);
@@ -177,4 +121,33 @@ export function checkBudget(a: Pick<RunAttack, 'name' | 'id' | 'norm' | 'eps'>, 
     out.push({ linf: Number(linf[i].toPrecision(7)), l2: Number(l2[i].toPrecision(7)) });
   }
   return out;
+}
+
+/**
+ * The preflight of a run: the sanity checks on the first (up to two) samples of the subset, the same
+ * for every shard, or a warning when `evaluation.sanityChecks` is false. Returns what run.json records.
+ */
+export async function preflight(p: {
+  enabled: boolean;
+  dataset: Dataset;
+  indices: readonly number[];
+  classifier: Classifier;
+  defense: Defense;
+  attacks: readonly RunAttack[];
+  target: SanityInput['target'];
+  seed: number;
+  logger: Logger;
+}): Promise<{ ran: boolean; randomized: boolean | null; flags: SanityFlag[] }> {
+  if (!p.enabled) {
+    p.logger.warn('sanity checks are disabled (evaluation.sanityChecks = false); the budget is still checked after every attack');
+    return { ran: false, randomized: null, flags: [] };
+  }
+  const first = p.indices.slice(0, Math.min(2, p.indices.length));
+  const b = await p.dataset.get(first);
+  try {
+    const r = runSanityChecks({ classifier: p.classifier, defense: p.defense, attacks: p.attacks, x: b.images, y: b.labels, indices: first, target: p.target, seed: p.seed, logger: p.logger });
+    return { ran: true, randomized: r.randomized, flags: r.flags };
+  } finally {
+    b.images.dispose();
+  }
 }

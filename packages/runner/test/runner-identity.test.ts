@@ -11,10 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileOptions, sha256 } from '@dbp-bench/framework';
 import { DIFFPURE_SCHEMA, DP_DDIM_SCHEMA, DP_DDPM_SCHEMA } from '@dbp-bench/defenses-dbp';
-import { createClassifier, saveModel } from '@dbp-bench/models';
-import { readEntry } from '@dbp-bench/leaderboard';
 import {
-  CLI_PACKAGE_DIR,
+  RUNNER_PACKAGE_DIR,
   RunChangedError,
   buildInfoCommit,
   clearModuleIdentityCache,
@@ -24,7 +22,7 @@ import {
   readJournal,
   runBenchmark,
   trackedCheckoutCommit,
-} from '../src/runner';
+} from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 const REPO_ROOT = path.resolve(__dirname, '../../../..');
@@ -130,7 +128,7 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     expect(err.changes[0]).to.contain(mod.sha256!.slice(0, 12));
     const restarted = await run(cfg, out, { restart: true });
     expect(restarted.complete).to.equal(true);
-    expect(restarted.entry!.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/cli', '@dbp-bench/framework', 'toys', 'tmp-plug']);
+    expect(restarted.entry!.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/runner', '@dbp-bench/framework', 'toys', 'tmp-plug']);
   });
 
   it('refuses a journal of an older version (no identity); restarts an empty journal silently', async () => {
@@ -169,48 +167,23 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
 
   it("dbp-bench's commit: its own checkout's, never a repository that merely contains an installed copy; else build-info.json", () => {
     const head = git(['rev-parse', 'HEAD'], REPO_ROOT);
-    expect(trackedCheckoutCommit(CLI_PACKAGE_DIR)).to.match(new RegExp(`^${head}(-dirty)?$`));
-    expect(dbpBenchCommit(CLI_PACKAGE_DIR, {})).to.deep.include({ source: 'git' });
-    expect(dbpBenchCommit(CLI_PACKAGE_DIR, { DBP_GIT_COMMIT: 'abc' })).to.deep.equal({ commit: 'abc', source: 'environment' });
+    expect(trackedCheckoutCommit(RUNNER_PACKAGE_DIR)).to.match(new RegExp(`^${head}(-dirty)?$`));
+    expect(dbpBenchCommit(RUNNER_PACKAGE_DIR, {})).to.deep.include({ source: 'git' });
+    expect(dbpBenchCommit(RUNNER_PACKAGE_DIR, { DBP_GIT_COMMIT: 'abc' })).to.deep.equal({ commit: 'abc', source: 'environment' });
     // An installed copy inside a user's repository (untracked node_modules): not the user's commit.
     const user = tempRepo();
-    const copy = path.join(user.dir, 'node_modules', '@dbp-bench', 'cli');
+    const copy = path.join(user.dir, 'node_modules', '@dbp-bench', 'runner');
     fs.mkdirSync(copy, { recursive: true });
-    fs.copyFileSync(path.join(CLI_PACKAGE_DIR, 'package.json'), path.join(copy, 'package.json'));
+    fs.copyFileSync(path.join(RUNNER_PACKAGE_DIR, 'package.json'), path.join(copy, 'package.json'));
     expect(trackedCheckoutCommit(copy)).to.equal(null);
     expect(dbpBenchCommit(copy, {})).to.deep.equal({ commit: 'unknown', source: 'unknown' });
     // A copy shipped with a build-info.json (a second copy: the commit is cached per package directory).
     const built = path.join(user.dir, 'node_modules', 'dbp-bench-copy');
     fs.mkdirSync(built, { recursive: true });
-    fs.copyFileSync(path.join(CLI_PACKAGE_DIR, 'package.json'), path.join(built, 'package.json'));
+    fs.copyFileSync(path.join(RUNNER_PACKAGE_DIR, 'package.json'), path.join(built, 'package.json'));
     fs.writeFileSync(path.join(built, 'build-info.json'), JSON.stringify({ commit: 'f'.repeat(40) }));
     expect(buildInfoCommit(built)).to.equal('f'.repeat(40));
     expect(dbpBenchCommit(built, {})).to.deep.equal({ commit: 'f'.repeat(40), source: 'build-info' });
   });
 
-  it("a run started from another repository records dbp-bench's commit, not that repository's", () => {
-    const user = tempRepo();
-    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [2, 4], hidden: 8, dropout: 0 }, 1);
-    saveModel(path.join(user.dir, 'cnn.safetensors'), model);
-    model.dispose();
-    const config = {
-      name: 'from-elsewhere',
-      dataset: { id: 'synthetic', options: { size: 4, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 2 } },
-      classifier: { weights: 'cnn.safetensors' },
-      attacks: [{ id: 'pgd', options: { steps: 1, eot: { samples: 1 }, eps: 0.1 } }],
-      evaluation: { batchSize: 2 },
-      leaderboard: { model: 'small-cnn', family: 'none', reducedProtocol: true },
-    };
-    fs.writeFileSync(path.join(user.dir, 'run.json'), JSON.stringify(config));
-    const env: NodeJS.ProcessEnv = { ...process.env, DBP_BACKEND: process.env.DBP_BACKEND ?? 'wasm' };
-    delete env.DBP_GIT_COMMIT;
-    execFileSync(process.execPath, [path.join(CLI_PACKAGE_DIR, 'bin', 'dbp-bench.js'), '--log-level', 'silent', 'run', 'run.json', '--entries', 'entries'], { cwd: user.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const entry = readEntry(path.join(user.dir, 'entries', 'synthetic', 'linf-0.1', 'from-elsewhere.json'));
-    const head = git(['rev-parse', 'HEAD'], REPO_ROOT);
-    expect(entry.provenance.gitCommit).to.match(new RegExp(`^${head}(-dirty)?$`));
-    expect(entry.provenance.gitCommit).to.not.contain(user.head);
-    expect(entry.provenance.commitSource).to.equal('git');
-    expect(entry.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/cli', '@dbp-bench/framework', '@dbp-bench/datasets', '@dbp-bench/attacks', '@dbp-bench/models', '@dbp-bench/defenses-dbp']);
-    for (const m of entry.provenance.modules!) expect(m.sha256).to.match(/^[0-9a-f]{64}$/);
-  });
 });

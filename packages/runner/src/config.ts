@@ -5,19 +5,24 @@
  * hash of its frozen config.
  */
 import * as path from 'node:path';
-import { FILE_OPTION_KEYWORD, LIMITS, SAFE_ID_PATTERN, hashJson, readJsonChecked, validateSchema, type DeepReadonly, type JsonSchema, type PluginKind, type PluginRegistry } from '@dbp-bench/core';
+import {
+  FILE_OPTION_KEYWORD,
+  LIMITS,
+  SAFE_ID_PATTERN,
+  hashJson,
+  readJsonFile,
+  validateSchema,
+  type DeepReadonly,
+  type JsonSchema,
+  type PluginKind,
+  type PluginRegistry,
+  type SubsetSpec,
+} from '@dbp-bench/core';
 
 export interface PluginRef {
   id: string;
   options: Record<string, unknown>;
 }
-
-export type SubsetSpec =
-  | { kind: 'first'; n: number; offset?: number }
-  | { kind: 'indices'; indices: number[] }
-  | { kind: 'random'; n: number; seed: number }
-  | { kind: 'stratified'; n: number; seed: number }
-  | { kind: 'all' };
 
 export interface RunConfig {
   name: string;
@@ -120,14 +125,6 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
       output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, default: 'runs' } } },
     },
   };
-}
-
-/**
- * Read a JSON config file: errors name the file (missing, a directory, unreadable, larger than
- * LIMITS.configBytes, nested deeper than LIMITS.jsonDepth, bad JSON, a number overflowing to Infinity).
- */
-export function readJsonFile(file: string, what = 'a JSON config file'): unknown {
-  return readJsonChecked(file, what, LIMITS.configBytes, 'config');
 }
 
 /**

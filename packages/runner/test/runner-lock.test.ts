@@ -1,20 +1,17 @@
 /**
  * One writer per run shard (a lock naming the holder's pid and host, recovered after a crash) and
  * records checked before aggregation: duplicated journal lines are counted once (or refused when they
- * disagree), a tampered record is refused by finalisation and by merge, naming the sample.
+ * disagree), a tampered record is refused by finalisation and by merge, naming the sample. Two
+ * processes of the built CLI on one shard: packages/cli/test/run-command.test.ts.
  */
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFormatError, LockHeldError, MemoryLogger, hostTag } from '@dbp-bench/framework';
-import { createClassifier, saveModel } from '@dbp-bench/models';
-import { readEntry } from '@dbp-bench/leaderboard';
-import { checkRecords, lockFile, mergeRun, parseShard, readJournal, recordProblems, recordRules, readRunInfo, runBenchmark, type SampleRecord } from '../src/runner';
+import { checkRecords, lockFile, mergeRun, parseShard, readJournal, recordProblems, recordRules, readRunInfo, runBenchmark, type SampleRecord } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
-
-const CLI = path.resolve(__dirname, '..', '..', 'bin', 'dbp-bench.js');
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-lock-'));
@@ -41,77 +38,9 @@ function lines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
 
-/** A tiny synthetic config for the built CLI (small-cnn, identity defense, 2-step PGD). */
-function syntheticConfig(dir: string, n: number): string {
-  const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-  saveModel(path.join(dir, 'cnn.safetensors'), model);
-  model.dispose();
-  const config = {
-    name: 'synthetic-lock',
-    seed: 1,
-    dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n } },
-    classifier: { weights: 'cnn.safetensors' },
-    defense: { id: 'identity' },
-    attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-    evaluation: { purifications: 1, batchSize: 2 },
-    leaderboard: { model: 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
-  };
-  const file = path.join(dir, 'run.json');
-  fs.writeFileSync(file, JSON.stringify(config));
-  return file;
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
-}
-
-async function waitFor<T>(what: string, f: () => T | undefined, ms = 60000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('runner: one writer per run shard (lock)', function () {
   this.timeout(120000);
 
-  it('two concurrent `dbp-bench run` processes on one config and --out: the second refuses, naming the holder pid and host', async () => {
-    const dir = tmp();
-    const cfg = syntheticConfig(dir, 8);
-    const out = path.join(dir, 'runs');
-    const args = [CLI, '--log-level', 'warn', 'run', cfg, '--out', out, '--no-entries'];
-    const first = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const firstDone = exited(first);
-    // As soon as the first holds its lock, freeze it (it stays alive), so the second surely overlaps it.
-    const lock = await waitFor('the first run to take its lock', () => {
-      const hash = fs.existsSync(out) ? fs.readdirSync(out)[0] : undefined;
-      const f = hash ? path.join(out, hash, 'lock.json') : undefined;
-      return f && fs.existsSync(f) ? f : undefined;
-    });
-    first.kill('SIGSTOP');
-    try {
-      const second = await exited(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-      expect(second.code).to.equal(1);
-      expect(second.stderr).to.contain(`is locked by pid ${first.pid} on host ${os.hostname()}`);
-      expect(second.stderr).to.contain(lock);
-    } finally {
-      first.kill('SIGCONT');
-    }
-    const done = await firstDone;
-    expect(done.code, done.stderr).to.equal(0);
-    const runDir = path.dirname(lock);
-    expect(fs.existsSync(lock)).to.equal(false);
-    const positions = readJournal(path.join(runDir, 'journal.jsonl')).records.map((r) => r.position);
-    expect(positions).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(readEntry(path.join(runDir, 'entry.json')).dataset.n).to.equal(8);
-  });
 
   it('refuses a second run of the same shard in one process, but lets another shard run; merge takes the run lock', async () => {
     const out = tmp();

@@ -13,7 +13,7 @@ import {
   runBenchmark,
   shardBatches,
   type SampleRecord,
-} from '../src/runner';
+} from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 function tmp(): string {

@@ -1,25 +1,23 @@
 /**
  * Tiny plugins for the runner tests: a deterministic 4x4 grey dataset, a linear classifier, an
  * identity, a noisy, a rounding and a zero-gradient (gradient-masking) defense, an identity with a
- * weights-file option, a sign-gradient PGD with EoT and a noise policy, an attack
- * that breaks its budget, plus test implementations of the runner's dependencies (attack target with
- * noise policies, R-draw evaluation), all on the framework contracts only.
+ * weights-file option, a sign-gradient PGD with EoT that declares its protocol (noise policy, EoT,
+ * steps, step size), and an attack that breaks its budget. They run on the runner's real
+ * dependencies (toyDeps): the real policy target and evaluation of @dbp-bench/attacks and the subset
+ * selection of @dbp-bench/datasets, with the toy classifier in place of a weights file.
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   FILE_OPTION_KEYWORD,
-  FreshNoiseSource,
-  KEYED_KINDS as KEYED,
-  NOISE_POLICIES,
   PluginRegistry,
   PolicyNoiseSource,
+  NOISE_POLICIES,
   SeededRng,
   eotRows,
-  purifiedLogits,
-  sha256,
   type Attack,
   type AttackContext,
+  type AttackProtocol,
   type AttackTarget,
   type Batch,
   type Classifier,
@@ -27,12 +25,11 @@ import {
   type Defense,
   type GradientMode,
   type NoiseRow,
-  type NoisePolicy as Policy,
+  type NoisePolicy,
   type NoiseSource,
   type NoiseStreamKind,
-  type SubsetSpec,
 } from '@dbp-bench/framework';
-import type { RunnerDeps } from '../src/runner';
+import { defaultDeps, type RunnerDeps } from '../src';
 
 export const H = 4;
 export const CLASSES = 3;
@@ -148,16 +145,19 @@ class FileToy extends IdentityToy {
   override readonly id = 'toy-file';
 }
 
+export type Policy = NoisePolicy;
+
 /** Sign-gradient PGD (l_inf) with EoT replicas in the batch dimension and a declared noise policy. */
-class ToyPgd implements Attack {
+export class ToyPgd implements Attack {
   readonly id: string;
   readonly threat;
   constructor(readonly options: { eps: number; steps: number; stepSize: number; eot: { samples: number }; policy: Policy; overshoot: number }, id = 'toy-pgd') {
     this.id = id;
     this.threat = { norm: 'linf' as const, eps: options.eps };
   }
-  get policy(): Policy {
-    return this.options.policy;
+  protocol(): AttackProtocol {
+    const o = this.options;
+    return { policy: o.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: 1, gradient: 'target', stepSize: o.stepSize, requires: { inputGradients: true } };
   }
   async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {
     const K = this.options.eot.samples;
@@ -231,43 +231,18 @@ export function toyRegistry(): PluginRegistry {
   return r;
 }
 
-/** A target with a noise policy: keyed streams from KeyedNoiseSource, fresh ones advancing per call. */
-class ToyTarget implements AttackTarget {
-  private readonly fresh: FreshNoiseSource;
-  constructor(readonly classifier: Classifier, readonly defense: Defense, readonly policy: Policy, readonly seed: number, readonly gradient: GradientMode) {
-    this.fresh = new FreshNoiseSource(seed, []);
-  }
-  noise(rows: readonly NoiseRow[]): NoiseSource {
-    return new PolicyNoiseSource(new Set(KEYED[this.policy]), this.seed, rows, this.fresh.withRows(rows));
-  }
-  logits(x: tf.Tensor4D, rows: readonly NoiseRow[]): tf.Tensor2D {
-    return purifiedLogits(this.classifier, this.defense, x, this.noise(rows), this.gradient);
-  }
-}
-
-/** The runner's dependencies implemented with the toys (no plugin packages needed). */
+/**
+ * The runner's real dependencies (subset selection and hash from @dbp-bench/datasets, the policy
+ * attack target and R-draw evaluation from @dbp-bench/attacks) with the toy classifier as the
+ * loaded weights; `loaded` counts classifier loads.
+ */
 export function toyDeps(): RunnerDeps & { loaded: number } {
   const deps = {
+    ...defaultDeps(),
     loaded: 0,
     async loadClassifier() {
       deps.loaded++;
       return new ToyClassifier();
-    },
-    selectSubset(dataset: Dataset, spec: SubsetSpec): number[] {
-      if (spec.kind === 'first') return Array.from({ length: spec.n }, (_, i) => (spec.offset ?? 0) + i);
-      if (spec.kind === 'indices') return [...spec.indices];
-      if (spec.kind === 'all') return Array.from({ length: dataset.info.size }, (_, i) => i);
-      throw new Error('toy selectSubset: random not supported');
-    },
-    subsetHash: (indices: readonly number[]) => sha256(indices.join(',')).slice(0, 16),
-    createTarget: (c: Classifier, d: Defense, o: { policy: Policy; seed: number; gradient: GradientMode }) => new ToyTarget(c, d, o.policy, o.seed, o.gradient),
-    evaluateRandomized(target: AttackTarget, x: tf.Tensor4D, _y: Int32Array, idx: readonly number[], R: number) {
-      const rows = eotRows(idx, R);
-      const preds = tf.tidy(() => {
-        const rep = tf.gather(x, tf.tensor1d(rows.map((_, i) => Math.floor(i / R)), 'int32')) as tf.Tensor4D;
-        return tf.argMax(target.logits(rep, rows), 1).dataSync();
-      });
-      return idx.map((_, b) => ({ predictions: Array.from(preds.subarray(b * R, (b + 1) * R)) }));
     },
   };
   return deps;

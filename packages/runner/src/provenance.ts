@@ -35,8 +35,8 @@ export interface DbpBenchCommit {
   source: CommitSource;
 }
 
-/** The root of the installed @dbp-bench/cli package (the directory of its package.json). */
-export const CLI_PACKAGE_DIR: string = nearestPackageJson(__filename)?.dir ?? path.resolve(__dirname, '..', '..', '..');
+/** The root of the installed @dbp-bench/runner package (the directory of its package.json). */
+export const RUNNER_PACKAGE_DIR: string = nearestPackageJson(__filename)?.dir ?? path.resolve(__dirname, '..', '..', '..');
 
 export const BUILD_INFO_FILE = 'build-info.json';
 
@@ -79,7 +79,7 @@ export function buildInfoCommit(packageDir: string): string | null {
 const commitCache = new Map<string, DbpBenchCommit>();
 
 /** The commit of the installed dbp-bench (see the file comment), cached per process. */
-export function dbpBenchCommit(packageDir: string = CLI_PACKAGE_DIR, env: NodeJS.ProcessEnv = process.env): DbpBenchCommit {
+export function dbpBenchCommit(packageDir: string = RUNNER_PACKAGE_DIR, env: NodeJS.ProcessEnv = process.env): DbpBenchCommit {
   if (env.DBP_GIT_COMMIT) return { commit: env.DBP_GIT_COMMIT, source: 'environment' };
   const cached = commitCache.get(packageDir);
   if (cached) return cached;

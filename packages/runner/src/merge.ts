@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFormatError, MissingFileError, canonicalJson, silentLogger, type Logger } from '@dbp-bench/framework';
 import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
-import { readRunInfo, type RunInfo, type ShardMeta } from './entry';
+import { finalizeRun, readRunInfo, type RunInfo, type ShardMeta } from './entry';
 import { RunChangedError, identityChanges, type RunIdentity } from './identity';
 import { attackCheckWarning, checkRecords, type SampleRecord } from './records';
-import { finalizeRun, lockShard, readJournal, recordRules } from './runner';
+import { lockShard, readJournal, recordRules } from './journal';
 import { UNSHARDED } from './shard';
 
 const JOURNAL_RE = /^journal(\.shard-(\d+)-of-(\d+))?\.jsonl$/;
