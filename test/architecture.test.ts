@@ -43,10 +43,13 @@ function readJson(file: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
 
-/** The `@dbp-bench/*` names among a package.json's dependencies and peer dependencies. */
-function dbpDeps(pkg: Record<string, unknown>): string[] {
+/**
+ * The `@dbp-bench/*` names among a package.json's dependencies and peer dependencies (the graph), or
+ * with `withDev` also its devDependencies (what its tests import, so what its tsconfig references).
+ */
+function dbpDeps(pkg: Record<string, unknown>, withDev = false): string[] {
   const names = new Set<string>();
-  for (const field of ['dependencies', 'peerDependencies']) {
+  for (const field of ['dependencies', 'peerDependencies', ...(withDev ? ['devDependencies'] : [])]) {
     for (const n of Object.keys((pkg[field] as Record<string, string> | undefined) ?? {})) if (n.startsWith('@dbp-bench/')) names.add(n);
   }
   return [...names].sort();
@@ -75,10 +78,12 @@ describe('docs/ARCHITECTURE.md package graph', () => {
     }
   });
 
-  it('every dependency is a workspace package, the tsconfig references follow the same edges, and the graph has no cycle', () => {
+  it('every dependency is a workspace package, the tsconfig references follow the same edges (plus test-only devDependencies), and the graph has no cycle', () => {
     for (const r of rows) {
       for (const d of r.deps) expect(byName.has(d), `${r.name} depends on ${d}, which has no row`).to.equal(true);
-      expect(tsReferences(r.folder), `${r.folder}/tsconfig.json references`).to.deep.equal(r.deps.map((d) => byName.get(d)!.folder).sort());
+      const withDev = dbpDeps(readJson(path.join(ROOT, r.folder, 'package.json')), true);
+      for (const d of withDev) expect(byName.has(d), `${r.name} (dev) depends on ${d}, which has no row`).to.equal(true);
+      expect(tsReferences(r.folder), `${r.folder}/tsconfig.json references`).to.deep.equal(withDev.map((d) => byName.get(d)!.folder).sort());
     }
     const rootRefs = tsReferences('.');
     for (const r of rows) expect(rootRefs, `tsconfig.json (root) references ${r.folder}`).to.include(r.folder);

@@ -156,9 +156,12 @@ describe('runner: attacks declare their protocol', function () {
   it('a declared gradient mode is used and recorded; one the defense does not support is refused, naming attack and defense', async () => {
     const r = await run(toyConfig({ n: 4, attacks: [{ id: 'toy-declared', name: 'bpda', options: { declare: { gradient: 'bpda' } } }] }), tmp());
     expect(r.entry!.protocol!.attacks[0].gradient).to.equal('bpda');
-    const err = await rejection(run(toyConfig({ n: 4, defense: 'toy-round', R: 1, attacks: [{ id: 'toy-declared', name: 'bpda', options: { declare: { gradient: 'bpda' } } }] }), tmp()));
+    // BPDA is applied at the target, so every defense offers it; `exact` needs the defense's own gradient.
+    const ok = await run(toyConfig({ n: 4, defense: 'toy-round', R: 1, attacks: [{ id: 'toy-declared', name: 'bpda', options: { declare: { gradient: 'bpda' } } }] }), tmp());
+    expect(ok.entry!.protocol!.attacks[0].gradient).to.equal('bpda');
+    const err = await rejection(run(toyConfig({ n: 4, defense: 'toy-quantize', R: 1, attacks: [{ id: 'toy-declared', name: 'exact', options: { declare: { gradient: 'exact' } } }] }), tmp()));
     expect(err).to.be.instanceOf(IncompatiblePluginError);
-    expect(err.message).to.equal("attack 'bpda' (toy-declared) declares gradient 'bpda', which defense 'toy-round' does not support (it supports: exact)");
+    expect(err.message).to.equal("attack 'exact' (toy-declared) declares gradient 'exact', which defense 'toy-quantize' does not support (a target on it offers: bpda)");
   });
 
   it('the zero-gradient check covers exactly the attacks that declare they need input gradients', async () => {

@@ -127,6 +127,15 @@ class RoundToy implements Defense {
   }
 }
 
+/** A defense with no exact gradient (a quantiser that declares none): its targets offer only BPDA. */
+class QuantizeToy implements Defense {
+  readonly id = 'toy-quantize';
+  readonly capabilities = { stochastic: false, streams: [], gradientModes: [] as GradientMode[], networkCalls: 0 };
+  purify(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => tf.div(tf.round(tf.mul(x, 8)), 8));
+  }
+}
+
 /**
  * Gradient masking: the identity forward, a zero backward (tf.customGrad). Every gradient-based attack
  * sees an all-zero input gradient and cannot move.
@@ -214,6 +223,7 @@ export function toyRegistry(): PluginRegistry {
         create: (o: { sigma: number }) => new NoisyToy(o.sigma),
       });
       reg.add({ kind: 'defense', id: 'toy-round', description: 'rounding', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new RoundToy() });
+      reg.add({ kind: 'defense', id: 'toy-quantize', description: 'quantiser without an exact gradient', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new QuantizeToy() });
       reg.add({ kind: 'defense', id: 'toy-zero-grad', description: 'zero backward', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGradToy() });
       reg.add({
         kind: 'defense', id: 'toy-file', description: 'identity with a weights file',
