@@ -1,4 +1,4 @@
-// Tests run on the compiled output (tsc emits the decorator metadata tsyringe needs).
+// Tests run on the compiled output (npm run build first). reflect-metadata is preloaded as the bin does.
 // Suites tagged @slow run only with RUN_SLOW=1.
 'use strict';
 const slow = process.env.RUN_SLOW === '1';

@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FreshNoiseSource, KeyedNoiseSource, MemoryLogger, eotRows, readJsonFile, type Defense } from '@dbp-bench/framework';
-import { builtinRegistry, runBenchmark } from '@dbp-bench/cli';
+import { FreshNoiseSource, KeyedNoiseSource, MemoryLogger, eotRows, purifyWithGradient, readJsonFile, type Defense } from '@dbp-bench/framework';
+import { builtinRegistry } from '@dbp-bench/cli';
+import { runBenchmark } from '@dbp-bench/runner';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'packages', 'cli', 'bin', 'dbp-bench.js');
@@ -34,9 +35,14 @@ describe('external plugin (examples/custom-defense)', () => {
     const c = defense.purify(x, fresh);
     const d = defense.purify(x, fresh);
     expect(c.arraySync()).to.not.deep.equal(d.arraySync());
-    const g = tf.grad((xx: tf.Tensor) => tf.sum(defense.purify(xx as tf.Tensor4D, keyed, { gradient: 'bpda' })))(x);
+    // BPDA comes from the framework for a plugin that implements none: identity backward.
+    expect(defense.capabilities.gradientModes).to.deep.equal(['exact']);
+    const g = tf.grad((xx: tf.Tensor) => tf.sum(purifyWithGradient(defense, xx as tf.Tensor4D, keyed, 'bpda')))(x);
     expect(Array.from(g.dataSync()).every((v) => v === 1)).to.equal(true);
-    tf.dispose([x, a, b, c, d, g]);
+    // the exact gradient goes through the blur and the clamp: not the identity
+    const ge = tf.grad((xx: tf.Tensor) => tf.sum(purifyWithGradient(defense, xx as tf.Tensor4D, keyed, 'exact')))(x);
+    expect(Array.from(ge.dataSync()).some((v) => v !== 1)).to.equal(true);
+    tf.dispose([x, a, b, c, d, g, ge]);
     await scope
       .create('defense', 'noise-blur', { sigma: 3 })
       .then(() => expect.fail('invalid options accepted'), (e: Error) => expect(e.message).to.include('$.sigma: must be <= 1'));

@@ -19,7 +19,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryLogger } from '@dbp-bench/framework';
-import { builtinRegistry, runBenchmark, runCliCaptured } from '@dbp-bench/cli';
+import { builtinRegistry, runCliCaptured } from '@dbp-bench/cli';
+import { runBenchmark } from '@dbp-bench/runner';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'test', 'fixtures', 'parity', 'resnet56-cifar10-pgd.json');

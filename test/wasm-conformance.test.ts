@@ -9,7 +9,7 @@
  * Each kernel has a tolerance (test/conformance/spec.ts, with its reason); known disagreements are
  * listed there with why they cannot matter. The test fails on any other disagreement, on a recorded
  * kernel without an entry, on an entry for a kernel no longer recorded, on a documented difference
- * that no longer occurs, and when the table in packages/framework/README.md does not list exactly the
+ * that no longer occurs, and when the table in packages/backend-wasm/README.md does not list exactly the
  * recorded kernels. `DBP_WRITE_CONFORMANCE_TABLE=1` rewrites that table from the sweep.
  */
 import { expect } from 'chai';
@@ -22,7 +22,7 @@ import { CONFORMANCE } from './conformance/spec';
 import { markdownTable, sweep, type KernelResult } from './conformance/sweep';
 import { pluginsWithoutWorkload, runWorkloads, type WorkloadSize } from './conformance/workloads';
 
-const README = path.resolve(__dirname, '..', '..', 'packages', 'framework', 'README.md');
+const README = path.resolve(__dirname, '..', '..', 'packages', 'backend-wasm', 'README.md');
 const START = '<!-- conformance-table:start -->';
 const END = '<!-- conformance-table:end -->';
 
@@ -114,7 +114,7 @@ function describeConformance(size: WorkloadSize, title: string): void {
     });
 
     if (size === 'tiny') {
-      it('the table in packages/framework/README.md lists exactly the recorded kernels with their status', () => {
+      it('the table in packages/backend-wasm/README.md lists exactly the recorded kernels with their status', () => {
         const want = results.map((r) => [r.kernel, r.status]);
         expect(readmeRows(), 'regenerate it with DBP_WRITE_CONFORMANCE_TABLE=1').to.deep.equal(want);
       });

@@ -18,7 +18,8 @@ import {
   validateSchema,
   writeJsonAtomic,
   type JsonSchema,
-} from '@dbp-bench/framework';
+} from '@dbp-bench/core';
+import type { NoisePolicy, Norm } from '@dbp-bench/core';
 import { urlProblem } from './url';
 
 /** Path of the published JSON Schema of an entry. */
@@ -50,7 +51,6 @@ export interface SourcedValue {
   source: string;
   url?: string;
 }
-export type NoisePolicy = 'fresh' | 'fwd' | 'rev' | 'both';
 export type SanityFlagId = 'randomized-defense' | 'zero-gradient' | 'probabilities-not-logits' | 'budget-exceeded' | 'capability-mismatch';
 export interface SanityFlag {
   id: SanityFlagId;
@@ -65,7 +65,7 @@ export interface ProtocolAttack {
   steps: number | null;
   noisePolicy: NoisePolicy;
   gradient: string;
-  norm?: 'linf' | 'l2';
+  norm?: Norm;
   eps?: number;
 }
 /** Why an attack's result is not to be trusted as robustness (see AttackChecks). */

@@ -8,8 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, LIMITS, MissingFileError, isSafeId, readJsonChecked, type Logger, silentLogger } from '@dbp-bench/framework';
-import { FRAMEWORK_VERSION } from '@dbp-bench/framework';
+import { DataFormatError, FRAMEWORK_VERSION, LIMITS, MissingFileError, isSafeId, readJsonChecked, type Logger, silentLogger } from '@dbp-bench/core';
 import { parseEps, reportedMetric, threatId, validateEntry, type LeaderboardEntry } from './entry';
 import { urlProblem } from './url';
 

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/framework';
+import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/core';
 import { SITE_CSS, SITE_JS } from './assets';
 import { assertUniqueEntryIds, idProblems, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
 import { esc, jsonBlock, link, num, plainText } from './html';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigValidationError } from '@dbp-bench/framework';
+import { ConfigValidationError } from '@dbp-bench/core';
 import {
   accuracyMetric,
   entryPath,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { DataFormatError } from '@dbp-bench/framework';
+import { DataFormatError } from '@dbp-bench/core';
 import { footnoteText, importRobustBench, importRobustBenchFile } from '../src';
 import { FIXTURES } from './helpers';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError, SAFE_ID_PATTERN, sha256 } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, SAFE_ID_PATTERN, sha256 } from '@dbp-bench/core';
 import {
   buildSite,
   entryPath,

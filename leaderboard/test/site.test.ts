@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256 } from '@dbp-bench/framework';
+import { sha256 } from '@dbp-bench/core';
 import { buildSite, entryPath, formatAttackChecksText, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
 import { BIDI, FIXTURES, URL_PROBES, measuredEntry } from './helpers';
 

@@ -121,7 +121,7 @@ export function describeCall(call: KernelCall): string {
   return attrs ? `${ins}; ${attrs}` : ins;
 }
 
-/** The markdown table of the results (for packages/framework/README.md). */
+/** The markdown table of the results (for packages/backend-wasm/README.md). */
 export function markdownTable(results: readonly KernelResult[]): string {
   const tolText = (t: Tolerance): string => (t.kind === 'exact' ? 'bit-exact' : t.kind === 'ulp' ? `≤ ${t.ulps} ulp` : `≤ ${fmt(t.rel)} rel.`);
   const err = (e: number | undefined, t: Tolerance): string => {

@@ -207,7 +207,7 @@ export async function runWorkloads(size: WorkloadSize, setWorkload: (name: strin
           tf.tidy(() => {
             d.purify(x, noise);
             const r = tf.randomUniform([N, H, H, 3], -1, 1, 'float32', 9);
-            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(d.purify(a as tf.Tensor4D, noise, { gradient: 'exact' }), r)))(x);
+            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(d.purify(a as tf.Tensor4D, noise), r)))(x);
           });
           x.dispose();
           d.dispose?.();

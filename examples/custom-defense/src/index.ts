@@ -3,6 +3,8 @@
  * `sigma` and smooths with a 3x3 box blur. It is a toy randomized purifier that shows everything a
  * researcher's own defense needs: an id, a JSON Schema with defaults, capabilities, and purify()
  * drawing its randomness from the NoiseSource (so EoT, DW-box replay, resume and shards work).
+ * purify() is differentiable, so the capabilities list `exact`; BPDA needs nothing from the defense
+ * (the attack target applies it to every defense).
  *
  * Build it (`npm run build` at the repository root, or `tsc -b` here) and load it with
  * `dbp-bench --plugin ./examples/custom-defense ...` or a `plugins` entry in a run config.
@@ -15,7 +17,6 @@ import type {
   PluginContext,
   PluginModule,
   PluginRegistry,
-  PurifyOptions,
 } from '@dbp-bench/framework';
 
 export interface NoiseBlurOptions {
@@ -45,31 +46,23 @@ export class NoiseBlurDefense implements Defense {
     this.capabilities = {
       stochastic: options.sigma > 0,
       streams: options.sigma > 0 ? ['forward'] : [],
-      gradientModes: ['exact', 'bpda'],
+      gradientModes: ['exact'],
       networkCalls: 0,
     };
   }
 
-  purify(x: tf.Tensor4D, noise: NoiseSource, options: PurifyOptions = {}): tf.Tensor4D {
-    const run = (input: tf.Tensor4D): tf.Tensor4D =>
-      tf.tidy(() => {
-        const c = input.shape[3];
-        let y: tf.Tensor4D = input;
-        if (this.options.sigma > 0) {
-          const n = noise.normal({ kind: 'forward' }, input.shape);
-          y = tf.add(y, tf.mul(n, this.options.sigma));
-        }
-        const kernel = tf.fill([3, 3, c, 1], 1 / 9) as tf.Tensor4D;
-        for (let i = 0; i < this.options.passes; i++) y = tf.depthwiseConv2d(y, kernel, 1, 'same');
-        return tf.clipByValue(y, 0, 1);
-      });
-    if (options.gradient !== 'bpda') return run(x);
-    // BPDA: the forward pass purifies, the backward pass is the identity.
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-      value: run(args[0] as tf.Tensor4D),
-      gradFunc: (dy: tf.Tensor) => dy,
-    }));
-    return f(x) as tf.Tensor4D;
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
+    return tf.tidy(() => {
+      const c = x.shape[3];
+      let y: tf.Tensor4D = x;
+      if (this.options.sigma > 0) {
+        const n = noise.normal({ kind: 'forward' }, x.shape);
+        y = tf.add(y, tf.mul(n, this.options.sigma));
+      }
+      const kernel = tf.fill([3, 3, c, 1], 1 / 9) as tf.Tensor4D;
+      for (let i = 0; i < this.options.passes; i++) y = tf.depthwiseConv2d(y, kernel, 1, 'same');
+      return tf.clipByValue(y, 0, 1);
+    });
   }
 }
 

@@ -21,26 +21,32 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   IncompatiblePluginError,
+  LOSS_NAMES,
+  NORMS,
+  ascend,
   budgetRules,
   hash32,
+  l2Norm,
+  normalizePerSample,
   philoxNormals,
   philoxUniforms,
   validateSchema,
   vanishedGradientRows,
   type Attack,
   type AttackContext,
+  type AttackProtocol,
   type AttackTarget,
   type JsonSchema,
+  type LossName,
+  type NoisePolicy,
   type Norm,
   type PluginDefinition,
   type ThreatModel,
 } from '@dbp-bench/framework';
 import { estimateGradient, type EotOptions } from './estimator';
 import { evaluateRandomized } from './evaluate';
-import type { LossName } from './losses';
-import { ADDT_DEFAULTS, checkBudgetFitsInput, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
-import { gatherRows, l2Norm, scatterRows, selectRows } from './projection';
-import type { NoisePolicy } from './target';
+import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
+import { gatherRows, scatterRows, selectRows } from './rows';
 import type { AttackRunContext } from './types';
 
 export interface ApgdOptions {
@@ -67,12 +73,12 @@ export const APGD_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    norm: { enum: ['linf', 'l2'], default: 'linf' },
+    norm: { enum: [...NORMS], default: 'linf' },
     eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
     steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
     losses: {
       type: 'array',
-      items: { enum: ['ce', 'dlr', 'cw'] },
+      items: { enum: [...LOSS_NAMES] },
       minItems: 1,
       default: ['ce', 'dlr'],
       description: "runs in order; ['ce', 'dlr'] = AutoAttack 'rand'",
@@ -81,7 +87,7 @@ export const APGD_SCHEMA: JsonSchema = {
     eot: eotSchema(20),
     momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
     rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
-    gradient: { enum: ['target', 'exact', 'bpda'], default: 'target' },
+    gradient: { enum: [...GRADIENT_CHOICES], default: 'target' },
     selectionDraws: { type: 'integer', minimum: 1, default: 20, description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)' },
   },
   allOf: budgetRules('linf'),
@@ -113,11 +119,9 @@ export function apgdCheckpoints(nIter: number): number[] {
   return out;
 }
 
+/** t / (||t|| + 1e-12) per sample (autopgd_base.py's normalisation). */
 function normalize(t: tf.Tensor4D, norm: Norm): tf.Tensor4D {
-  return tf.tidy(() => {
-    const n = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norm(t);
-    return tf.div(t, tf.add(n, 1e-12)) as tf.Tensor4D;
-  });
+  return normalizePerSample(t, norm, 1e-12);
 }
 
 /** AutoAttack's start: x + ε·t/||t|| (t uniform in [−1,1] for l_inf, Gaussian for l2), keyed per sample. */
@@ -158,6 +162,12 @@ export class ApgdAttack implements Attack {
 
   get policy(): NoisePolicy {
     return 'fresh';
+  }
+
+  /** The declared protocol: no fixed step size (APGD adapts it per sample); restarts per loss. */
+  protocol(): AttackProtocol {
+    const o = this.options;
+    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: null, requires: { inputGradients: true } };
   }
 
   async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {
@@ -300,7 +310,7 @@ export class ApgdAttack implements Attack {
           const grad2 = tf.sub(xAdv, xOld);
           const step = tf.tensor4d(stepSize, [B, 1, 1, 1]);
           if (norm === 'linf') {
-            let z = tf.add(xAdv, tf.mul(step, tf.sign(grad)));
+            let z: tf.Tensor = ascend(xAdv, grad, 'linf', step);
             z = tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1);
             z = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(grad2, 1 - a));
             return tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1) as tf.Tensor4D;

@@ -20,17 +20,28 @@
  * const robust = summarizeEvaluation(evaluateRandomized(target, xAdv, y, sampleIndices, 1));
  * // dw.notes: e.g. "defense 'dp-ddim' draws only from 'forward' ...: DW_Fwd equals DW_Both"
  */
-import { IncompatiblePluginError, budgetRules, type AttackContext, type AttackTarget, type JsonSchema, type PluginDefinition } from '@dbp-bench/framework';
+import {
+  DW_POLICIES,
+  IncompatiblePluginError,
+  POLICY_NAMES,
+  PolicyTarget,
+  budgetRules,
+  policyEquivalence,
+  type AttackContext,
+  type AttackTarget,
+  type DwPolicy,
+  type JsonSchema,
+  type NoisePolicy,
+  type PluginDefinition,
+  type PolicyEquivalence,
+} from '@dbp-bench/framework';
 import { PgdAttack, pgdProperties, type PgdOptions, type PgdOptionsInput } from './pgd';
-import { POLICY_NAMES, PolicyTarget, policyEquivalence, type NoisePolicy, type PolicyEquivalence } from './target';
-
-export type DwPolicy = Exclude<NoisePolicy, 'fresh'>;
 
 export const DW_BOX_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    policy: { enum: ['fwd', 'rev', 'both'], default: 'both', description: 'keyed streams: fwd = DW_Fwd, rev = DW_Rev, both = DW_Both' },
+    policy: { enum: [...DW_POLICIES], default: 'both', description: 'keyed streams: fwd = DW_Fwd, rev = DW_Rev, both = DW_Both' },
     ...pgdProperties(1),
   },
   allOf: budgetRules('linf'),

@@ -2,12 +2,11 @@
  * Gradient estimators. EoT (expectation over transformation) puts K replicas of every sample into the
  * batch dimension (rows `eotRows(samples, K)`, sample-major), micro-batched when K·B rows are too many
  * for one pass, and sums the K replica gradients per sample. BPDA is the gradient mode `bpda` of the
- * defense (identity backward through the purification); it composes with EoT.
+ * attack target (the framework's `purifyWithGradient`: identity backward through the purification, for
+ * every defense); it composes with EoT.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { eotRows, type AttackTarget, type GradientMode } from '@dbp-bench/framework';
-import { lossFunction, type LossName } from './losses';
-import { checkGradientMode } from './target';
+import { checkGradientMode, eotRows, lossFunction, purifyWithGradient, type AttackTarget, type GradientMode, type LossName } from '@dbp-bench/framework';
 
 export interface EotOptions {
   /** Replicas per sample (K); 1 = a single draw. */
@@ -75,7 +74,7 @@ export function estimateGradient(
         const yr = tf.gather(yInt, it) as tf.Tensor1D;
         const noise = target.noise(rows.slice(s, e));
         const f = (xx: tf.Tensor4D): tf.Tensor1D => {
-          const purified = target.defense.purify(xx, noise, { gradient });
+          const purified = purifyWithGradient(target.defense, xx, noise, gradient);
           const logits = target.classifier.logits(purified);
           replicaPred.set(tf.argMax(logits, 1).dataSync() as Int32Array, s);
           return lossFn(logits, yr);

@@ -14,24 +14,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  GRADIENT_MODES,
+  LOSS_NAMES,
+  NORMS,
+  PolicyTarget,
   budgetExceedsInput,
   budgetRules,
+  pgdStep,
+  randomStart,
   validateSchema,
   vanishedGradientRows,
   type Attack,
   type AttackContext,
+  type AttackProtocol,
   type AttackTarget,
   type GradientMode,
   type JsonSchema,
+  type LossName,
+  type NoisePolicy,
   type Norm,
   type PluginDefinition,
   type ThreatModel,
 } from '@dbp-bench/framework';
 import { DEFAULT_MICRO_BATCH, estimateGradient, type EotOptions } from './estimator';
 import { evaluateRandomized } from './evaluate';
-import { LOSS_NAMES, type LossName } from './losses';
-import { gatherRows, pgdStep, randomStart, scatterRows } from './projection';
-import { PolicyTarget, type NoisePolicy } from './target';
+import { gatherRows, scatterRows } from './rows';
 import type { AttackRunContext } from './types';
 
 /** ADDT protocol budgets and step sizes (pixel units). */
@@ -50,6 +57,8 @@ export function checkBudgetFitsInput(id: string, threat: ThreatModel, x: tf.Tens
 }
 
 export type GradientChoice = 'target' | GradientMode;
+/** The `gradient` option of the attacks: the target's mode, or one of GRADIENT_MODES. */
+export const GRADIENT_CHOICES: readonly GradientChoice[] = ['target', ...GRADIENT_MODES];
 
 export interface PgdOptions {
   readonly norm: Norm;
@@ -62,7 +71,7 @@ export interface PgdOptions {
   readonly restarts: number;
   readonly loss: LossName;
   readonly eot: EotOptions;
-  /** Gradient mode: the target's, exact backprop, or BPDA (identity backward through the defense). */
+  /** Gradient mode: the target's, exact backprop, or the target's BPDA (identity backward through the defense). */
   readonly gradient: GradientChoice;
   /** Purifications per sample used to pick, across restarts, the perturbation that fools the model. */
   readonly selectionDraws: number;
@@ -86,7 +95,7 @@ export function eotSchema(defaultSamples: number): JsonSchema {
 /** Options common to PGD and DW-box (JSON Schema properties). */
 export function pgdProperties(defaultEot: number): Record<string, JsonSchema> {
   return {
-    norm: { enum: ['linf', 'l2'], default: 'linf', description: 'threat model norm' },
+    norm: { enum: [...NORMS], default: 'linf', description: 'threat model norm' },
     eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget in [0,1] pixel units, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
     stepSize: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'step size, > 0 and at most 1 (linf) or 1000 (l2); null = 2/255 (linf) or 0.1 (l2)' },
     steps: { type: 'integer', minimum: 1, default: 20, description: 'PGD iterations' },
@@ -94,7 +103,7 @@ export function pgdProperties(defaultEot: number): Record<string, JsonSchema> {
     restarts: { type: 'integer', minimum: 1, default: 1, description: 'restarts; per sample the perturbation that fools the model is kept' },
     loss: { enum: [...LOSS_NAMES], default: 'ce', description: 'ce (cross-entropy), cw (margin) or dlr' },
     eot: eotSchema(defaultEot),
-    gradient: { enum: ['target', 'exact', 'bpda'], default: 'target', description: "gradient estimator through the defense; 'target' = the target's mode" },
+    gradient: { enum: [...GRADIENT_CHOICES], default: 'target', description: "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense)" },
     selectionDraws: { type: 'integer', minimum: 1, default: 10, description: 'purifications per sample used to compare restarts' },
   };
 }
@@ -145,6 +154,12 @@ export class PgdAttack implements Attack {
   /** The noise policy the final evaluation must use for this attack (`fresh` for plain PGD). */
   get policy(): NoisePolicy {
     return 'fresh';
+  }
+
+  /** The declared protocol (dw-box inherits it with its own policy). */
+  protocol(): AttackProtocol {
+    const o = this.options;
+    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: this.stepSize, requires: { inputGradients: true } };
   }
 
   /** The target the attack runs on (subclasses check or adapt the noise policy). */

@@ -3,25 +3,35 @@
  * streams are keyed, and the same target object serves the attack and the final evaluation.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { silentLogger, type Attack, type Classifier, type Defense, type GradientMode, type Logger } from '@dbp-bench/framework';
+import {
+  IncompatiblePluginError,
+  createTarget,
+  silentLogger,
+  type Attack,
+  type Classifier,
+  type Defense,
+  type GradientMode,
+  type Logger,
+  type NoisePolicy,
+  type PolicyTarget,
+} from '@dbp-bench/framework';
 import { evaluateRandomized, summarizeEvaluation, type EvaluationSummary, type SampleEvaluation } from './evaluate';
-import { createTarget, type NoisePolicy, type PolicyTarget } from './target';
 import type { StepHook } from './types';
 
-/** The noise policy an attack needs (`fresh` unless it declares one, as dw-box does). */
-export function attackPolicy(attack: Attack): NoisePolicy {
-  const p = (attack as { policy?: NoisePolicy }).policy;
-  return p ?? 'fresh';
-}
-
-/** A target for `attack`: its policy, keyed by `seed`. Use it for the attack and for the final evaluation. */
+/**
+ * A target for `attack`: the noise policy it declares (`attack.protocol().policy`), keyed by `seed`.
+ * Use it for the attack and for the final evaluation.
+ */
 export function targetForAttack(
   attack: Attack,
   classifier: Classifier,
   defense: Defense,
   options: { seed?: number; gradient?: GradientMode; freshSeed?: number } = {},
 ): PolicyTarget {
-  return createTarget(classifier, defense, { ...options, policy: attackPolicy(attack) });
+  if (typeof (attack as Partial<Attack>).protocol !== 'function') {
+    throw new IncompatiblePluginError(`attack '${attack.id}' does not declare its protocol: the Attack contract requires protocol() (framework AttackProtocol)`);
+  }
+  return createTarget(classifier, defense, { ...options, policy: attack.protocol().policy });
 }
 
 export interface AttackAndEvaluateOptions {

@@ -25,9 +25,9 @@ import {
   type Classifier,
   type Defense,
   type PluginDefinition,
+  perSampleNorms,
 } from '@dbp-bench/framework';
 import { evaluateRandomized, summarizeEvaluation } from './evaluate';
-import { perSampleNorms } from './projection';
 import { targetForAttack } from './run';
 import type { AttackRunContext, StepInfo } from './types';
 

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger } from '@dbp-bench/framework';
+import { IncompatiblePluginError, MemoryLogger, createTarget } from '@dbp-bench/framework';
 import { ApgdAttack, apgdCheckpoints, apgdSchedule } from '../src/apgd';
 import { evaluateRandomized, summarizeEvaluation } from '../src/evaluate';
-import { createTarget } from '../src/target';
 import type { StepInfo } from '../src/types';
 import { IdentityToyDefense, Mlp, ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
 

@@ -4,11 +4,10 @@
  */
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { MemoryLogger, type AttackDiagnostics, type Defense, type GradientMode } from '@dbp-bench/framework';
+import { MemoryLogger, createTarget, type AttackDiagnostics, type Defense, type GradientMode } from '@dbp-bench/framework';
 import { ApgdAttack } from '../src/apgd';
 import { DwBoxAttack } from '../src/dw-box';
 import { PgdAttack } from '../src/pgd';
-import { createTarget } from '../src/target';
 import { IdentityToyDefense, syntheticData, trainedMlp } from './helpers';
 
 /** Identity forward; the backward pass zeroes the rows listed in `masked` (gradient masking on some rows). */

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger } from '@dbp-bench/framework';
+import { IncompatiblePluginError, MemoryLogger, createTarget } from '@dbp-bench/framework';
 import { DwBoxAttack } from '../src/dw-box';
 import { PgdAttack } from '../src/pgd';
 import { attackAndEvaluate } from '../src/run';
-import { createTarget } from '../src/target';
 import { ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from './helpers';
 
 const idx = Array.from({ length: 9 }, (_, i) => 40 + i);

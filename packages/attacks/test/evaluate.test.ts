@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateRandomized, judge, summarizeEvaluation } from '../src/evaluate';
-import { createTarget } from '../src/target';
+import { createTarget } from '@dbp-bench/framework';
 import { ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
 
 describe('evaluation protocol for randomized defenses', () => {

@@ -13,7 +13,6 @@ import {
   type NoiseRow,
   type NoiseSource,
   type NoiseStreamKind,
-  type PurifyOptions,
   KeyedNoiseSource,
 } from '@dbp-bench/framework';
 
@@ -90,7 +89,7 @@ export function trainedMlp(): Promise<Mlp> {
 /** The undefended model: purify(x) = x. */
 export class IdentityToyDefense implements Defense {
   readonly id = 'toy-identity';
-  readonly capabilities: DefenseCapabilities = { stochastic: false, streams: [], gradientModes: ['exact', 'bpda'], networkCalls: 0 };
+  readonly capabilities: DefenseCapabilities = { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 };
   purify(x: tf.Tensor4D): tf.Tensor4D {
     return x.clone();
   }
@@ -111,7 +110,7 @@ export class ToyNoiseDefense implements Defense {
     readonly sigma = 0.05,
   ) {
     this.id = `toy-noise-${streams.join('+')}`;
-    this.capabilities = { stochastic: streams.length > 0, streams, gradientModes: ['exact', 'bpda'], networkCalls: 0 };
+    this.capabilities = { stochastic: streams.length > 0, streams, gradientModes: ['exact'], networkCalls: 0 };
     const k = [0.05, 0.1, 0.05, 0.1, 0.4, 0.1, 0.05, 0.1, 0.05];
     this.kernel = tf.keep(tf.tensor4d(k, [3, 3, 1, 1]));
   }
@@ -124,12 +123,9 @@ export class ToyNoiseDefense implements Defense {
       return h;
     });
   }
-  purify(x: tf.Tensor4D, noise: NoiseSource, options: PurifyOptions = {}): tf.Tensor4D {
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
     this.calls++;
-    const mode: GradientMode = options.gradient ?? 'exact';
-    if (mode === 'exact') return this.exact(x, noise);
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: this.exact(args[0] as tf.Tensor4D, noise), gradFunc: (dy: tf.Tensor) => dy }));
-    return f(x) as tf.Tensor4D;
+    return this.exact(x, noise);
   }
 }
 

@@ -1,11 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger, eotRows } from '@dbp-bench/framework';
+import { IncompatiblePluginError, MemoryLogger, createTarget, crossEntropyLoss, cwLoss, dlrLoss, eotRows, perSampleNorms, pgdStep, randomStart } from '@dbp-bench/framework';
 import { estimateGradient } from '../src/estimator';
-import { crossEntropyLoss, cwLoss, dlrLoss } from '../src/losses';
 import { ADDT_DEFAULTS, PgdAttack } from '../src/pgd';
-import { pgdStep, perSampleNorms, randomStart } from '../src/projection';
-import { createTarget } from '../src/target';
 import { evaluateRandomized, summarizeEvaluation } from '../src/evaluate';
 import { IdentityToyDefense, Mlp, RowKeyedTarget, ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from './helpers';
 
@@ -182,20 +179,22 @@ describe('PGD restarts and protocol', () => {
     tf.dispose([a1, a4, x, y]);
   });
 
-  it('rejects a gradient mode the defense lacks', async () => {
+  it('rejects a gradient mode the defense lacks (exact on a non-differentiable defense)', async () => {
     const classifier = new Mlp(0);
-    const exactOnly = new ToyNoiseDefense(['forward']);
-    (exactOnly.capabilities as unknown as { gradientModes: string[] }).gradientModes = ['exact'];
-    const t = createTarget(classifier, exactOnly, { seed: 0 });
+    const noExact = new ToyNoiseDefense(['forward']);
+    (noExact.capabilities as unknown as { gradientModes: string[] }).gradientModes = [];
+    const t = createTarget(classifier, noExact, { seed: 0, gradient: 'bpda' });
     const { x, y } = syntheticData(2, 1);
     let err: unknown;
     try {
-      await new PgdAttack({ gradient: 'bpda', steps: 1 }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1], seed: 0 });
+      await new PgdAttack({ gradient: 'exact', steps: 1 }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1], seed: 0 });
     } catch (e) {
       err = e;
     }
     expect(err).to.be.instanceOf(IncompatiblePluginError);
-    tf.dispose([x, y]);
+    // BPDA needs nothing from the defense
+    const adv = await new PgdAttack({ gradient: 'bpda', steps: 1, eot: { samples: 1 } }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1], seed: 0 });
+    tf.dispose([x, y, adv]);
   });
 
   it('puts EoT replicas in the batch dimension: one defense call per micro-batch, not per replica', async () => {

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, eotRows, type Defense } from '@dbp-bench/framework';
-import { KEYED_KINDS, createTarget, policyEquivalence } from '../src/target';
+import { IncompatiblePluginError, KEYED_KINDS, createTarget, eotRows, policyEquivalence, type Defense } from '@dbp-bench/framework';
 import { IdentityToyDefense, Mlp, ToyNoiseDefense, maxAbsDiff } from './helpers';
 
 function draw(target: ReturnType<typeof createTarget>, kind: 'forward' | 'reverse', rows = eotRows([3, 9], 2)): tf.Tensor {
@@ -59,9 +58,15 @@ describe('noise policies (ALGORITHMS.md §7 table)', () => {
     tf.dispose([a, b]);
   });
 
-  it('rejects a gradient mode the defense does not support', () => {
-    const exactOnly: Defense = { ...new IdentityToyDefense(), id: 'exact-only', capabilities: { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 }, purify: (x) => x.clone() };
-    expect(() => createTarget(classifier, exactOnly, { gradient: 'bpda' })).to.throw(IncompatiblePluginError, /exact-only.*bpda/);
+  it("rejects 'exact' on a defense without an exact gradient; offers 'bpda' on every defense", () => {
+    const noExact: Defense = { ...new IdentityToyDefense(), id: 'no-exact', capabilities: { stochastic: false, streams: [], gradientModes: [], networkCalls: 0 }, purify: (x) => x.clone() };
+    expect(() => createTarget(classifier, noExact, { gradient: 'exact' })).to.throw(IncompatiblePluginError, /no-exact.*'exact'/);
+    expect(() => createTarget(classifier, noExact)).to.throw(IncompatiblePluginError, /no-exact/);
+    expect(createTarget(classifier, noExact, { gradient: 'bpda' }).gradient).to.equal('bpda');
+    const exactOnly: Defense = { ...noExact, id: 'exact-only', capabilities: { ...noExact.capabilities, gradientModes: ['exact'] } };
+    expect(createTarget(classifier, exactOnly, { gradient: 'bpda' }).gradient).to.equal('bpda');
+    // a defense's declared default gradient mode is the target's default
+    expect(createTarget(classifier, { ...exactOnly, defaultGradient: 'bpda' }).gradient).to.equal('bpda');
   });
 
   it('reports when a policy collapses on a defense (DW_Fwd == DW_Both on a forward-only defense)', () => {

@@ -2,5 +2,4 @@
 export { main, buildProgram } from './main';
 export { builtinRegistry, CliContext } from './context';
 export { formatTable } from './commands/plugins';
-export { runBenchmark, type RunOptions, type RunOutcome } from './runner';
 export { runCliCaptured, writeSyntheticRunConfig, type CliRun } from './testing';

@@ -6,7 +6,7 @@ import { MissingFileError, silentLogger } from '@dbp-bench/framework';
 import { loadEntries, readEntry } from '@dbp-bench/leaderboard';
 import { runCliCaptured } from '../src/testing';
 import { runQuickstart, quickstartConfigs } from '../src/commands/quickstart';
-import { toyConfig, toyDeps, toyRegistry } from './toys';
+import { toyConfig, toyDeps, toyRegistry } from '@dbp-bench/runner/dist/test/toys';
 
 const FIXTURES = path.resolve(__dirname, '../../../../leaderboard/test/fixtures');
 

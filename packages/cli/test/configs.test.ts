@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadRunConfig, type Dataset, type SubsetSpec } from '@dbp-bench/framework';
+import type { Dataset, SubsetSpec } from '@dbp-bench/framework';
+import { loadRunConfig } from '@dbp-bench/runner';
 import { selectSubset } from '@dbp-bench/datasets';
 import { loadModel } from '@dbp-bench/models';
 import { loadTrainConfig } from '@dbp-bench/trainers-at';

@@ -4,7 +4,7 @@
  * Defaults are the ADDT code's (ALGORITHMS.md §3, §12).
  */
 import * as fs from 'node:fs';
-import { ConfigValidationError, DbpError, FILE_OPTION_KEYWORD, MissingFileError, type JsonSchema, type PluginContext, type PluginDefinition } from '@dbp-bench/framework';
+import { ConfigValidationError, DbpError, FILE_OPTION_KEYWORD, GRADIENT_MODES, MissingFileError, type JsonSchema, type PluginContext, type PluginDefinition } from '@dbp-bench/framework';
 import { loadUNet } from '@dbp-bench/models';
 import type { Defense } from '@dbp-bench/framework';
 import { IdentityDefense } from './defenses/identity';
@@ -19,7 +19,11 @@ const weights = {
   description: 'Path of the diffusion UNet weights (dbp-bench safetensors), relative to the config file.',
 };
 const strength = { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 't*: fraction of the diffusion noised and denoised.' };
-const gradient = { enum: ['exact', 'bpda'], default: 'exact', description: 'Gradient mode when the attack does not choose one.' };
+const gradient = {
+  enum: [...GRADIENT_MODES],
+  default: 'exact',
+  description: "Gradient mode of attack targets created on this defense without one (the runner always names one: the attack's `gradient` option, else exact); bpda is the target's BPDA.",
+};
 const checkpoint = { type: 'boolean', default: true, description: 'Per-step recompute for exact gradients (false: plain backprop, much more memory).' };
 const precision = { enum: ['float64', 'float32'], default: 'float64', description: 'Precision of the beta / alpha-bar schedule.' };
 

@@ -1,5 +1,6 @@
 // The purification defenses: noise streams, determinism under keyed noise (DW-box), exact gradients
-// with per-step recompute vs plain backprop, BPDA, memory, and the oracle eps-model sanity checks.
+// with per-step recompute vs plain backprop, the target's BPDA on them, memory, and the oracle
+// eps-model sanity checks.
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -7,8 +8,9 @@ import {
   FreshNoiseSource,
   IncompatiblePluginError,
   KeyedNoiseSource,
-  MixedNoiseSource,
+  PolicyNoiseSource,
   ShapeMismatchError,
+  purifyWithGradient,
   type Defense,
   type EpsModel,
   type NoiseRow,
@@ -23,7 +25,7 @@ const rows = eotRows([3, 7]);
 const keyed = (seed = 1): NoiseSource => new KeyedNoiseSource(seed, rows);
 const fresh = (seed = 1): NoiseSource => new FreshNoiseSource(seed, rows);
 const mixed = (kinds: string[], seed = 1): NoiseSource =>
-  new MixedNoiseSource(new Set(kinds) as never, new KeyedNoiseSource(seed, rows), new FreshNoiseSource(seed + 100, rows));
+  new PolicyNoiseSource(new Set(kinds) as never, seed, rows, new FreshNoiseSource(seed + 100, rows));
 
 /** Records every stream a defense asks for. */
 class RecordingSource implements NoiseSource {
@@ -108,9 +110,9 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
-/** A fixed linear loss of the purified image: sum(w * purify(x)). */
+/** A fixed linear loss of the purified image: sum(w * purify(x)), differentiated with a target gradient mode. */
 function lossGrad(defense: Defense, x: tf.Tensor4D, noise: () => NoiseSource, w: tf.Tensor, gradient: 'exact' | 'bpda' = 'exact'): tf.Tensor4D {
-  return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(defense.purify(xx as tf.Tensor4D, noise(), { gradient }), w)))(x) as tf.Tensor4D);
+  return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(purifyWithGradient(defense, xx as tf.Tensor4D, noise(), gradient), w)))(x) as tf.Tensor4D);
 }
 
 describe('diffusion defenses', function () {
@@ -128,7 +130,7 @@ describe('diffusion defenses', function () {
       expect(ddpm.timesteps[0]).to.equal(100);
       expect(ddpm.capabilities).to.deep.include({ stochastic: true, networkCalls: 101 });
       expect(ddpm.capabilities.streams).to.deep.equal(['forward', 'reverse']);
-      expect(ddpm.capabilities.gradientModes).to.deep.equal(['exact', 'bpda']);
+      expect(ddpm.capabilities.gradientModes).to.deep.equal(['exact']);
       expect(ddpm.scheduler.config.varianceType).to.equal('fixed_large');
       const ddim = new DpDdim(unet);
       expect(Array.from(ddim.timesteps)).to.deep.equal([100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0]);
@@ -153,8 +155,10 @@ describe('diffusion defenses', function () {
       expect(() => d.purify(x, new KeyedNoiseSource(0, eotRows([1, 2, 3])))).to.throw(ShapeMismatchError, /3 rows but the batch has 2/);
       const gray = tf.zeros([B, 16, 16, 1]) as tf.Tensor4D;
       expect(() => d.purify(gray, keyed())).to.throw(ShapeMismatchError, /3 channels/);
-      const d2 = Object.assign(Object.create(DpDdim.prototype), d, { capabilities: { ...d.capabilities, gradientModes: ['exact'] } }) as DpDdim;
-      expect(() => d2.purify(x, keyed(), { gradient: 'bpda' })).to.throw(IncompatiblePluginError, /bpda/);
+      // a defense that declares no exact gradient is refused 'exact' by the target (BPDA stays available)
+      const d2 = Object.assign(Object.create(DpDdim.prototype), d, { capabilities: { ...d.capabilities, gradientModes: [] } }) as DpDdim;
+      expect(() => purifyWithGradient(d2, x, keyed(), 'exact')).to.throw(IncompatiblePluginError, /dp-ddim.*'exact'/);
+      purifyWithGradient(d2, x, keyed(), 'bpda').dispose();
       tf.dispose([x, gray]);
     });
   });
@@ -213,11 +217,11 @@ describe('diffusion defenses', function () {
         const f3 = d.purify(x, src); // same fresh source, next draw
         expect(maxAbsDiff(f2, f3)).to.be.above(1e-3);
         expect(same(f1, f2)).to.equal(true); // fresh sources are seeded: the same seed replays a run
-        const fwd = new MixedNoiseSource(new Set(['forward']), keyed(), new FreshNoiseSource(5, rows));
+        const fwd = new PolicyNoiseSource(new Set(['forward']), 1, rows, new FreshNoiseSource(5, rows));
         const g1 = d.purify(x, fwd);
         const g2 = d.purify(x, fwd);
         expect(maxAbsDiff(g1, g2)).to.be.above(1e-4);
-        const rev = new MixedNoiseSource(new Set(['reverse', 'path', 'corrector']), keyed(), new FreshNoiseSource(5, rows));
+        const rev = new PolicyNoiseSource(new Set(['reverse', 'path', 'corrector']), 1, rows, new FreshNoiseSource(5, rows));
         const h1 = d.purify(x, rev);
         const h2 = d.purify(x, rev);
         expect(maxAbsDiff(h1, h2)).to.be.above(1e-4);
@@ -304,20 +308,20 @@ describe('diffusion defenses', function () {
       tf.dispose([x, w, g1, g2]);
     });
 
-    it('BPDA: the backward pass is the identity (through the clamp too)', () => {
+    it("the target's BPDA on a purifier: the backward pass is the identity (through the clamp too)", () => {
       const d = new DpDdpm(unet, { numInferenceSteps: 20 });
       const x = images();
       const w = tf.randomNormal([B, 16, 16, 3], 0, 1, 'float32', 12);
       const g = lossGrad(d, x, () => keyed(), w, 'bpda');
       expect(same(g, w)).to.equal(true);
-      const bpdaDefault = new DpDdpm(unet, { numInferenceSteps: 20, gradient: 'bpda' });
-      const g2 = tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(bpdaDefault.purify(xx as tf.Tensor4D, keyed()), w)))(x));
-      expect(same(g2, w)).to.equal(true);
-      // the forward value is the purification itself
-      const y1 = d.purify(x, keyed(), { gradient: 'bpda' });
-      const y2 = d.purify(x, keyed(), { gradient: 'exact' });
+      // the defense option `gradient` is the default mode of targets created on it
+      expect(d.defaultGradient).to.equal('exact');
+      expect(new DpDdpm(unet, { numInferenceSteps: 20, gradient: 'bpda' }).defaultGradient).to.equal('bpda');
+      // the forward value is the purification itself, bit for bit
+      const y1 = purifyWithGradient(d, x, keyed(), 'bpda');
+      const y2 = d.purify(x, keyed());
       expect(same(y1, y2)).to.equal(true);
-      tf.dispose([x, w, g, g2, y1, y2]);
+      tf.dispose([x, w, g, y1, y2]);
     });
 
     it('identity: exact gradient is the upstream gradient', () => {

@@ -5,9 +5,8 @@
  * reason is recorded and logged.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendError } from './errors';
-import type { Logger } from './logger';
-import { prepareWasmBackend, type WasmSetup } from './wasm';
+import { BackendError, type Logger } from '@dbp-bench/core';
+import { prepareWasmBackend, type WasmSetup } from '@dbp-bench/backend-wasm';
 
 export type BackendPreference = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'];

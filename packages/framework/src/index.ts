@@ -1,26 +1,21 @@
 /**
- * @dbp-bench/framework — the hub every plugin package builds on: contracts, the plugin registry,
- * config validation, seeded and keyed noise, backend selection, gradient checkpointing, logging.
+ * @dbp-bench/framework — the tensor layer every plugin package builds on: everything of
+ * @dbp-bench/core (contracts, errors, registry, schema, RNG, logging, files, atomic writes, locks;
+ * re-exported here, so `import … from '@dbp-bench/framework'` finds them), plus what needs TF.js at
+ * run time: backend selection (the wasm set-up is @dbp-bench/backend-wasm), keyed and fresh noise
+ * sources, the policy target (with the BPDA estimator), the threat geometry and losses, gradient
+ * checkpointing and attack diagnostics. Run configs are @dbp-bench/runner's.
  */
-import 'reflect-metadata';
 // tfjs-core's CommonJS bundle registers no gradient functions and no chained ops; the @tensorflow/tfjs
-// bundle registers both against the same tfjs-core. Every package gets them by importing the framework.
+// bundle registers both against the same tfjs-core. Every package that computes with tensors gets them
+// by importing the framework (@dbp-bench/core does not: it loads no tensor library).
 import '@tensorflow/tfjs';
-export * from './contracts';
-export * from './errors';
-export * from './logger';
-export * from './rng';
-export * from './json';
-export * from './atomic';
-export * from './lock';
-export * from './files';
-export * from './schema';
-export * from './registry';
-export * from './config';
+export * from '@dbp-bench/core';
+export * from './noise-sources';
 export * from './backend';
 export * from './checkpoint';
 export * from './diagnostics';
-export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from './wasm';
-
-/** The framework version (written into leaderboard provenance). */
-export const FRAMEWORK_VERSION: string = (require('../../package.json') as { version: string }).version;
+export * from './policy-target';
+export * from './geometry';
+export * from './losses';
+export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from '@dbp-bench/backend-wasm';

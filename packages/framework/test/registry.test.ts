@@ -3,12 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ConfigValidationError,
   DuplicatePluginError,
   PluginLoadError,
   PluginRegistry,
   UnknownPluginError,
-  loadRunConfig,
   validateSchema,
   type PluginDefinition,
 } from '../src';
@@ -54,11 +52,13 @@ describe('PluginRegistry', () => {
     expect(() => registryWithPlugins().get('defense', 'gamma')).to.throw(UnknownPluginError, /unknown defense 'gamma'. Registered defenses: alpha, beta/);
   });
 
-  it('creates plugins in a per-run child container with validated, defaulted, frozen options', async () => {
+  it('creates plugins in a per-run scope with validated, defaulted, frozen options', async () => {
     const r = registryWithPlugins();
-    const a = r.createScope();
+    const a = r.createScope({ baseDir: path.join(os.tmpdir(), 'run-a') });
     const b = r.createScope();
-    expect(a.container).to.not.equal(b.container);
+    expect(a.resolvePath('w.safetensors')).to.equal(path.join(os.tmpdir(), 'run-a', 'w.safetensors'));
+    expect(b.resolvePath('w.safetensors')).to.equal(path.resolve('w.safetensors'));
+    expect(a.registry).to.equal(r);
     const made = await a.create<{ options: { strength: number; steps: number } }>('defense', 'alpha', { steps: 3 });
     expect(made.options).to.deep.equal({ strength: 0.1, steps: 3 });
     expect(Object.isFrozen(made.options)).to.equal(true);
@@ -85,58 +85,7 @@ describe('PluginRegistry', () => {
   });
 });
 
-describe('run config validation', () => {
-  const good = {
-    name: 'toy-run',
-    dataset: { id: 'toy', subset: { kind: 'first', n: 16 } },
-    classifier: { weights: 'weights/c.safetensors' },
-    defense: { id: 'alpha', options: { strength: 0.2 } },
-    attacks: [{ id: 'pgd', options: { steps: 5 } }],
-  };
-
-  it('fills defaults from the plugin schemas and freezes the result', () => {
-    const { config, hash } = loadRunConfig(registryWithPlugins(), good);
-    expect(config.defense.options).to.deep.equal({ strength: 0.2, steps: 10 });
-    expect(config.attacks[0].options).to.deep.equal({ eps: 0.03, steps: 5 });
-    expect(config.dataset.options).to.deep.equal({ split: 'test' });
-    expect(config.evaluation).to.deep.equal({ purifications: 1, batchSize: 8, sanityChecks: true });
-    expect(config.seed).to.equal(0);
-    expect(Object.isFrozen(config.attacks[0].options)).to.equal(true);
-    expect(hash).to.match(/^[0-9a-f]{16}$/);
-    expect(loadRunConfig(registryWithPlugins(), { ...good, description: 'other words' }).hash).to.equal(hash);
-    expect(loadRunConfig(registryWithPlugins(), { ...good, seed: 1 }).hash).to.not.equal(hash);
-  });
-
-  it('reports every error with its JSON path', () => {
-    const bad = {
-      ...good,
-      name: 'bad name!',
-      defense: { id: 'gamma' },
-      attacks: [{ id: 'pgd', options: { eps: -1, stepz: 3 } }],
-      evaluation: { purifications: 0 },
-    };
-    try {
-      loadRunConfig(registryWithPlugins(), bad);
-      expect.fail('should throw');
-    } catch (e) {
-      expect(e).to.be.instanceOf(ConfigValidationError);
-      const msg = (e as Error).message;
-      expect(msg).to.include('$.name: must match pattern');
-      expect(msg).to.match(/\$\.defense\.id: must be one of "alpha", "beta"/);
-      expect(msg).to.include('$.attacks[0].options.eps: must be > 0');
-      expect(msg).to.include('$.attacks[0].options.stepz: is not a known field');
-      expect(msg).to.include('$.evaluation.purifications: must be >= 1');
-    }
-  });
-
-  it('names the file for a missing file and for bad JSON', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-config-'));
-    const f = path.join(dir, 'broken.json');
-    fs.writeFileSync(f, '{"name": ');
-    expect(() => loadRunConfig(registryWithPlugins(), f)).to.throw(ConfigValidationError, /broken\.json is invalid:[\s\S]*not valid JSON/);
-    expect(() => loadRunConfig(registryWithPlugins(), path.join(dir, 'none.json'))).to.throw(/none\.json not found/);
-  });
-
+describe('validateSchema', () => {
   it('validateSchema does not modify its input', () => {
     const input = { a: 1 };
     const out = validateSchema<{ a: number; b: number }>({ type: 'object', properties: { a: { type: 'number' }, b: { type: 'number', default: 2 } } }, input, 'x');

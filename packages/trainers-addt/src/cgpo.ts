@@ -5,7 +5,7 @@
  * All tensors are NHWC; x0 is in diffusion space [-1, 1]. Per-sample coefficients are [B,1,1,1].
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, type Classifier, type EpsModel } from '@dbp-bench/framework';
+import { DbpError, ascend, meanCrossEntropy, projectBall, type Classifier, type EpsModel } from '@dbp-bench/framework';
 import { rbgm } from './rbgm';
 
 // ------------------------------------------------------------------------------------------------
@@ -108,9 +108,7 @@ export function addtLoss(model: EpsModel, x0: tf.Tensor4D, eps: tf.Tensor4D, eps
 
 /** Mean cross-entropy of the classifier on x0_hat mapped to [0,1] (x/2 + 0.5, not clamped; the classifier normalises). */
 export function classifierLossOnX0(classifier: Classifier, x0Hat: tf.Tensor4D, labels: tf.Tensor1D): tf.Scalar {
-  const logits = classifier.logits(tf.add(tf.mul(x0Hat, 0.5), 0.5) as tf.Tensor4D);
-  const oneHot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  return meanCrossEntropy(classifier.logits(tf.add(tf.mul(x0Hat, 0.5), 0.5) as tf.Tensor4D), labels);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -218,7 +216,8 @@ export function x0Pgd(inp: Omit<CgpoInputs, 'objective' | 'onGradient'> & { read
     const next = tf.tidy(() => {
       const { value, grad } = tf.valueAndGrad(objective)(delta);
       last = value.dataSync()[0];
-      const d = tf.clipByValue(tf.add(delta, tf.mul(tf.sign(grad), step2)), -eps2, eps2);
+      // the l_inf sign step and ball projection of the threat geometry, in [-1,1] units
+      const d = projectBall(ascend(delta, grad as tf.Tensor4D, 'linf', step2), 'linf', eps2);
       return tf.sub(tf.clipByValue(tf.add(x0, d), -1, 1), x0) as tf.Tensor4D;
     });
     evals++;

@@ -124,6 +124,41 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
     disposeCoefs(c);
   });
 
+  it('the classifier loss and the no-rbgm x0-space PGD equal the formulas written out, bit for bit', () => {
+    // CE and the sign step come from the framework's losses and geometry (shared with the attacks).
+    const same = (a: tf.Tensor, b: tf.Tensor): boolean => {
+      const p = a.dataSync();
+      const q = b.dataSync();
+      return p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
+    };
+    const ce = (z: tf.Tensor): tf.Scalar =>
+      tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, 10), tf.logSoftmax(clf.logits(tf.add(tf.mul(z, 0.5), 0.5) as tf.Tensor4D))), 1))) as tf.Scalar;
+    const a = tf.valueAndGrad((z: tf.Tensor) => classifierLossOnX0(clf, z as tf.Tensor4D, labels))(x0);
+    const b = tf.valueAndGrad(ce)(x0);
+    expect(same(a.value, b.value)).to.equal(true);
+    expect(same(a.grad, b.grad)).to.equal(true);
+    const c = coefsFor([10, 400], abar);
+    const noise = keyedNoise(shape);
+    const o = { eps: 8 / 255, stepSize: 4 / 255, rMax: 10 };
+    const r = x0Pgd({ model: unet, classifier: clf, x0, labels, coefs: c, iterations: 2, noise, options: o });
+    const ref = tf.tidy(() => {
+      let delta: tf.Tensor = tf.zerosLike(x0);
+      for (let k = 0; k < 2; k++) {
+        const eps = noise(k, 'eps');
+        const g = tf.grad((d: tf.Tensor) => {
+          const xt = noised(x0, tf.add(eps, tf.mul(c.r, d)) as tf.Tensor4D, c);
+          return classifierLossOnX0(clf, x0Estimate(xt, unet.predictEps(xt, c.t), c), labels);
+        })(delta);
+        const d = tf.clipByValue(tf.add(delta, tf.mul(tf.sign(g), 2 * o.stepSize)), -2 * o.eps, 2 * o.eps);
+        delta = tf.sub(tf.clipByValue(tf.add(x0, d), -1, 1), x0);
+      }
+      return delta;
+    });
+    expect(same(r.delta, ref)).to.equal(true);
+    tf.dispose([a.value, a.grad, b.value, b.grad, r.delta, ref]);
+    disposeCoefs(c);
+  });
+
   it('ablation no-rbgm: x0-space l_inf PGD stays within 8/255 (16/255 in [-1,1]) and the box', () => {
     const c = coefsFor([10, 400], abar);
     const r = x0Pgd({ model: unet, classifier: clf, x0, labels, coefs: c, iterations: 3, noise: keyedNoise(shape), options: { eps: 8 / 255, stepSize: 4 / 255, rMax: 10 } });

@@ -7,7 +7,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  NORMS,
   budgetRules,
+  klSum,
+  meanCrossEntropy,
   SeededRng,
   type Dataset,
   type PluginContext,
@@ -44,7 +47,7 @@ import {
   type TrainBatch,
   type TrainingTask,
 } from './loop';
-import { crossEntropy, innerAttackSchema, klSum, pgdCrossEntropy, tradesAttack, type InnerAttackOptions } from './inner-max';
+import { innerAttackSchema, pgdCrossEntropy, tradesAttack, type InnerAttackOptions } from './inner-max';
 
 export type AtTrainerId = 'standard' | 'pgd-at' | 'trades';
 
@@ -109,7 +112,7 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
         additionalProperties: false,
         default: {},
         properties: {
-          norm: { enum: ['linf', 'l2'] },
+          norm: { enum: [...NORMS] },
           eps: { type: 'number', minimum: 0 },
           stepSize: { type: 'number', exclusiveMinimum: 0 },
           steps: { type: 'integer', minimum: 0 },
@@ -224,7 +227,7 @@ export class ClassifierTask implements TrainingTask {
       const { value, grads } = tf.variableGrads(() => {
         const logits = m.logits(x);
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        let loss = crossEntropy(logits, y);
+        let loss = meanCrossEntropy(logits, y);
         if (this.trainerId === 'trades') {
           const pNat = tf.softmax(logits) as tf.Tensor2D;
           loss = tf.add(loss, tf.mul(tf.div(klSum(pNat, m.logits(xAdv!)), x.shape[0]), this.options.beta)) as tf.Scalar;

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRng, type Batch, type Dataset, type PluginDefinition } from '@dbp-bench/framework';
-import { crossEntropy, readF32Safetensors, writeF32Safetensors, type NamedParam, type StepOutput, type TrainBatch, type TrainingTask } from '../src';
+import { SeededRng, meanCrossEntropy, type Batch, type Dataset, type PluginDefinition } from '@dbp-bench/framework';
+import { readF32Safetensors, writeF32Safetensors, type NamedParam, type StepOutput, type TrainBatch, type TrainingTask } from '../src';
 
 /** A deterministic labelled dataset of n images h x w x c in [0,1] (class = brightest quadrant). */
 export class MemoryDataset implements Dataset {
@@ -116,7 +116,7 @@ export class MlpTask implements TrainingTask {
   computeGradients(batch: TrainBatch): StepOutput {
     const y = tf.tensor1d(batch.labels, 'int32');
     const vars = this.params.map((p) => p.variable);
-    const { value, grads } = tf.variableGrads(() => crossEntropy(this.model.logits(batch.images), y), vars);
+    const { value, grads } = tf.variableGrads(() => meanCrossEntropy(this.model.logits(batch.images), y), vars);
     y.dispose();
     return { loss: value, grads: vars.map((v) => grads[v.name]) };
   }

@@ -45,6 +45,59 @@ describe('trainers-at: inner maximisation (PGD, TRADES) on a plain classifier', 
   });
 });
 
+describe('trainers-at: the inner maximisation equals Madry / TRADES written out, bit for bit', () => {
+  // The threat geometry and the losses come from the framework (shared with the attacks and CGPO): a
+  // change of operation order there must not change adversarial training silently.
+  const l2 = (t: tf.Tensor): tf.Tensor => tf.sqrt(tf.sum(tf.square(t), [1, 2, 3], true));
+  const project = (xa: tf.Tensor, x: tf.Tensor4D, norm: 'linf' | 'l2', eps: number): tf.Tensor4D => {
+    let d = tf.sub(xa, x);
+    d = norm === 'linf' ? tf.clipByValue(d, -eps, eps) : tf.mul(d, tf.minimum(1, tf.div(eps, tf.add(l2(d), 1e-10))));
+    return tf.clipByValue(tf.add(x, d), 0, 1) as tf.Tensor4D;
+  };
+  const ascend = (xa: tf.Tensor, g: tf.Tensor, norm: 'linf' | 'l2', a: number): tf.Tensor =>
+    tf.add(xa, tf.mul(norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-10)), a));
+  const same = (a: tf.Tensor, b: tf.Tensor): boolean => {
+    const p = a.dataSync();
+    const q = b.dataSync();
+    return p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
+  };
+
+  for (const [norm, eps, a] of [['linf', 8 / 255, 2 / 255], ['l2', 0.5, 0.1]] as ['linf' | 'l2', number, number][]) {
+    it(`${norm}: PGD-AT (random start) and TRADES`, () => {
+      const clf = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 4], hidden: 8 }, 3);
+      const rng = new SeededRng(2);
+      const x = tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => rng.uniform()), [4, 16, 16, 1]);
+      const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+      const o = { norm, eps, stepSize: a, steps: 3, randomStart: true };
+      const got = pgdCrossEntropy(clf, x, y, o, 7);
+      const ref = tf.tidy(() => {
+        let xa: tf.Tensor4D;
+        if (norm === 'linf') xa = project(tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', 7)), x, norm, eps);
+        else {
+          const n = tf.randomNormal(x.shape, 0, 1, 'float32', 7);
+          const r = tf.randomUniform([4, 1, 1, 1], 0, 1, 'float32', 8);
+          xa = project(tf.add(x, tf.mul(tf.div(n, tf.add(l2(n), 1e-10)), tf.mul(r, eps))), x, norm, eps);
+        }
+        const ce = (z: tf.Tensor): tf.Scalar => tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, 4), tf.logSoftmax(clf.logits(z as tf.Tensor4D))), 1))) as tf.Scalar;
+        for (let k = 0; k < 3; k++) xa = project(ascend(xa, tf.grad((z: tf.Tensor) => tf.mul(ce(z), 4) as tf.Scalar)(xa), norm, a), x, norm, eps);
+        return xa;
+      });
+      expect(same(got, ref)).to.equal(true);
+      const gotT = tradesAttack(clf, x, o, 9);
+      const refT = tf.tidy(() => {
+        const p = tf.softmax(clf.logits(x));
+        const kl = (z: tf.Tensor): tf.Scalar => tf.sum(tf.mul(p, tf.sub(tf.log(tf.maximum(p, 1e-12)), tf.logSoftmax(clf.logits(z as tf.Tensor4D))))) as tf.Scalar;
+        let xa = project(tf.add(x, tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', 9), 0.001)), x, norm, eps);
+        for (let k = 0; k < 3; k++) xa = project(ascend(xa, tf.grad(kl)(xa), norm, a), x, norm, eps);
+        return xa;
+      });
+      expect(same(gotT, refT)).to.equal(true);
+      tf.dispose([x, y, got, ref, gotT, refT]);
+      clf.dispose();
+    });
+  }
+});
+
 describe('trainers-at: standard / pgd-at / trades trainers', function () {
   this.timeout(300000);
   before(function () {

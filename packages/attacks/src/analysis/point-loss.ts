@@ -1,7 +1,6 @@
 /** Cross-entropy of classifier ∘ purification at many points around one sample. */
 import * as tf from '@tensorflow/tfjs-core';
-import { KeyedNoiseSource, hash32, type Classifier, type Defense, type NoiseRow, type NoiseSource } from '@dbp-bench/framework';
-import { crossEntropyLoss } from '../losses';
+import { KeyedNoiseSource, crossEntropyLoss, hash32, type Classifier, type Defense, type NoiseRow, type NoiseSource } from '@dbp-bench/framework';
 
 /**
  * Mean CE over `draws` purifications of each point (rows [P, H, W, C]), all for dataset sample
@@ -29,7 +28,7 @@ export function pointLosses(
     const rows = Array.from({ length: e - s }, (_, i) => ({ sample, eot: (s + i) % draws }));
     const l = tf.tidy(() => {
       const xs = tf.gather(points, tf.tensor1d(pIdx, 'int32')) as tf.Tensor4D;
-      const logits = classifier.logits(defense.purify(xs, noise(rows), { gradient: 'exact' }));
+      const logits = classifier.logits(defense.purify(xs, noise(rows)));
       return crossEntropyLoss(logits, tf.fill([e - s], label, 'int32') as tf.Tensor1D);
     });
     const v = l.dataSync();

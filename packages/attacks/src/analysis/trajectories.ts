@@ -11,10 +11,9 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger } from '@dbp-bench/framework';
+import { createTarget, silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger, type PolicyTarget } from '@dbp-bench/framework';
 import { DwBoxAttack } from '../dw-box';
 import { PgdAttack } from '../pgd';
-import { createTarget, type PolicyTarget } from '../target';
 import type { StepInfo } from '../types';
 import { cosine, meanPairwiseCosine, pca } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';

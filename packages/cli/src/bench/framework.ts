@@ -3,11 +3,11 @@
  * UNet-like residual block (conv - group norm - SiLU - conv, no attention) and of matrix products on
  * the active backend, with the peak `tf.memory()` bytes and the process RSS. On wasm (full mode) it also
  * measures the same gradients with the package's stock kernels, to show what the replacement kernels
- * of @dbp-bench/framework bring.
+ * of @dbp-bench/backend-wasm bring.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBackend } from '@dbp-bench/framework';
-import { registerWasmKernels, unregisterWasmKernels } from '@dbp-bench/framework/dist/src/wasm';
+import { registerWasmKernels, unregisterWasmKernels } from '@dbp-bench/backend-wasm';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
 import { median } from './median';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MissingFileError, formatDuration, readJsonFile, type Logger, type PluginRegistry } from '@dbp-bench/framework';
 import { buildSite, formatLeaderboardText, loadEntries, type LeaderboardEntry } from '@dbp-bench/leaderboard';
-import { runBenchmark, type RunnerDeps } from '../runner';
+import { runBenchmark, type RunnerDeps } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
 
 /** The repository's `configs/quickstart` (from packages/cli/dist/src/commands). */

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { formatAttackChecksText, formatLeaderboardText } from '@dbp-bench/leaderboard';
-import { mergeRun, resolveShard, runBenchmark } from '../runner';
+import { mergeRun, resolveShard, runBenchmark } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
 
 /** Default entries directory (relative to the working directory). */

@@ -1,4 +1,4 @@
-import { loadRunConfig } from '@dbp-bench/framework';
+import { loadRunConfig } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
 
 /** `dbp-bench validate <config.json>`: validate a run config against the composed schema. */

@@ -81,7 +81,7 @@ export class DiffPure extends DiffusionPurifier {
     this.capabilities = Object.freeze({
       stochastic: true,
       streams: Object.freeze(streams),
-      gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
+      gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
       networkCalls: this.steps.length * (o.corrector ? 2 : 1),
     });
   }

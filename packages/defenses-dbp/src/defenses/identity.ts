@@ -2,20 +2,19 @@
  * The undefended baseline: purify(x) = x. Deterministic, draws no noise, exact gradient = identity.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeMismatchError, type Defense, type DefenseCapabilities, type NoiseSource, type PurifyOptions } from '@dbp-bench/framework';
+import { ShapeMismatchError, type Defense, type DefenseCapabilities, type NoiseSource } from '@dbp-bench/framework';
 
 export class IdentityDefense implements Defense {
   readonly id = 'identity';
   readonly capabilities: DefenseCapabilities = Object.freeze({
     stochastic: false,
     streams: Object.freeze([]) as DefenseCapabilities['streams'],
-    gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
+    gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
     networkCalls: 0,
   });
 
   /** Returns a copy of x (differentiable; the caller owns and disposes it). */
-  purify(x: tf.Tensor4D, noise: NoiseSource, options?: PurifyOptions): tf.Tensor4D {
-    void options;
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
     if (x.rank !== 4) throw new ShapeMismatchError(`identity.purify: expected an NHWC image batch (rank 4), got shape [${x.shape.join(',')}]`);
     if (noise.rows.length !== x.shape[0]) {
       throw new ShapeMismatchError(`identity.purify: the noise source is bound to ${noise.rows.length} rows but the batch has ${x.shape[0]} images`);

@@ -3,20 +3,17 @@
  * the `forward` noise stream, a chain of reverse steps (each a deterministic function of its input and
  * its pre-drawn noise), back to [0,1].
  *
- * Gradient modes:
- * - `exact`: backprop through every step. Under a gradient tape the chain runs inside the framework's
- *   `checkpointedChain` (per-step recompute: only step inputs are stored; memory O(steps x image)).
- *   All noise of the chain is drawn before the chain and passed to it, so the recompute sees the
- *   same noise whatever the NoiseSource is (fresh sources never draw the same tensor twice).
- * - `bpda`: the forward pass runs as usual; the backward pass is the identity (dL/dx = dL/dy),
- *   including the final clamp to [0,1] (Athalye et al. 2018, BPDA with g(x) = x).
- * Outside a gradient tape both modes run a plain forward loop with one `tf.tidy` per step and draw
- * each step's noise lazily (the draws are keyed per stream, so the values are the same).
+ * Gradients: purify() is differentiable (`exact`). Under a gradient tape the chain runs inside the
+ * framework's `checkpointedChain` (per-step recompute: only step inputs are stored; memory
+ * O(steps x image)). All noise of the chain is drawn before the chain and passed to it, so the
+ * recompute sees the same noise whatever the NoiseSource is (fresh sources never draw the same tensor
+ * twice). Outside a gradient tape it runs a plain forward loop with one `tf.tidy` per step and draws
+ * each step's noise lazily (the draws are keyed per stream, so the values are the same). BPDA is the
+ * attack target's (the framework's `purifyWithGradient`), which calls purify() outside the tape.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
   checkpointedChain,
-  IncompatiblePluginError,
   isRecordingGradient,
   ShapeMismatchError,
   type Defense,
@@ -24,12 +21,11 @@ import {
   type EpsModel,
   type GradientMode,
   type NoiseSource,
-  type PurifyOptions,
 } from '@dbp-bench/framework';
 
 /** Options every diffusion purifier accepts. */
 export interface PurifierBaseOptions {
-  /** Gradient mode when purify() is called without one (default `exact`). */
+  /** Gradient mode of attack targets created on this defense without one (default `exact`; `bpda`: the target's BPDA). */
   readonly gradient?: GradientMode;
   /**
    * Per-step recompute for exact gradients (default true). false = plain `tf.grad` through the whole
@@ -95,24 +91,9 @@ export abstract class DiffusionPurifier implements Defense {
     }
   }
 
-  purify(x: tf.Tensor4D, noise: NoiseSource, options: PurifyOptions = {}): tf.Tensor4D {
+  /** The purification: exact gradients under a tape (checkpointed or plain), a tidy loop otherwise. */
+  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
     this.checkInput(x, noise);
-    const mode = options.gradient ?? this.defaultGradient;
-    if (!this.capabilities.gradientModes.includes(mode)) {
-      throw new IncompatiblePluginError(`defense '${this.id}': gradient mode '${mode}' is not supported (supported: ${this.capabilities.gradientModes.join(', ')})`);
-    }
-    if (mode === 'bpda') {
-      const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-        value: this.forward(args[0] as tf.Tensor4D, noise),
-        gradFunc: (dy: tf.Tensor) => dy.clone(),
-      }));
-      return f(x) as tf.Tensor4D;
-    }
-    return this.forward(x, noise);
-  }
-
-  /** The purification with exact gradients under a tape (checkpointed or plain), a tidy loop otherwise. */
-  private forward(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
     const shape = x.shape as [number, number, number, number];
     const n = this.numSteps;
     return tf.tidy(() => {
@@ -177,7 +158,7 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
     return Object.freeze({
       stochastic: true,
       streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
-      gradientModes: Object.freeze(['exact', 'bpda']) as DefenseCapabilities['gradientModes'],
+      gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
       networkCalls: this.timesteps.length,
     });
   }

@@ -1,0 +1,10 @@
+/** `Minimum` of float32: an exact loop that propagates NaN, with broadcasting (elementwise_utils.ts). */
+import * as tf from '@tensorflow/tfjs-core';
+import { minMax } from './elementwise_utils';
+import type { KernelArgs } from './types';
+
+export const minimumConfig: tf.KernelConfig = {
+  kernelName: tf.Minimum,
+  backendName: 'wasm',
+  kernelFunc: ((args: KernelArgs) => minMax('Minimum', args)) as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,159 @@
+/**
+ * `dbp-bench run` as a command: the runner reached through the CLI (in-process and as the built bin)
+ * with the built-in plugins and an external plugin module: the attack-check warning on stderr and the
+ * flagged table, dbp-bench's own commit when run from another repository, and one writer per shard
+ * across processes. The runner itself is tested in @dbp-bench/runner.
+ */
+import { expect } from 'chai';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createClassifier, saveModel } from '@dbp-bench/models';
+import { readEntry } from '@dbp-bench/leaderboard';
+import { readJournal } from '@dbp-bench/runner';
+import { runCliCaptured, writeSyntheticRunConfig } from '../src/testing';
+
+const CLI = path.resolve(__dirname, '..', '..', 'bin', 'dbp-bench.js');
+const REPO_ROOT = path.resolve(__dirname, '../../../..');
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-run-command-'));
+}
+
+function git(args: string[], cwd: string): string {
+  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+}
+
+/** A git repository with one commit in a temp directory. */
+function tempRepo(): { dir: string; head: string } {
+  const dir = tmp();
+  git(['init', '-q'], dir);
+  fs.writeFileSync(path.join(dir, 'README'), 'a user repository\n');
+  git(['add', 'README'], dir);
+  git(['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'init'], dir);
+  return { dir, head: git(['rev-parse', 'HEAD'], dir) };
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
+}
+
+async function waitFor<T>(what: string, f: () => T | undefined, ms = 60000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('cli: dbp-bench run', function () {
+  this.timeout(120000);
+
+  it('through the CLI: an external gradient-masking plugin gets a loud warning on stderr and a flagged table', async () => {
+    const dir = tmp();
+    const plug = path.join(dir, 'masking-plugin');
+    fs.mkdirSync(path.join(plug, 'dist'), { recursive: true });
+    fs.writeFileSync(path.join(plug, 'package.json'), JSON.stringify({ name: 'masking-plugin', version: '1.2.3', main: 'dist/index.js', files: ['dist'] }));
+    fs.writeFileSync(
+      path.join(plug, 'dist', 'index.js'),
+      `const tf = require(${JSON.stringify(require.resolve('@tensorflow/tfjs-core'))});
+class ZeroGrad {
+  constructor() { this.id = 'zero-grad'; this.capabilities = { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 }; }
+  purify(x) { return tf.customGrad((v) => ({ value: tf.clone(v), gradFunc: (dy) => tf.zerosLike(dy) }))(x); }
+}
+exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description: 'masks gradients', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGrad() });
+`,
+    );
+    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
+    saveModel(path.join(dir, 'cnn.safetensors'), model);
+    model.dispose();
+    const config = {
+      name: 'synthetic-zero-grad-pgd',
+      seed: 1,
+      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 16 } },
+      classifier: { weights: 'cnn.safetensors' },
+      defense: { id: 'zero-grad' },
+      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
+      evaluation: { purifications: 1, batchSize: 8 },
+      leaderboard: { model: 'zero-grad + small-cnn', family: 'none', reducedProtocol: true },
+    };
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
+    const { code, stdout, stderr } = await runCliCaptured(['--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]);
+    expect(code).to.equal(0);
+    expect(stdout).to.match(/STALLED-ATTACK/);
+    expect(stdout).to.match(/attack checks/);
+    expect(stdout).to.match(/pgd-2 .*STALLED/);
+    expect(stderr).to.match(/WARNING: run synthetic-zero-grad-pgd .*overstated/);
+    const entry = readEntry(path.join(dir, 'entries', 'synthetic', 'linf-0.1', 'synthetic-zero-grad-pgd.json'));
+    expect(entry.flags.stalledAttack).to.equal(true);
+    const checks = entry.results.attacks[0].checks!;
+    expect(checks.ran).to.be.greaterThan(0);
+    expect(checks.gradientVanished).to.equal(checks.ran);
+    // The external module is part of the run's provenance.
+    expect(entry.provenance.modules!.find((m) => m.name === 'masking-plugin')).to.deep.include({ version: '1.2.3', files: 1, serves: ['defense:zero-grad'] });
+  });
+
+  it("a run started from another repository records dbp-bench's commit, not that repository's", () => {
+    const user = tempRepo();
+    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [2, 4], hidden: 8, dropout: 0 }, 1);
+    saveModel(path.join(user.dir, 'cnn.safetensors'), model);
+    model.dispose();
+    const config = {
+      name: 'from-elsewhere',
+      dataset: { id: 'synthetic', options: { size: 4, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 2 } },
+      classifier: { weights: 'cnn.safetensors' },
+      attacks: [{ id: 'pgd', options: { steps: 1, eot: { samples: 1 }, eps: 0.1 } }],
+      evaluation: { batchSize: 2 },
+      leaderboard: { model: 'small-cnn', family: 'none', reducedProtocol: true },
+    };
+    fs.writeFileSync(path.join(user.dir, 'run.json'), JSON.stringify(config));
+    const env: NodeJS.ProcessEnv = { ...process.env, DBP_BACKEND: process.env.DBP_BACKEND ?? 'wasm' };
+    delete env.DBP_GIT_COMMIT;
+    execFileSync(process.execPath, [CLI, '--log-level', 'silent', 'run', 'run.json', '--entries', 'entries'], { cwd: user.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const entry = readEntry(path.join(user.dir, 'entries', 'synthetic', 'linf-0.1', 'from-elsewhere.json'));
+    const head = git(['rev-parse', 'HEAD'], REPO_ROOT);
+    expect(entry.provenance.gitCommit).to.match(new RegExp(`^${head}(-dirty)?$`));
+    expect(entry.provenance.gitCommit).to.not.contain(user.head);
+    expect(entry.provenance.commitSource).to.equal('git');
+    expect(entry.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/runner', '@dbp-bench/framework', '@dbp-bench/datasets', '@dbp-bench/attacks', '@dbp-bench/models', '@dbp-bench/defenses-dbp']);
+    for (const m of entry.provenance.modules!) expect(m.sha256).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('two concurrent `dbp-bench run` processes on one config and --out: the second refuses, naming the holder pid and host', async () => {
+    const dir = tmp();
+    const cfg = writeSyntheticRunConfig(dir, 8, 'synthetic-lock');
+    const out = path.join(dir, 'runs');
+    const args = [CLI, '--log-level', 'warn', 'run', cfg, '--out', out, '--no-entries'];
+    const first = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const firstDone = exited(first);
+    // As soon as the first holds its lock, freeze it (it stays alive), so the second surely overlaps it.
+    const lock = await waitFor('the first run to take its lock', () => {
+      const hash = fs.existsSync(out) ? fs.readdirSync(out)[0] : undefined;
+      const f = hash ? path.join(out, hash, 'lock.json') : undefined;
+      return f && fs.existsSync(f) ? f : undefined;
+    });
+    first.kill('SIGSTOP');
+    try {
+      const second = await exited(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+      expect(second.code).to.equal(1);
+      expect(second.stderr).to.contain(`is locked by pid ${first.pid} on host ${os.hostname()}`);
+      expect(second.stderr).to.contain(lock);
+    } finally {
+      first.kill('SIGCONT');
+    }
+    const done = await firstDone;
+    expect(done.code, done.stderr).to.equal(0);
+    const runDir = path.dirname(lock);
+    expect(fs.existsSync(lock)).to.equal(false);
+    const positions = readJournal(path.join(runDir, 'journal.jsonl')).records.map((r) => r.position);
+    expect(positions).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(readEntry(path.join(runDir, 'entry.json')).dataset.n).to.equal(8);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Shard execution: the batches of a shard in order, each evaluated clean (R purifications per sample)
+ * and then attacked, attack by attack, on its survivors; every sample record is appended to the
+ * journal (fsynced) before the next batch, so a kill loses at most the batch in progress.
+ *
+ * Determinism: a batch is always the same samples (batches are cut from the subset in order, and a
+ * shard is a contiguous range of whole batches); every batch gets new attack targets, so the fresh
+ * noise counters start from zero per batch; keyed noise depends on (seed, sample) only. Hence a
+ * sharded, resumed or uninterrupted run writes identical per-sample records.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SanityCheckError, type AttackDiagnostics, type Dataset, type Defense, type GradientMode, type Journal, type Logger } from '@dbp-bench/framework';
+import type { LoadedClassifier, RunnerDeps } from './deps';
+import { batchPositions, type RunAttack, type SubsetPlan } from './plan';
+import { drawRecord, sampleChecks, type AttackRecord, type JournalLine, type SampleRecord } from './records';
+import { checkBudget } from './sanity';
+
+/** What evaluating a batch needs. */
+export interface BatchContext {
+  dataset: Dataset;
+  classifier: LoadedClassifier;
+  defense: Defense;
+  attacks: readonly RunAttack[];
+  deps: RunnerDeps;
+  R: number;
+  indices: readonly number[];
+  cleanSeed: number;
+  attackSeed(k: number): number;
+  cleanGradient: GradientMode;
+  logger: Logger;
+}
+
+/**
+ * Compute the shard's batches (`plan.range`) whose samples are not all in `done`, appending each new
+ * record to `journal` and adding its position to `done`. Stops (resumably) after `stopAfterBatches`
+ * computed batches. Returns the number of batches computed.
+ */
+export async function executeBatches(
+  c: BatchContext,
+  plan: SubsetPlan,
+  journal: Journal<JournalLine>,
+  done: Set<number>,
+  o: { stopAfterBatches?: number; progressLabel: string; onBatch?: () => void },
+): Promise<number> {
+  let computed = 0;
+  const bar = c.logger.progress(o.progressLabel, plan.shardPositions, done.size);
+  for (let b = plan.range.start; b < plan.range.end; b++) {
+    const positions = batchPositions(plan, b);
+    const missing = positions.filter((p) => !done.has(p));
+    if (!missing.length) continue;
+    if (o.stopAfterBatches !== undefined && computed >= o.stopAfterBatches) break;
+    const records = await evaluateBatch(c, positions);
+    for (const r of records) {
+      if (done.has(r.position)) continue;
+      journal.append(r);
+      done.add(r.position);
+    }
+    computed++;
+    bar.tick(missing.length, `batch ${b + 1}/${plan.batches}`);
+    o.onBatch?.();
+  }
+  bar.done();
+  return computed;
+}
+
+/** Clean evaluation and the attacks (on survivors) of one batch; returns one record per position. */
+export async function evaluateBatch(c: BatchContext, positions: readonly number[]): Promise<SampleRecord[]> {
+  const idx = positions.map((p) => c.indices[p]);
+  const batch = await c.dataset.get(idx);
+  try {
+    const labels = Int32Array.from(batch.labels);
+    const cleanTarget = c.deps.createTarget(c.classifier, c.defense, { policy: 'fresh', seed: c.cleanSeed, gradient: c.cleanGradient });
+    const cleanEval = await c.deps.evaluateRandomized(cleanTarget, batch.images, labels, idx, c.R);
+    const records: SampleRecord[] = positions.map((position, i) => {
+      const clean = drawRecord(labels[i], cleanEval[i].predictions);
+      return { type: 'sample', position, index: idx[i], label: labels[i], clean, attacks: [], robust: clean.mean };
+    });
+    const worst = records.map((r) => r.clean.worst);
+    const majority = records.map((r) => r.clean.majority);
+    for (const [k, a] of c.attacks.entries()) {
+      const surv = records.map((r, i) => (r.robust > 0 ? i : -1)).filter((i) => i >= 0);
+      const results = new Map<number, AttackRecord>();
+      if (surv.length) {
+        const sIdx = surv.map((i) => idx[i]);
+        const sLabels = Int32Array.from(surv.map((i) => labels[i]));
+        const xs = tf.tidy(() => tf.gather(batch.images, tf.tensor1d(surv, 'int32')) as tf.Tensor4D);
+        const ys = tf.tensor1d(sLabels, 'int32');
+        let xAdv: tf.Tensor4D | undefined;
+        const got: { diagnostics?: AttackDiagnostics } = {};
+        try {
+          const target = c.deps.createTarget(c.classifier, c.defense, { policy: a.policy, seed: c.attackSeed(k), gradient: a.gradient });
+          xAdv = await a.attack.perturb(target, xs, ys, { logger: c.logger, sampleIndices: sIdx, seed: c.attackSeed(k), reportDiagnostics: (d) => (got.diagnostics = d) });
+          const dist = checkBudget(a, xs, xAdv, sIdx);
+          const diag = got.diagnostics;
+          if (diag) checkDiagnostics(a, diag, surv.length);
+          const step = diag?.stepSize ?? a.stepSize;
+          const ev = await c.deps.evaluateRandomized(target, xAdv, sLabels, sIdx, c.R);
+          surv.forEach((i, j) => {
+            const e = drawRecord(labels[i], ev[j].predictions);
+            const robust = Math.min(records[i].robust, e.mean);
+            worst[i] = worst[i] && e.worst;
+            majority[i] = majority[i] && e.majority;
+            const checks = sampleChecks({ norm: a.norm, eps: a.eps, step }, a.norm === 'linf' ? dist[j].linf : dist[j].l2, robust, {
+              gradientVanished: diag ? diag.gradientVanished[j] : null,
+              keptClean: diag?.keptClean?.[j] ?? false,
+            });
+            results.set(i, { name: a.name, ran: true, eval: e, distance: dist[j], checks, robust, robustWorst: worst[i], robustMajority: majority[i] });
+          });
+        } finally {
+          xs.dispose();
+          ys.dispose();
+          xAdv?.dispose();
+        }
+      }
+      records.forEach((r, i) => {
+        const res = results.get(i) ?? { name: a.name, ran: false, robust: r.robust, robustWorst: worst[i], robustMajority: majority[i] };
+        r.attacks.push(res);
+        r.robust = res.robust;
+      });
+    }
+    return records;
+  } finally {
+    batch.images.dispose();
+  }
+}
+
+/** An attack's reported diagnostics must have one entry per row (boolean or null) and a positive step. */
+function checkDiagnostics(a: RunAttack, d: AttackDiagnostics, rows: number): void {
+  const bad = (what: string): never => {
+    throw new SanityCheckError('attack-diagnostics', `attack '${a.name}' (${a.id}) reported malformed diagnostics: ${what}`);
+  };
+  if (!Array.isArray(d.gradientVanished) || d.gradientVanished.length !== rows) bad(`gradientVanished has ${Array.isArray(d.gradientVanished) ? d.gradientVanished.length : 'no'} entries for ${rows} rows`);
+  if (d.gradientVanished.some((v) => v !== null && typeof v !== 'boolean')) bad('gradientVanished entries must be true, false or null');
+  if (d.keptClean !== undefined && (!Array.isArray(d.keptClean) || d.keptClean.length !== rows || d.keptClean.some((v) => typeof v !== 'boolean'))) bad(`keptClean must hold ${rows} booleans`);
+  if (d.stepSize !== undefined && !(typeof d.stepSize === 'number' && d.stepSize > 0 && Number.isFinite(d.stepSize))) bad(`stepSize ${d.stepSize} is not a positive number`);
+}
