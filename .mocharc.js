@@ -1,9 +1,9 @@
-// Tests run on the compiled output (npm run build first). reflect-metadata is preloaded as the bin does.
+// Tests run on the compiled output (npm run build first); test/setup.js selects the backend.
 // Suites tagged @slow run only with RUN_SLOW=1.
 'use strict';
 const slow = process.env.RUN_SLOW === '1';
 module.exports = {
-  require: ['reflect-metadata', './test/setup.js'],
+  require: ['./test/setup.js'],
   spec: [
     'packages/*/dist/test/**/*.test.js',
     'leaderboard/dist/test/**/*.test.js',

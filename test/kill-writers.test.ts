@@ -339,7 +339,6 @@ async function downloadWriter(mirror: (files: Record<string, Buffer>) => Promise
   const script = path.join(dir, 'download.js');
   fs.writeFileSync(
     script,
-    `require(${JSON.stringify(require.resolve('reflect-metadata'))});\n` +
       `const { downloadDataset } = require(${JSON.stringify(require.resolve('@dbp-bench/datasets'))});\n` +
       `downloadDataset(JSON.parse(process.argv[2]), { dir: process.argv[3], retries: 0 }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });\n`,
   );

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 'use strict';
-require('reflect-metadata');
 let main;
 try {
   main = require('../dist/src/main.js').main;

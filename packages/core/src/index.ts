@@ -3,8 +3,8 @@
  * the contracts (types only), typed errors, JSON and file helpers with their limits, schema validation,
  * the plugin registry, the counter-based random generator, logging, atomic writes and locks.
  *
- * Importing it loads no `@tensorflow/*` module (the contracts import tfjs-core types only) and no
- * reflect-metadata: the leaderboard builds on it alone. The tensor layer is @dbp-bench/framework,
+ * Importing it loads no `@tensorflow/*` module (the contracts import tfjs-core types only): the
+ * leaderboard builds on it alone. The tensor layer is @dbp-bench/framework,
  * which re-exports all of this.
  */
 export * from './contracts';
@@ -19,6 +19,7 @@ export * from './files';
 export * from './ids';
 export * from './schema';
 export * from './registry';
+export * from './plugin';
 
 /**
  * The version of the dbp-bench framework (written into leaderboard provenance). @dbp-bench/core and
