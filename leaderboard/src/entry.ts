@@ -10,7 +10,6 @@ import {
   DataFormatError,
   LIMITS,
   MAX_BUDGET,
-  MissingFileError,
   SAFE_ID_PATTERN,
   isSafeId,
   readJsonChecked,

@@ -25,9 +25,16 @@ export function neutraliseBidi(text: string): string {
  * A string for a terminal line (the CLI's leaderboard tables): bidi controls and every other control
  * character (C0, DEL, C1: escape sequences included) shown as `[U+001B]`.
  */
+/** `value` as text: '' for null/undefined, JSON for objects and arrays, String() otherwise. */
+function textOf(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value as string | number | boolean | bigint | symbol);
+}
+
 export function plainText(value: unknown): string {
   // eslint-disable-next-line no-control-regex
-  return neutraliseBidi(String(value ?? '')).replace(/[\u0000-\u001f\u007f-\u009f]/g, codePoint);
+  return neutraliseBidi(textOf(value)).replace(/[\u0000-\u001f\u007f-\u009f]/g, codePoint);
 }
 
 /**
@@ -35,7 +42,7 @@ export function plainText(value: unknown): string {
  * controls are neutralised (`neutraliseBidi`).
  */
 export function esc(value: unknown): string {
-  return neutraliseBidi(String(value ?? '')).replace(/[&<>"'`]/g, (c) => ESC[c]);
+  return neutraliseBidi(textOf(value)).replace(/[&<>"'`]/g, (c) => ESC[c]);
 }
 
 /**

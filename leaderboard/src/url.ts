@@ -17,6 +17,7 @@
 
 /** What browsers strip from an href before parsing it (WHATWG URL: C0 controls and spaces, tab/CR/LF). */
 export function browserUrlText(raw: string): string {
+  // eslint-disable-next-line no-control-regex
   return raw.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '').replace(/[\t\n\r]/g, '');
 }
 

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@dbp-bench/core';
 import { buildSite, entryPath, formatAttackChecksText, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
+import type { BrowserContext, Page } from 'playwright-core';
 import { BIDI, FIXTURES, URL_PROBES, measuredEntry } from './helpers';
 
 const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
@@ -156,8 +157,7 @@ function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
 
 describe('leaderboard site in headless Chromium', function () {
   this.timeout(120000);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let context: any;
+  let context: BrowserContext | undefined;
   let server: { url: string; close(): Promise<void> } | undefined;
   let userDir = '';
   const dialogs: string[] = [];
@@ -191,17 +191,16 @@ describe('leaderboard site in headless Chromium', function () {
     probePages = [probe.index, ...probe.pages].map((f) => path.relative(base, f).split(path.sep).join('/'));
     server = await serve(base);
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { chromium } = require('playwright-core') as typeof import('playwright-core');
     context = await chromium.launchPersistentContext(userDir, {
       executablePath: exe,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    context.on('page', (p: { on(ev: string, f: typeof onDialog): void }) => p.on('dialog', onDialog));
-    context.on('request', (r: { url(): string }) => requests.push(r.url()));
+    context.on('page', (p) => p.on('dialog', onDialog));
+    context.on('request', (r) => requests.push(r.url()));
     // Nothing leaves the machine: requests off the local server are recorded (above) and aborted.
-    await context.route('**/*', (route: { request(): { url(): string }; continue(): Promise<void>; abort(): Promise<void> }) =>
+    await context.route('**/*', (route) =>
       route.request().url().startsWith(server!.url) ? route.continue() : route.abort(),
     );
   });
@@ -212,8 +211,8 @@ describe('leaderboard site in headless Chromium', function () {
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
-  async function open(rel: string) {
-    const page = await context.newPage();
+  async function open(rel: string): Promise<Page> {
+    const page = await context!.newPage();
     page.on('dialog', onDialog);
     await page.goto(server!.url + rel, { waitUntil: 'load' });
     return page;
@@ -225,7 +224,7 @@ describe('leaderboard site in headless Chromium', function () {
   it('sorts a table by clicking its headers', async () => {
     const page = await open('site/index.html');
     const table = 'section[data-threat="linf-8_255"] table.lb';
-    const clean = async (): Promise<number[]> => (await page.evaluate(visibleColumn(table, 4))).map(Number);
+    const clean = async (): Promise<number[]> => (await page.evaluate<string[]>(visibleColumn(table, 4))).map(Number);
     await page.click(`${table} th:nth-child(5)`);
     const desc = await clean();
     expect(desc.length).to.equal(6);
@@ -316,7 +315,7 @@ describe('leaderboard site in headless Chromium', function () {
         if (i > 0) await page.goto(server!.url + rel, { waitUntil: 'load' });
         const download: boolean = await page.evaluate(`document.querySelectorAll('a')[${i}].hasAttribute('download')`);
         // A page link loads a page, a download link downloads; a javascript: link would do neither.
-        const done = page.waitForEvent(download ? 'download' : 'load', { timeout: 20000 });
+        const done = download ? page.waitForEvent('download', { timeout: 20000 }) : page.waitForEvent('load', { timeout: 20000 });
         const href: string = await page.evaluate(clickLink(String(i)));
         await done;
         expect(new URL(page.url()).origin, `${rel}: link ${i} (${href})`).to.equal(origin);

@@ -240,7 +240,7 @@ export function difference(got: Outcome, want: Outcome): Difference {
     const a = got.outputs[o];
     const b = want.outputs[o];
     if (a.dtype !== b.dtype || a.shape.join() !== b.shape.join()) {
-      return { ...zero, structural: `output ${o}: ${a.dtype} [${a.shape}], reference ${b.dtype} [${b.shape}]` };
+      return { ...zero, structural: `output ${o}: ${a.dtype} [${a.shape.join(',')}], reference ${b.dtype} [${b.shape.join(',')}]` };
     }
     for (let i = 0; i < b.values.length; i++) {
       const x = a.values[i];

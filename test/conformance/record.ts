@@ -81,6 +81,7 @@ export class KernelRecorder {
   start(): void {
     if (this.original) throw new Error('KernelRecorder: already recording');
     const engine = tf.engine();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- restored onto the same engine in stop()
     const original = engine.runKernel;
     this.original = original;
     const recording = (kernelName: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] => {

@@ -8,7 +8,7 @@ import { LIMITS } from '@dbp-bench/framework';
 import { put, validConfig } from './builders';
 import { editedJsonRow, hostileRows, type HostileRow } from './harness';
 
-type Cfg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Cfg = Record<string, any>;
 
 /** A row that writes `validConfig()` changed by `edit` (or raw text) and validates it. */
 function cfgRow(name: string, edit: ((c: Cfg) => void) | string, expectRe: RegExp): HostileRow {

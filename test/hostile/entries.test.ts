@@ -12,7 +12,7 @@ import { accuracyMetric, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { put, validEntry } from './builders';
 import { editedJsonRow, hostileRows, runHostile, type HostileRow } from './harness';
 
-type E = LeaderboardEntry & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type E = LeaderboardEntry & Record<string, any>;
 
 /** A row that writes validEntry() changed by `edit` (or raw text) and validates it. */
 function entryRow(name: string, edit: ((e: E) => void) | string, expectRe: RegExp): HostileRow {

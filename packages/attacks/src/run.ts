@@ -12,7 +12,6 @@ import {
   type Defense,
   type GradientMode,
   type Logger,
-  type NoisePolicy,
   type PolicyTarget,
 } from '@dbp-bench/framework';
 import { evaluateRandomized, summarizeEvaluation, type EvaluationSummary, type SampleEvaluation } from './evaluate';

@@ -80,6 +80,7 @@ async function startSingleThreaded(): Promise<void> {
 export async function prepareWasmBackend(opts: WasmSetup = {}): Promise<WasmSetupResult> {
   checkPinnedVersions();
   const requested = requestedWasmThreads(opts);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the wasm backend is prepared
   const pkg = require('@tensorflow/tfjs-backend-wasm') as WasmPackage;
   let note: string | undefined;
   if (wasmBackendInitialised()) {

@@ -32,8 +32,9 @@ export function wasmPackageDir(): string {
 
 /** Throws BackendError unless tfjs-core and tfjs-backend-wasm are exactly the pinned version. */
 export function checkPinnedVersions(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json read by path
   const wasmVersion = (require(`${WASM_PKG}/package.json`) as { version: string }).version;
-  const coreVersion = tf.version_core;
+  const coreVersion: string = tf.version_core;
   const bad: string[] = [];
   if (wasmVersion !== PINNED_TFJS_VERSION) bad.push(`${WASM_PKG} ${wasmVersion}`);
   if (coreVersion !== PINNED_TFJS_VERSION) bad.push(`@tensorflow/tfjs-core ${coreVersion}`);
@@ -99,6 +100,7 @@ export async function createThreadedModule(threads: number, timeoutMs = 60_000):
   for (const f of [factoryPath, wasmFile, workerPath]) {
     if (!fs.existsSync(f)) throw new Error(`missing ${f}`);
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the emscripten factory is a CommonJS file chosen at run time
   const factory = require(factoryPath) as Factory;
   if (typeof factory !== 'function') throw new Error(`${factoryPath} does not export the emscripten module factory`);
 
@@ -158,6 +160,7 @@ interface WasmPackage {
  * backend and return the thread count XNNPACK reports. On failure the stock factory is restored.
  */
 export async function activateThreadedBackend(module: WasmModule, threads: number): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when threads are activated
   const pkg = require(WASM_PKG) as WasmPackage;
   const engine = engineInternals();
   const stock = engine.registryFactory.wasm;

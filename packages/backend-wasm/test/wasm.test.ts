@@ -85,6 +85,7 @@ describe('wasm backend threads', function () {
     // ...and the same as this process computes.
     if (tf.getBackend() === 'wasm') {
       const before = tf.memory().numTensors;
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same workload text the child process runs
       const here = tf.tidy(() => new Function('require', `${WORKLOAD}; return out;`)(require) as Record<string, number[]>);
       expect(tf.memory().numTensors).to.equal(before);
       for (const k of ['y', 'g', 'm']) expect(maxAbsDiff(here[k], two.out[k]) / Math.max(...here[k].map(Math.abs)), k).to.be.below(1e-5);

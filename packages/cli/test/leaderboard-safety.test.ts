@@ -16,8 +16,7 @@ function tmp(prefix = 'dbp-cli-safety-'): string {
 
 /** A measured entry (the leaderboard tests' hand-made one) written raw, without validation. */
 function rawEntry(dir: string, over: (e: LeaderboardEntry) => void): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { measuredEntry } = require(HELPERS) as { measuredEntry(o?: { id?: string }): LeaderboardEntry };
+  const { measuredEntry } = require(HELPERS) as { measuredEntry: (o?: { id?: string }) => LeaderboardEntry };
   const e = measuredEntry({ id: 'probe' });
   over(e);
   const file = path.join(dir, 'cifar10', 'linf-8_255', 'probe.json');

@@ -25,4 +25,5 @@ export * from './plugin';
  * The version of the dbp-bench framework (written into leaderboard provenance). @dbp-bench/core and
  * @dbp-bench/framework are released together under one version; it is read from this package.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- outside rootDir, so not an import
 export const FRAMEWORK_VERSION: string = (require('../../package.json') as { version: string }).version;

@@ -57,7 +57,7 @@ export function validateSchema<T>(schema: JsonSchema, data: unknown, what: strin
   // JSON.stringify would turn NaN and ±Infinity into null, which a `null = default` option accepts.
   const nonFinite = firstNonFinite(data);
   if (nonFinite) throw new ConfigValidationError(what, [`${nonFinite}: must be a finite number`]);
-  const copy = data === undefined ? undefined : JSON.parse(JSON.stringify(data));
+  const copy: unknown = data === undefined ? undefined : JSON.parse(JSON.stringify(data));
   if (!validate(copy)) throw new ConfigValidationError(what, formatAjvErrors(validate.errors));
   return deepFreeze(copy as T);
 }

@@ -239,8 +239,6 @@ async function verify(file: string, f: DownloadFile, label: string): Promise<{ s
   return { sha256: h.sha256, md5: h.md5, verified };
 }
 
-const CONNECT_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EAI_FAIL', 'ECONNABORTED', 'EPROTO', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
-
 /**
  * One attempt: fetch `url` into `part`, resuming from its current size. Resolves with whether it
  * resumed; rejects with NetworkError (connect failure, HTTP error, connection lost mid-file).
@@ -500,7 +498,7 @@ export async function extractArchive(archive: ArchiveSpec, dir: string, logger: 
 export async function downloadDataset(nameOrSpec: string | DownloadSpec, options: DownloadOptions): Promise<DownloadResult> {
   const spec = typeof nameOrSpec === 'string' ? DOWNLOADS[nameOrSpec] : nameOrSpec;
   if (!spec) {
-    throw new DbpError('E_UNKNOWN_DATASET', `no download for dataset '${String(nameOrSpec)}'. Downloadable: ${Object.keys(DOWNLOADS).join(', ')} (synthetic and image-folder need none)`);
+    throw new DbpError('E_UNKNOWN_DATASET', `no download for dataset '${typeof nameOrSpec === 'string' ? nameOrSpec : nameOrSpec.name}'. Downloadable: ${Object.keys(DOWNLOADS).join(', ')} (synthetic and image-folder need none)`);
   }
   const logger = options.logger ?? silentLogger;
   const dir = path.resolve(options.dir);

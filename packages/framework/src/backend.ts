@@ -34,7 +34,8 @@ export function activeBackend(): BackendInfo | undefined {
 
 function tryRequire(name: string): { ok: true; mod: unknown } | { ok: false; reason: string } {
   try {
-    return { ok: true, mod: require(name) };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional backends are probed at run time
+    return { ok: true, mod: require(name) as unknown };
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && msg.includes(`'${name}'`);
@@ -44,6 +45,7 @@ function tryRequire(name: string): { ok: true; mod: unknown } | { ok: false; rea
 
 function versionOf(pkg: string): string {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json read by name
     return (require(`${pkg}/package.json`) as { version: string }).version;
   } catch {
     return 'unknown';
@@ -89,6 +91,7 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
       }
     }
     if (cand === 'cpu') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- registers the cpu backend only when it is chosen
       require('@tensorflow/tfjs-backend-cpu');
       if (await tf.setBackend('cpu')) {
         await tf.ready();

@@ -69,7 +69,7 @@ export class FreshNoiseSource implements NoiseSource {
     readonly rows: readonly NoiseRow[],
     counters?: Map<string, number>,
   ) {
-    this.counters = counters ?? new Map();
+    this.counters = counters ?? new Map<string, number>();
   }
   normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
     const prefix = `${stream.kind}:${stream.step ?? 0}:`;

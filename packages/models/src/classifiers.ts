@@ -313,7 +313,7 @@ export function validateClassifierConfig(arch: string, config: ClassifierConfig)
 export function createClassifier(arch: ClassifierArch, config: ClassifierConfig, seed = 0): ClassifierModel {
   if (!CLASSIFIER_ARCHS.includes(arch)) throw new UnknownPluginError('architecture', arch, CLASSIFIER_ARCHS);
   validateClassifierConfig(arch, config);
-  const cfg: ClassifierConfig = JSON.parse(JSON.stringify(config));
+  const cfg = JSON.parse(JSON.stringify(config)) as ClassifierConfig;
   switch (arch) {
     case 'small-cnn':
       return new SmallCnn(cfg, seed);

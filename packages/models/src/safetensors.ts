@@ -123,10 +123,11 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): Safetensor
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e?.dtype !== 'string' || !(e.dtype in BYTES)) throw new DataFormatError(file, `tensor '${name}': unknown dtype ${JSON.stringify(e?.dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new DataFormatError(file, `tensor '${name}': shape must be an array of non-negative integers`);
-    const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isInteger(d) && d >= 0) || offsets[0] > offsets[1]) {
       throw new DataFormatError(file, `tensor '${name}': data_offsets must be [begin, end]`);
     }
+    const off = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     const bytes = count * BYTES[e.dtype];
     if (off[1] - off[0] !== bytes) {

@@ -133,7 +133,8 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
  */
 export function loadRunConfig(
   registry: PluginRegistry,
-  source: string | unknown,
+  /** A config file path (string) or the config object itself. */
+  source: unknown,
   baseDir?: string,
 ): { config: DeepReadonly<RunConfig>; hash: string; baseDir: string; file?: string } {
   const file = typeof source === 'string' ? path.resolve(source) : undefined;

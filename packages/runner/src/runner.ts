@@ -42,7 +42,7 @@ import { UNSHARDED, type ShardSpec } from './shard';
 export interface RunOptions {
   registry: PluginRegistry;
   /** Config file path, or a config object (then `baseDir` resolves its relative paths). */
-  config: string | unknown;
+  config: unknown;
   baseDir?: string;
   /** Output root; the run directory is `<outDir>/<run hash>`. Default: the config's output.dir, relative to the working directory. */
   outDir?: string;

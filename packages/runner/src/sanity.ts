@@ -103,7 +103,7 @@ export function runSanityChecks(s: SanityInput): SanityResult {
 /** Per-sample l_inf and l_2 distances of x_adv from x; throws SanityCheckError when over budget or out of [0,1]. */
 export function checkBudget(a: Pick<RunAttack, 'name' | 'id' | 'norm' | 'eps'>, x: tf.Tensor4D, xAdv: tf.Tensor4D, indices: readonly number[]): { linf: number; l2: number }[] {
   if (xAdv.shape.join(',') !== x.shape.join(',')) {
-    throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned shape [${xAdv.shape}] for input shape [${x.shape}]`);
+    throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned shape [${xAdv.shape.join(',')}] for input shape [${x.shape.join(',')}]`);
   }
   const [linf, l2, lo, hi] = tf.tidy(() => {
     const d = tf.sub(xAdv, x).reshape([x.shape[0], -1]);

@@ -128,7 +128,7 @@ describe('runner: records are deduplicated and checked before aggregation', func
     for (const r of recs) expect(recordProblems(r, rules)).to.deep.equal([]);
     const survivor = recs.find((r) => r.attacks[0].ran && r.attacks[0].robust > 0)!;
     const fooled = recs.find((r) => r.clean.mean === 0)!;
-    expect(survivor && fooled, 'toy data has both kinds').to.be.ok;
+    expect(Boolean(survivor && fooled), 'toy data has both kinds').to.equal(true);
     const edit = (r: SampleRecord, f: (x: SampleRecord) => void): string[] => {
       const x = JSON.parse(JSON.stringify(r)) as SampleRecord;
       f(x);

@@ -11,7 +11,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   FILE_OPTION_KEYWORD,
   PluginRegistry,
-  PolicyNoiseSource,
   NOISE_POLICIES,
   SeededRng,
   eotRows,
@@ -80,7 +79,10 @@ class ToyDataset implements Dataset {
       for (let c = 0; c < CLASSES; c++) {
         let v = b[c];
         for (let j = 0; j < D; j++) v += 4 * (this.images[i * D + j] - 0.5) * w[j * CLASSES + c];
-        if (v > bestV) (bestV = v), (best = c);
+        if (v > bestV) {
+          bestV = v;
+          best = c;
+        }
       }
       this.labels_[i] = i % 5 === 4 ? (best + 1) % CLASSES : best;
     }

@@ -44,7 +44,7 @@ function batchMatMul(args: KernelArgs): TI {
   const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
   tf.util.assert(
     ka === kb,
-    () => `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    () => `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape.join(',')} and ${b.shape.join(',')} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
   );
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = tf.util.sizeFromShape(outer);

@@ -186,7 +186,7 @@ async function unetRows(n: number, hw: number, c: number, mo: MeasureOptions, st
       }
     }
   } finally {
-    tf.dispose([x, ...Object.values(p)]);
+    tf.dispose([x, ...(Object.values(p) as tf.Tensor[])]);
   }
   return rows;
 }

@@ -21,6 +21,7 @@ export function formatBenchTable(rows: BenchRow[]): string {
 /** The wasm heap size, when the active backend is wasm (it grows and never shrinks: the real peak). */
 function wasmHeapBytes(): number | undefined {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- only asked when a backend is already loaded
     const tf = require('@tensorflow/tfjs-core') as typeof import('@tensorflow/tfjs-core');
     if (tf.getBackend() !== 'wasm') return undefined;
     const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };

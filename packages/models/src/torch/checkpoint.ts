@@ -191,7 +191,7 @@ function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
     call: torchCall(file),
     persistentLoad(pid) {
       if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(file, `unsupported persistent id ${describePyValue(pid)}`);
-      const [, type, rootKey, location, size, view] = pid;
+      const [, type, rootKey, location, size, view] = pid as unknown[];
       const key = String(rootKey);
       let root = storages.get(key);
       if (!root) {
@@ -199,7 +199,7 @@ function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
         storages.set(key, root);
       }
       if (Array.isArray(view) && view.length === 3) {
-        const [, off, vsize] = view;
+        const [, off, vsize] = view as unknown[];
         return new TorchStorage(`${key}[view]`, root.dtype, num(vsize, 'view size', file), root.location, num(off, 'view offset', file), root);
       }
       return root;
@@ -293,10 +293,10 @@ function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTens
   const st = obj.state instanceof Map ? obj.state : undefined;
   if (!st) return;
   for (const part of ['_parameters', '_buffers']) {
-    const m = st.get(part);
+    const m: unknown = st.get(part);
     if (m instanceof Map) for (const [k, v] of m) if (v instanceof TorchTensor) out.set(`${prefix}${String(k)}`, v);
   }
-  const mods = st.get('_modules');
+  const mods: unknown = st.get('_modules');
   if (mods instanceof Map) for (const [k, v] of mods) if (v instanceof PyObject) flattenModule(v, `${prefix}${String(k)}.`, out, file, depth + 1);
 }
 

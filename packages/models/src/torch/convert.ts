@@ -69,7 +69,7 @@ export function unetConfigFromDiffusers(j: Record<string, unknown>, file = 'conf
   const out: Partial<UNetConfig> = {};
   const blocks = j.block_out_channels as number[] | undefined;
   const sample = (j.sample_size as number | undefined) ?? 32;
-  if (j._class_name !== undefined && j._class_name !== 'UNet2DModel') throw new DataFormatError(file, `_class_name is ${String(j._class_name)}, expected UNet2DModel`);
+  if (j._class_name !== undefined && j._class_name !== 'UNet2DModel') throw new DataFormatError(file, `_class_name is ${JSON.stringify(j._class_name)}, expected UNet2DModel`);
   out.sampleSize = sample;
   if (typeof j.in_channels === 'number') out.inChannels = j.in_channels;
   if (typeof j.out_channels === 'number') out.outChannels = j.out_channels;
@@ -119,8 +119,8 @@ export function inferClassifierConfig(arch: ClassifierArch, tensors: Map<string,
   const setChannels = (cin: number | undefined): void => {
     if (!cin || cin === d.inputShape[2]) return;
     cfg.inputShape = [d.inputShape[0], d.inputShape[1], cin];
-    cfg.mean = new Array(cin).fill(0);
-    cfg.std = new Array(cin).fill(1);
+    cfg.mean = new Array<number>(cin).fill(0);
+    cfg.std = new Array<number>(cin).fill(1);
   };
   if (arch === 'small-cnn') {
     const c1 = shapeOf(tensors, 'feature_extractor.conv1.weight');

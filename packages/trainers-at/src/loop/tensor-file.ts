@@ -50,7 +50,7 @@ export function readF32Safetensors(file: string): { tensors: Map<string, F32Entr
   if (8 + n > buf.length) throw new DataFormatError(file, `header length ${n} runs past the end of the file (${buf.length} bytes)`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as typeof header;
   } catch (cause) {
     throw new DataFormatError(file, `header is not valid JSON: ${(cause as Error).message}`, { cause });
   }
