@@ -8,6 +8,7 @@ import { expect } from 'chai';
 // @tensorflow/tfjs registers the gradient functions and chained ops (as @dbp-bench/framework does).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
+import { maxRelativeError as relErr } from '@dbp-bench/core';
 import { installedWasmKernels, wasmKernelCacheSize } from '../src';
 
 type Arr = Float32Array;
@@ -37,17 +38,6 @@ async function onBackend<T>(name: string, f: () => T): Promise<T> {
   }
 }
 
-/** max |a - b| / max |b| over all elements (b is the reference). */
-function relErr(a: Arr, b: Arr): number {
-  expect(a.length).to.equal(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
 
 function expectClose(wasm: Arr[], cpu: Arr[], tol: number, what: string): void {
   expect(wasm.length).to.equal(cpu.length);

@@ -6,9 +6,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createClassifier, saveModel } from '@dbp-bench/models';
 import { readEntry } from '@dbp-bench/leaderboard';
-import { runCliCaptured } from '../src/testing';
+import { runCliCaptured, writeSyntheticRunConfig } from '../src/testing';
 
 async function cli(...args: string[]): Promise<string> {
   const r = await runCliCaptured(args);
@@ -22,20 +21,7 @@ describe('cli: run and merge with the built-in plugins', function () {
 
   it('an unsharded run and two merged shards give the same entry and per-sample results', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-int-'));
-    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-    saveModel(path.join(dir, 'cnn.safetensors'), model);
-    model.dispose();
-    const config = {
-      name: 'synthetic-identity-pgd',
-      seed: 1,
-      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 6 } },
-      classifier: { weights: 'cnn.safetensors' },
-      defense: { id: 'identity' },
-      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-      evaluation: { purifications: 1, batchSize: 2 },
-      leaderboard: { model: 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
-    };
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
+    writeSyntheticRunConfig(dir, 6, 'synthetic-identity-pgd');
     expect(await cli('validate', '--quiet', path.join(dir, 'run.json'))).to.match(/^OK/);
     const full = await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'a'), '--entries', path.join(dir, 'entries'));
     expect(full).to.match(/small-cnn \(untrained\)/);

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createClassifier, saveModel } from '@dbp-bench/models';
 import { readEntry } from '@dbp-bench/leaderboard';
+import { gitHead, tempGitRepo } from '@dbp-bench/framework';
 import { readJournal } from '@dbp-bench/runner';
 import { runCliCaptured, writeSyntheticRunConfig } from '../src/testing';
 
@@ -21,19 +22,7 @@ function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-run-command-'));
 }
 
-function git(args: string[], cwd: string): string {
-  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-}
-
-/** A git repository with one commit in a temp directory. */
-function tempRepo(): { dir: string; head: string } {
-  const dir = tmp();
-  git(['init', '-q'], dir);
-  fs.writeFileSync(path.join(dir, 'README'), 'a user repository\n');
-  git(['add', 'README'], dir);
-  git(['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'init'], dir);
-  return { dir, head: git(['rev-parse', 'HEAD'], dir) };
-}
+const tempRepo = (): { dir: string; head: string } => tempGitRepo();
 
 function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string; stdout: string }> {
   let stderr = '';
@@ -71,20 +60,7 @@ class ZeroGrad {
 exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description: 'masks gradients', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGrad() });
 `,
     );
-    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
-    saveModel(path.join(dir, 'cnn.safetensors'), model);
-    model.dispose();
-    const config = {
-      name: 'synthetic-zero-grad-pgd',
-      seed: 1,
-      dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 16 } },
-      classifier: { weights: 'cnn.safetensors' },
-      defense: { id: 'zero-grad' },
-      attacks: [{ id: 'pgd', name: 'pgd-2', options: { steps: 2, eot: { samples: 1 }, eps: 0.1, stepSize: 0.05 } }],
-      evaluation: { purifications: 1, batchSize: 8 },
-      leaderboard: { model: 'zero-grad + small-cnn', family: 'none', reducedProtocol: true },
-    };
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
+    writeSyntheticRunConfig(dir, 16, 'synthetic-zero-grad-pgd', { defense: 'zero-grad', batchSize: 8, model: 'zero-grad + small-cnn' });
     const { code, stdout, stderr } = await runCliCaptured(['--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]);
     expect(code).to.equal(0);
     expect(stdout).to.match(/STALLED-ATTACK/);
@@ -118,7 +94,7 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
     delete env.DBP_GIT_COMMIT;
     execFileSync(process.execPath, [CLI, '--log-level', 'silent', 'run', 'run.json', '--entries', 'entries'], { cwd: user.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const entry = readEntry(path.join(user.dir, 'entries', 'synthetic', 'linf-0.1', 'from-elsewhere.json'));
-    const head = git(['rev-parse', 'HEAD'], REPO_ROOT);
+    const head = gitHead(REPO_ROOT);
     expect(entry.provenance.gitCommit).to.match(new RegExp(`^${head}(-dirty)?$`));
     expect(entry.provenance.gitCommit).to.not.contain(user.head);
     expect(entry.provenance.commitSource).to.equal('git');

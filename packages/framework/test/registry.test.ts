@@ -7,34 +7,13 @@ import {
   PluginLoadError,
   PluginRegistry,
   UnknownPluginError,
+  toyDefense,
+  toyPluginRegistry,
   validateSchema,
-  type PluginDefinition,
 } from '../src';
 
-const defense = (id: string, extra: Record<string, unknown> = {}): PluginDefinition => ({
-  kind: 'defense',
-  id,
-  description: `test defense ${id}`,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1 }, steps: { type: 'integer', default: 10 }, ...extra },
-  },
-  create: (options) => ({ id, options }),
-});
-
-function registryWithPlugins(): PluginRegistry {
-  const r = new PluginRegistry();
-  r.use({ name: 'pkg-a', register: (reg) => reg.add(defense('alpha')).add(defense('beta')) });
-  r.use({
-    name: 'pkg-b',
-    register: (reg) =>
-      reg
-        .add({ kind: 'dataset', id: 'toy', description: 'toy data', schema: { type: 'object', additionalProperties: false, properties: { split: { enum: ['train', 'test'], default: 'test' } } }, create: () => ({}) })
-        .add({ kind: 'attack', id: 'pgd', description: 'pgd', schema: { type: 'object', additionalProperties: false, properties: { eps: { type: 'number', exclusiveMinimum: 0, default: 0.03 }, steps: { type: 'integer', minimum: 1, default: 20 } } }, create: () => ({}) }),
-  });
-  return r;
-}
+const defense = toyDefense;
+const registryWithPlugins = toyPluginRegistry;
 
 describe('PluginRegistry', () => {
   it('lists plugins with kind, id, package and description', () => {

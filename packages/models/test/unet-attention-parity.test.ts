@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { maxRelativeError as relErr } from '@dbp-bench/framework';
 import { UNet, convertWeights, type UNetConfig } from '../src';
 
 const FIX = path.resolve(__dirname, '../../test/fixtures/torch');
@@ -29,17 +30,6 @@ interface AttnFixture {
 
 const fx = JSON.parse(fs.readFileSync(path.join(FIX, 'unet_attn.json'), 'utf8')) as AttnFixture;
 
-/** max |a - b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).to.equal(b.length);
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
-}
 
 /** eps, the loss and d loss / dx of the fixture's scalar loss L = sum(eps * W). */
 function evaluate(model: UNet): { eps: Float32Array; loss: number; grad: Float32Array } {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError, PluginRegistry, type PluginDefinition } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, toyPluginRegistry } from '@dbp-bench/framework';
 import { entryPath } from '@dbp-bench/leaderboard';
 import { loadRunConfig, runBenchmark, runThreat } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
@@ -15,30 +15,7 @@ function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-config-'));
 }
 
-const defense = (id: string): PluginDefinition => ({
-  kind: 'defense',
-  id,
-  description: `test defense ${id}`,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1 }, steps: { type: 'integer', default: 10 } },
-  },
-  create: (options) => ({ id, options }),
-});
-
-function registryWithPlugins(): PluginRegistry {
-  const r = new PluginRegistry();
-  r.use({ name: 'pkg-a', register: (reg) => reg.add(defense('alpha')).add(defense('beta')) });
-  r.use({
-    name: 'pkg-b',
-    register: (reg) =>
-      reg
-        .add({ kind: 'dataset', id: 'toy', description: 'toy data', schema: { type: 'object', additionalProperties: false, properties: { split: { enum: ['train', 'test'], default: 'test' } } }, create: () => ({}) })
-        .add({ kind: 'attack', id: 'pgd', description: 'pgd', schema: { type: 'object', additionalProperties: false, properties: { eps: { type: 'number', exclusiveMinimum: 0, default: 0.03 }, steps: { type: 'integer', minimum: 1, default: 20 } } }, create: () => ({}) }),
-  });
-  return r;
-}
+const registryWithPlugins = toyPluginRegistry;
 
 describe('run config validation', () => {
   const good = {

@@ -20,6 +20,7 @@ import {
   type AttackProtocol,
   type Defense,
   type JsonSchema,
+  rejection,
 } from '@dbp-bench/framework';
 import { ATTACK_PROTOCOL_SCHEMA, declaredProtocol, planAttack, readJournal, runBenchmark } from '../src';
 import { ToyPgd, toyConfig, toyDeps, toyRegistry, type Policy } from './toys';
@@ -91,15 +92,6 @@ function registry(): PluginRegistry {
 async function run(config: object, out: string) {
   fs.writeFileSync(path.join(out, 'toy.safetensors'), 'toy');
   return runBenchmark({ registry: registry(), config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** No run computed anything: no journal with records in any run directory under `out`. */

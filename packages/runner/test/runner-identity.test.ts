@@ -5,11 +5,10 @@
  * directory's).
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileOptions, sha256 } from '@dbp-bench/framework';
+import { fileOptions, gitHead, sha256, tempGitRepo } from '@dbp-bench/framework';
 import { DIFFPURE_SCHEMA, DP_DDIM_SCHEMA, DP_DDPM_SCHEMA } from '@dbp-bench/defenses-dbp';
 import {
   RUNNER_PACKAGE_DIR,
@@ -45,19 +44,7 @@ async function refusal(p: Promise<unknown>): Promise<RunChangedError> {
   throw new Error('expected the run to refuse');
 }
 
-function git(args: string[], cwd: string): string {
-  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-}
-
-/** A git repository with one commit in a temp directory. */
-function tempRepo(): { dir: string; head: string } {
-  const dir = tmp();
-  git(['init', '-q'], dir);
-  fs.writeFileSync(path.join(dir, 'README'), 'a user repository\n');
-  git(['add', 'README'], dir);
-  git(['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'init'], dir);
-  return { dir, head: git(['rev-parse', 'HEAD'], dir) };
-}
+const tempRepo = (): { dir: string; head: string } => tempGitRepo();
 
 describe('runner: run identity (weights, plugin modules) and resume', function () {
   this.timeout(120000);
@@ -166,7 +153,7 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
   });
 
   it("dbp-bench's commit: its own checkout's, never a repository that merely contains an installed copy; else build-info.json", () => {
-    const head = git(['rev-parse', 'HEAD'], REPO_ROOT);
+    const head = gitHead(REPO_ROOT);
     expect(trackedCheckoutCommit(RUNNER_PACKAGE_DIR)).to.match(new RegExp(`^${head}(-dirty)?$`));
     expect(dbpBenchCommit(RUNNER_PACKAGE_DIR, {})).to.deep.include({ source: 'git' });
     expect(dbpBenchCommit(RUNNER_PACKAGE_DIR, { DBP_GIT_COMMIT: 'abc' })).to.deep.equal({ commit: 'abc', source: 'environment' });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DataFormatError, LockHeldError, MemoryLogger, hostTag } from '@dbp-bench/framework';
+import { DataFormatError, LockHeldError, MemoryLogger, hostTag, rejection } from '@dbp-bench/framework';
 import { checkRecords, lockFile, mergeRun, parseShard, readJournal, recordProblems, recordRules, readRunInfo, runBenchmark, type SampleRecord } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
@@ -19,15 +19,6 @@ function tmp(): string {
 
 async function run(config: object, out: string, extra: Partial<Parameters<typeof runBenchmark>[0]> = {}) {
   return runBenchmark({ registry: toyRegistry(), config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null, ...extra });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function deadPid(): number {
