@@ -5,7 +5,7 @@
  * so the backend's convolution operator (with its packed weights) is reused across calls.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { convAttrs, flippedFilter, insertZeros } from './conv_utils';
+import { convAttrs, flippedFilter, insertZeros, transposedConvPads } from './conv_utils';
 import { free, run, runStock, wb } from './kernel_utils';
 import type { KernelArgs, TI } from './types';
 
@@ -25,13 +25,8 @@ function conv2DBackpropInput(args: KernelArgs): TI {
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
   if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') return runStock('Conv2DBackpropInput', args);
-  const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const lh = (oh - 1) * sh + 1;
-  const lw = (ow - 1) * sw + 1;
-  const pt = kh - 1 - info.padInfo.top;
-  const pl = kw - 1 - info.padInfo.left;
-  const pb = h + info.padInfo.top - lh;
-  const pr = w + info.padInfo.left - lw;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { pt, pl, pb, pr } = transposedConvPads(info);
   if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return runStock('Conv2DBackpropInput', args);
   const wf = flippedFilter(backend, filter);
   const src = sh > 1 || sw > 1 ? insertZeros(backend, dy, sh, sw) : dy;

@@ -5,7 +5,7 @@
  * is input channel c convolved with filter[:, :, c, j].
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { convAttrs, depthwiseInfo, flippedFilter, forEachTap, insertZeros } from './conv_utils';
+import { convAttrs, depthwiseInfo, flippedFilter, forEachTap, insertZeros, transposedConvPads } from './conv_utils';
 import { free, offsetF32, reshaped, run, wb, zeroedOutput } from './kernel_utils';
 import type { KernelArgs, TI } from './types';
 
@@ -16,14 +16,9 @@ function depthwiseBackpropInput(args: KernelArgs): TI {
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error(`DepthwiseConv2dNativeBackpropInput on wasm needs float32 tensors (got ${dy.dtype}, ${filter.dtype})`);
-  const { inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { inChannels: ci, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const mult = info.outChannels / ci;
-  const lh = (oh - 1) * sh + 1;
-  const lw = (ow - 1) * sw + 1;
-  const pt = kh - 1 - info.padInfo.top;
-  const pl = kw - 1 - info.padInfo.left;
-  const pb = h + info.padInfo.top - lh;
-  const pr = w + info.padInfo.left - lw;
+  const { pt, pl, pb, pr } = transposedConvPads(info);
   if (mult === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0) {
     // [kh, kw, ci, 1] has the memory order of [kh, kw, 1, ci]: the conv flip (blocks reversed, in/out
     // swapped) is exactly the spatial flip a depthwise filter needs.

@@ -113,6 +113,19 @@ export function insertZeros(backend: WasmBackend, dy: TI, sh: number, sw: number
   return out;
 }
 
+/**
+ * The input gradient of a strided convolution as a stride-1 convolution of the zero-inserted output
+ * gradient (size lh x lw) with the flipped filter: the paddings (top, left, bottom, right) that give
+ * the input's h x w. A negative padding means this form does not apply (the caller falls back).
+ */
+export function transposedConvPads(info: tf.backend_util.Conv2DInfo): { lh: number; lw: number; pt: number; pl: number; pb: number; pr: number } {
+  const lh = (info.outHeight - 1) * info.strideHeight + 1;
+  const lw = (info.outWidth - 1) * info.strideWidth + 1;
+  const pt = info.filterHeight - 1 - info.padInfo.top;
+  const pl = info.filterWidth - 1 - info.padInfo.left;
+  return { lh, lw, pt, pl, pb: info.inHeight + info.padInfo.top - lh, pr: info.inWidth + info.padInfo.left - lw };
+}
+
 export function depthwiseInfo(xShape: Shape, filterShape: Shape, attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs): tf.backend_util.Conv2DInfo {
   const dilations = attrs.dilations == null ? 1 : attrs.dilations;
   return tf.backend_util.computeConv2DInfo(
