@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkInitPluginArgs } from '../src/commands/init-plugin';
+import { checkInitPluginArgs, relinkPlugin } from '../src/commands/init-plugin';
 import { builtinRegistry } from '../src/context';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -113,6 +113,23 @@ describe('dbp-bench init-plugin', () => {
     expect(forced.status, forced.stderr).to.equal(0);
     expect(fs.existsSync(path.join(dir, 'src', 'defense', 'my-defense.ts'))).to.equal(true);
     expect(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8')).to.equal('mine');
+  });
+
+  it('--link-only recreates the links of a plugin package (and refuses a folder without package.json or a real directory in a link\'s place)', () => {
+    const dir = path.join(tmp, 'relink');
+    fs.mkdirSync(dir);
+    expect(() => relinkPlugin(dir)).to.throw(`init-plugin --link-only: ${dir} has no package.json`);
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"x"}');
+    const first = relinkPlugin(dir);
+    const link = path.join(dir, 'node_modules', '@dbp-bench', 'framework');
+    expect(first.links.map((l) => l.name)).to.include.members(['@dbp-bench/core', '@dbp-bench/framework', '@tensorflow/tfjs-core', '@dbp-bench/cli']);
+    fs.unlinkSync(link);
+    fs.symlinkSync(tmp, link, 'junction'); // a stale link: replaced
+    relinkPlugin(dir);
+    expect(fs.realpathSync(link)).to.equal(fs.realpathSync(path.dirname(require.resolve('@dbp-bench/framework/package.json'))));
+    fs.unlinkSync(link);
+    fs.mkdirSync(link); // an installed copy: never replaced
+    expect(() => relinkPlugin(dir)).to.throw(`init-plugin: ${link} exists and is not a link`);
   });
 
   it('validates --kind, --id and --name with clear errors', () => {

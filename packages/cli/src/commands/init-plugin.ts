@@ -51,8 +51,6 @@ export interface InitPluginOptions {
   name?: string;
   /** Write into a non-empty directory (overwriting the scaffold's files and links). */
   force?: boolean;
-  /** Only (re)create the node_modules links of an existing plugin package. */
-  linkOnly?: boolean;
   /** Refuses an id this registry already has for the kind (the built-ins). */
   registry?: PluginRegistry;
 }
@@ -71,7 +69,7 @@ export interface InitPluginResult {
   kind: PluginKind;
   id: string;
   name: string;
-  /** Files written, relative to dir (empty with linkOnly). */
+  /** Files written, relative to dir. */
   files: string[];
   links: LinkedPackage[];
   /** Optional packages that were not found next to dbp-bench (e.g. typescript). */
@@ -177,16 +175,19 @@ export function linkInstalledPackages(dir: string): { links: LinkedPackage[]; mi
   return { links, missing };
 }
 
+/**
+ * Recreate the node_modules links of a plugin package `init-plugin` wrote (after dbp-bench moved or
+ * was reinstalled); refuses a directory without a package.json.
+ */
+export function relinkPlugin(dir: string): { dir: string; links: LinkedPackage[]; missing: string[] } {
+  const abs = path.resolve(dir);
+  if (!fs.existsSync(path.join(abs, 'package.json'))) throw new Error(`init-plugin --link-only: ${abs} has no package.json (expected a plugin package written by init-plugin)`);
+  return { dir: abs, ...linkInstalledPackages(abs) };
+}
+
 /** Write the plugin package into `o.dir` (see the module comment). Needs a tensor backend (it writes a tiny classifier). */
 export function initPlugin(o: InitPluginOptions): InitPluginResult {
   const dir = path.resolve(o.dir);
-  if (o.linkOnly) {
-    const pj = path.join(dir, 'package.json');
-    if (!fs.existsSync(pj)) throw new Error(`init-plugin --link-only: ${dir} has no package.json (expected a plugin package made by init-plugin)`);
-    const { links, missing } = linkInstalledPackages(dir);
-    const json = JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string };
-    return { dir, kind: 'defense', id: '', name: json.name ?? '', files: [], links, missing };
-  }
   const { kind, id, name, template } = checkInitPluginArgs(o);
   checkTarget(dir, Boolean(o.force));
   fs.mkdirSync(dir, { recursive: true });
@@ -308,15 +309,23 @@ export default definePlugin({
 `;
 }
 
+/** The import binding of plugin `id` in src/plugins.ts: camelCase + 'Plugin' (`my-defense` -> `myDefensePlugin`). */
+function bindingName(id: string): string {
+  const words = id.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const camel = words.map((w, i) => (i === 0 ? w[0].toLowerCase() : w[0].toUpperCase()) + w.slice(1)).join('');
+  return `${/^[0-9]/.test(camel) ? 'p' : ''}${camel}Plugin`;
+}
+
 function pluginsTemplate(kind: PluginKind, id: string): string {
+  const binding = bindingName(id);
   return `/**
  * The registration list: every plugin file of this package (\`src/<kind>/<id>.ts\`, each
  * default-exporting its definition) and register(), which dbp-bench calls when it loads the package.
  */
 import type { PluginDefinition, PluginRegistry } from '@dbp-bench/framework';
-import plugin0 from './${kind}/${id}';
+import ${binding} from './${kind}/${id}';
 
-export const PLUGINS: readonly PluginDefinition[] = [plugin0];
+export const PLUGINS: readonly PluginDefinition[] = [${binding}];
 
 export function register(registry: PluginRegistry): void {
   for (const p of PLUGINS) registry.add(p);
@@ -331,7 +340,7 @@ import { register } from './plugins';
 
 export { PLUGINS, register } from './plugins';
 
-export const plugin: PluginModule = { name: ${JSON.stringify(name)}, register };
+export const plugin: PluginModule = { name: '${name}', register };
 `;
 }
 
@@ -365,8 +374,8 @@ npm run bench            # dbp-bench run run.json (the config loads this package
 npm run bench:identity   # the baseline
 \`\`\`
 Without npm: \`node node_modules/typescript/bin/tsc -p .\`, then
-\`node node_modules/@dbp-bench/cli/bin/dbp-bench.js run run.json\`. A rebuilt plugin changes the run's
-identity: rerun with \`--restart\` (dbp-bench refuses to resume a run whose plugin changed).
+\`node node_modules/@dbp-bench/cli/bin/dbp-bench.js run run.json\`. A changed and rebuilt plugin changes
+the run's identity: rerun with \`--restart\` (dbp-bench refuses to resume a run whose plugin changed).
 
 ## How this package finds dbp-bench (offline)
 \`node_modules\` holds symbolic links, made by \`init-plugin\`, to the packages of the dbp-bench install
@@ -381,9 +390,9 @@ so the types are those of the installed packages. (A tsconfig \`paths\` mapping 
 compiler but not \`require\` at run time.) Nothing is fetched from the network.
 
 If dbp-bench moves or is reinstalled, recreate the links with
-\`dbp-bench init-plugin <this folder> --link-only\`. Running \`npm install\` here replaces them with
-copies from your registry (the peerDependencies) when the @dbp-bench packages are published there;
-without them it fails, so don't.
+\`dbp-bench init-plugin <this folder> --link-only\`. Don't run \`npm install\` here unless the
+@dbp-bench packages are published to your registry: it would replace the links with copies from the
+registry (the peerDependencies), and it fails where they are not published.
 
 The definitions are typed by \`@dbp-bench/framework\`'s \`definePlugin\`: when dbp-bench changes that
 API, rebuild and follow the compiler.
@@ -402,15 +411,21 @@ export const addInitPluginCommand: AddCommand = (program, context) => {
     .option('--link-only', 'only (re)create the node_modules links of an existing plugin package')
     .action(async (dir: string, opts: { kind: string; id?: string; name?: string; force?: boolean; linkOnly?: boolean }) => {
       const ctx = context();
-      if (!opts.linkOnly) {
-        checkInitPluginArgs({ ...opts, registry: ctx.registry() });
-        checkTarget(path.resolve(dir), Boolean(opts.force));
-        await ctx.backend();
+      const linked = (r: { dir: string; links: LinkedPackage[]; missing: string[] }): void => {
+        ctx.out(`linked into ${path.join(r.dir, 'node_modules')}:\n${r.links.map((l) => `  ${l.name} ${l.version} -> ${l.target}`).join('\n')}`);
+        if (r.missing.length) ctx.err(`not found next to dbp-bench (not linked): ${r.missing.join(', ')}; see the plugin's README`);
+      };
+      if (opts.linkOnly) {
+        linked(relinkPlugin(dir));
+        return;
       }
+      // Check the arguments and the directory before starting the backend.
+      checkInitPluginArgs({ ...opts, registry: ctx.registry() });
+      checkTarget(path.resolve(dir), Boolean(opts.force));
+      await ctx.backend();
       const r = initPlugin({ dir, ...opts, registry: ctx.registry() });
-      if (!opts.linkOnly) ctx.out(`wrote ${r.kind} plugin '${r.id}' (package ${r.name}) in ${r.dir}:\n${r.files.map((f) => `  ${f}`).join('\n')}`);
-      ctx.out(`linked into ${path.join(r.dir, 'node_modules')}:\n${r.links.map((l) => `  ${l.name} ${l.version} -> ${l.target}`).join('\n')}`);
-      if (r.missing.length) ctx.err(`not found next to dbp-bench (not linked): ${r.missing.join(', ')}; see the README`);
-      if (!opts.linkOnly) ctx.out(`next: cd ${dir} && npm run build && npm run plugins && npm run bench`);
+      ctx.out(`wrote ${r.kind} plugin '${r.id}' (package ${r.name}) in ${r.dir}:\n${r.files.map((f) => `  ${f}`).join('\n')}`);
+      linked(r);
+      ctx.out(`next: cd ${dir} && npm run build && npm run plugins && npm run bench`);
     });
 };
