@@ -17,6 +17,9 @@ export function writeSyntheticClassifier(file: string): void {
   }
 }
 
+/** The l_inf budget of the synthetic benchmark's attack. */
+export const SYNTHETIC_EPS = 0.1;
+
 export interface SyntheticRunOptions {
   /** Run name. */
   name: string;
@@ -29,6 +32,8 @@ export interface SyntheticRunOptions {
   defense?: { id: string; options?: Record<string, unknown> };
   /** EoT samples of the PGD attack (default 1). */
   eotSamples?: number;
+  /** An attack to run instead of the 2-step PGD. */
+  attack?: { id: string; name?: string; options?: Record<string, unknown> };
   /** Fresh purifications per adversarial example in the final evaluation (default 1). */
   purifications?: number;
   description?: string;
@@ -47,7 +52,7 @@ export function syntheticRunConfig(o: SyntheticRunOptions): Record<string, unkno
     dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: o.n } },
     classifier: { weights: o.weights },
     defense: o.defense ?? { id: 'identity' },
-    attacks: [{ id: 'pgd', name: eot > 1 ? `pgd-2-eot-${eot}` : 'pgd-2', options: { steps: 2, eot: { samples: eot }, eps: 0.1, stepSize: 0.05 } }],
+    attacks: [o.attack ?? { id: 'pgd', name: eot > 1 ? `pgd-2-eot-${eot}` : 'pgd-2', options: { steps: 2, eot: { samples: eot }, eps: SYNTHETIC_EPS, stepSize: 0.05 } }],
     evaluation: { purifications: o.purifications ?? 1, batchSize: 2 },
     leaderboard: { model: o.model ?? 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
   };

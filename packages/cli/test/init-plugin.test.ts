@@ -25,6 +25,30 @@ function readJsonl(file: string): Record<string, any>[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
+/** Build the plugin package in `dir` with its own tsconfig and the repository's TypeScript, as `npm run build` does. */
+function buildPlugin(dir: string): void {
+  try {
+    execFileSync(process.execPath, [TSC, '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    expect.fail(`tsc -p ${dir} failed:\n${(e as { stdout: string }).stdout}${(e as { stderr: string }).stderr}`);
+  }
+}
+
+/** `dbp-bench run <config> --out <out>` in a child process; the run's entry and journal records. */
+function runConfig(config: string, out: string, cwd: string): { entry: Record<string, any>; header: Record<string, any>; samples: Record<string, any>[] } {
+  const run = cli(['run', config, '--out', out, '--entries', path.join(out, 'entries')], cwd);
+  expect(run.status, run.stderr).to.equal(0);
+  const runDirs = fs.readdirSync(out).filter((d) => d !== 'entries');
+  expect(runDirs).to.have.length(1);
+  const runDir = path.join(out, runDirs[0]);
+  const journal = readJsonl(path.join(runDir, 'journal.jsonl'));
+  return {
+    entry: JSON.parse(fs.readFileSync(path.join(runDir, 'entry.json'), 'utf8')),
+    header: journal.find((r) => r.type === 'header')!,
+    samples: journal.filter((r) => r.type === 'sample'),
+  };
+}
+
 describe('dbp-bench init-plugin', () => {
   let tmp: string;
   before(() => {
@@ -57,11 +81,7 @@ describe('dbp-bench init-plugin', () => {
     }
 
     // Its own compiler, its own tsconfig.
-    try {
-      execFileSync(process.execPath, [TSC, '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
-    } catch (e) {
-      expect.fail(`tsc -p ${dir} failed:\n${(e as { stdout: string }).stdout}${(e as { stderr: string }).stderr}`);
-    }
+    buildPlugin(dir);
     expect(fs.existsSync(path.join(dir, 'dist', 'index.js'))).to.equal(true);
     expect(fs.existsSync(path.join(dir, 'dist', 'defense', 'test-noise.d.ts'))).to.equal(true);
 
@@ -69,14 +89,7 @@ describe('dbp-bench init-plugin', () => {
     expect(list.status, list.stderr).to.equal(0);
     expect(list.stdout).to.match(/defense\s+test-noise\s+@lab\/dbp-test-noise\s+Gaussian noise/);
 
-    const out = path.join(tmp, 'runs');
-    const entries = path.join(tmp, 'entries');
-    const run = cli(['run', path.join(dir, 'run.json'), '--out', out, '--entries', entries], tmp);
-    expect(run.status, run.stderr).to.equal(0);
-    const runDirs = fs.readdirSync(out);
-    expect(runDirs).to.have.length(1);
-    const runDir = path.join(out, runDirs[0]);
-    const entry = JSON.parse(fs.readFileSync(path.join(runDir, 'entry.json'), 'utf8'));
+    const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'runs'), tmp);
     expect(entry.defense.id).to.equal('test-noise');
     expect(entry.defense.options).to.deep.equal({ sigma: 0.25 });
     expect(entry.flags.randomized, 'the sanity check saw the plugin\'s noise').to.equal(true);
@@ -86,18 +99,36 @@ describe('dbp-bench init-plugin', () => {
     expect(robust.value).to.be.closeTo((100 * robust.successes) / robust.n, 1e-9);
     expect(robust.value).to.be.at.most(entry.results.clean.value);
 
-    const journal = readJsonl(path.join(runDir, 'journal.jsonl'));
-    const header = journal.find((r) => r.type === 'header')!;
     const mod = header.identity.modules.find((m: { name: string }) => m.name === '@lab/dbp-test-noise');
     expect(mod, 'the plugin package is part of the run identity').to.not.equal(undefined);
     expect(mod.serves).to.deep.equal(['defense:test-noise']);
-    const samples = journal.filter((r) => r.type === 'sample');
     expect(samples.map((s) => s.index).sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const s of samples) {
       expect(s.attacks).to.have.length(1);
       expect(s.robust === 0 || s.robust === 1, `robust of sample ${s.index}`).to.equal(true);
     }
     expect(samples.filter((s) => s.robust === 1).length).to.equal(robust.successes);
+  });
+
+  it('scaffolds an attack plugin (--kind attack) that builds, is listed and benchmarks (plugin recorded as the attack, perturbations on the budget)', function () {
+    this.timeout(90000);
+    const dir = path.join(tmp, 'attack');
+    const init = cli(['init-plugin', dir, '--kind', 'attack', '--id', 'test-fgsm'], tmp);
+    expect(init.status, init.stderr).to.equal(0);
+    buildPlugin(dir);
+    const list = cli(['--plugin', dir, 'plugins', 'list'], tmp);
+    expect(list.stdout).to.match(/attack\s+test-fgsm\s+dbp-bench-plugin-test-fgsm\s+One gradient-sign step/);
+    const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'attack-runs'), tmp);
+    expect(entry.defense.id).to.equal('identity');
+    expect(entry.results.attacks.map((a: { id: string }) => a.id)).to.deep.equal(['test-fgsm']);
+    expect(entry.results.attacks[0].checks.flags).to.deep.equal([]);
+    expect(entry.results.robust.value / 100).to.be.within(0, 1);
+    expect(header.identity.modules.find((m: { name: string }) => m.name === 'dbp-bench-plugin-test-fgsm')?.serves).to.deep.equal(['attack:test-fgsm']);
+    expect(samples).to.have.length(8);
+    const ran = samples.flatMap((s) => s.attacks).filter((a) => a.ran);
+    expect(ran.length, 'the attack ran on the clean-correct samples').to.be.above(0);
+    // One FGSM step of size eps under l_inf: every attacked sample sits on the budget (0.1).
+    for (const a of ran) expect(a.distance.linf).to.be.closeTo(0.1, 1e-5);
   });
 
   it('refuses a non-empty directory, naming it (and --force writes there)', function () {
@@ -135,7 +166,8 @@ describe('dbp-bench init-plugin', () => {
   it('validates --kind, --id and --name with clear errors', () => {
     const registry = builtinRegistry();
     expect(() => checkInitPluginArgs({ kind: 'filter' })).to.throw(/--kind 'filter' is not a plugin kind \(expected one of dataset, architecture, defense, attack, trainer\)/);
-    expect(() => checkInitPluginArgs({ kind: 'attack' })).to.throw(/--kind 'attack' has no template yet \(init-plugin writes: defense\)/);
+    expect(() => checkInitPluginArgs({ kind: 'trainer' })).to.throw(/--kind 'trainer' has no template yet \(init-plugin writes: defense, attack\)/);
+    expect(checkInitPluginArgs({ kind: 'attack' })).to.deep.include({ kind: 'attack', id: 'my-attack', name: 'dbp-bench-plugin-my-attack' });
     for (const id of ['../evil', '.hidden', '-x', 'a/b', 'x'.repeat(65), '']) {
       expect(() => checkInitPluginArgs({ id }), id).to.throw(/--id '.*' is not a safe plugin id/);
     }

@@ -8,18 +8,64 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PLUGIN_KINDS, isSafeId, nearestPackageJson, writeFileAtomic, writeJsonAtomic, type PluginKind, type PluginRegistry } from '@dbp-bench/framework';
-import { syntheticRunConfig, writeSyntheticClassifier } from '../synthetic';
+import { SYNTHETIC_EPS, syntheticRunConfig, writeSyntheticClassifier, type SyntheticRunOptions } from '../synthetic';
 import type { AddCommand } from './types';
 
-/** What init-plugin writes for a kind: the plugin file's source and the options run.json gives it. */
+/** One smoke-benchmark config written next to the plugin, and the npm script that runs it. */
+interface SmokeRun {
+  file: string;
+  script: string;
+  config: Omit<SyntheticRunOptions, 'n' | 'weights' | 'plugins'>;
+}
+
+/** What init-plugin writes for a kind: the plugin file's source and its smoke runs (the plugin's first, then its baseline). */
 interface Template {
   source(id: string): string;
-  runOptions: Record<string, unknown>;
+  runs(id: string): SmokeRun[];
+  /** The README's sentence about the runs. */
+  runsReadme(id: string): string;
 }
+
+/** The images, classifier and attack of every smoke run (see ../synthetic). */
+const SMOKE = { n: 8, weights: 'classifier.safetensors', plugins: ['.'] };
+const SMOKE_NOTE = 'a smoke benchmark of the plugin, not a robustness number';
 
 /** The kinds init-plugin has a template for. */
 const TEMPLATES: { readonly [K in PluginKind]?: Template } = {
-  defense: { source: defenseTemplate, runOptions: { sigma: 0.25 } },
+  defense: {
+    source: defenseTemplate,
+    runs: (id) => [
+      {
+        file: 'run.json',
+        script: 'bench',
+        config: { name: `${id}-synthetic`, defense: { id, options: { sigma: 0.25 } }, eotSamples: 2, purifications: 2, model: `${id} + small-cnn (untrained)`, description: `The ${id} defense in front of an untrained small-cnn on ${SMOKE.n} synthetic images under PGD-2 + EoT-2: ${SMOKE_NOTE}.` },
+      },
+      {
+        file: 'run-identity.json',
+        script: 'bench:identity',
+        config: { name: `${id}-synthetic-baseline`, defense: { id: 'identity' }, eotSamples: 2, purifications: 2, model: 'identity + small-cnn (untrained)', description: 'The baseline of run.json: the same benchmark without a defense (identity).' },
+      },
+    ],
+    runsReadme: (id) =>
+      `\`run.json\`: a smoke benchmark of \`${id}\`: ${SMOKE.n} images of the synthetic dataset, an untrained\n  small-cnn (\`classifier.safetensors\`), PGD-2 with EoT-2. \`run-identity.json\` is the same without a\n  defense (identity), to compare with.`,
+  },
+  attack: {
+    source: attackTemplate,
+    runs: (id) => [
+      {
+        file: 'run.json',
+        script: 'bench',
+        config: { name: `${id}-synthetic`, attack: { id, options: { eps: SYNTHETIC_EPS } }, description: `The ${id} attack on an untrained small-cnn (no defense) on ${SMOKE.n} synthetic images, l_inf ${SYNTHETIC_EPS}: ${SMOKE_NOTE}.` },
+      },
+      {
+        file: 'run-pgd.json',
+        script: 'bench:pgd',
+        config: { name: `${id}-synthetic-baseline`, description: 'The baseline of run.json: the built-in PGD-2 with the same budget.' },
+      },
+    ],
+    runsReadme: (id) =>
+      `\`run.json\`: a smoke benchmark of \`${id}\`: ${SMOKE.n} images of the synthetic dataset, an untrained\n  small-cnn (\`classifier.safetensors\`), no defense, l_inf ${SYNTHETIC_EPS}. \`run-pgd.json\` is the same with the\n  built-in PGD-2, to compare with.`,
+  },
 };
 
 /** Kinds init-plugin has a template for. */
@@ -194,27 +240,20 @@ export function initPlugin(o: InitPluginOptions): InitPluginResult {
   // Links first: the versions written into package.json are those of the linked packages.
   const { links, missing } = linkInstalledPackages(dir);
   const version = (n: string): string | undefined => links.find((l) => l.name === n)?.version;
+  const runs = template.runs(id);
   const files: [string, string][] = [
-    ['package.json', packageJson(name, id, kind, version)],
+    ['package.json', packageJson(name, id, kind, runs, version)],
     ['tsconfig.json', JSON.stringify(TSCONFIG, null, 2) + '\n'],
     ['.gitignore', 'node_modules/\ndist/\nruns/\n'],
     [`src/${kind}/${id}.ts`, template.source(id)],
     ['src/plugins.ts', pluginsTemplate(kind, id)],
     ['src/index.ts', indexTemplate(name)],
-    ['README.md', readmeTemplate({ name, id, kind, links, missing })],
+    ['README.md', readmeTemplate({ name, id, kind, links, missing, runs, runsReadme: template.runsReadme(id) })],
   ];
   for (const [rel, text] of files) writeFileAtomic(path.join(dir, rel), text);
-  writeSyntheticClassifier(path.join(dir, 'classifier.safetensors'));
-  const common = { n: 8, weights: 'classifier.safetensors', plugins: ['.'], eotSamples: 2, purifications: 2 };
-  writeJsonAtomic(
-    path.join(dir, 'run.json'),
-    syntheticRunConfig({ ...common, name: `${id}-synthetic`, defense: { id, options: template.runOptions }, model: `${id} + small-cnn (untrained)`, description: `The ${id} defense in front of an untrained small-cnn on 8 synthetic images under PGD-2 + EoT-2: a smoke benchmark of the plugin, not a robustness number.` }),
-  );
-  writeJsonAtomic(
-    path.join(dir, 'run-identity.json'),
-    syntheticRunConfig({ ...common, name: `${id}-synthetic-baseline`, defense: { id: 'identity' }, model: 'identity + small-cnn (untrained)', description: `The baseline of run.json: the same benchmark without a defense (identity).` }),
-  );
-  return { dir, kind, id, name, files: [...files.map(([f]) => f), 'classifier.safetensors', 'run.json', 'run-identity.json'], links, missing };
+  writeSyntheticClassifier(path.join(dir, SMOKE.weights));
+  for (const r of runs) writeJsonAtomic(path.join(dir, r.file), syntheticRunConfig({ ...SMOKE, ...r.config }));
+  return { dir, kind, id, name, files: [...files.map(([f]) => f), SMOKE.weights, ...runs.map((r) => r.file)], links, missing };
 }
 
 /** tsconfig.json of the plugin: standalone (extends nothing), strict, CommonJS into dist/. */
@@ -240,7 +279,7 @@ const TSCONFIG = {
 /** The generated tsconfig's compiler options (the README snippet test compiles with the same). */
 export const PLUGIN_TSCONFIG: Readonly<typeof TSCONFIG> = TSCONFIG;
 
-function packageJson(name: string, id: string, kind: PluginKind, version: (n: string) => string | undefined): string {
+function packageJson(name: string, id: string, kind: PluginKind, runs: readonly SmokeRun[], version: (n: string) => string | undefined): string {
   const json = {
     name,
     version: '0.1.0',
@@ -252,8 +291,7 @@ function packageJson(name: string, id: string, kind: PluginKind, version: (n: st
     scripts: {
       build: 'tsc -p tsconfig.json',
       plugins: 'dbp-bench --plugin . plugins list',
-      bench: 'dbp-bench run run.json --out runs --entries runs/entries',
-      'bench:identity': 'dbp-bench run run-identity.json --out runs --entries runs/entries',
+      ...Object.fromEntries(runs.map((r) => [r.script, `dbp-bench run ${r.file} --out runs --entries runs/entries`])),
     },
     peerDependencies: {
       '@dbp-bench/framework': `^${version('@dbp-bench/framework')}`,
@@ -316,6 +354,69 @@ function bindingName(id: string): string {
   return `${/^[0-9]/.test(camel) ? 'p' : ''}${camel}Plugin`;
 }
 
+function attackTemplate(id: string): string {
+  return `/**
+ * The ${id} attack: one step of size eps along the sign of the loss gradient (FGSM; for l_2 the
+ * normalized gradient), the gradient summed over \`eot\` purifications of each image (expectation over
+ * transformation). A starting point: replace perturb() with your attack. Its default export is the
+ * plugin definition; the schema is the only place the options' names, types and defaults are written.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ascend,
+  crossEntropyLoss,
+  definePlugin,
+  eotRows,
+  projectOntoThreat,
+  vanishedGradientRows,
+  type Attack,
+  type AttackContext,
+  type AttackTarget,
+} from '@dbp-bench/framework';
+
+const ID = '${id}';
+
+export default definePlugin({
+  kind: 'attack',
+  id: ID,
+  description: 'One gradient-sign step of size eps (FGSM) with an EoT gradient',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      norm: { enum: ['linf', 'l2'], default: 'linf', description: 'threat model norm' },
+      eps: { type: 'number', exclusiveMinimum: 0, maximum: 16, default: 0.03, description: 'budget in [0, 1] pixel units' },
+      eot: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'purifications per gradient (EoT samples)' },
+    },
+  },
+  create: (options): Attack => ({
+    id: ID,
+    threat: { norm: options.norm, eps: options.eps },
+    // What the runner reads: it builds the target from policy and gradient and records the rest.
+    protocol: () => ({
+      policy: 'fresh',
+      eotSamples: options.eot,
+      steps: 1,
+      restarts: 1,
+      gradient: 'target',
+      stepSize: options.eps,
+      requires: { inputGradients: true },
+    }),
+    perturb: async (target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> =>
+      tf.tidy(() => {
+        // Row r of the EoT batch is replica (r mod eot) of image floor(r / eot): its own noise.
+        const rows = eotRows(ctx.sampleIndices, options.eot);
+        const image = tf.tensor1d(rows.map((_, r) => Math.floor(r / options.eot)), 'int32');
+        const loss = (xx: tf.Tensor): tf.Scalar => tf.sum(crossEntropyLoss(target.logits(tf.gather(xx as tf.Tensor4D, image), rows), tf.gather(y, image)));
+        const g = tf.grad(loss)(x) as tf.Tensor4D;
+        ctx.reportDiagnostics?.({ gradientVanished: vanishedGradientRows(g), stepSize: options.eps });
+        return projectOntoThreat(ascend(x, g, options.norm, options.eps), x, options.norm, options.eps);
+      }),
+  }),
+});
+`;
+}
+
 function pluginsTemplate(kind: PluginKind, id: string): string {
   const binding = bindingName(id);
   return `/**
@@ -344,7 +445,7 @@ export const plugin: PluginModule = { name: '${name}', register };
 `;
 }
 
-function readmeTemplate(o: { name: string; id: string; kind: PluginKind; links: LinkedPackage[]; missing: string[] }): string {
+function readmeTemplate(o: { name: string; id: string; kind: PluginKind; links: LinkedPackage[]; missing: string[]; runs: readonly SmokeRun[]; runsReadme: string }): string {
   const links = o.links.map((l) => `- \`node_modules/${l.name}\` (${l.version})`).join('\n');
   const tsc = o.missing.includes('typescript')
     ? '\nTypeScript was not found next to dbp-bench, so `node_modules/typescript` is not linked: install a\ncompiler (`npm install --save-dev typescript`, needs the network) or run a `tsc` you have (`tsc -p .`).\n'
@@ -361,17 +462,14 @@ A dbp-bench ${o.kind} plugin, \`${o.id}\`, written by \`dbp-bench init-plugin\`.
 - \`src/plugins.ts\`: the registration list (\`PLUGINS\`, \`register(registry)\`). Add a plugin as
   another \`src/<kind>/<id>.ts\` and list it here.
 - \`src/index.ts\`: exports \`register\` and \`plugin = { name, register }\`, which dbp-bench calls.
-- \`run.json\`: a smoke benchmark of \`${o.id}\`: 8 images of the synthetic dataset, an untrained
-  small-cnn (\`classifier.safetensors\`), PGD-2 with EoT-2. \`run-identity.json\` is the same without a
-  defense (identity), to compare with. Their numbers check that everything runs, nothing more: for
-  real numbers point a config at a real dataset and trained weights.
+- ${o.runsReadme} Their numbers check that everything runs, nothing more: for real numbers point a
+  config at a real dataset and trained weights.
 
 ## Build, list, benchmark
 \`\`\`sh
 npm run build            # tsc -p tsconfig.json -> dist/
 npm run plugins          # dbp-bench --plugin . plugins list: ${o.id} is listed
-npm run bench            # dbp-bench run run.json (the config loads this package: "plugins": ["."])
-npm run bench:identity   # the baseline
+${o.runs.map((r, i) => `npm run ${r.script.padEnd(16)} # dbp-bench run ${r.file}${i === 0 ? ' (the config loads this package: "plugins": ["."])' : ' (the baseline)'}`).join('\n')}
 \`\`\`
 Without npm: \`node node_modules/typescript/bin/tsc -p .\`, then
 \`node node_modules/@dbp-bench/cli/bin/dbp-bench.js run run.json\`. A changed and rebuilt plugin changes
