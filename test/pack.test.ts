@@ -40,7 +40,10 @@ function npmCommand(): string | undefined {
 /** The workspace folders (root package.json) with their package.json. */
 function workspaces(): { dir: string; pkg: PackageJson }[] {
   const root = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
-  return root.workspaces.map((w) => ({ dir: w, pkg: JSON.parse(fs.readFileSync(path.join(ROOT, w, 'package.json'), 'utf8')) as PackageJson }));
+  return root.workspaces.map((w) => ({
+    dir: w,
+    pkg: JSON.parse(fs.readFileSync(path.join(ROOT, w, 'package.json'), 'utf8')) as PackageJson,
+  }));
 }
 
 describe('npm pack of the publishable packages', () => {
@@ -71,14 +74,20 @@ describe('npm pack of the publishable packages', () => {
       const files = packs.get(pkg.name)!.files.map((f) => f.path);
       const where = `${pkg.name} (${dir}/package.json "files")`;
       expect(files, where).to.include.members(['package.json', 'README.md']);
-      expect(files.some((f) => f.startsWith('dist/src/')), `${where}: dist/src`).to.equal(true);
+      expect(
+        files.some((f) => f.startsWith('dist/src/')),
+        `${where}: dist/src`,
+      ).to.equal(true);
       for (const f of [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})]) {
         if (f) expect(files, `${where}: ${f} named by package.json`).to.include(path.posix.normalize(f));
       }
       const allowed = (pkg.files ?? []).map((f) => path.posix.normalize(f).replace(/\/$/, ''));
       for (const f of files) {
         if (f === 'package.json' || f === 'README.md') continue;
-        expect(allowed.some((a) => f === a || f.startsWith(a + '/')), `${where}: ${f} is not under files`).to.equal(true);
+        expect(
+          allowed.some((a) => f === a || f.startsWith(a + '/')),
+          `${where}: ${f} is not under files`,
+        ).to.equal(true);
         expect(/(^|\/)test\//.test(f), `${where}: ${f} is a test file`).to.equal(false);
         expect(f.endsWith('.ts') && !f.endsWith('.d.ts'), `${where}: ${f} is a TypeScript source`).to.equal(false);
         expect(f.endsWith('.tsbuildinfo'), `${where}: ${f} is build info`).to.equal(false);
@@ -92,7 +101,10 @@ describe('npm pack of the publishable packages', () => {
         const m = /^dist\/(src\/.*)\.js$/.exec(f);
         if (!m) continue;
         const source = path.join(ROOT, dir, `${m[1]}.ts`);
-        expect(fs.existsSync(source), `${pkg.name}: ${f} has no ${path.relative(ROOT, source)} (stale build output of a deleted source: remove ${dir}/dist and run npm run build)`).to.equal(true);
+        expect(
+          fs.existsSync(source),
+          `${pkg.name}: ${f} has no ${path.relative(ROOT, source)} (stale build output of a deleted source: remove ${dir}/dist and run npm run build)`,
+        ).to.equal(true);
       }
     }
   });

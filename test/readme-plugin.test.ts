@@ -39,7 +39,8 @@ export function typescriptBlocks(markdown: string, heading: string): Block[] {
     const indent = open[1].length;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]); j++) body.push(lines[j].slice(Math.min(indent, lines[j].length - lines[j].trimStart().length)));
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]); j++)
+      body.push(lines[j].slice(Math.min(indent, lines[j].length - lines[j].trimStart().length)));
     if (j >= lines.length) throw new Error(`README.md:${i + 1}: unclosed code block`);
     const named = /^\/\/\s*(src\/[\w./-]+\.ts)\s*$/.exec(body[0] ?? '');
     blocks.push({ line: i + 2, indent, code: body.join('\n') + '\n', file: named ? named[1] : `src/readme-line-${i + 2}.ts` });
@@ -50,11 +51,14 @@ export function typescriptBlocks(markdown: string, heading: string): Block[] {
 
 /** tsc's `src/x.ts(row,col): error TSnnnn: ...` lines as `README.md:<line>:<col>: error TSnnnn: ...`. */
 export function readmeDiagnostics(tscOutput: string, blocks: readonly Block[]): string[] {
-  return tscOutput.split('\n').filter((l) => l.trim()).map((l) => {
-    const m = /^(src\/[^(]+)\((\d+),(\d+)\): (.*)$/.exec(l);
-    const b = m && blocks.find((x) => x.file === m[1]);
-    return m && b ? `README.md:${b.line + Number(m[2]) - 1}:${b.indent + Number(m[3])}: ${m[4]}` : l;
-  });
+  return tscOutput
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const m = /^(src\/[^(]+)\((\d+),(\d+)\): (.*)$/.exec(l);
+      const b = m && blocks.find((x) => x.file === m[1]);
+      return m && b ? `README.md:${b.line + Number(m[2]) - 1}:${b.indent + Number(m[3])}: ${m[4]}` : l;
+    });
 }
 
 describe('README plugin walkthrough', () => {
@@ -79,7 +83,10 @@ describe('README plugin walkthrough', () => {
       fs.mkdirSync(path.dirname(path.join(tmp, b.file)), { recursive: true });
       fs.writeFileSync(path.join(tmp, b.file), b.code);
     }
-    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', tmp, '--pretty', 'false'], { cwd: tmp, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', tmp, '--pretty', 'false'], {
+      cwd: tmp,
+      encoding: 'utf8',
+    });
     if (tsc.status !== 0) {
       const errors = readmeDiagnostics(tsc.stdout, blocks);
       expect.fail(`the README's plugin snippet does not compile:\n${errors.join('\n')}${tsc.stderr}`);
@@ -113,10 +120,24 @@ describe('README plugin walkthrough', () => {
   });
 
   it('names the README line of a block that does not compile', () => {
-    const md = ['# x', SECTION, 'text', '   ```ts', '   // src/a.ts', '   const n: number = "s";', '   ```', '## next', '```ts', 'ignored', '```'].join('\n');
+    const md = [
+      '# x',
+      SECTION,
+      'text',
+      '   ```ts',
+      '   // src/a.ts',
+      '   const n: number = "s";',
+      '   ```',
+      '## next',
+      '```ts',
+      'ignored',
+      '```',
+    ].join('\n');
     const blocks = typescriptBlocks(md, SECTION);
     expect(blocks).to.deep.equal([{ line: 5, indent: 3, code: '// src/a.ts\nconst n: number = "s";\n', file: 'src/a.ts' }]);
     const tscOut = "src/a.ts(2,7): error TS2322: Type 'string' is not assignable to type 'number'.\n";
-    expect(readmeDiagnostics(tscOut, blocks)).to.deep.equal(["README.md:6:10: error TS2322: Type 'string' is not assignable to type 'number'."]);
+    expect(readmeDiagnostics(tscOut, blocks)).to.deep.equal([
+      "README.md:6:10: error TS2322: Type 'string' is not assignable to type 'number'.",
+    ]);
   });
 });

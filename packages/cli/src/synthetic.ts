@@ -9,7 +9,11 @@ import { createClassifier, saveModel } from '@dbp-bench/models';
 
 /** Write an untrained small-cnn for the synthetic dataset (16x16x1, 4 classes) to `file`. */
 export function writeSyntheticClassifier(file: string): void {
-  const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 }, 1);
+  const model = createClassifier(
+    'small-cnn',
+    { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 8], hidden: 16, dropout: 0 },
+    1,
+  );
   try {
     saveModel(file, model);
   } finally {
@@ -36,6 +40,8 @@ export interface SyntheticRunOptions {
   attack?: { id: string; name?: string; options?: Record<string, unknown> };
   /** Fresh purifications per adversarial example in the final evaluation (default 1). */
   purifications?: number;
+  /** Evaluation batch size (default 2). */
+  batchSize?: number;
   description?: string;
   /** Leaderboard display name (default 'small-cnn (untrained)'). */
   model?: string;
@@ -49,11 +55,21 @@ export function syntheticRunConfig(o: SyntheticRunOptions): Record<string, unkno
     ...(o.description ? { description: o.description } : {}),
     ...(o.plugins ? { plugins: o.plugins } : {}),
     seed: 1,
-    dataset: { id: 'synthetic', options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: o.n } },
+    dataset: {
+      id: 'synthetic',
+      options: { size: 16, numClasses: 4, imageSize: 16, channels: 1, seed: 2 },
+      subset: { kind: 'first', n: o.n },
+    },
     classifier: { weights: o.weights },
     defense: o.defense ?? { id: 'identity' },
-    attacks: [o.attack ?? { id: 'pgd', name: eot > 1 ? `pgd-2-eot-${eot}` : 'pgd-2', options: { steps: 2, eot: { samples: eot }, eps: SYNTHETIC_EPS, stepSize: 0.05 } }],
-    evaluation: { purifications: o.purifications ?? 1, batchSize: 2 },
+    attacks: [
+      o.attack ?? {
+        id: 'pgd',
+        name: eot > 1 ? `pgd-2-eot-${eot}` : 'pgd-2',
+        options: { steps: 2, eot: { samples: eot }, eps: SYNTHETIC_EPS, stepSize: 0.05 },
+      },
+    ],
+    evaluation: { purifications: o.purifications ?? 1, batchSize: o.batchSize ?? 2 },
     leaderboard: { model: o.model ?? 'small-cnn (untrained)', family: 'none', reducedProtocol: true },
   };
 }
@@ -61,11 +77,25 @@ export function syntheticRunConfig(o: SyntheticRunOptions): Record<string, unkno
 /**
  * Write a tiny synthetic benchmark into `dir` for CLI tests: an untrained small-cnn (`cnn.safetensors`),
  * the identity defense and a 2-step PGD on the first `n` images of the synthetic dataset, as
- * `run.json` with run name `name`. Returns the config's path.
+ * `run.json` with run name `name`. `over` replaces the defense id, the batch size or the leaderboard
+ * model name. Returns the config's path.
  */
-export function writeSyntheticRunConfig(dir: string, n: number, name: string): string {
+export function writeSyntheticRunConfig(
+  dir: string,
+  n: number,
+  name: string,
+  over: { defense?: string; batchSize?: number; model?: string } = {},
+): string {
   writeSyntheticClassifier(path.join(dir, 'cnn.safetensors'));
   const file = path.join(dir, 'run.json');
-  fs.writeFileSync(file, JSON.stringify(syntheticRunConfig({ name, n, weights: 'cnn.safetensors' })));
+  const config = syntheticRunConfig({
+    name,
+    n,
+    weights: 'cnn.safetensors',
+    ...(over.defense ? { defense: { id: over.defense } } : {}),
+    batchSize: over.batchSize,
+    model: over.model,
+  });
+  fs.writeFileSync(file, JSON.stringify(config));
   return file;
 }

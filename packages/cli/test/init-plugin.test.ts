@@ -22,7 +22,11 @@ function cli(args: string[], cwd: string): { status: number | null; stdout: stri
 }
 
 function readJsonl(file: string): Record<string, any>[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 }
 
 /** Build the plugin package in `dir` with its own tsconfig and the repository's TypeScript, as `npm run build` does. */
@@ -35,7 +39,11 @@ function buildPlugin(dir: string): void {
 }
 
 /** `dbp-bench run <config> --out <out>` in a child process; the run's entry and journal records. */
-function runConfig(config: string, out: string, cwd: string): { entry: Record<string, any>; header: Record<string, any>; samples: Record<string, any>[] } {
+function runConfig(
+  config: string,
+  out: string,
+  cwd: string,
+): { entry: Record<string, any>; header: Record<string, any>; samples: Record<string, any>[] } {
   const run = cli(['run', config, '--out', out, '--entries', path.join(out, 'entries')], cwd);
   expect(run.status, run.stderr).to.equal(0);
   const runDirs = fs.readdirSync(out).filter((d) => d !== 'entries');
@@ -64,7 +72,17 @@ describe('dbp-bench init-plugin', () => {
     fs.mkdirSync(dir);
     const init = cli(['init-plugin', dir, '--id', 'test-noise', '--name', '@lab/dbp-test-noise'], tmp);
     expect(init.status, init.stderr).to.equal(0);
-    for (const f of ['package.json', 'tsconfig.json', 'README.md', 'src/defense/test-noise.ts', 'src/plugins.ts', 'src/index.ts', 'run.json', 'run-identity.json', 'classifier.safetensors']) {
+    for (const f of [
+      'package.json',
+      'tsconfig.json',
+      'README.md',
+      'src/defense/test-noise.ts',
+      'src/plugins.ts',
+      'src/index.ts',
+      'run.json',
+      'run-identity.json',
+      'classifier.safetensors',
+    ]) {
       expect(fs.existsSync(path.join(dir, f)), f).to.equal(true);
     }
     const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8'));
@@ -92,7 +110,7 @@ describe('dbp-bench init-plugin', () => {
     const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'runs'), tmp);
     expect(entry.defense.id).to.equal('test-noise');
     expect(entry.defense.options).to.deep.equal({ sigma: 0.25 });
-    expect(entry.flags.randomized, 'the sanity check saw the plugin\'s noise').to.equal(true);
+    expect(entry.flags.randomized, "the sanity check saw the plugin's noise").to.equal(true);
     const robust = entry.results.robust;
     expect(robust.n).to.equal(8);
     expect(robust.value / 100).to.be.within(0, 1);
@@ -123,7 +141,9 @@ describe('dbp-bench init-plugin', () => {
     expect(entry.results.attacks.map((a: { id: string }) => a.id)).to.deep.equal(['test-fgsm']);
     expect(entry.results.attacks[0].checks.flags).to.deep.equal([]);
     expect(entry.results.robust.value / 100).to.be.within(0, 1);
-    expect(header.identity.modules.find((m: { name: string }) => m.name === 'dbp-bench-plugin-test-fgsm')?.serves).to.deep.equal(['attack:test-fgsm']);
+    expect(header.identity.modules.find((m: { name: string }) => m.name === 'dbp-bench-plugin-test-fgsm')?.serves).to.deep.equal([
+      'attack:test-fgsm',
+    ]);
     expect(samples).to.have.length(8);
     const ran = samples.flatMap((s) => s.attacks).filter((a) => a.ran);
     expect(ran.length, 'the attack ran on the clean-correct samples').to.be.above(0);
@@ -146,14 +166,19 @@ describe('dbp-bench init-plugin', () => {
     expect(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8')).to.equal('mine');
   });
 
-  it('--link-only recreates the links of a plugin package (and refuses a folder without package.json or a real directory in a link\'s place)', () => {
+  it("--link-only recreates the links of a plugin package (and refuses a folder without package.json or a real directory in a link's place)", () => {
     const dir = path.join(tmp, 'relink');
     fs.mkdirSync(dir);
     expect(() => relinkPlugin(dir)).to.throw(`init-plugin --link-only: ${dir} has no package.json`);
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"x"}');
     const first = relinkPlugin(dir);
     const link = path.join(dir, 'node_modules', '@dbp-bench', 'framework');
-    expect(first.links.map((l) => l.name)).to.include.members(['@dbp-bench/core', '@dbp-bench/framework', '@tensorflow/tfjs-core', '@dbp-bench/cli']);
+    expect(first.links.map((l) => l.name)).to.include.members([
+      '@dbp-bench/core',
+      '@dbp-bench/framework',
+      '@tensorflow/tfjs-core',
+      '@dbp-bench/cli',
+    ]);
     fs.unlinkSync(link);
     fs.symlinkSync(tmp, link, 'junction'); // a stale link: replaced
     relinkPlugin(dir);
@@ -165,14 +190,28 @@ describe('dbp-bench init-plugin', () => {
 
   it('validates --kind, --id and --name with clear errors', () => {
     const registry = builtinRegistry();
-    expect(() => checkInitPluginArgs({ kind: 'filter' })).to.throw(/--kind 'filter' is not a plugin kind \(expected one of dataset, architecture, defense, attack, trainer\)/);
-    expect(() => checkInitPluginArgs({ kind: 'trainer' })).to.throw(/--kind 'trainer' has no template yet \(init-plugin writes: defense, attack\)/);
-    expect(checkInitPluginArgs({ kind: 'attack' })).to.deep.include({ kind: 'attack', id: 'my-attack', name: 'dbp-bench-plugin-my-attack' });
+    expect(() => checkInitPluginArgs({ kind: 'filter' })).to.throw(
+      /--kind 'filter' is not a plugin kind \(expected one of dataset, architecture, defense, attack, trainer\)/,
+    );
+    expect(() => checkInitPluginArgs({ kind: 'trainer' })).to.throw(
+      /--kind 'trainer' has no template yet \(init-plugin writes: defense, attack\)/,
+    );
+    expect(checkInitPluginArgs({ kind: 'attack' })).to.deep.include({
+      kind: 'attack',
+      id: 'my-attack',
+      name: 'dbp-bench-plugin-my-attack',
+    });
     for (const id of ['../evil', '.hidden', '-x', 'a/b', 'x'.repeat(65), '']) {
       expect(() => checkInitPluginArgs({ id }), id).to.throw(/--id '.*' is not a safe plugin id/);
     }
-    expect(() => checkInitPluginArgs({ id: 'identity', registry })).to.throw(/--id 'identity' is already a registered defense \(package @dbp-bench\/defenses-dbp\)/);
+    expect(() => checkInitPluginArgs({ id: 'identity', registry })).to.throw(
+      /--id 'identity' is already a registered defense \(package @dbp-bench\/defenses-dbp\)/,
+    );
     expect(() => checkInitPluginArgs({ name: 'Bad Name' })).to.throw(/--name 'Bad Name' is not a valid npm package name/);
-    expect(checkInitPluginArgs({ id: 'My.Defense_2' })).to.deep.include({ kind: 'defense', id: 'My.Defense_2', name: 'dbp-bench-plugin-my.defense_2' });
+    expect(checkInitPluginArgs({ id: 'My.Defense_2' })).to.deep.include({
+      kind: 'defense',
+      id: 'My.Defense_2',
+      name: 'dbp-bench-plugin-my.defense_2',
+    });
   });
 });

@@ -7,7 +7,15 @@
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PLUGIN_KINDS, isSafeId, nearestPackageJson, writeFileAtomic, writeJsonAtomic, type PluginKind, type PluginRegistry } from '@dbp-bench/framework';
+import {
+  PLUGIN_KINDS,
+  isSafeId,
+  nearestPackageJson,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type PluginKind,
+  type PluginRegistry,
+} from '@dbp-bench/framework';
 import { SYNTHETIC_EPS, syntheticRunConfig, writeSyntheticClassifier, type SyntheticRunOptions } from '../synthetic';
 import type { AddCommand } from './types';
 
@@ -38,12 +46,26 @@ const TEMPLATES: { readonly [K in PluginKind]?: Template } = {
       {
         file: 'run.json',
         script: 'bench',
-        config: { name: `${id}-synthetic`, defense: { id, options: { sigma: 0.25 } }, eotSamples: 2, purifications: 2, model: `${id} + small-cnn (untrained)`, description: `The ${id} defense in front of an untrained small-cnn on ${SMOKE.n} synthetic images under PGD-2 + EoT-2: ${SMOKE_NOTE}.` },
+        config: {
+          name: `${id}-synthetic`,
+          defense: { id, options: { sigma: 0.25 } },
+          eotSamples: 2,
+          purifications: 2,
+          model: `${id} + small-cnn (untrained)`,
+          description: `The ${id} defense in front of an untrained small-cnn on ${SMOKE.n} synthetic images under PGD-2 + EoT-2: ${SMOKE_NOTE}.`,
+        },
       },
       {
         file: 'run-identity.json',
         script: 'bench:identity',
-        config: { name: `${id}-synthetic-baseline`, defense: { id: 'identity' }, eotSamples: 2, purifications: 2, model: 'identity + small-cnn (untrained)', description: 'The baseline of run.json: the same benchmark without a defense (identity).' },
+        config: {
+          name: `${id}-synthetic-baseline`,
+          defense: { id: 'identity' },
+          eotSamples: 2,
+          purifications: 2,
+          model: 'identity + small-cnn (untrained)',
+          description: 'The baseline of run.json: the same benchmark without a defense (identity).',
+        },
       },
     ],
     runsReadme: (id) =>
@@ -55,7 +77,11 @@ const TEMPLATES: { readonly [K in PluginKind]?: Template } = {
       {
         file: 'run.json',
         script: 'bench',
-        config: { name: `${id}-synthetic`, attack: { id, options: { eps: SYNTHETIC_EPS } }, description: `The ${id} attack on an untrained small-cnn (no defense) on ${SMOKE.n} synthetic images, l_inf ${SYNTHETIC_EPS}: ${SMOKE_NOTE}.` },
+        config: {
+          name: `${id}-synthetic`,
+          attack: { id, options: { eps: SYNTHETIC_EPS } },
+          description: `The ${id} attack on an untrained small-cnn (no defense) on ${SMOKE.n} synthetic images, l_inf ${SYNTHETIC_EPS}: ${SMOKE_NOTE}.`,
+        },
       },
       {
         file: 'run-pgd.json',
@@ -150,25 +176,38 @@ export function resolveInstalledPackage(name: string, from: string = cliPackageD
 }
 
 /** Check --kind, --id and --name; returns the validated values (clear errors otherwise). */
-export function checkInitPluginArgs(o: Pick<InitPluginOptions, 'kind' | 'id' | 'name' | 'registry'>): { kind: PluginKind; id: string; name: string; template: Template } {
+export function checkInitPluginArgs(o: Pick<InitPluginOptions, 'kind' | 'id' | 'name' | 'registry'>): {
+  kind: PluginKind;
+  id: string;
+  name: string;
+  template: Template;
+} {
   const kind = o.kind ?? 'defense';
   if (!(PLUGIN_KINDS as readonly string[]).includes(kind)) {
     throw new Error(`init-plugin: --kind '${kind}' is not a plugin kind (expected one of ${PLUGIN_KINDS.join(', ')})`);
   }
   const template = TEMPLATES[kind as PluginKind];
   if (!template) {
-    throw new Error(`init-plugin: --kind '${kind}' has no template yet (init-plugin writes: ${INIT_PLUGIN_KINDS.join(', ')}); scaffold a defense and add src/${kind}/<id>.ts by hand, listed in src/plugins.ts`);
+    throw new Error(
+      `init-plugin: --kind '${kind}' has no template yet (init-plugin writes: ${INIT_PLUGIN_KINDS.join(', ')}); scaffold a defense and add src/${kind}/<id>.ts by hand, listed in src/plugins.ts`,
+    );
   }
   const id = o.id ?? `my-${kind}`;
   if (!isSafeId(id) || id.length > MAX_ID_CHARS) {
-    throw new Error(`init-plugin: --id '${id}' is not a safe plugin id (expected a letter or digit, then letters, digits, '.', '_', '-', at most ${MAX_ID_CHARS} characters: it names src/${kind}/<id>.ts and the example runs)`);
+    throw new Error(
+      `init-plugin: --id '${id}' is not a safe plugin id (expected a letter or digit, then letters, digits, '.', '_', '-', at most ${MAX_ID_CHARS} characters: it names src/${kind}/<id>.ts and the example runs)`,
+    );
   }
   if (o.registry?.has(kind as PluginKind, id)) {
-    throw new Error(`init-plugin: --id '${id}' is already a registered ${kind} (package ${o.registry.registration(kind as PluginKind, id).package}); plugin ids are unique per kind, choose another`);
+    throw new Error(
+      `init-plugin: --id '${id}' is already a registered ${kind} (package ${o.registry.registration(kind as PluginKind, id).package}); plugin ids are unique per kind, choose another`,
+    );
   }
   const name = o.name ?? `dbp-bench-plugin-${id.toLowerCase()}`;
   if (!PACKAGE_NAME.test(name) || name.length > 214) {
-    throw new Error(`init-plugin: --name '${name}' is not a valid npm package name (lowercase letters, digits, '-', '.', '_', '~', optionally @scope/, at most 214 characters)`);
+    throw new Error(
+      `init-plugin: --name '${name}' is not a valid npm package name (lowercase letters, digits, '-', '.', '_', '~', optionally @scope/, at most 214 characters)`,
+    );
   }
   return { kind: kind as PluginKind, id, name, template };
 }
@@ -179,7 +218,9 @@ function checkTarget(dir: string, force: boolean): void {
   if (!fs.statSync(dir).isDirectory()) throw new Error(`init-plugin: ${dir} exists and is not a directory`);
   const entries = fs.readdirSync(dir);
   if (entries.length && !force) {
-    throw new Error(`init-plugin: ${dir} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, e.g. '${entries.sort()[0]}'); choose a new or empty directory, or pass --force to overwrite the scaffold's files there`);
+    throw new Error(
+      `init-plugin: ${dir} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, e.g. '${entries.sort()[0]}'); choose a new or empty directory, or pass --force to overwrite the scaffold's files there`,
+    );
   }
 }
 
@@ -211,7 +252,9 @@ export function linkInstalledPackages(dir: string): { links: LinkedPackage[]; mi
         missing.push(p.name);
         continue;
       }
-      throw new Error(`init-plugin: cannot resolve ${p.name} from the dbp-bench install at ${cliPackageDir()} (is dbp-bench installed completely?)`);
+      throw new Error(
+        `init-plugin: cannot resolve ${p.name} from the dbp-bench install at ${cliPackageDir()} (is dbp-bench installed completely?)`,
+      );
     }
     const link = path.join(nodeModules, ...p.name.split('/'));
     symlink(found.dir, link, 'junction');
@@ -227,7 +270,8 @@ export function linkInstalledPackages(dir: string): { links: LinkedPackage[]; mi
  */
 export function relinkPlugin(dir: string): { dir: string; links: LinkedPackage[]; missing: string[] } {
   const abs = path.resolve(dir);
-  if (!fs.existsSync(path.join(abs, 'package.json'))) throw new Error(`init-plugin --link-only: ${abs} has no package.json (expected a plugin package written by init-plugin)`);
+  if (!fs.existsSync(path.join(abs, 'package.json')))
+    throw new Error(`init-plugin --link-only: ${abs} has no package.json (expected a plugin package written by init-plugin)`);
   return { dir: abs, ...linkInstalledPackages(abs) };
 }
 
@@ -279,7 +323,13 @@ const TSCONFIG = {
 /** The generated tsconfig's compiler options (the README snippet test compiles with the same). */
 export const PLUGIN_TSCONFIG: Readonly<typeof TSCONFIG> = TSCONFIG;
 
-function packageJson(name: string, id: string, kind: PluginKind, runs: readonly SmokeRun[], version: (n: string) => string | undefined): string {
+function packageJson(
+  name: string,
+  id: string,
+  kind: PluginKind,
+  runs: readonly SmokeRun[],
+  version: (n: string) => string | undefined,
+): string {
   const json = {
     name,
     version: '0.1.0',
@@ -445,7 +495,15 @@ export const plugin: PluginModule = { name: '${name}', register };
 `;
 }
 
-function readmeTemplate(o: { name: string; id: string; kind: PluginKind; links: LinkedPackage[]; missing: string[]; runs: readonly SmokeRun[]; runsReadme: string }): string {
+function readmeTemplate(o: {
+  name: string;
+  id: string;
+  kind: PluginKind;
+  links: LinkedPackage[];
+  missing: string[];
+  runs: readonly SmokeRun[];
+  runsReadme: string;
+}): string {
   const links = o.links.map((l) => `- \`node_modules/${l.name}\` (${l.version})`).join('\n');
   const tsc = o.missing.includes('typescript')
     ? '\nTypeScript was not found next to dbp-bench, so `node_modules/typescript` is not linked: install a\ncompiler (`npm install --save-dev typescript`, needs the network) or run a `tsc` you have (`tsc -p .`).\n'
@@ -501,16 +559,20 @@ API, rebuild and follow the compiler.
 export const addInitPluginCommand: AddCommand = (program, context) => {
   program
     .command('init-plugin <dir>')
-    .description('write a plugin package (package.json, tsconfig, src/<kind>/<id>.ts, a smoke-benchmark run config) linked to this install, offline')
+    .description(
+      'write a plugin package (package.json, tsconfig, src/<kind>/<id>.ts, a smoke-benchmark run config) linked to this install, offline',
+    )
     .option('--kind <kind>', `plugin kind (templates: ${INIT_PLUGIN_KINDS.join(', ')})`, 'defense')
     .option('--id <id>', 'plugin id (default my-<kind>)')
     .option('--name <package-name>', 'npm package name (default dbp-bench-plugin-<id>)')
-    .option('--force', 'write into a non-empty directory, overwriting the scaffold\'s files')
+    .option('--force', "write into a non-empty directory, overwriting the scaffold's files")
     .option('--link-only', 'only (re)create the node_modules links of an existing plugin package')
     .action(async (dir: string, opts: { kind: string; id?: string; name?: string; force?: boolean; linkOnly?: boolean }) => {
       const ctx = context();
       const linked = (r: { dir: string; links: LinkedPackage[]; missing: string[] }): void => {
-        ctx.out(`linked into ${path.join(r.dir, 'node_modules')}:\n${r.links.map((l) => `  ${l.name} ${l.version} -> ${l.target}`).join('\n')}`);
+        ctx.out(
+          `linked into ${path.join(r.dir, 'node_modules')}:\n${r.links.map((l) => `  ${l.name} ${l.version} -> ${l.target}`).join('\n')}`,
+        );
         if (r.missing.length) ctx.err(`not found next to dbp-bench (not linked): ${r.missing.join(', ')}; see the plugin's README`);
       };
       if (opts.linkOnly) {
