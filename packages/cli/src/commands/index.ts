@@ -14,12 +14,14 @@ import { addRunCommand } from './run';
 import { addLeaderboardCommand } from './leaderboard';
 import { addQuickstartCommand } from './quickstart';
 import { addBenchCommand } from './bench';
+import { addInitPluginCommand } from './init-plugin';
 
 export const COMMANDS: AddCommand[] = [
   addQuickstartCommand,
   addRunCommand,
   addValidateCommand,
   addPluginsCommand,
+  addInitPluginCommand,
   addDataCommand,
   addWeightsCommand,
   addEvalCommand,
