@@ -2,7 +2,19 @@
  * The undefended baseline: purify(x) = x. Deterministic, draws no noise, exact gradient = identity.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeMismatchError, type Defense, type DefenseCapabilities, type NoiseSource } from '@dbp-bench/framework';
+import { ShapeMismatchError, definePlugin, type Defense, type DefenseCapabilities, type JsonSchema, type NoiseSource } from '@dbp-bench/framework';
+
+const identity = definePlugin({
+  kind: 'defense',
+  id: 'identity',
+  description: 'No defense: purify(x) = x (the undefended baseline).',
+  schema: { type: 'object', additionalProperties: false, properties: {} },
+  create: () => new IdentityDefense(),
+});
+export default identity;
+
+/** The JSON Schema of the identity plugin's options (none). */
+export const IDENTITY_SCHEMA: JsonSchema = identity.schema;
 
 export class IdentityDefense implements Defense {
   readonly id = 'identity';

@@ -18,29 +18,44 @@
  * `clampOutput: false` the raw (x + 1)/2 is returned.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { DefenseCapabilities, EpsModel, NoiseSource, NoiseStreamKind } from '@dbp-bench/framework';
-import { DbpError } from '@dbp-bench/framework';
+import { DbpError, definePlugin, pluginOptionsWithout, type Defense, type DefenseCapabilities, type EpsModel, type JsonSchema, type NoiseSource, type NoiseStreamKind, type OptionsOf } from '@dbp-bench/framework';
 import { VPSDE, type VpStep } from '../schedulers/vp-sde';
-import { DiffusionPurifier, type PurifierBaseOptions } from './purifier';
+import { checkpointOption, createWithWeights, gradientOption, strengthOption, weightsOption } from '../diffusion-plugin';
+import { DiffusionPurifier, type OwnsModel } from '../purifier';
 
-export type DiffPureVariant = 'addt' | 'diffpure-original';
+const diffpure = definePlugin({
+  kind: 'defense',
+  id: 'diffpure',
+  description: 'DiffPure: VP-SDE purification (default: ADDT-repo variant, 101 Euler-Maruyama steps from t = 0.101, predictor only).',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['weights'],
+    properties: {
+      weights: weightsOption,
+      variant: { enum: ['addt', 'diffpure-original'], default: 'addt', description: 'addt: ADDT-repo VP loop (101 steps from t = 0.101); diffpure-original: NVlabs torchsde Euler from a[t-1].' },
+      strength: strengthOption,
+      numInferenceSteps: { type: 'integer', minimum: 2, maximum: 100000, default: 1000, description: 'addt: N of the grid linspace(1, 1e-3, N) (dt = -1/N).' },
+      dt: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.001, description: 'diffpure-original: Euler step.' },
+      corrector: { type: 'boolean', default: false, description: 'addt: one Langevin corrector step (snr) before each predictor step.' },
+      snr: { type: 'number', exclusiveMinimum: 0, default: 0.16, description: 'Corrector signal-to-noise ratio.' },
+      clampOutput: { type: 'boolean', default: true, description: 'Clamp the purified image to [0, 1].' },
+      gradient: gradientOption,
+      checkpoint: checkpointOption,
+    },
+  },
+  create: (options, ctx): Promise<Defense> => createWithWeights('diffpure', options, ctx, (model, o) => new DiffPure(model, { ...o, ownsModel: true })),
+});
+export default diffpure;
 
-export interface DiffPureOptions extends PurifierBaseOptions {
-  /** `addt` (default) or `diffpure-original`. */
-  readonly variant?: DiffPureVariant;
-  /** t* (default 0.1). */
-  readonly strength?: number;
-  /** addt: N, the length of the grid linspace(1, 1e-3, N) (default 1000 -> 101 steps, dt = -1/N). */
-  readonly numInferenceSteps?: number;
-  /** diffpure-original: the Euler step dt (default 1e-3, torchsde's default). */
-  readonly dt?: number;
-  /** addt: one Langevin corrector step before each predictor step (default false). */
-  readonly corrector?: boolean;
-  /** Corrector signal-to-noise ratio (default 0.16). */
-  readonly snr?: number;
-  /** Clamp the output to [0,1] (default true). */
-  readonly clampOutput?: boolean;
-}
+/** The options of the diffpure plugin. */
+export type DiffPurePluginOptions = OptionsOf<typeof diffpure.schema>;
+/** The options DiffPure takes in code: the plugin's, without `weights` (it is given the network). */
+export type DiffPureOptions = Omit<DiffPurePluginOptions, 'weights'>;
+/** The variant: `addt` (the ADDT repository's loop) or `diffpure-original` (NVlabs/DiffPure). */
+export type DiffPureVariant = DiffPureOptions['variant'];
+/** The JSON Schema of the diffpure plugin's options. */
+export const DIFFPURE_SCHEMA: JsonSchema = diffpure.schema;
 
 export class DiffPure extends DiffusionPurifier {
   readonly id = 'diffpure';
@@ -48,21 +63,16 @@ export class DiffPure extends DiffusionPurifier {
   /** The reverse steps: drift time t and step length h. */
   readonly steps: readonly VpStep[];
   readonly capabilities: DefenseCapabilities;
-  readonly options: Readonly<Required<Omit<DiffPureOptions, keyof PurifierBaseOptions>>>;
+  /** The options, validated by the plugin's schema with its defaults filled. */
+  readonly options: DiffPureOptions;
   private readonly forwardAlphaBar: number;
 
-  constructor(model: EpsModel, options: DiffPureOptions = {}) {
-    super(model, options);
-    this.options = Object.freeze({
-      variant: options.variant ?? 'addt',
-      strength: options.strength ?? 0.1,
-      numInferenceSteps: options.numInferenceSteps ?? 1000,
-      dt: options.dt ?? 1e-3,
-      corrector: options.corrector ?? false,
-      snr: options.snr ?? 0.16,
-      clampOutput: options.clampOutput ?? true,
-    });
-    const o = this.options;
+  /** `options`: any subset of the plugin's options but `weights` (validated, defaults filled). */
+  constructor(model: EpsModel, options: Partial<DiffPureOptions> & OwnsModel = {}) {
+    const { ownsModel, ...rest } = options;
+    const o = pluginOptionsWithout(diffpure, ['weights'], rest);
+    super(model, o, ownsModel === true);
+    this.options = o;
     this.sde = new VPSDE();
     if (o.variant === 'addt') {
       this.steps = Object.freeze(this.sde.addtSteps(o.strength, o.numInferenceSteps));

@@ -23,15 +23,22 @@ import {
   type NoiseSource,
 } from '@dbp-bench/framework';
 
-/** Options every diffusion purifier accepts. */
+/**
+ * Options every diffusion purifier takes (validated, defaults filled: the plugin schemas' `gradient`
+ * and `checkpoint`, see diffusion-plugin.ts).
+ */
 export interface PurifierBaseOptions {
-  /** Gradient mode of attack targets created on this defense without one (default `exact`; `bpda`: the target's BPDA). */
-  readonly gradient?: GradientMode;
+  /** Gradient mode of attack targets created on this defense without one (`bpda`: the target's BPDA). */
+  readonly gradient: GradientMode;
   /**
-   * Per-step recompute for exact gradients (default true). false = plain `tf.grad` through the whole
-   * chain: identical gradient, activation memory of every step (only for short chains / tests).
+   * Per-step recompute for exact gradients. false = plain `tf.grad` through the whole chain: identical
+   * gradient, activation memory of every step (only for short chains / tests).
    */
-  readonly checkpoint?: boolean;
+  readonly checkpoint: boolean;
+}
+
+/** What a purifier constructor takes besides its plugin options: whether it owns (and disposes) the network. */
+export interface OwnsModel {
   /** Dispose the eps-model in dispose() (set when the defense loaded the weights itself). */
   readonly ownsModel?: boolean;
 }
@@ -52,11 +59,12 @@ export abstract class DiffusionPurifier implements Defense {
 
   constructor(
     readonly model: EpsModel,
-    base: PurifierBaseOptions = {},
+    base: PurifierBaseOptions,
+    ownsModel: boolean,
   ) {
-    this.defaultGradient = base.gradient ?? 'exact';
-    this.useCheckpoint = base.checkpoint ?? true;
-    this.ownsModel = base.ownsModel ?? false;
+    this.defaultGradient = base.gradient;
+    this.useCheckpoint = base.checkpoint;
+    this.ownsModel = ownsModel;
     // Purification runs the network in eval mode (dropout off): the chain must be deterministic
     // given its noise for recompute, DW-box replay and bit-identical repeated calls.
     (model as ModelWithConfig).setTraining?.(false);
