@@ -30,7 +30,8 @@ import {
   normalizePerSample,
   philoxNormals,
   philoxUniforms,
-  validateSchema,
+  definePlugin,
+  pluginOptions,
   vanishedGradientRows,
   type Attack,
   type AttackContext,
@@ -40,58 +41,56 @@ import {
   type LossName,
   type NoisePolicy,
   type Norm,
-  type PluginDefinition,
+  type OptionsOf,
   type ThreatModel,
 } from '@dbp-bench/framework';
-import { estimateGradient, type EotOptions } from './estimator';
-import { evaluateRandomized } from './evaluate';
+import { estimateGradient, type EotOptions } from '../estimator';
+import { evaluateRandomized } from '../evaluate';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
-import { gatherRows, scatterRows, selectRows } from './rows';
-import type { AttackRunContext } from './types';
+import { gatherRows, scatterRows, selectRows } from '../rows';
+import type { AttackRunContext } from '../types';
 
-export interface ApgdOptions {
-  readonly norm: Norm;
-  readonly eps: number | null;
-  /** n_iter */
-  readonly steps: number;
-  /** Losses run in order on the samples not yet fooled in every selection draw. */
-  readonly losses: LossName[];
-  readonly restarts: number;
-  readonly eot: EotOptions;
-  /** Momentum weight α of the update (0.75). */
-  readonly momentum: number;
-  /** Oscillation threshold ρ of the checkpoint test (0.75). */
-  readonly rho: number;
-  readonly gradient: GradientChoice;
-  /** Purifications per sample that decide between runs (Fixed AutoAttack `eval_iter`, 20). */
-  readonly selectionDraws: number;
-}
-
-export type ApgdOptionsInput = Partial<Omit<ApgdOptions, 'eot'>> & { eot?: Partial<EotOptions> };
-
-export const APGD_SCHEMA: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    norm: { enum: [...NORMS], default: 'linf' },
-    eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
-    steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
-    losses: {
-      type: 'array',
-      items: { enum: [...LOSS_NAMES] },
-      minItems: 1,
-      default: ['ce', 'dlr'],
-      description: "runs in order; ['ce', 'dlr'] = AutoAttack 'rand'",
+const apgd = definePlugin({
+  kind: 'attack',
+  id: 'apgd',
+  description: "APGD-CE + APGD-DLR with EoT (AutoAttack 'rand': 100 iterations, EoT 20), decisions by repeated purifications",
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      norm: { enum: [...NORMS], default: 'linf' },
+      eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
+      steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
+      losses: {
+        type: 'array',
+        items: { enum: [...LOSS_NAMES] },
+        minItems: 1,
+        default: ['ce', 'dlr'],
+        description: "runs in order; ['ce', 'dlr'] = AutoAttack 'rand'",
+      },
+      restarts: { type: 'integer', minimum: 1, default: 1, description: 'random restarts per loss' },
+      eot: eotSchema(20),
+      momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
+      rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
+      gradient: { enum: [...GRADIENT_CHOICES], default: 'target' },
+      selectionDraws: { type: 'integer', minimum: 1, default: 20, description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)' },
     },
-    restarts: { type: 'integer', minimum: 1, default: 1, description: 'random restarts per loss' },
-    eot: eotSchema(20),
-    momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
-    rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
-    gradient: { enum: [...GRADIENT_CHOICES], default: 'target' },
-    selectionDraws: { type: 'integer', minimum: 1, default: 20, description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)' },
+    allOf: budgetRules('linf'),
   },
-  allOf: budgetRules('linf'),
-};
+  create: (options): ApgdAttack => new ApgdAttack(options),
+});
+export default apgd;
+
+/**
+ * The options of APGD, validated, defaults filled: `steps` is n_iter, `losses` run in order on the
+ * samples not yet fooled, `momentum` α and `rho` ρ of the checkpoint test, `selectionDraws` the
+ * purifications per sample that decide between runs (Fixed AutoAttack `eval_iter`).
+ */
+export type ApgdOptions = OptionsOf<typeof apgd.schema>;
+/** What the ApgdAttack constructor takes: any subset of the options (eot too), validated and filled. */
+export type ApgdOptionsInput = Partial<Omit<ApgdOptions, 'eot'>> & { eot?: Partial<ApgdOptions['eot']> };
+/** The JSON Schema of the apgd plugin's options. */
+export const APGD_SCHEMA: JsonSchema = apgd.schema;
 
 /** Iteration counts of the checkpoint schedule: [n_iter_2, n_iter_min, size_decr]. */
 export function apgdSchedule(nIter: number): { first: number; min: number; decrease: number } {
@@ -146,17 +145,13 @@ export function apgdStart(x: tf.Tensor4D, sampleIndices: readonly number[], norm
 }
 
 export class ApgdAttack implements Attack {
-  static readonly kind = 'attack' as const;
-  static readonly id = 'apgd';
-  static readonly description = "APGD-CE + APGD-DLR with EoT (AutoAttack 'rand': 100 iterations, EoT 20), decisions by repeated purifications";
-  static readonly schema = APGD_SCHEMA;
-
   readonly id = 'apgd';
   readonly options: ApgdOptions;
   readonly threat: ThreatModel;
 
+  /** `options`: any subset of the plugin's options (validated by its schema, defaults filled). */
   constructor(options: ApgdOptionsInput = {}) {
-    this.options = validateSchema<ApgdOptions>(APGD_SCHEMA, options, `options of attack 'apgd'`) as ApgdOptions;
+    this.options = pluginOptions(apgd, options);
     this.threat = { norm: this.options.norm, eps: this.options.eps ?? ADDT_DEFAULTS[this.options.norm].eps };
   }
 
@@ -404,10 +399,3 @@ export class ApgdAttack implements Attack {
   }
 }
 
-export const apgdPlugin: PluginDefinition<ApgdAttack> = {
-  kind: 'attack',
-  id: 'apgd',
-  description: ApgdAttack.description,
-  schema: APGD_SCHEMA,
-  create: (options: ApgdOptionsInput) => new ApgdAttack(options),
-};

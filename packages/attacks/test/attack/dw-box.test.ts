@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger, createTarget } from '@dbp-bench/framework';
-import { DwBoxAttack } from '../src/dw-box';
-import { PgdAttack } from '../src/pgd';
-import { attackAndEvaluate } from '../src/run';
-import { ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from './helpers';
+import { ConfigValidationError, IncompatiblePluginError, MemoryLogger, PluginRegistry, createTarget } from '@dbp-bench/framework';
+import { plugin } from '../../src';
+import { DwBoxAttack } from '../../src/attack/dw-box';
+import { PgdAttack } from '../../src/attack/pgd';
+import { attackAndEvaluate } from '../../src/run';
+import { ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from '../helpers';
 
 const idx = Array.from({ length: 9 }, (_, i) => 40 + i);
 const opts = { eps: 0.05, stepSize: 0.01, steps: 5 };
@@ -96,5 +97,29 @@ describe('DW-box (ALGORITHMS.md §7)', () => {
     const b = await new PgdAttack({ ...opts, eot: { samples: 1 } }).perturb(t2, x, y, ctx);
     expect(maxAbsDiff(a, b)).to.equal(0);
     tf.dispose([a, b, x, y]);
+  });
+});
+
+describe('attack dw-box: the plugin', () => {
+  const registry = new PluginRegistry().use(plugin);
+
+  it('is created through the registry with its defaults: policy both, EoT 1, the PGD budget', async () => {
+    const a = await registry.createScope().create<DwBoxAttack>('attack', 'dw-box', {});
+    expect(a).to.be.instanceOf(DwBoxAttack);
+    expect(a.id).to.equal('dw-box');
+    expect(a.policy).to.equal('both');
+    expect(a.options.eot).to.deep.equal({ samples: 1, microBatch: 16 });
+    expect(a.protocol()).to.deep.include({ policy: 'both', eotSamples: 1, steps: 20 });
+    expect(new DwBoxAttack().options).to.deep.equal(a.options);
+  });
+
+  it('rejects a bad option, naming the plugin and the field', async () => {
+    await registry
+      .createScope()
+      .create('attack', 'dw-box', { policy: 'fresh' })
+      .then(
+        () => expect.fail("accepted policy 'fresh'"),
+        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'dw-box'[\s\S]*\$\.policy: must be one of "fwd", "rev", "both"/),
+      );
   });
 });

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger, createTarget, crossEntropyLoss, cwLoss, dlrLoss, eotRows, perSampleNorms, pgdStep, randomStart } from '@dbp-bench/framework';
-import { estimateGradient } from '../src/estimator';
-import { ADDT_DEFAULTS, PgdAttack } from '../src/pgd';
-import { evaluateRandomized, summarizeEvaluation } from '../src/evaluate';
-import { IdentityToyDefense, Mlp, RowKeyedTarget, ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from './helpers';
+import { ConfigValidationError, IncompatiblePluginError, MemoryLogger, PluginRegistry, createTarget, crossEntropyLoss, cwLoss, dlrLoss, eotRows, perSampleNorms, pgdStep, randomStart } from '@dbp-bench/framework';
+import { estimateGradient } from '../../src/estimator';
+import { ADDT_DEFAULTS, PgdAttack } from '../../src/attack/pgd';
+import { plugin } from '../../src';
+import { evaluateRandomized, summarizeEvaluation } from '../../src/evaluate';
+import { IdentityToyDefense, Mlp, RowKeyedTarget, ToyNoiseDefense, maxAbsDiff, syntheticData, trainedMlp } from '../helpers';
 
 describe('losses', () => {
   const logits = tf.tensor2d([
@@ -206,5 +207,29 @@ describe('PGD restarts and protocol', () => {
     const adv = await new PgdAttack({ steps: 2, eot: { samples: 8, microBatch: 16 } }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1, 2], seed: 0 });
     expect(defense.calls).to.equal(2 * Math.ceil((3 * 8) / 16));
     tf.dispose([adv, x, y]);
+  });
+});
+
+describe('attack pgd: the plugin', () => {
+  const registry = new PluginRegistry().use(plugin);
+
+  it('is created through the registry with the ADDT defaults (20 steps, EoT 10, 8/255 with step 2/255)', async () => {
+    const a = await registry.createScope().create<PgdAttack>('attack', 'pgd', {});
+    expect(a).to.be.instanceOf(PgdAttack);
+    expect(a.options).to.deep.equal({ norm: 'linf', eps: null, stepSize: null, steps: 20, randomStart: false, restarts: 1, loss: 'ce', eot: { samples: 10, microBatch: 16 }, gradient: 'target', selectionDraws: 10 });
+    expect(a.threat).to.deep.equal({ norm: 'linf', eps: 8 / 255 });
+    expect(a.stepSize).to.equal(2 / 255);
+    expect(new PgdAttack().options).to.deep.equal(a.options);
+  });
+
+  it('rejects a bad option, naming the plugin and the field', async () => {
+    await registry
+      .createScope()
+      .create('attack', 'pgd', { eot: { samples: 0 } })
+      .then(
+        () => expect.fail('accepted eot.samples 0'),
+        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'pgd'[\s\S]*\$\.eot\.samples: must be >= 1/),
+      );
+    expect(() => new PgdAttack({ loss: 'mse' as never })).to.throw(ConfigValidationError, /options of attack 'pgd'[\s\S]*\$\.loss: must be one of "ce", "cw", "dlr"/);
   });
 });

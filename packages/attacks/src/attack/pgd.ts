@@ -22,7 +22,8 @@ import {
   budgetRules,
   pgdStep,
   randomStart,
-  validateSchema,
+  definePlugin,
+  pluginOptions,
   vanishedGradientRows,
   type Attack,
   type AttackContext,
@@ -33,13 +34,13 @@ import {
   type LossName,
   type NoisePolicy,
   type Norm,
-  type PluginDefinition,
+  type OptionsOf,
   type ThreatModel,
 } from '@dbp-bench/framework';
-import { DEFAULT_MICRO_BATCH, estimateGradient, type EotOptions } from './estimator';
-import { evaluateRandomized } from './evaluate';
-import { gatherRows, scatterRows } from './rows';
-import type { AttackRunContext } from './types';
+import { DEFAULT_MICRO_BATCH, estimateGradient, type EotOptions } from '../estimator';
+import { evaluateRandomized } from '../evaluate';
+import { gatherRows, scatterRows } from '../rows';
+import type { AttackRunContext } from '../types';
 
 /** ADDT protocol budgets and step sizes (pixel units). */
 export const ADDT_DEFAULTS: Readonly<Record<Norm, { eps: number; stepSize: number }>> = {
@@ -60,26 +61,11 @@ export type GradientChoice = 'target' | GradientMode;
 /** The `gradient` option of the attacks: the target's mode, or one of GRADIENT_MODES. */
 export const GRADIENT_CHOICES: readonly GradientChoice[] = ['target', ...GRADIENT_MODES];
 
-export interface PgdOptions {
-  readonly norm: Norm;
-  /** Budget; null = the ADDT default of the norm. */
-  readonly eps: number | null;
-  /** Step size α; null = the ADDT default of the norm (2/255 for l_inf, 0.1 for l_2). */
-  readonly stepSize: number | null;
-  readonly steps: number;
-  readonly randomStart: boolean;
-  readonly restarts: number;
-  readonly loss: LossName;
-  readonly eot: EotOptions;
-  /** Gradient mode: the target's, exact backprop, or the target's BPDA (identity backward through the defense). */
-  readonly gradient: GradientChoice;
-  /** Purifications per sample used to pick, across restarts, the perturbation that fools the model. */
-  readonly selectionDraws: number;
-}
-
-export type PgdOptionsInput = Partial<Omit<PgdOptions, 'eot'>> & { eot?: Partial<EotOptions> };
-
-export function eotSchema(defaultSamples: number): JsonSchema {
+/**
+ * The EoT estimator option (`eot`) of the attacks' schemas: K replicas per sample in the batch
+ * dimension, micro-batched; `defaultSamples` is the attack's default K.
+ */
+export function eotSchema<const K extends number>(defaultSamples: K) {
   return {
     type: 'object',
     additionalProperties: false,
@@ -89,11 +75,11 @@ export function eotSchema(defaultSamples: number): JsonSchema {
       microBatch: { type: 'integer', minimum: 1, default: DEFAULT_MICRO_BATCH, description: 'rows per forward+backward pass' },
     },
     default: {},
-  };
+  } as const;
 }
 
-/** Options common to PGD and DW-box (JSON Schema properties). */
-export function pgdProperties(defaultEot: number): Record<string, JsonSchema> {
+/** Options common to PGD and DW-box (JSON Schema properties); `defaultEot` is the default EoT K. */
+export function pgdProperties<const K extends number>(defaultEot: K) {
   return {
     norm: { enum: [...NORMS], default: 'linf', description: 'threat model norm' },
     eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget in [0,1] pixel units, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
@@ -105,15 +91,32 @@ export function pgdProperties(defaultEot: number): Record<string, JsonSchema> {
     eot: eotSchema(defaultEot),
     gradient: { enum: [...GRADIENT_CHOICES], default: 'target', description: "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense)" },
     selectionDraws: { type: 'integer', minimum: 1, default: 10, description: 'purifications per sample used to compare restarts' },
-  };
+  } as const;
 }
 
-export const PGD_SCHEMA: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: pgdProperties(10),
-  allOf: budgetRules('linf'),
-};
+const pgd = definePlugin({
+  kind: 'attack',
+  id: 'pgd',
+  description: 'PGD (l_inf / l_2) with EoT and exact or BPDA gradients; ADDT protocol defaults (20 steps, EoT 10)',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: pgdProperties(10),
+    allOf: budgetRules('linf'),
+  },
+  create: (options): PgdAttack => new PgdAttack(options),
+});
+export default pgd;
+
+/**
+ * The options of PGD (and of DW-box but `policy`), validated, defaults filled. `eps` / `stepSize`
+ * null: the ADDT value of the norm (ADDT_DEFAULTS; `threat` and `stepSize` hold the resolved ones).
+ */
+export type PgdOptions = OptionsOf<typeof pgd.schema>;
+/** What the PgdAttack constructor takes: any subset of the options (eot too), validated and filled. */
+export type PgdOptionsInput = Partial<Omit<PgdOptions, 'eot'>> & { eot?: Partial<PgdOptions['eot']> };
+/** The JSON Schema of the pgd plugin's options. */
+export const PGD_SCHEMA: JsonSchema = pgd.schema;
 
 /** Resolve null eps / stepSize to the ADDT defaults of the norm. */
 export function resolveBudget(o: { norm: Norm; eps: number | null; stepSize: number | null }): { eps: number; stepSize: number } {
@@ -133,19 +136,18 @@ export function targetIsDeterministic(target: AttackTarget): boolean {
  * policies (the target decides which noise is keyed).
  */
 export class PgdAttack implements Attack {
-  static readonly kind = 'attack' as const;
-  static readonly id: string = 'pgd';
-  static readonly description: string = 'PGD (l_inf / l_2) with EoT and exact or BPDA gradients; ADDT protocol defaults (20 steps, EoT 10)';
-  static readonly schema: JsonSchema = PGD_SCHEMA;
-
   readonly id: string;
   readonly options: PgdOptions;
   readonly threat: ThreatModel;
   readonly stepSize: number;
 
-  constructor(options: PgdOptionsInput = {}, id = 'pgd', schema: JsonSchema = PGD_SCHEMA) {
-    this.id = id;
-    this.options = validateSchema<PgdOptions>(schema, options, `options of attack '${id}'`) as PgdOptions;
+  /**
+   * `options`: any subset of the plugin's options (validated by its schema, defaults filled).
+   * `def`: the plugin whose schema and id apply (DW-box passes its own).
+   */
+  constructor(options: PgdOptionsInput = {}, def: { readonly id: string; readonly schema: JsonSchema } = pgd) {
+    this.id = def.id;
+    this.options = pluginOptions({ kind: 'attack', id: def.id, schema: def.schema }, options) as PgdOptions;
     const { eps, stepSize } = resolveBudget(this.options);
     this.threat = { norm: this.options.norm, eps };
     this.stepSize = stepSize;
@@ -303,10 +305,3 @@ export class PgdAttack implements Attack {
   }
 }
 
-export const pgdPlugin: PluginDefinition<PgdAttack> = {
-  kind: 'attack',
-  id: 'pgd',
-  description: PgdAttack.description,
-  schema: PGD_SCHEMA,
-  create: (options: PgdOptionsInput) => new PgdAttack(options),
-};

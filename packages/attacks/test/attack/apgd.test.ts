@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { IncompatiblePluginError, MemoryLogger, createTarget } from '@dbp-bench/framework';
-import { ApgdAttack, apgdCheckpoints, apgdSchedule } from '../src/apgd';
-import { evaluateRandomized, summarizeEvaluation } from '../src/evaluate';
-import type { StepInfo } from '../src/types';
-import { IdentityToyDefense, Mlp, ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
+import { ConfigValidationError, IncompatiblePluginError, MemoryLogger, PluginRegistry, createTarget } from '@dbp-bench/framework';
+import { plugin } from '../../src';
+import { ApgdAttack, apgdCheckpoints, apgdSchedule } from '../../src/attack/apgd';
+import { evaluateRandomized, summarizeEvaluation } from '../../src/evaluate';
+import type { StepInfo } from '../../src/types';
+import { IdentityToyDefense, Mlp, ToyNoiseDefense, syntheticData, trainedMlp } from '../helpers';
 
 describe('APGD (Croce & Hein 2020) with EoT', () => {
   it("defaults to AutoAttack 'rand': CE then DLR, 100 iterations, EoT 20, momentum 0.75", () => {
@@ -123,5 +124,28 @@ describe('APGD (Croce & Hein 2020) with EoT', () => {
     }
     expect(err).to.be.instanceOf(IncompatiblePluginError);
     tf.dispose([x, y]);
+  });
+});
+
+describe('attack apgd: the plugin', () => {
+  const registry = new PluginRegistry().use(plugin);
+
+  it("is created through the registry with AutoAttack 'rand' defaults (100 iterations, ce then dlr, EoT 20)", async () => {
+    const a = await registry.createScope().create<ApgdAttack>('attack', 'apgd', {});
+    expect(a).to.be.instanceOf(ApgdAttack);
+    expect(a.options).to.deep.equal({ norm: 'linf', eps: null, steps: 100, losses: ['ce', 'dlr'], restarts: 1, eot: { samples: 20, microBatch: 16 }, momentum: 0.75, rho: 0.75, gradient: 'target', selectionDraws: 20 });
+    expect(a.threat).to.deep.equal({ norm: 'linf', eps: 8 / 255 });
+    expect(a.protocol()).to.deep.include({ stepSize: null, eotSamples: 20, steps: 100 });
+  });
+
+  it('rejects a bad option, naming the plugin and the field', async () => {
+    await registry
+      .createScope()
+      .create('attack', 'apgd', { momentum: 2 })
+      .then(
+        () => expect.fail('accepted momentum 2'),
+        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'apgd'[\s\S]*\$\.momentum: must be <= 1/),
+      );
+    expect(() => new ApgdAttack({ losses: [] })).to.throw(ConfigValidationError, /options of attack 'apgd'[\s\S]*\$\.losses: must NOT have fewer than 1 items/);
   });
 });

@@ -26,44 +26,49 @@ import {
   POLICY_NAMES,
   PolicyTarget,
   budgetRules,
+  definePlugin,
   policyEquivalence,
   type AttackContext,
   type AttackTarget,
   type DwPolicy,
   type JsonSchema,
   type NoisePolicy,
-  type PluginDefinition,
+  type OptionsOf,
   type PolicyEquivalence,
 } from '@dbp-bench/framework';
-import { PgdAttack, pgdProperties, type PgdOptions, type PgdOptionsInput } from './pgd';
+import { PgdAttack, pgdProperties, type PgdOptionsInput } from './pgd';
 
-export const DW_BOX_SCHEMA: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    policy: { enum: [...DW_POLICIES], default: 'both', description: 'keyed streams: fwd = DW_Fwd, rev = DW_Rev, both = DW_Both' },
-    ...pgdProperties(1),
+const dwBox = definePlugin({
+  kind: 'attack',
+  id: 'dw-box',
+  description: 'DW-box: PGD on a target whose keyed noise (fwd | rev | both) is shared with the final evaluation; EoT 1 by default',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      policy: { enum: [...DW_POLICIES], default: 'both', description: 'keyed streams: fwd = DW_Fwd, rev = DW_Rev, both = DW_Both' },
+      ...pgdProperties(1),
+    },
+    allOf: budgetRules('linf'),
   },
-  allOf: budgetRules('linf'),
-};
+  create: (options): DwBoxAttack => new DwBoxAttack(options),
+});
+export default dwBox;
 
-export interface DwBoxOptions extends PgdOptions {
-  readonly policy: DwPolicy;
-}
+/** The options of DW-box: PGD's (EoT 1 by default) and the keyed-noise `policy`. */
+export type DwBoxOptions = OptionsOf<typeof dwBox.schema>;
+/** The JSON Schema of the dw-box plugin's options. */
+export const DW_BOX_SCHEMA: JsonSchema = dwBox.schema;
 
 export class DwBoxAttack extends PgdAttack {
-  static override readonly id: string = 'dw-box';
-  static override readonly description: string =
-    'DW-box: PGD on a target whose keyed noise (fwd | rev | both) is shared with the final evaluation; EoT 1 by default';
-  static override readonly schema: JsonSchema = DW_BOX_SCHEMA;
-
   /** Notes recorded by the last perturb() call (e.g. that DW_Fwd equals DW_Both on this defense). */
   readonly notes: string[] = [];
   /** What the policy amounted to on the last defense attacked. */
   lastEquivalence?: PolicyEquivalence;
 
+  /** `options`: any subset of the plugin's options (validated by its schema, defaults filled). */
   constructor(options: PgdOptionsInput & { policy?: DwPolicy } = {}) {
-    super(options, 'dw-box', DW_BOX_SCHEMA);
+    super(options, dwBox);
   }
 
   override get policy(): NoisePolicy {
@@ -91,10 +96,3 @@ export class DwBoxAttack extends PgdAttack {
   }
 }
 
-export const dwBoxPlugin: PluginDefinition<DwBoxAttack> = {
-  kind: 'attack',
-  id: 'dw-box',
-  description: DwBoxAttack.description,
-  schema: DW_BOX_SCHEMA,
-  create: (options: PgdOptionsInput & { policy?: DwPolicy }) => new DwBoxAttack(options),
-};
