@@ -5,8 +5,8 @@ import * as zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { ConfigValidationError, DataFormatError, MissingFileError } from '@dbp-bench/framework';
-import { DOWNLOADS, mnistBundledDir, mnistPackageDigits, openDataset, readMnistBundledTest, resolveMnistSource } from '../src';
-import { requireShared, tempDir } from './helpers';
+import { DOWNLOADS, mnistBundledDir, mnistPackageDigits, openDataset, readMnistBundledTest, resolveMnistSource } from '../../src';
+import { requireShared, tempDir } from '../helpers';
 
 describe('mnist', () => {
   let tmp: ReturnType<typeof tempDir>;
