@@ -18,7 +18,7 @@ export interface DatasetRef {
   readonly subset: number;
 }
 
-export function datasetRefSchema(defaults: { split: string; description: string }): Record<string, unknown> {
+export function datasetRefSchema(defaults: { split: string; description: string }) {
   return {
     type: 'object',
     additionalProperties: false,
@@ -29,7 +29,7 @@ export function datasetRefSchema(defaults: { split: string; description: string 
       options: { type: 'object', default: { split: defaults.split }, description: 'Options of the dataset plugin (validated by its schema), e.g. {"split": "train", "dir": "..."}.' },
       subset: { type: 'integer', minimum: 0, default: 0, description: 'Use only n evenly spaced samples (index floor(i*size/n); 0 = all).' },
     },
-  };
+  } as const;
 }
 
 /** Per-trainer defaults of the shared options. */
@@ -54,7 +54,7 @@ export function withDefaults<S extends { properties: Record<string, unknown> }>(
 }
 
 /** The run options shared by every trainer (spread into a trainer's schema `properties`). */
-export function commonTrainProperties(d: TrainDefaults = {}): Record<string, unknown> {
+export function commonTrainProperties(d: TrainDefaults = {}) {
   return {
     dataset: datasetRefSchema({ split: 'train', description: 'Training data.' }),
     steps: { type: 'integer', minimum: 0, default: 0, description: 'Total optimizer steps; 0 = epochs x floor(trainSize / batchSize).' },
@@ -70,7 +70,7 @@ export function commonTrainProperties(d: TrainDefaults = {}): Record<string, unk
     logEvery: { type: 'integer', minimum: 1, default: 10, description: 'Append the mean loss to loss.jsonl every N steps.' },
     evalEvery: { type: 'integer', minimum: -1, default: 0, description: 'Evaluate every N steps; 0 = every epoch; -1 = only at the end.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Seeds initialisation, data order, augmentation and all training noise.' },
-  };
+  } as const;
 }
 
 /** The loop options plus the training data and the epoch count (`steps` 0 = derived from epochs). */
