@@ -37,7 +37,7 @@ import {
   type OptionsOf,
   type ThreatModel,
 } from '@dbp-bench/framework';
-import { DEFAULT_MICRO_BATCH, estimateGradient, type EotOptions } from '../estimator';
+import { estimateGradient, type EotOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
 import { gatherRows, scatterRows } from '../rows';
 import type { AttackRunContext } from '../types';
@@ -72,7 +72,7 @@ export function eotSchema<const K extends number>(defaultSamples: K) {
     description: 'EoT gradient estimator: K replicas per sample in the batch dimension, micro-batched.',
     properties: {
       samples: { type: 'integer', minimum: 1, default: defaultSamples, description: 'replicas per sample (K)' },
-      microBatch: { type: 'integer', minimum: 1, default: DEFAULT_MICRO_BATCH, description: 'rows per forward+backward pass' },
+      microBatch: { type: 'integer', minimum: 1, default: 16, description: 'rows per forward+backward pass' },
     },
     default: {},
   } as const;
