@@ -216,23 +216,24 @@ export class PluginRegistry {
 export function definingFile(value: unknown): string | undefined {
   const cache = typeof require === 'function' ? require.cache : undefined;
   if (!cache || value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
-  let named: string | undefined;
+  const modules: [string, Record<string, unknown>][] = [];
   for (const [file, mod] of Object.entries(cache)) {
     const exp = mod?.exports as Record<string, unknown> | undefined;
-    if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) continue;
-    if (exp === value) named ??= file;
-    const def = Object.getOwnPropertyDescriptor(exp, 'default');
-    if (def && 'value' in def && def.value === value) return sourceOf(file);
-    if (named) continue;
+    if (exp && (typeof exp === 'object' || typeof exp === 'function')) modules.push([file, exp]);
+  }
+  // First the module whose default export it is (one property per module: cheap), then an own named export.
+  for (const [file, exp] of modules) {
+    const d = Object.getOwnPropertyDescriptor(exp, 'default');
+    if (d && 'value' in d && d.value === value) return sourceOf(file);
+  }
+  for (const [file, exp] of modules) {
+    if (exp === value) return sourceOf(file);
     for (const key of Object.keys(exp)) {
       const d = Object.getOwnPropertyDescriptor(exp, key);
-      if (d && 'value' in d && d.value === value) {
-        named = file;
-        break;
-      }
+      if (d && 'value' in d && d.value === value) return sourceOf(file);
     }
   }
-  return named && sourceOf(named);
+  return undefined;
 }
 
 /** `<pkg>/dist/<p>.js` -> `<pkg>/<p>.ts` when that file exists, else `file`. */
