@@ -3,20 +3,15 @@
  * loop's options: run length in steps or epochs, batch size, optimizer, schedule, clipping, EMA,
  * augmentation, checkpoint/log/eval cadence, seed, and the training dataset.
  */
-import { ConfigValidationError, type Dataset, type PluginContext } from '@dbp-bench/framework';
+import { ConfigValidationError, type Dataset, type OptionsOf, type PluginContext } from '@dbp-bench/framework';
 import { selectSubsetAsync } from '@dbp-bench/datasets';
 import { augmentSchema, type AugmentOptions } from './augment';
 import { emaSchema, type EmaOptions } from './ema';
 import { optimizerSchema, scheduleSchema, type OptimizerOptions, type ScheduleOptions } from './optim';
 import type { LoopOptions, TrainData } from './training-loop';
 
-/** `{id, options, subset}`: a dataset plugin, its options, and how many of its samples to use (evenly spaced). */
-export interface DatasetRef {
-  readonly id: string;
-  readonly options: Record<string, unknown>;
-  /** Use only `subset` evenly spaced samples (0 = all). */
-  readonly subset: number;
-}
+/** `{id, options, subset}`: a dataset plugin, its options, and how many of its samples to use (evenly spaced; 0 = all). */
+export type DatasetRef = OptionsOf<ReturnType<typeof datasetRefSchema>>;
 
 export function datasetRefSchema(defaults: { split: string; description: string }) {
   return {
@@ -73,11 +68,11 @@ export function commonTrainProperties(d: TrainDefaults = {}) {
   } as const;
 }
 
-/** The loop options plus the training data and the epoch count (`steps` 0 = derived from epochs). */
-export interface CommonTrainOptions extends LoopOptions {
-  readonly dataset: DatasetRef;
-  readonly epochs: number;
-}
+/**
+ * The options every trainer shares (`commonTrainProperties`, defaults filled): the loop options plus
+ * the training data and the epoch count (`steps` 0 = derived from epochs).
+ */
+export type CommonTrainOptions = OptionsOf<{ readonly type: 'object'; readonly properties: ReturnType<typeof commonTrainProperties> }>;
 
 /** Loop options for a training set of `trainSize` samples. */
 export function loopOptions(o: CommonTrainOptions, trainSize: number): LoopOptions {
