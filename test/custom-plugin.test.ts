@@ -50,7 +50,8 @@ describe('external plugin (examples/custom-defense)', () => {
 
   it('is listed by `dbp-bench --plugin <path> plugins list`', () => {
     const out = execFileSync(process.execPath, [CLI, '--plugin', './examples/custom-defense', 'plugins', 'list'], { cwd: ROOT, encoding: 'utf8' });
-    expect(out).to.match(/defense\s+noise-blur\s+dbp-bench-example-custom-defense\s+Example plugin/);
+    // the file column names the module that defines it, relative to the working directory
+    expect(out).to.match(/defense\s+noise-blur\s+dbp-bench-example-custom-defense\s+examples\/custom-defense\/\S+\.ts\s+Example plugin/);
   });
 
   it('a missing plugin gives a clear error and exit code 1', () => {

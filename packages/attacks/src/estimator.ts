@@ -15,8 +15,6 @@ export interface EotOptions {
   readonly microBatch: number;
 }
 
-export const DEFAULT_MICRO_BATCH = 16;
-
 export interface EstimateOptions {
   readonly eot: EotOptions;
   readonly loss: LossName;

@@ -5,26 +5,18 @@
  * threat geometry and the losses are the framework's. The conformance suite for attacks is in
  * `@dbp-bench/attacks/dist/src/testing`.
  */
-import type { PluginModule, PluginRegistry } from '@dbp-bench/framework';
-import { apgdPlugin } from './apgd';
-import { dwBoxPlugin } from './dw-box';
-import { pgdPlugin } from './pgd';
+import type { PluginModule } from '@dbp-bench/framework';
+import { register } from './plugins';
 
 export * from './estimator';
 export * from './rows';
 export * from './evaluate';
 export * from './types';
-export * from './pgd';
-export * from './dw-box';
-export * from './apgd';
+export * from './attack/pgd';
+export * from './attack/dw-box';
+export * from './attack/apgd';
+export { PLUGINS, register } from './plugins';
 export * from './run';
 export * from './analysis';
-
-/** Register this package's plugins: `pgd`, `dw-box`, `apgd`. */
-export function register(registry: PluginRegistry): void {
-  registry.add(pgdPlugin);
-  registry.add(dwBoxPlugin);
-  registry.add(apgdPlugin);
-}
 
 export const plugin: PluginModule = { name: '@dbp-bench/attacks', register };

@@ -2,9 +2,9 @@
  * The conformance suite run on every attack of the package: PGD l_inf and l_2, DW-box, APGD, on the
  * undefended trained MLP and on a stochastic toy defense.
  */
-import { apgdPlugin, ApgdAttack } from '../src/apgd';
-import { dwBoxPlugin, DwBoxAttack } from '../src/dw-box';
-import { pgdPlugin, PgdAttack } from '../src/pgd';
+import apgd, { ApgdAttack } from '../src/attack/apgd';
+import dwBox, { DwBoxAttack } from '../src/attack/dw-box';
+import pgd, { PgdAttack } from '../src/attack/pgd';
 import { describeAttackConformance, type ConformanceFixture } from '../src/testing';
 import { IdentityToyDefense, ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
 
@@ -25,7 +25,7 @@ async function stochastic(streams: ('forward' | 'reverse')[] = ['forward', 'reve
 
 // PGD l_inf at a budget that matters (0.1 against prototypes 0.06 apart from the midpoint) breaks the undefended MLP.
 describeAttackConformance('pgd linf (undefended, trained MLP)', () => new PgdAttack({ norm: 'linf', eps: 0.1, stepSize: 0.02, steps: 10 }), () => undefended(0.1), {
-  plugin: pgdPlugin,
+  plugin: pgd,
   invalidOptions: [{ norm: 'l1' }, { steps: 0 }, { eps: -1 }, { eot: { samples: 0 } }, { loss: 'mse' }, { unknown: 1 }],
 });
 
@@ -40,14 +40,14 @@ describeAttackConformance('pgd l2 (undefended)', () => new PgdAttack({ norm: 'l2
 describeAttackConformance('pgd l2 + EoT 2, cw loss, bpda (stochastic toy defense)', () => new PgdAttack({ norm: 'l2', eps: 0.6, stepSize: 0.15, steps: 6, loss: 'cw', gradient: 'bpda', eot: { samples: 2, microBatch: 16 } }), () => stochastic());
 
 describeAttackConformance('dw-box both (stochastic toy defense)', () => new DwBoxAttack({ policy: 'both', eps: 0.1, stepSize: 0.02, steps: 6 }), () => stochastic(), {
-  plugin: dwBoxPlugin,
+  plugin: dwBox,
   invalidOptions: [{ policy: 'fresh' }, { policy: 'none' }],
 });
 
 describeAttackConformance('dw-box fwd + EoT 2 (stochastic toy defense)', () => new DwBoxAttack({ policy: 'fwd', eps: 0.1, stepSize: 0.02, steps: 5, eot: { samples: 2, microBatch: 16 } }), () => stochastic());
 
 describeAttackConformance('apgd ce+dlr (undefended)', () => new ApgdAttack({ eps: 0.1, steps: 12, eot: { samples: 1, microBatch: 16 }, selectionDraws: 1 }), () => undefended(0.1), {
-  plugin: apgdPlugin,
+  plugin: apgd,
   invalidOptions: [{ losses: [] }, { losses: ['mse'] }, { momentum: 2 }, { steps: 0 }],
 });
 

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { MemoryLogger, type EpsModel } from '@dbp-bench/framework';
 import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
-import { DwBoxAttack } from '../src/dw-box';
-import { PgdAttack } from '../src/pgd';
+import { DwBoxAttack } from '../src/attack/dw-box';
+import { PgdAttack } from '../src/attack/pgd';
 import { attackAndEvaluate } from '../src/run';
 import { maxAbsDiff, syntheticData, trainedMlp } from './helpers';
 

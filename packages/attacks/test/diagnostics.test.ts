@@ -5,9 +5,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { MemoryLogger, createTarget, type AttackDiagnostics, type Defense, type GradientMode } from '@dbp-bench/framework';
-import { ApgdAttack } from '../src/apgd';
-import { DwBoxAttack } from '../src/dw-box';
-import { PgdAttack } from '../src/pgd';
+import { ApgdAttack } from '../src/attack/apgd';
+import { DwBoxAttack } from '../src/attack/dw-box';
+import { PgdAttack } from '../src/attack/pgd';
 import { IdentityToyDefense, syntheticData, trainedMlp } from './helpers';
 
 /** Identity forward; the backward pass zeroes the rows listed in `masked` (gradient masking on some rows). */

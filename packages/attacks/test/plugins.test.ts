@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ConfigValidationError, PluginRegistry, UnknownPluginError } from '@dbp-bench/framework';
 import { plugin, register } from '../src';
-import { ApgdAttack } from '../src/apgd';
-import { DwBoxAttack } from '../src/dw-box';
-import { PgdAttack } from '../src/pgd';
+import { ApgdAttack } from '../src/attack/apgd';
+import { DwBoxAttack } from '../src/attack/dw-box';
+import { PgdAttack } from '../src/attack/pgd';
 
 describe('@dbp-bench/attacks plugins', () => {
   const registry = new PluginRegistry().use(plugin);

@@ -8,8 +8,8 @@ import { SeededRng, type Classifier } from '@dbp-bench/framework';
 import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
 import { UNET_PRESETS, UNet } from '@dbp-bench/models';
 import { analyzeTrajectories } from '../src/analysis/trajectories';
-import { DwBoxAttack } from '../src/dw-box';
-import { PgdAttack } from '../src/pgd';
+import { DwBoxAttack } from '../src/attack/dw-box';
+import { PgdAttack } from '../src/attack/pgd';
 import { attackAndEvaluate } from '../src/run';
 import { describeAttackConformance, type ConformanceFixture } from '../src/testing';
 

@@ -72,3 +72,23 @@ describe('cli: quickstart machinery', function () {
     expect(deps.loaded).to.equal(0);
   });
 });
+
+describe('cli: plugins list / doc', function () {
+  this.timeout(60000);
+
+  it('plugins list shows the file each built-in plugin is defined in, relative to the working directory', async () => {
+    const { out } = await cli('plugins', 'list');
+    const line = out.split('\n').find((l) => /^defense\s+dp-ddpm\s/.test(l));
+    expect(line, out).to.not.equal(undefined);
+    const file = line!.split(/\s{2,}/)[3];
+    expect(path.isAbsolute(file) ? file : path.resolve(process.cwd(), file)).to.satisfy((f: string) => f.endsWith(path.join('defenses-dbp', 'src', 'defense', 'dp-ddpm.ts')) && fs.existsSync(f));
+    const json = JSON.parse((await cli('plugins', 'list', '--json')).out) as { kind: string; id: string; file?: string }[];
+    expect(json.find((p) => p.kind === 'attack' && p.id === 'pgd')?.file).to.match(/attacks[\\/]src[\\/]attack[\\/]pgd\.ts$/);
+  });
+
+  it('plugins doc prints the README section generated from the schema', async () => {
+    const { out } = await cli('plugins', 'doc', 'attack', 'pgd');
+    expect(out).to.match(/^### pgd\n\nattack `pgd`: /);
+    expect(out).to.include('| `steps` | integer | `20` | PGD iterations (≥ 1) |');
+  });
+});

@@ -20,6 +20,7 @@ export * from './ids';
 export * from './schema';
 export * from './registry';
 export * from './plugin';
+export * from './plugin-doc';
 export * from './testing';
 
 /**

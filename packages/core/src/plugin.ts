@@ -83,3 +83,34 @@ export function definePlugin<const S extends JsonSchema, T>(def: {
 export function pluginOptions<S extends JsonSchema>(def: { readonly kind: PluginKind; readonly id: string; readonly schema: S }, partial: unknown = {}): OptionsOf<S> {
   return validateSchema<FromSchema<S>>(def.schema, partial, `options of ${def.kind} '${def.id}'`);
 }
+
+const withoutCache = new WeakMap<object, Map<string, JsonSchema>>();
+
+/** `schema` without the properties `keys` (dropped from `properties` and `required`); cached per schema. */
+function schemaWithout(schema: JsonSchema, keys: readonly string[]): JsonSchema {
+  const key = [...keys].sort().join('\0');
+  let bySchema = withoutCache.get(schema);
+  if (!bySchema) withoutCache.set(schema, (bySchema = new Map()));
+  let out = bySchema.get(key);
+  if (!out) {
+    const props = { ...((schema.properties ?? {}) as Record<string, unknown>) };
+    for (const k of keys) delete props[k];
+    const required = Array.isArray(schema.required) ? (schema.required as string[]).filter((r) => !keys.includes(r)) : undefined;
+    out = { ...schema, properties: props, ...(required ? { required } : {}) };
+    bySchema.set(key, out);
+  }
+  return out;
+}
+
+/**
+ * Like `pluginOptions`, for the part of a plugin's options that a class takes when it is built in
+ * code: the options without `keys` (e.g. a diffusion defense's `weights`, when the caller hands the
+ * class a network), validated with the plugin's schema minus those properties, defaults filled.
+ */
+export function pluginOptionsWithout<S extends JsonSchema, const K extends string>(
+  def: { readonly kind: PluginKind; readonly id: string; readonly schema: S },
+  keys: readonly K[],
+  partial: unknown = {},
+): Omit<OptionsOf<S>, K> {
+  return validateSchema<Omit<FromSchema<S>, K>>(schemaWithout(def.schema, keys), partial, `options of ${def.kind} '${def.id}'`) as Omit<OptionsOf<S>, K>;
+}

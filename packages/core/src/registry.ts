@@ -56,6 +56,12 @@ export interface RegisteredPlugin {
    * file it is given). The benchmark runner hashes the package around it into the run identity.
    */
   readonly module?: string;
+  /**
+   * The source file that defines the plugin, when found: the loaded module that exports its
+   * definition (or class) — as its default export, else as its own named export —, a compiled
+   * `dist/**.js` mapped to the `**.ts` beside `dist` when that exists. Falls back to `module`.
+   */
+  readonly file?: string;
 }
 
 /** What a plugin module exports. */
@@ -111,7 +117,17 @@ export class PluginRegistry {
     const key = pluginToken(def.kind, def.id);
     const existing = this.plugins.get(key);
     if (existing) throw new DuplicatePluginError(def.kind, def.id, existing.package, this.currentPackage);
-    const entry = { kind: def.kind, id: def.id, description: def.description, schema: def.schema, package: this.currentPackage, ...(this.currentModule ? { module: this.currentModule } : {}), def };
+    const file = definingFile(plugin) ?? this.currentModule;
+    const entry = {
+      kind: def.kind,
+      id: def.id,
+      description: def.description,
+      schema: def.schema,
+      package: this.currentPackage,
+      ...(this.currentModule ? { module: this.currentModule } : {}),
+      ...(file ? { file } : {}),
+      def,
+    };
     this.plugins.set(key, entry);
     return this;
   }
@@ -189,6 +205,44 @@ export class PluginRegistry {
     this.loadedModules.add(resolved);
     return this.use(found as PluginModule, found.name ?? packageNameOf(resolved) ?? spec, resolved);
   }
+}
+
+/**
+ * The file of the loaded CommonJS module that exports `value` (a plugin definition or class): one
+ * whose default export it is, else one holding it as an own data property (`export const x = ...`;
+ * re-exports such as `export * from` are getters, so an index re-exporting it is not taken). A
+ * compiled `<pkg>/dist/<p>.js` is mapped to `<pkg>/<p>.ts` when that source file exists.
+ */
+export function definingFile(value: unknown): string | undefined {
+  const cache = typeof require === 'function' ? require.cache : undefined;
+  if (!cache || value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  const modules: [string, Record<string, unknown>][] = [];
+  for (const [file, mod] of Object.entries(cache)) {
+    const exp = mod?.exports as Record<string, unknown> | undefined;
+    if (exp && (typeof exp === 'object' || typeof exp === 'function')) modules.push([file, exp]);
+  }
+  // First the module whose default export it is (one property per module: cheap), then an own named export.
+  for (const [file, exp] of modules) {
+    const d = Object.getOwnPropertyDescriptor(exp, 'default');
+    if (d && 'value' in d && d.value === value) return sourceOf(file);
+  }
+  for (const [file, exp] of modules) {
+    if (exp === value) return sourceOf(file);
+    for (const key of Object.keys(exp)) {
+      const d = Object.getOwnPropertyDescriptor(exp, key);
+      if (d && 'value' in d && d.value === value) return sourceOf(file);
+    }
+  }
+  return undefined;
+}
+
+/** `<pkg>/dist/<p>.js` -> `<pkg>/<p>.ts` when that file exists, else `file`. */
+function sourceOf(file: string): string {
+  const parts = file.split(path.sep);
+  const i = parts.lastIndexOf('dist');
+  if (i < 0 || !file.endsWith('.js')) return file;
+  const ts = [...parts.slice(0, i), ...parts.slice(i + 1)].join(path.sep).replace(/\.js$/, '.ts');
+  return fs.existsSync(ts) ? ts : file;
 }
 
 /** The package.json nearest above `file` (its directory and parsed content; `json` is null when unreadable), if any. */

@@ -3,7 +3,7 @@
  * line fails the build when the derived type is wrong), and pluginOptions fills the schema's defaults.
  */
 import { expect } from 'chai';
-import { ConfigValidationError, definePlugin, pluginOptions, type FromSchema, type OptionsOf } from '../src';
+import { ConfigValidationError, definePlugin, pluginOptions, pluginOptionsWithout, type FromSchema, type OptionsOf } from '../src';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
@@ -70,6 +70,18 @@ describe('definePlugin / pluginOptions', () => {
     expect(Object.isFrozen(o)).to.equal(true);
     expect(await def.create(o, undefined as never)).to.deep.equal({ s: 0.1, v: 'fixed_large', c: undefined, weights: 'w.safetensors' });
     expect(() => pluginOptions(def, { steps: 1.5 })).to.throw(ConfigValidationError, /options of defense 'typed'[\s\S]*\$\.weights: is required[\s\S]*\$\.steps: must be integer/);
+  });
+
+  it('pluginOptionsWithout: the options without some properties (no longer required, and refused when given), defaults filled', () => {
+    const o = pluginOptionsWithout(def, ['weights'], { steps: 2 });
+    // compile-time: weights is gone from the type
+    const _noWeights: Expect<Equal<'weights' extends keyof typeof o ? true : false, false>> = true;
+    expect(_noWeights).to.equal(true);
+    expect(o).to.deep.equal({ strength: 0.1, steps: 2, variance: 'fixed_large', dir: null, sizes: [1, 2], extras: {} });
+    expect(() => pluginOptionsWithout(def, ['weights'], { weights: 'w' })).to.throw(ConfigValidationError, /options of defense 'typed'[\s\S]*\$\.weights: is not a known field/);
+    // the plugin's own schema is unchanged
+    expect(def.schema.required).to.deep.equal(['weights']);
+    expect(Object.keys(def.schema.properties)).to.include('weights');
   });
 
   it('returns a frozen definition', () => {

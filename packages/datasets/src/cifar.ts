@@ -8,7 +8,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, MissingFileError, type DatasetInfo, type Logger } from '@dbp-bench/framework';
+import { DataFormatError, MissingFileError, type DatasetInfo, type Logger, type OptionsOf } from '@dbp-bench/framework';
+import type cifar10 from './dataset/cifar10';
+import type cifar100 from './dataset/cifar100';
 import { ArrayBackedDataset, checkIndices, findDataDir, isFile, readFileOnce, readLines, U8_TO_UNIT } from './util';
 
 export const CIFAR10_CLASSES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -149,13 +151,12 @@ function namesFile(file: string, expected: number, fallback: readonly string[]):
   return names;
 }
 
-export interface CifarOptions {
-  split: 'train' | 'test';
-  /** Directory with the .bin files, or its parent holding the official folder. */
-  dir: string;
-  /** CIFAR-100 only: which label the dataset returns. */
-  labels?: 'fine' | 'coarse';
-}
+/**
+ * The options of the `cifar10` / `cifar100` plugins: `dir` holds the .bin files, or is the parent of
+ * the official folder; `labels` (CIFAR-100 only, `cifar100`'s default when absent) which label the
+ * dataset returns.
+ */
+export type CifarOptions = OptionsOf<typeof cifar10.schema> & Partial<Pick<OptionsOf<typeof cifar100.schema>, 'labels'>>;
 
 /**
  * A CIFAR-10 or CIFAR-100 split read from the official binary files. Images are 32×32×3 in [0,1];

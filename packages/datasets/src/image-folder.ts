@@ -9,21 +9,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFormatError, MissingFileError, type DatasetInfo } from '@dbp-bench/framework';
 import { centerCrop, readJpegRgb, resizeBilinear, resizeShorterSize, writeRgb, type RgbImage } from './image';
+import type { OptionsOf } from '@dbp-bench/framework';
+import type imageFolder from './dataset/image-folder';
 import { ArrayBackedDataset, codeUnitCompare, isDir, LruCache, naturalCompare } from './util';
 
-export interface ImageFolderOptions {
-  /** Root directory; `dir/<split>` is used when it exists, else `dir` itself holds the class folders. */
-  dir: string;
-  split: string;
-  /** Shorter side after resizing; 0 = keep the decoded size. */
-  resize: number;
-  /** Center-crop size; 0 = no crop (then every image must end up with the same size). */
-  crop: number;
-  /** File extensions (case-insensitive) taken as images. */
-  extensions: string[];
-  /** Processed images kept in memory. */
-  cacheSize: number;
-}
+/**
+ * The options of the `image-folder` plugin: `dir/<split>` is used when it exists, else `dir` itself
+ * holds the class folders; `resize` 0 keeps the decoded size, `crop` 0 = no crop (then every image
+ * must end up with the same size).
+ */
+export type ImageFolderOptions = OptionsOf<typeof imageFolder.schema>;
 
 /** Class folders and files of an image-folder root. */
 export function scanImageFolder(root: string, extensions: readonly string[]): { classes: string[]; files: string[]; labels: number[] } {

@@ -22,7 +22,8 @@
  *   `dbp-bench data download mnist`. Official order; train = all 60,000 training images.
  */
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError, MissingFileError, inflateChecked, readFileChecked, sha256, type DatasetInfo } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, MissingFileError, inflateChecked, readFileChecked, sha256, type DatasetInfo, type OptionsOf } from '@dbp-bench/framework';
+import type mnist from './dataset/mnist';
 import { DOWNLOADS } from './download';
 import { ArrayBackedDataset, isFile, writeBytes } from './util';
 
@@ -220,13 +221,11 @@ export function readMnistIdx(dir: string, split: 'train' | 'test'): Split {
   return out;
 }
 
-export interface MnistOptions {
-  split: 'train' | 'test';
-  /** `auto` (default): `idx` when `dir` is given, else `bundled`. */
-  source?: MnistSource | 'auto';
-  /** Folder of the official IDX files; only read by source `idx` (default there: `data/mnist`). */
-  dir?: string | null;
-}
+/**
+ * What MnistDataset takes: the `mnist` plugin's options, `source` and `dir` optional (absent = the
+ * schema's `auto` and null: `idx` when `dir` is given, else `bundled`; `data/mnist` for `idx`).
+ */
+export type MnistOptions = Pick<OptionsOf<typeof mnist.schema>, 'split'> & Partial<Omit<OptionsOf<typeof mnist.schema>, 'split'>>;
 
 /** The source and folder an MnistOptions selects (see the module comment); throws on a contradiction. */
 export function resolveMnistSource(options: Pick<MnistOptions, 'source' | 'dir'>): { source: MnistSource; dir?: string } {

@@ -5,19 +5,12 @@
  * counter-based SeededRng, so any index can be read in any order with identical results.
  * Labels are balanced (index i gets label i mod K before a seeded shuffle).
  */
-import { SeededRng, type DatasetInfo } from '@dbp-bench/framework';
+import { SeededRng, type DatasetInfo, type OptionsOf } from '@dbp-bench/framework';
+import type synthetic from './dataset/synthetic';
 import { ArrayBackedDataset } from './util';
 
-export interface SyntheticOptions {
-  split: 'train' | 'test';
-  size: number;
-  numClasses: number;
-  imageSize: number;
-  channels: 1 | 3;
-  seed: number;
-  /** Standard deviation of the per-pixel Gaussian noise (in [0,1] pixel units). */
-  noise: number;
-}
+/** The options of the `synthetic` plugin (`noise`: std of the per-pixel Gaussian noise, [0,1] pixel units). */
+export type SyntheticOptions = OptionsOf<typeof synthetic.schema>;
 
 function hueToRgb(h: number, s: number, v: number): [number, number, number] {
   const i = Math.floor(h * 6);

@@ -17,15 +17,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFormatError, MissingFileError, readTextChecked, type DatasetInfo } from '@dbp-bench/framework';
 import { readJpegRgb, writeRgb, type RgbImage } from './image';
+import type { OptionsOf } from '@dbp-bench/framework';
+import type tinyImagenet from './dataset/tiny-imagenet';
 import { ArrayBackedDataset, codeUnitCompare, findDataDir, isDir, isFile, LruCache, naturalCompare, readLines } from './util';
 
-export interface TinyImageNetOptions {
-  split: 'train' | 'val';
-  /** `tiny-imagenet-200/` itself or its parent. */
-  dir: string;
-  /** Decoded images kept in memory (64×64×3 bytes each). */
-  cacheSize: number;
-}
+/**
+ * The options of the `tiny-imagenet` plugin: `dir` is `tiny-imagenet-200/` itself or its parent,
+ * `cacheSize` the decoded images kept in memory (64×64×3 bytes each).
+ */
+export type TinyImageNetOptions = OptionsOf<typeof tinyImagenet.schema>;
 
 /** The sorted wnid list of a Tiny-ImageNet root (validated: non-empty, unique ids). */
 export function readWnids(root: string): string[] {

@@ -31,3 +31,15 @@ export function tempDir(prefix = 'dbp-datasets-'): { dir: string; cleanup: () =>
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** Expect `p` to reject with ConfigValidationError-like message matching `re` (the plugin and field named). */
+export async function expectRejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  let err: Error | undefined;
+  try {
+    await p;
+  } catch (e) {
+    err = e as Error;
+  }
+  if (!err) throw new Error(`expected a rejection matching ${re}`);
+  if (!re.test(err.message)) throw new Error(`expected an error matching ${re}, got: ${err.message}`);
+}

@@ -64,6 +64,36 @@ describe('PluginRegistry', () => {
   });
 });
 
+describe('registry: the file each plugin comes from', () => {
+  it('records the module exporting the definition (default export first, not an index re-exporting it), dist mapped to src', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-plugin-file-'));
+    const def = (id: string): string => `{ kind: 'defense', id: '${id}', description: 'd', schema: { type: 'object' }, create: () => ({}) }`;
+    // a package with a compiled dist/ beside its sources: dist/src/defense/a.js has src/defense/a.ts
+    fs.mkdirSync(path.join(dir, 'dist', 'src', 'defense'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'src', 'defense'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'src', 'defense', 'a.ts'), '// source of a');
+    fs.writeFileSync(path.join(dir, 'dist', 'src', 'defense', 'a.js'), `exports.default = ${def('a')};`);
+    // b is a named export whose compiled file has no source beside dist: the .js file is recorded
+    fs.writeFileSync(path.join(dir, 'dist', 'src', 'defense', 'b.js'), `exports.bPlugin = ${def('b')};`);
+    // the index re-exports b with a getter (as tsc compiles `export *`) and defines c inline in register()
+    fs.writeFileSync(
+      path.join(dir, 'dist', 'src', 'index.js'),
+      `const a = require('./defense/a'); const b = require('./defense/b');
+       Object.defineProperty(exports, 'bPlugin', { enumerable: true, get: () => b.bPlugin });
+       exports.register = (r) => r.add(a.default).add(b.bPlugin).add(${def('c')});`,
+    );
+    const r = new PluginRegistry();
+    r.load('./dist/src/index.js', dir);
+    const real = (p: string): string => fs.realpathSync(p);
+    expect(real(r.registration('defense', 'a').file!)).to.equal(real(path.join(dir, 'src', 'defense', 'a.ts')));
+    expect(real(r.registration('defense', 'b').file!)).to.equal(real(path.join(dir, 'dist', 'src', 'defense', 'b.js')));
+    // not found in any module's exports: the registering module
+    expect(real(r.registration('defense', 'c').file!)).to.equal(real(path.join(dir, 'dist', 'src', 'index.js')));
+    // a plugin added outside any module has no file
+    expect(new PluginRegistry().add(defense('loose')).registration('defense', 'loose').file).to.equal(undefined);
+  });
+});
+
 describe('validateSchema', () => {
   it('validateSchema does not modify its input', () => {
     const input = { a: 1 };

@@ -2,8 +2,8 @@
  * @dbp-bench/models — the networks (diffusion UNet, classifiers) and the weight formats
  * (safetensors, PyTorch checkpoint import).
  */
-import type { PluginModule, PluginRegistry } from '@dbp-bench/framework';
-import { registerArchitectures } from './plugins';
+import type { PluginModule } from '@dbp-bench/framework';
+import { register } from './plugins';
 
 export * from './nn';
 export * from './unet';
@@ -15,9 +15,7 @@ export { ZipReader, isZip } from './torch/zip';
 export * from './torch/checkpoint';
 export * from './torch/convert';
 
-/** Register this package's plugins (kind 'architecture'). */
-export function register(registry: PluginRegistry): void {
-  registerArchitectures(registry);
-}
+export { PLUGINS, register } from './plugins';
+export { classifierArchitecture } from './classifier-plugin';
 
 export const plugin: PluginModule = { name: '@dbp-bench/models', register };

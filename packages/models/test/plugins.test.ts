@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { PluginRegistry, ConfigValidationError } from '@dbp-bench/framework';
-import { plugin, UNet, type ClassifierModel } from '../src';
+import { CLASSIFIER_ARCHS, plugin, UNet, type ClassifierModel } from '../src';
 
 describe('architecture plugins', () => {
   it('registers unet and every classifier arch; create() builds them from validated options', async () => {
     const r = new PluginRegistry().use(plugin);
     const ids = r.list('architecture').map((p) => p.id);
     expect(ids).to.have.members(['unet', 'small-cnn', 'resnet20', 'resnet56', 'preact-resnet18', 'wrn-28-10']);
+    // a new classifier arch needs its file src/architecture/<arch>.ts in the registration list
+    expect(ids).to.include.members([...CLASSIFIER_ARCHS]);
     const scope = r.createScope({});
     const u = await scope.create<UNet>('architecture', 'unet', { preset: 'tiny' });
     expect(u).to.be.instanceOf(UNet);

@@ -8,12 +8,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
-  MAX_BUDGET,
+
   SeededRng,
   type Classifier,
   type Dataset,
   type PluginContext,
-  type PluginDefinition,
+  type OptionsOf,
   type TrainContext,
   type TrainResult,
   type Trainer,
@@ -62,50 +62,21 @@ import {
   type GammaOptions,
   type X0PgdOptions,
 } from './cgpo';
+import type ddpm from './trainer/ddpm';
+import type addt from './trainer/addt';
 
 export type DiffusionTrainerId = 'ddpm' | 'addt';
 
-export interface UNetModelOptions {
-  /** A UNet preset (tiny, small, mnist, ddpm-cifar10), used when `init` is null. */
-  readonly preset: keyof typeof UNET_PRESETS;
-  /** Overrides of the preset's fields. */
-  readonly config: Partial<UNetConfig>;
-  /** Fine-tune from this UNet weights file (relative to the config file). */
-  readonly init: string | null;
-  /** Dropout during training (null: the preset's or the loaded model's). */
-  readonly dropout: number | null;
-}
-
-export interface DiffusionScheduleOptions {
-  readonly timesteps: number;
-  readonly betaStart: number;
-  readonly betaEnd: number;
-}
-
-export interface DiffusionEvalOptions {
-  readonly enabled: boolean;
-  readonly split: string;
-  readonly n: number;
-  /** Seed of the stratified draw of the held-out images. */
-  readonly seed: number;
-  readonly batchSize: number;
-}
-
-export interface DiffusionTrainOptions extends CommonTrainOptions {
-  readonly model: UNetModelOptions;
-  readonly diffusion: DiffusionScheduleOptions;
-  readonly eval: DiffusionEvalOptions;
-}
-
-export interface AddtTrainOptions extends DiffusionTrainOptions {
-  /** Frozen classifier weights for CGPO (relative to the config file); not needed for `no-guidance`. */
-  readonly classifier: string | null;
-  readonly cgpo: { readonly iterations: number };
-  readonly gamma: GammaOptions;
-  readonly ablation: Ablation;
-  /** Ablation `no-rbgm`: x0-space l_inf PGD settings. */
-  readonly noRbgm: X0PgdOptions;
-}
+/** The options of the `ddpm` trainer, validated, defaults filled (its schema: src/trainer/ddpm.ts). */
+export type DiffusionTrainOptions = OptionsOf<typeof ddpm.schema>;
+/** The options of the `addt` trainer: ddpm's plus the CGPO / RBGM ones (src/trainer/addt.ts). */
+export type AddtTrainOptions = OptionsOf<typeof addt.schema>;
+/** The `model` option: a UNet preset (with overrides) from scratch, or `init` weights to fine-tune; `dropout` null = the preset's / loaded model's. */
+export type UNetModelOptions = DiffusionTrainOptions['model'];
+/** The `diffusion` option: the DDPM linear noise schedule. */
+export type DiffusionScheduleOptions = DiffusionTrainOptions['diffusion'];
+/** The `eval` option: the held-out denoising loss. */
+export type DiffusionEvalOptions = DiffusionTrainOptions['eval'];
 
 /** The ADDT fine-tuning recipe (§8.4) as defaults of both trainers. */
 const ADDT_DEFAULTS = {
@@ -117,7 +88,7 @@ const ADDT_DEFAULTS = {
   augment: { flip: true, crop: 0 },
 } as const;
 
-const unetModelSchema = {
+export const unetModelSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
@@ -128,7 +99,7 @@ const unetModelSchema = {
     init: { type: ['string', 'null'], default: null, description: 'UNet weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.' },
     dropout: { type: ['number', 'null'], minimum: 0, exclusiveMaximum: 1, default: null, description: 'Dropout during training (null: from the preset / loaded model).' },
   },
-};
+} as const;
 
 const diffusionSchema = {
   type: 'object',
@@ -140,7 +111,7 @@ const diffusionSchema = {
     betaStart: { type: 'number', exclusiveMinimum: 0, default: 1e-4 },
     betaEnd: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.02 },
   },
-};
+} as const;
 
 const diffusionEvalSchema = {
   type: 'object',
@@ -154,45 +125,19 @@ const diffusionEvalSchema = {
     seed: EVAL_SEED_SCHEMA,
     batchSize: { type: 'integer', minimum: 1, default: 64 },
   },
-};
+} as const;
 
-/** The JSON Schema of the `ddpm` or `addt` trainer's options. */
-export function diffusionTrainerSchema(id: DiffusionTrainerId): Record<string, unknown> {
-  const properties: Record<string, unknown> = {
+/**
+ * The options both diffusion trainers take (JSON Schema properties): the shared training options
+ * with the ADDT recipe's defaults, the UNet, the noise schedule and the held-out evaluation.
+ */
+export function diffusionTrainProperties() {
+  return {
     ...commonTrainProperties(ADDT_DEFAULTS as never),
     model: unetModelSchema,
     diffusion: diffusionSchema,
     eval: diffusionEvalSchema,
-  };
-  if (id === 'addt') {
-    properties.classifier = { type: ['string', 'null'], default: null, description: 'Frozen classifier for CGPO (dbp-bench safetensors; relative to the config file). Required unless ablation is no-guidance.' };
-    properties.cgpo = {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: { iterations: { type: 'integer', minimum: 1, default: 5, description: 'K: CGPO iterations (gradient evaluations) per training step.' } },
-    };
-    properties.gamma = {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'gamma_t = clip(scale * sqrt(abar/(1-abar)), 0, max).',
-      properties: { scale: { type: 'number', minimum: 0, default: GAMMA_DEFAULTS.scale }, max: { type: 'number', minimum: 0, maximum: 1, default: GAMMA_DEFAULTS.max } },
-    };
-    properties.ablation = { enum: ['none', 'no-rbgm', 'no-guidance'], default: 'none', description: 'none: ADDT; no-rbgm: l_inf PGD in x0 space instead of CGPO+RBGM; no-guidance: CGPO ascends the denoising error instead of the classifier CE.' };
-    properties.noRbgm = {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'Ablation no-rbgm: x0-space PGD (pixel units; doubled in [-1,1]) and the clip of r_t.',
-      properties: {
-        eps: { type: 'number', minimum: 0, maximum: MAX_BUDGET.linf, default: X0_PGD_DEFAULTS.eps },
-        stepSize: { type: 'number', exclusiveMinimum: 0, maximum: MAX_BUDGET.linf, default: X0_PGD_DEFAULTS.stepSize },
-        rMax: { type: 'number', exclusiveMinimum: 0, default: X0_PGD_DEFAULTS.rMax },
-      },
-    };
-  }
-  return { type: 'object', additionalProperties: false, required: ['dataset'], properties };
+  } as const;
 }
 
 /** Build (or load) the UNet for a dataset of shape [h, w, c]. */
@@ -209,7 +154,7 @@ export async function buildUNet(o: UNetModelOptions, info: Dataset['info'], seed
       loaded.dispose();
     }
   } else {
-    const config: UNetConfig = { ...UNET_PRESETS[o.preset], ...(o.config as Partial<UNetConfig>) } as UNetConfig;
+    const config: UNetConfig = { ...UNET_PRESETS[o.preset as keyof typeof UNET_PRESETS], ...(o.config as Partial<UNetConfig>) } as UNetConfig;
     if (o.dropout !== null) config.dropout = o.dropout;
     model = new UNet(config, seed);
   }
@@ -370,19 +315,4 @@ export class DiffusionTrainer implements Trainer {
       classifier?.dispose();
     }
   }
-}
-
-const DESCRIPTIONS: Record<DiffusionTrainerId, string> = {
-  ddpm: 'DDPM denoising training (from scratch or fine-tuning a UNet) with EMA, gradient clipping and dropout.',
-  addt: 'ADDT: fine-tune a DDPM UNet with CGPO + RBGM adversarial noise (and the no-rbgm / no-guidance ablations).',
-};
-
-export function diffusionTrainerPlugin(id: DiffusionTrainerId): PluginDefinition<Trainer> {
-  return {
-    kind: 'trainer',
-    id,
-    description: DESCRIPTIONS[id],
-    schema: diffusionTrainerSchema(id),
-    create: (options: DiffusionTrainOptions, ctx: PluginContext): Trainer => new DiffusionTrainer(id, options, ctx),
-  };
 }

@@ -9,12 +9,13 @@ import {
   ConfigValidationError,
   NORMS,
   budgetRules,
+  definePlugin,
   klSum,
   meanCrossEntropy,
   SeededRng,
   type Dataset,
   type PluginContext,
-  type PluginDefinition,
+  type OptionsOf,
   type TrainContext,
   type TrainResult,
   type Trainer,
@@ -51,37 +52,6 @@ import { innerAttackSchema, pgdCrossEntropy, tradesAttack, type InnerAttackOptio
 
 export type AtTrainerId = 'standard' | 'pgd-at' | 'trades';
 
-export interface ClassifierModelOptions {
-  readonly arch: ClassifierArch;
-  /** Merged over the arch defaults; numClasses and inputShape default to the dataset's. */
-  readonly config: Record<string, unknown>;
-  /** Fine-tune from this weights file (relative to the config file) instead of initialising. */
-  readonly init: string | null;
-}
-
-export interface ClassifierEvalOptions {
-  readonly enabled: boolean;
-  readonly split: string;
-  readonly n: number;
-  /** Seed of the stratified draw of the held-out images. */
-  readonly seed: number;
-  readonly batchSize: number;
-  /** Also report accuracy under PGD (on by default for pgd-at and trades). */
-  readonly pgd: boolean;
-  /** Overrides of the training attack for the evaluation PGD (e.g. more steps). */
-  readonly attack: Partial<InnerAttackOptions>;
-}
-
-export interface ClassifierTrainOptions extends CommonTrainOptions {
-  readonly model: ClassifierModelOptions;
-  readonly attack: InnerAttackOptions;
-  readonly beta: number;
-  readonly eval: ClassifierEvalOptions;
-}
-
-const DEFAULT_ATTACK: InnerAttackOptions = { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 10, randomStart: true };
-const TRADES_ATTACK: InnerAttackOptions = { norm: 'linf', eps: 8 / 255, stepSize: 0.007, steps: 10, randomStart: true };
-
 const modelSchema = {
   type: 'object',
   additionalProperties: false,
@@ -92,9 +62,9 @@ const modelSchema = {
     config: { type: 'object', default: {}, description: 'Overrides of the arch defaults (mean, std, width, ...); numClasses and inputShape default to the dataset.' },
     init: { type: ['string', 'null'], default: null, description: 'Initial weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.' },
   },
-};
+} as const;
 
-function evalSchema(pgdDefault: boolean): Record<string, unknown> {
+function evalSchema(pgdDefault: boolean) {
   return {
     type: 'object',
     additionalProperties: false,
@@ -121,22 +91,44 @@ function evalSchema(pgdDefault: boolean): Record<string, unknown> {
         allOf: budgetRules(null),
       },
     },
-  };
+  } as const;
 }
 
 const SGD_DEFAULTS = { optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, schedule: { type: 'step', milestones: [0.5, 0.75] }, batchSize: 128 } as const;
 
-/** The JSON Schema of a classifier trainer's options. */
-export function classifierTrainerSchema(id: AtTrainerId): Record<string, unknown> {
-  const properties: Record<string, unknown> = {
-    ...commonTrainProperties(SGD_DEFAULTS as never),
-    model: modelSchema,
-    eval: evalSchema(id !== 'standard'),
-  };
-  properties.attack = innerAttackSchema(id === 'trades' ? TRADES_ATTACK : DEFAULT_ATTACK, id === 'standard' ? 'Unused by standard training (the attack of the optional PGD evaluation).' : 'Inner maximisation: PGD-k in [0,1] pixel units.');
-  properties.beta = { type: 'number', minimum: 0, default: 6, description: 'TRADES: weight of the KL term (unused by the other trainers).' };
-  return { type: 'object', additionalProperties: false, required: ['dataset', 'model'], properties };
+/** What distinguishes the classifier trainers (each in its file `src/trainer/<id>.ts`). */
+export interface ClassifierTrainerSpec {
+  readonly id: AtTrainerId;
+  readonly description: string;
+  /** Defaults of the `attack` option (the inner maximisation, or the evaluation PGD of `standard`). */
+  readonly attack: InnerAttackOptions;
+  readonly attackDescription: string;
+  /** Default of `eval.pgd`. */
+  readonly evalPgd: boolean;
 }
+
+/** The JSON Schema of a classifier trainer's options. */
+export function classifierTrainerSchema(spec: ClassifierTrainerSpec) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dataset', 'model'],
+    properties: {
+      ...commonTrainProperties(SGD_DEFAULTS as never),
+      model: modelSchema,
+      eval: evalSchema(spec.evalPgd),
+      attack: innerAttackSchema(spec.attack, spec.attackDescription),
+      beta: { type: 'number', minimum: 0, default: 6, description: 'TRADES: weight of the KL term (unused by the other trainers).' },
+    },
+  } as const;
+}
+
+/** The options of a classifier trainer (standard, pgd-at, trades), validated, defaults filled. */
+export type ClassifierTrainOptions = OptionsOf<ReturnType<typeof classifierTrainerSchema>>;
+/** Its `model` option: an arch with config overrides (numClasses and inputShape default to the dataset's), or `init` weights to fine-tune. */
+export type ClassifierModelOptions = ClassifierTrainOptions['model'];
+/** Its `eval` option: the held-out evaluation (`attack`: overrides of the training attack for the evaluation PGD). */
+export type ClassifierEvalOptions = ClassifierTrainOptions['eval'];
 
 /** Build (or load) the classifier for a dataset. */
 export async function buildClassifier(o: ClassifierModelOptions, info: Dataset['info'], seed: number, ctx: PluginContext): Promise<ClassifierModel> {
@@ -277,22 +269,17 @@ export class ClassifierTrainer implements Trainer {
   }
 }
 
-const DESCRIPTIONS: Record<AtTrainerId, string> = {
-  standard: 'Standard training of a classifier (cross-entropy), with crop/flip augmentation and held-out evaluation.',
-  'pgd-at': 'Madry PGD adversarial training (PGD-k inner maximisation, l_inf or l_2).',
-  trades: 'TRADES adversarial training: CE + beta * KL(f(x) || f(x_adv)).',
-};
-
-/** The plugin definition of one classifier trainer. */
-export function classifierTrainerPlugin(id: AtTrainerId): PluginDefinition<Trainer> {
-  return {
+/** The plugin definition of one classifier trainer (its file `src/trainer/<id>.ts` gives the spec). */
+export function classifierTrainer(spec: ClassifierTrainerSpec) {
+  const id = spec.id;
+  return definePlugin({
     kind: 'trainer',
     id,
-    description: DESCRIPTIONS[id],
-    schema: classifierTrainerSchema(id),
-    create(options: ClassifierTrainOptions, ctx: PluginContext): Trainer {
+    description: spec.description,
+    schema: classifierTrainerSchema(spec),
+    create(options, ctx): Trainer {
       if (id !== 'standard' && options.attack.steps < 1) throw new ConfigValidationError(`options of trainer '${id}'`, ['$.attack.steps: adversarial training needs at least 1 step']);
       return new ClassifierTrainer(id, options, ctx);
     },
-  };
+  });
 }

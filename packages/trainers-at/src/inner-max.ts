@@ -26,7 +26,7 @@ export interface InnerAttackOptions {
   readonly randomStart: boolean;
 }
 
-export const innerAttackSchema = (d: InnerAttackOptions, description: string): Record<string, unknown> => ({
+export const innerAttackSchema = (d: InnerAttackOptions, description: string) => ({
   type: 'object',
   additionalProperties: false,
   default: {},
@@ -39,7 +39,7 @@ export const innerAttackSchema = (d: InnerAttackOptions, description: string): R
     randomStart: { type: 'boolean', default: d.randomStart },
   },
   allOf: budgetRules(d.norm),
-});
+}) as const;
 
 /**
  * The inner maximisation's projection guard: the l_2 ball projection divides by ||delta||₂ + 1e-10

@@ -10,8 +10,8 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SanityCheckError, SeededRng, createTarget, silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger } from '@dbp-bench/framework';
-import { DwBoxAttack } from '../dw-box';
-import { PgdAttack } from '../pgd';
+import { DwBoxAttack } from '../attack/dw-box';
+import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
 import { dot, norm2 } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';

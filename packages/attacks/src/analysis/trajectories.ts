@@ -12,8 +12,8 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createTarget, silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger, type PolicyTarget } from '@dbp-bench/framework';
-import { DwBoxAttack } from '../dw-box';
-import { PgdAttack } from '../pgd';
+import { DwBoxAttack } from '../attack/dw-box';
+import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
 import { cosine, meanPairwiseCosine, pca } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';

@@ -1,11 +1,20 @@
+import * as path from 'node:path';
+import { pluginDocSection, type RegisteredPlugin } from '@dbp-bench/framework';
 import type { AddCommand } from './types';
 
-/** `dbp-bench plugins list`: every registered id, kind, package and description. */
+/** A plugin's file for display: relative to the working directory when inside it, else absolute. */
+export function displayFile(p: Pick<RegisteredPlugin, 'file'>, cwd = process.cwd()): string {
+  if (!p.file) return '—';
+  const rel = path.relative(cwd, p.file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p.file;
+}
+
+/** `dbp-bench plugins list | schema | doc`: the registered plugins, their schemas and their README sections. */
 export const addPluginsCommand: AddCommand = (program, context) => {
   const plugins = program.command('plugins').description('inspect registered plugins');
   plugins
     .command('list')
-    .description('list every registered plugin: id, kind, package, description')
+    .description('list every registered plugin: kind, id, package, file, description')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => {
       const ctx = context();
@@ -14,8 +23,8 @@ export const addPluginsCommand: AddCommand = (program, context) => {
         ctx.out(JSON.stringify(list.map(({ schema: _s, ...p }) => p), null, 2));
         return;
       }
-      const rows = list.map((p) => [p.kind, p.id, p.package, p.description]);
-      ctx.out(formatTable(['kind', 'id', 'package', 'description'], rows));
+      const rows = list.map((p) => [p.kind, p.id, p.package, displayFile(p), p.description]);
+      ctx.out(formatTable(['kind', 'id', 'package', 'file', 'description'], rows));
     });
   plugins
     .command('schema <kind> <id>')
@@ -23,6 +32,13 @@ export const addPluginsCommand: AddCommand = (program, context) => {
     .action((kind: string, id: string) => {
       const ctx = context();
       ctx.out(JSON.stringify(ctx.registry().get(kind as never, id).schema, null, 2));
+    });
+  plugins
+    .command('doc <kind> <id>')
+    .description("print one plugin's README section (### <id>, description, options table generated from its schema)")
+    .action((kind: string, id: string) => {
+      const ctx = context();
+      ctx.out(pluginDocSection(ctx.registry().get(kind as never, id)));
     });
 };
 

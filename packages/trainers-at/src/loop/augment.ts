@@ -3,14 +3,7 @@
  * padding=p)) and random horizontal flip, drawn from a SeededRng so a run (and its resume) is exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { SeededRng } from '@dbp-bench/framework';
-
-export interface AugmentOptions {
-  /** Zero padding of the random crop in pixels (0 = no crop). */
-  readonly crop: number;
-  /** Random horizontal flip with probability 1/2. */
-  readonly flip: boolean;
-}
+import type { OptionsOf, SeededRng } from '@dbp-bench/framework';
 
 export const augmentSchema = {
   type: 'object',
@@ -22,6 +15,9 @@ export const augmentSchema = {
     flip: { type: 'boolean', default: false, description: 'Random horizontal flip (off for digits).' },
   },
 } as const;
+
+/** The augmentation options (the schema above, defaults filled): crop padding in pixels (0 = off), random horizontal flip. */
+export type AugmentOptions = OptionsOf<typeof augmentSchema>;
 
 /**
  * Augment a batch (NHWC). Per sample, draws (in this order) the crop offsets dy, dx in [0, 2p] when

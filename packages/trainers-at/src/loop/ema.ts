@@ -9,19 +9,8 @@
  * So the first update copies the weights, and with power 3/4 the decay reaches ~0.9994 after 20k steps.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError } from '@dbp-bench/framework';
+import { DbpError, type OptionsOf } from '@dbp-bench/framework';
 import type { NamedParam } from './optim';
-
-export interface EmaOptions {
-  readonly enabled: boolean;
-  readonly maxDecay: number;
-  readonly minDecay: number;
-  /** Warm-up on: decay = 1 - (1 + k/invGamma)^-power; off: decay = maxDecay from the second update. */
-  readonly warmup: boolean;
-  readonly power: number;
-  readonly invGamma: number;
-  readonly updateAfterStep: number;
-}
 
 export const emaSchema = {
   type: 'object',
@@ -38,6 +27,12 @@ export const emaSchema = {
     updateAfterStep: { type: 'integer', minimum: 0, default: 0 },
   },
 } as const;
+
+/**
+ * The EMA options (the schema above, defaults filled). `warmup` on: decay = 1 - (1 + k/invGamma)^-power;
+ * off: decay = maxDecay from the second update.
+ */
+export type EmaOptions = OptionsOf<typeof emaSchema>;
 
 /** The decay used by the `n`-th EMA update (1-based). */
 export function emaDecay(o: EmaOptions, n: number): number {

@@ -4,35 +4,7 @@
  * (torch.optim.SGD, Adam, AdamW) and with state that can be saved and restored exactly.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError } from '@dbp-bench/framework';
-
-export type OptimizerType = 'sgd' | 'adam' | 'adamw';
-
-export interface OptimizerOptions {
-  readonly type: OptimizerType;
-  /** Base learning rate (before the schedule). */
-  readonly lr: number;
-  /** SGD momentum (0 = plain SGD). */
-  readonly momentum: number;
-  /** SGD Nesterov momentum. */
-  readonly nesterov: boolean;
-  /** L2 penalty added to the gradient (sgd, adam) or decoupled decay (adamw). */
-  readonly weightDecay: number;
-  /** Adam/AdamW (beta1, beta2). */
-  readonly betas: readonly [number, number] | readonly number[];
-  /** Adam/AdamW epsilon. */
-  readonly eps: number;
-}
-
-export const OPTIMIZER_DEFAULTS: OptimizerOptions = {
-  type: 'adam',
-  lr: 1e-3,
-  momentum: 0.9,
-  nesterov: false,
-  weightDecay: 0,
-  betas: [0.9, 0.999],
-  eps: 1e-8,
-};
+import { DbpError, type OptionsOf } from '@dbp-bench/framework';
 
 /** JSON Schema of the `optimizer` option. */
 export const optimizerSchema = {
@@ -41,15 +13,23 @@ export const optimizerSchema = {
   default: {},
   description: 'Optimizer; update rules follow torch.optim (SGD, Adam, AdamW).',
   properties: {
-    type: { enum: ['sgd', 'adam', 'adamw'], default: OPTIMIZER_DEFAULTS.type },
-    lr: { type: 'number', exclusiveMinimum: 0, default: OPTIMIZER_DEFAULTS.lr, description: 'Base learning rate.' },
-    momentum: { type: 'number', minimum: 0, maximum: 1, default: OPTIMIZER_DEFAULTS.momentum, description: 'SGD momentum.' },
-    nesterov: { type: 'boolean', default: OPTIMIZER_DEFAULTS.nesterov, description: 'SGD Nesterov momentum.' },
-    weightDecay: { type: 'number', minimum: 0, default: OPTIMIZER_DEFAULTS.weightDecay, description: 'L2 (sgd, adam) or decoupled (adamw) weight decay.' },
-    betas: { type: 'array', items: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, minItems: 2, maxItems: 2, default: [...OPTIMIZER_DEFAULTS.betas] },
-    eps: { type: 'number', exclusiveMinimum: 0, default: OPTIMIZER_DEFAULTS.eps },
+    type: { enum: ['sgd', 'adam', 'adamw'], default: 'adam' },
+    lr: { type: 'number', exclusiveMinimum: 0, default: 1e-3, description: 'Base learning rate.' },
+    momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum.' },
+    nesterov: { type: 'boolean', default: false, description: 'SGD Nesterov momentum.' },
+    weightDecay: { type: 'number', minimum: 0, default: 0, description: 'L2 (sgd, adam) or decoupled (adamw) weight decay.' },
+    betas: { type: 'array', items: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, minItems: 2, maxItems: 2, default: [0.9, 0.999] },
+    eps: { type: 'number', exclusiveMinimum: 0, default: 1e-8 },
   },
 } as const;
+
+/**
+ * The optimizer options (the schema above, defaults filled): `lr` is the base learning rate (before
+ * the schedule), `momentum` / `nesterov` SGD's, `weightDecay` an L2 penalty added to the gradient
+ * (sgd, adam) or decoupled decay (adamw), `betas` / `eps` Adam's.
+ */
+export type OptimizerOptions = OptionsOf<typeof optimizerSchema>;
+export type OptimizerType = OptimizerOptions['type'];
 
 /** A parameter with its stable name (the model's state-dict name), used to name optimizer slots. */
 export interface NamedParam {
@@ -173,19 +153,6 @@ export class Optimizer {
 // ------------------------------------------------------------------------------------------------
 // Learning-rate schedules
 
-export type ScheduleType = 'constant' | 'step' | 'cosine';
-
-export interface ScheduleOptions {
-  readonly type: ScheduleType;
-  /** Linear warm-up from lr/warmupSteps to lr over the first warmupSteps steps (0 = none). */
-  readonly warmupSteps: number;
-  /** `step`: fractions of the run (0..1) at which lr is multiplied by `gamma`. */
-  readonly milestones: readonly number[];
-  readonly gamma: number;
-  /** `cosine`: the final learning rate. */
-  readonly minLr: number;
-}
-
 export const scheduleSchema = {
   type: 'object',
   additionalProperties: false,
@@ -199,6 +166,14 @@ export const scheduleSchema = {
     minLr: { type: 'number', minimum: 0, default: 0 },
   },
 } as const;
+
+/**
+ * The learning-rate schedule options (the schema above, defaults filled): linear warm-up from
+ * lr/warmupSteps over the first `warmupSteps` steps (0 = none); `step` multiplies lr by `gamma` at the
+ * `milestones` (fractions of the run); `cosine` decays to `minLr`.
+ */
+export type ScheduleOptions = OptionsOf<typeof scheduleSchema>;
+export type ScheduleType = ScheduleOptions['type'];
 
 /** Learning rate of 0-based step `step` of a run of `total` steps. */
 export function learningRate(schedule: ScheduleOptions, baseLr: number, step: number, total: number): number {

@@ -3,22 +3,17 @@
  * loop's options: run length in steps or epochs, batch size, optimizer, schedule, clipping, EMA,
  * augmentation, checkpoint/log/eval cadence, seed, and the training dataset.
  */
-import { ConfigValidationError, type Dataset, type PluginContext } from '@dbp-bench/framework';
+import { ConfigValidationError, type Dataset, type OptionsOf, type PluginContext } from '@dbp-bench/framework';
 import { selectSubsetAsync } from '@dbp-bench/datasets';
 import { augmentSchema, type AugmentOptions } from './augment';
 import { emaSchema, type EmaOptions } from './ema';
 import { optimizerSchema, scheduleSchema, type OptimizerOptions, type ScheduleOptions } from './optim';
 import type { LoopOptions, TrainData } from './training-loop';
 
-/** `{id, options, subset}`: a dataset plugin, its options, and how many of its samples to use (evenly spaced). */
-export interface DatasetRef {
-  readonly id: string;
-  readonly options: Record<string, unknown>;
-  /** Use only `subset` evenly spaced samples (0 = all). */
-  readonly subset: number;
-}
+/** `{id, options, subset}`: a dataset plugin, its options, and how many of its samples to use (evenly spaced; 0 = all). */
+export type DatasetRef = OptionsOf<ReturnType<typeof datasetRefSchema>>;
 
-export function datasetRefSchema(defaults: { split: string; description: string }): Record<string, unknown> {
+export function datasetRefSchema(defaults: { split: string; description: string }) {
   return {
     type: 'object',
     additionalProperties: false,
@@ -29,7 +24,7 @@ export function datasetRefSchema(defaults: { split: string; description: string 
       options: { type: 'object', default: { split: defaults.split }, description: 'Options of the dataset plugin (validated by its schema), e.g. {"split": "train", "dir": "..."}.' },
       subset: { type: 'integer', minimum: 0, default: 0, description: 'Use only n evenly spaced samples (index floor(i*size/n); 0 = all).' },
     },
-  };
+  } as const;
 }
 
 /** Per-trainer defaults of the shared options. */
@@ -54,7 +49,7 @@ export function withDefaults<S extends { properties: Record<string, unknown> }>(
 }
 
 /** The run options shared by every trainer (spread into a trainer's schema `properties`). */
-export function commonTrainProperties(d: TrainDefaults = {}): Record<string, unknown> {
+export function commonTrainProperties(d: TrainDefaults = {}) {
   return {
     dataset: datasetRefSchema({ split: 'train', description: 'Training data.' }),
     steps: { type: 'integer', minimum: 0, default: 0, description: 'Total optimizer steps; 0 = epochs x floor(trainSize / batchSize).' },
@@ -70,14 +65,14 @@ export function commonTrainProperties(d: TrainDefaults = {}): Record<string, unk
     logEvery: { type: 'integer', minimum: 1, default: 10, description: 'Append the mean loss to loss.jsonl every N steps.' },
     evalEvery: { type: 'integer', minimum: -1, default: 0, description: 'Evaluate every N steps; 0 = every epoch; -1 = only at the end.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Seeds initialisation, data order, augmentation and all training noise.' },
-  };
+  } as const;
 }
 
-/** The loop options plus the training data and the epoch count (`steps` 0 = derived from epochs). */
-export interface CommonTrainOptions extends LoopOptions {
-  readonly dataset: DatasetRef;
-  readonly epochs: number;
-}
+/**
+ * The options every trainer shares (`commonTrainProperties`, defaults filled): the loop options plus
+ * the training data and the epoch count (`steps` 0 = derived from epochs).
+ */
+export type CommonTrainOptions = OptionsOf<{ readonly type: 'object'; readonly properties: ReturnType<typeof commonTrainProperties> }>;
 
 /** Loop options for a training set of `trainSize` samples. */
 export function loopOptions(o: CommonTrainOptions, trainSize: number): LoopOptions {

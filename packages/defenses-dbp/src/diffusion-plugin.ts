@@ -1,0 +1,59 @@
+/**
+ * What the diffusion defense plugins (dp-ddpm, dp-ddim, diffpure) share: the schema fragments of
+ * their common options and the loading of the UNet named by `weights` (resolved against the
+ * config's directory). Defaults are the ADDT code's (ALGORITHMS.md §3, §12). Each plugin's schema,
+ * in its own file `src/defense/<id>.ts`, is the one home of its options.
+ */
+import * as fs from 'node:fs';
+import { ConfigValidationError, DbpError, FILE_OPTION_KEYWORD, GRADIENT_MODES, MissingFileError, type Defense, type PluginContext } from '@dbp-bench/framework';
+import { loadUNet, type UNet } from '@dbp-bench/models';
+
+export const weightsOption = {
+  type: 'string',
+  minLength: 1,
+  [FILE_OPTION_KEYWORD]: true,
+  description: 'Path of the diffusion UNet weights (dbp-bench safetensors), relative to the config file.',
+} as const;
+export const strengthOption = { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 't*: fraction of the diffusion noised and denoised.' } as const;
+export const gradientOption = {
+  enum: [...GRADIENT_MODES],
+  default: 'exact',
+  description: "Gradient mode of attack targets created on this defense without one (the runner always names one: the attack's `gradient` option, else exact); bpda is the target's BPDA.",
+} as const;
+export const checkpointOption = { type: 'boolean', default: true, description: 'Per-step recompute for exact gradients (false: plain backprop, much more memory).' } as const;
+export const precisionOption = { enum: ['float64', 'float32'], default: 'float64', description: 'Precision of the beta / alpha-bar schedule.' } as const;
+
+async function loadWeights(id: string, file: string, ctx: PluginContext): Promise<UNet> {
+  const resolved = ctx.resolvePath(file);
+  if (!fs.existsSync(resolved)) {
+    throw new MissingFileError(resolved, `option 'weights' of defense '${id}' must name a UNet safetensors file (train one with 'dbp-bench train ddpm' or convert one with 'dbp-bench weights')`);
+  }
+  ctx.logger.debug(`${id}: loading UNet weights from ${resolved}`);
+  return loadUNet(resolved);
+}
+
+/** Option combinations the schema cannot express (strength too large for N, ...) become config errors. */
+function asConfigError(id: string, e: unknown): unknown {
+  return e instanceof DbpError && e.code === 'E_ASSERT' ? new ConfigValidationError(`options of defense '${id}'`, [e.message], { cause: e }) : e;
+}
+
+/**
+ * The create() of a diffusion defense plugin: loads the UNet named by `options.weights`, hands it with
+ * the other options to `make` (the defense then owns the network), and frees it again when the
+ * options are rejected.
+ */
+export async function createWithWeights<O extends { readonly weights: string }>(
+  id: string,
+  options: O,
+  ctx: PluginContext,
+  make: (model: UNet, rest: Omit<O, 'weights'>) => Defense,
+): Promise<Defense> {
+  const { weights: file, ...rest } = options;
+  const model = await loadWeights(id, file, ctx);
+  try {
+    return make(model, rest);
+  } catch (e) {
+    model.dispose();
+    throw asConfigError(id, e);
+  }
+}
