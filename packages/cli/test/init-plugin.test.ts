@@ -105,7 +105,7 @@ describe('dbp-bench init-plugin', () => {
 
     const list = cli(['--plugin', dir, 'plugins', 'list'], tmp);
     expect(list.status, list.stderr).to.equal(0);
-    expect(list.stdout).to.match(/defense\s+test-noise\s+@lab\/dbp-test-noise\s+Gaussian noise/);
+    expect(list.stdout).to.match(/defense\s+test-noise\s+@lab\/dbp-test-noise\s+\S*src\/defense\/test-noise\.ts\s+Gaussian noise/);
 
     const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'runs'), tmp);
     expect(entry.defense.id).to.equal('test-noise');
@@ -135,7 +135,7 @@ describe('dbp-bench init-plugin', () => {
     expect(init.status, init.stderr).to.equal(0);
     buildPlugin(dir);
     const list = cli(['--plugin', dir, 'plugins', 'list'], tmp);
-    expect(list.stdout).to.match(/attack\s+test-fgsm\s+dbp-bench-plugin-test-fgsm\s+One gradient-sign step/);
+    expect(list.stdout).to.match(/attack\s+test-fgsm\s+dbp-bench-plugin-test-fgsm\s+\S*src\/attack\/test-fgsm\.ts\s+One gradient-sign step/);
     const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'attack-runs'), tmp);
     expect(entry.defense.id).to.equal('identity');
     expect(entry.results.attacks.map((a: { id: string }) => a.id)).to.deep.equal(['test-fgsm']);

@@ -187,7 +187,11 @@ export class PluginRegistry {
     try {
       resolved = req.resolve(target);
     } catch (cause) {
-      throw new PluginLoadError(spec, `module not found from ${baseDir} (install it, or give a path; a TypeScript plugin must be built first)`, { cause });
+      throw new PluginLoadError(
+        spec,
+        `module not found from ${baseDir} (install it, or give a path; a TypeScript plugin must be built first)`,
+        { cause },
+      );
     }
     if (this.loadedModules.has(resolved)) return this;
     let mod: unknown;
@@ -200,7 +204,10 @@ export class PluginRegistry {
     const candidates = [m?.plugin, m?.default, m] as (Partial<PluginModule> | undefined)[];
     const found = candidates.find((c) => c && typeof c.register === 'function');
     if (!found) {
-      throw new PluginLoadError(spec, `it exports no register(registry) function (expected module.exports.register, a default export with register, or export const plugin = { register })`);
+      throw new PluginLoadError(
+        spec,
+        `it exports no register(registry) function (expected module.exports.register, a default export with register, or export const plugin = { register })`,
+      );
     }
     this.loadedModules.add(resolved);
     return this.use(found as PluginModule, found.name ?? packageNameOf(resolved) ?? spec, resolved);
@@ -236,13 +243,20 @@ export function definingFile(value: unknown): string | undefined {
   return undefined;
 }
 
-/** `<pkg>/dist/<p>.js` -> `<pkg>/<p>.ts` when that file exists, else `file`. */
+/**
+ * The TypeScript source of a compiled file when it exists, else `file`: `<pkg>/dist/<p>.js` ->
+ * `<pkg>/<p>.ts` (rootDir `.`, as in this repository) or `<pkg>/src/<p>.ts` (rootDir `src`, as in a
+ * scaffolded plugin).
+ */
 function sourceOf(file: string): string {
   const parts = file.split(path.sep);
   const i = parts.lastIndexOf('dist');
   if (i < 0 || !file.endsWith('.js')) return file;
-  const ts = [...parts.slice(0, i), ...parts.slice(i + 1)].join(path.sep).replace(/\.js$/, '.ts');
-  return fs.existsSync(ts) ? ts : file;
+  for (const root of [[], ['src']]) {
+    const ts = [...parts.slice(0, i), ...root, ...parts.slice(i + 1)].join(path.sep).replace(/\.js$/, '.ts');
+    if (fs.existsSync(ts)) return ts;
+  }
+  return file;
 }
 
 /** The package.json nearest above `file` (its directory and parsed content; `json` is null when unreadable), if any. */
