@@ -15,8 +15,15 @@ export default tseslint.config(
       // Contract methods (Dataset.get, Attack.perturb, ...) are async by interface; an implementation that
       // happens not to await is correct, so this rule would only add noise.
       '@typescript-eslint/require-await': 'off',
+      // Its autofix drops assertions that contextual typing needs (readonly capability arrays stop
+      // type-checking), and its type-argument form would move every `tf.tidy(...) as T` to
+      // `tf.tidy<T>(...)`: churn without a bug to find.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       // `_`-prefixed names are deliberately unused (interface parameters, destructuring to drop a field).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {
@@ -35,7 +42,19 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -8,7 +8,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const git = (args) => execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+const git = (args) =>
+  execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    .toString()
+    .trim();
 const head = git(['rev-parse', 'HEAD']);
 const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
 const file = path.join(root, 'packages', 'runner', 'build-info.json');

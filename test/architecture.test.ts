@@ -28,7 +28,10 @@ function docRows(): Row[] {
   if (a < 0 || b < a) throw new Error(`${DOC}: no ${START} … ${END} section`);
   const rows: Row[] = [];
   for (const line of text.slice(a + START.length, b).split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells.length !== 3 || cells[0] === 'package' || /^-+$/.test(cells[0])) continue;
     const code = (c: string): string[] => [...c.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
     const [name] = code(cells[0]);
@@ -58,7 +61,14 @@ function dbpDeps(pkg: Record<string, unknown>, withDev = false): string[] {
 /** Project references of a tsconfig.json, as folders relative to the repository root. */
 function tsReferences(folder: string): string[] {
   const refs = (readJson(path.join(ROOT, folder, 'tsconfig.json')).references as { path: string }[] | undefined) ?? [];
-  return refs.map((r) => path.relative(ROOT, path.resolve(ROOT, folder, r.path)).split(path.sep).join('/')).sort();
+  return refs
+    .map((r) =>
+      path
+        .relative(ROOT, path.resolve(ROOT, folder, r.path))
+        .split(path.sep)
+        .join('/'),
+    )
+    .sort();
 }
 
 describe('docs/ARCHITECTURE.md package graph', () => {
@@ -69,12 +79,15 @@ describe('docs/ARCHITECTURE.md package graph', () => {
     const workspaces = (readJson(path.join(ROOT, 'package.json')).workspaces as string[]).slice().sort();
     expect(rows.map((r) => r.folder).sort(), 'folders in the table vs workspaces of package.json').to.deep.equal(workspaces);
     expect(byName.size, 'package names in the table are unique').to.equal(rows.length);
-    for (const r of rows) expect(readJson(path.join(ROOT, r.folder, 'package.json')).name, `${r.folder}/package.json name`).to.equal(r.name);
+    for (const r of rows)
+      expect(readJson(path.join(ROOT, r.folder, 'package.json')).name, `${r.folder}/package.json name`).to.equal(r.name);
   });
 
   it("lists each package's @dbp-bench dependencies exactly as its package.json declares them", () => {
     for (const r of rows) {
-      expect(r.deps.slice().sort(), `${r.name}: the table vs ${r.folder}/package.json`).to.deep.equal(dbpDeps(readJson(path.join(ROOT, r.folder, 'package.json'))));
+      expect(r.deps.slice().sort(), `${r.name}: the table vs ${r.folder}/package.json`).to.deep.equal(
+        dbpDeps(readJson(path.join(ROOT, r.folder, 'package.json'))),
+      );
     }
   });
 
@@ -83,7 +96,9 @@ describe('docs/ARCHITECTURE.md package graph', () => {
       for (const d of r.deps) expect(byName.has(d), `${r.name} depends on ${d}, which has no row`).to.equal(true);
       const withDev = dbpDeps(readJson(path.join(ROOT, r.folder, 'package.json')), true);
       for (const d of withDev) expect(byName.has(d), `${r.name} (dev) depends on ${d}, which has no row`).to.equal(true);
-      expect(tsReferences(r.folder), `${r.folder}/tsconfig.json references`).to.deep.equal(withDev.map((d) => byName.get(d)!.folder).sort());
+      expect(tsReferences(r.folder), `${r.folder}/tsconfig.json references`).to.deep.equal(
+        withDev.map((d) => byName.get(d)!.folder).sort(),
+      );
     }
     const rootRefs = tsReferences('.');
     for (const r of rows) expect(rootRefs, `tsconfig.json (root) references ${r.folder}`).to.include(r.folder);
@@ -99,7 +114,10 @@ describe('docs/ARCHITECTURE.md package graph', () => {
         }
       }
     }
-    expect(rows.filter((r) => !placed.has(r.name)).map((r) => r.name), 'packages on a dependency cycle').to.deep.equal([]);
+    expect(
+      rows.filter((r) => !placed.has(r.name)).map((r) => r.name),
+      'packages on a dependency cycle',
+    ).to.deep.equal([]);
   });
 
   it('@dbp-bench/core depends on no package, and the leaderboard on core only', () => {

@@ -8,7 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FreshNoiseSource, KeyedNoiseSource, MemoryLogger, eotRows, purifyWithGradient, readJsonFile, type Defense } from '@dbp-bench/framework';
+import {
+  FreshNoiseSource,
+  KeyedNoiseSource,
+  MemoryLogger,
+  eotRows,
+  purifyWithGradient,
+  readJsonFile,
+  type Defense,
+} from '@dbp-bench/framework';
 import { builtinRegistry } from '@dbp-bench/cli';
 import { runBenchmark } from '@dbp-bench/runner';
 
@@ -43,20 +51,28 @@ describe('external plugin (examples/custom-defense)', () => {
     const ge = tf.grad((xx: tf.Tensor) => tf.sum(purifyWithGradient(defense, xx as tf.Tensor4D, keyed, 'exact')))(x);
     expect(Array.from(ge.dataSync()).some((v) => v !== 1)).to.equal(true);
     tf.dispose([x, a, b, c, d, g, ge]);
-    await scope
-      .create('defense', 'noise-blur', { sigma: 3 })
-      .then(() => expect.fail('invalid options accepted'), (e: Error) => expect(e.message).to.include('$.sigma: must be <= 1'));
+    await scope.create('defense', 'noise-blur', { sigma: 3 }).then(
+      () => expect.fail('invalid options accepted'),
+      (e: Error) => expect(e.message).to.include('$.sigma: must be <= 1'),
+    );
   });
 
   it('is listed by `dbp-bench --plugin <path> plugins list`', () => {
-    const out = execFileSync(process.execPath, [CLI, '--plugin', './examples/custom-defense', 'plugins', 'list'], { cwd: ROOT, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [CLI, '--plugin', './examples/custom-defense', 'plugins', 'list'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     // the file column names the module that defines it, relative to the working directory
     expect(out).to.match(/defense\s+noise-blur\s+dbp-bench-example-custom-defense\s+examples\/custom-defense\/\S+\.ts\s+Example plugin/);
   });
 
   it('a missing plugin gives a clear error and exit code 1', () => {
     try {
-      execFileSync(process.execPath, [CLI, '--plugin', './no/such/plugin', 'plugins', 'list'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
+      execFileSync(process.execPath, [CLI, '--plugin', './no/such/plugin', 'plugins', 'list'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
       expect.fail('should fail');
     } catch (e) {
       const err = e as { status: number; stderr: string };
@@ -76,7 +92,14 @@ describe('external plugin (examples/custom-defense)', () => {
     config.attacks[0].options.steps = 3;
     config.evaluation.batchSize = 16;
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-example-'));
-    const r = await runBenchmark({ registry: builtinRegistry(), config, baseDir: path.dirname(file), outDir: out, entriesDir: path.join(out, 'entries'), logger: new MemoryLogger() });
+    const r = await runBenchmark({
+      registry: builtinRegistry(),
+      config,
+      baseDir: path.dirname(file),
+      outDir: out,
+      entriesDir: path.join(out, 'entries'),
+      logger: new MemoryLogger(),
+    });
     expect(r.complete).to.equal(true);
     const e = r.entry!;
     expect(e.defense.id).to.equal('noise-blur');

@@ -149,7 +149,8 @@ function runWriter(): Writer {
       if (!rd) return;
       for (const f of ['run.json', 'meta.json']) if (fs.existsSync(path.join(rd, f))) JSON.parse(fs.readFileSync(path.join(rd, f), 'utf8'));
       checkJournal(path.join(rd, 'journal.jsonl'));
-      if (fs.existsSync(path.join(rd, 'results.jsonl'))) for (const l of fs.readFileSync(path.join(rd, 'results.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
+      if (fs.existsSync(path.join(rd, 'results.jsonl')))
+        for (const l of fs.readFileSync(path.join(rd, 'results.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
       if (fs.existsSync(copyFile)) checkEntryWithResults(copyFile);
       // entry.json of the run directory is written last: when it exists, its copy is complete and agrees
       if (fs.existsSync(path.join(rd, 'entry.json'))) {
@@ -176,7 +177,10 @@ async function leaderboardWriter(): Promise<Writer> {
   expect(r.error?.message ?? '').to.equal('');
   const baseFile = path.join(dir, 'base', 'synthetic', 'linf-0.1', 'kill-run.json');
   const base = readEntry(baseFile);
-  const lines = fs.readFileSync(path.join(path.dirname(baseFile), base.resultsFile!.path), 'utf8').split('\n').filter(Boolean);
+  const lines = fs
+    .readFileSync(path.join(path.dirname(baseFile), base.resultsFile!.path), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   // Six entries with results files of 0.5 to 1.5 MB (the copies a kill used to truncate).
   const entries = path.join(dir, 'entries');
   const shas = new Set<string>();
@@ -189,7 +193,12 @@ async function leaderboardWriter(): Promise<Writer> {
     const text = lines.map((l) => l + ' '.repeat(pad) + '\n').join('');
     fs.writeFileSync(path.join(d, `e${i}.results.jsonl`), text);
     shas.add(sha256(text));
-    const e = validateEntry({ ...base, id: `e${i}`, name: `entry ${i}`, resultsFile: { path: `e${i}.results.jsonl`, sha256: sha256(text), records: lines.length } });
+    const e = validateEntry({
+      ...base,
+      id: `e${i}`,
+      name: `entry ${i}`,
+      resultsFile: { path: `e${i}.results.jsonl`, sha256: sha256(text), records: lines.length },
+    });
     fs.writeFileSync(path.join(d, `e${i}.json`), JSON.stringify(e, null, 2));
   }
   const site = path.join(dir, 'site');
@@ -228,7 +237,21 @@ function convertWriter(big: boolean): Writer {
     name: `weights convert (${arch})`,
     windowMs: big ? 5000 : 1500,
     cwd: dir,
-    args: [CLI, '--log-level', 'error', 'weights', 'convert', 'in.safetensors', 'out.safetensors', '--arch', arch, '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25'],
+    args: [
+      CLI,
+      '--log-level',
+      'error',
+      'weights',
+      'convert',
+      'in.safetensors',
+      'out.safetensors',
+      '--arch',
+      arch,
+      '--mean',
+      '0.5,0.5,0.5',
+      '--std',
+      '0.25,0.25,0.25',
+    ],
     outputs: [dir],
     checkFinal() {
       if (fs.existsSync(out)) expect(readSafetensors(out).tensors.size).to.equal(tensors);
@@ -273,11 +296,14 @@ function trainWriter(): Writer {
       for (const d of fs.existsSync(ck) ? fs.readdirSync(ck).filter((n) => /^step-\d+$/.test(n)) : []) {
         const st = JSON.parse(fs.readFileSync(path.join(ck, d, 'state.json'), 'utf8')) as { step: number };
         expect(st.step, d).to.equal(Number(d.slice(5)));
-        for (const f of ['model.safetensors', 'optimizer.safetensors']) expect(readSafetensors(path.join(ck, d, f)).tensors.size, `${d}/${f}`).to.be.greaterThan(0);
+        for (const f of ['model.safetensors', 'optimizer.safetensors'])
+          expect(readSafetensors(path.join(ck, d, f)).tensors.size, `${d}/${f}`).to.be.greaterThan(0);
       }
       checkJournal(path.join(out, 'loss.jsonl'));
-      if (fs.existsSync(path.join(out, 'loss.svg'))) expect(fs.readFileSync(path.join(out, 'loss.svg'), 'utf8').trimEnd()).to.match(/<\/svg>$/);
-      if (fs.existsSync(path.join(out, 'model.safetensors'))) expect(readSafetensors(path.join(out, 'model.safetensors')).tensors.size).to.be.greaterThan(0);
+      if (fs.existsSync(path.join(out, 'loss.svg')))
+        expect(fs.readFileSync(path.join(out, 'loss.svg'), 'utf8').trimEnd()).to.match(/<\/svg>$/);
+      if (fs.existsSync(path.join(out, 'model.safetensors')))
+        expect(readSafetensors(path.join(out, 'model.safetensors')).tensors.size).to.be.greaterThan(0);
       if (fs.existsSync(path.join(out, 'result.json'))) JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
     },
     checkDone() {
@@ -296,7 +322,10 @@ async function slowMirror(files: Record<string, Buffer>): Promise<{ url: string;
     if (!body) return void res.writeHead(404).end();
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
-    res.writeHead(m ? 206 : 200, { 'content-length': body.length - start, ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      'content-length': body.length - start,
+      ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
     let pos = start;
     const send = (): void => {
       if (res.destroyed) return;
@@ -339,7 +368,7 @@ async function downloadWriter(mirror: (files: Record<string, Buffer>) => Promise
   const script = path.join(dir, 'download.js');
   fs.writeFileSync(
     script,
-      `const { downloadDataset } = require(${JSON.stringify(require.resolve('@dbp-bench/datasets'))});\n` +
+    `const { downloadDataset } = require(${JSON.stringify(require.resolve('@dbp-bench/datasets'))});\n` +
       `downloadDataset(JSON.parse(process.argv[2]), { dir: process.argv[3], retries: 0 }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });\n`,
   );
   return {
@@ -352,7 +381,9 @@ async function downloadWriter(mirror: (files: Record<string, Buffer>) => Promise
       const archive = path.join(data, 'kill-data.tar.gz');
       if (fs.existsSync(archive)) expect(sha256(fs.readFileSync(archive))).to.equal(h.sha256);
       const top = path.join(data, 'kill-data');
-      if (fs.existsSync(top)) for (const [n, b] of Object.entries(contents)) expect(fs.readFileSync(path.join(top, n)).equals(b), `kill-data/${n}`).to.equal(true);
+      if (fs.existsSync(top))
+        for (const [n, b] of Object.entries(contents))
+          expect(fs.readFileSync(path.join(top, n)).equals(b), `kill-data/${n}`).to.equal(true);
       const manifest = path.join(data, 'kill-data.download.json');
       if (fs.existsSync(manifest)) expect(JSON.parse(fs.readFileSync(manifest, 'utf8')).files[0].sha256).to.equal(h.sha256);
     },
@@ -374,7 +405,10 @@ describe('killed writers leave no partial file and no temporary after the next r
     for (const s of servers) await s.close();
   });
 
-  for (const [title, kills, big] of [['2 random kills', 2, false], ['10 random kills @slow', 10, SLOW]] as const) {
+  for (const [title, kills, big] of [
+    ['2 random kills', 2, false],
+    ['10 random kills @slow', 10, SLOW],
+  ] as const) {
     describe(title, () => {
       it('run finalisation', async () => killAndRecover(runWriter(), kills));
       it('leaderboard build', async () => killAndRecover(await leaderboardWriter(), kills));

@@ -91,7 +91,11 @@ interface ConfigComparison {
 }
 
 /** The runner's per-sample verdicts (`robust`, or `clean` for the clean accuracy) vs the reference's first n. */
-function compare(cfg: Pick<ReferenceConfig, 'name'> & { perSample: { robust: number[]; margin: number[] } }, records: ResultRecord[], verdict: (r: ResultRecord) => boolean = (r) => r.robust === 1): ConfigComparison {
+function compare(
+  cfg: Pick<ReferenceConfig, 'name'> & { perSample: { robust: number[]; margin: number[] } },
+  records: ResultRecord[],
+  verdict: (r: ResultRecord) => boolean = (r) => r.robust === 1,
+): ConfigComparison {
   const n = records.length;
   const disagreements: ConfigComparison['disagreements'] = [];
   let ours = 0;
@@ -108,7 +112,9 @@ function compare(cfg: Pick<ReferenceConfig, 'name'> & { perSample: { robust: num
 
 function describeComparison(c: ConfigComparison): string {
   const pct = (k: number): string => ((100 * k) / c.n).toFixed(2);
-  const dis = c.disagreements.map((d) => `#${d.position} (ours ${d.ours ? 'correct' : 'wrong'}, PyTorch margin ${d.torchMargin})`).join(', ');
+  const dis = c.disagreements
+    .map((d) => `#${d.position} (ours ${d.ours ? 'correct' : 'wrong'}, PyTorch margin ${d.torchMargin})`)
+    .join(', ');
   return `${c.name}: ours ${pct(c.ours)}% (${c.ours}/${c.n}), PyTorch ${pct(c.torch)}% (${c.torch}/${c.n}), same verdict on ${(100 * c.agree).toFixed(2)}%${dis ? `; differ: ${dis}` : ''}`;
 }
 
@@ -132,7 +138,12 @@ describe('parity: akamaster ResNet-56 on CIFAR-10, clean and PGD vs PyTorch (pub
     weights = path.join(dir, 'resnet56.safetensors');
     const r = await cli('weights', 'convert', checkpoint!, weights, '--mean', MEAN.join(','), '--std', STD.join(','), '--json');
     expect(r.code, r.out).to.equal(0);
-    const summary = JSON.parse(r.out) as { arch: string; parameters: number; config: Record<string, unknown>; source: { sha256: string; stateDict: string; strippedPrefix: string } };
+    const summary = JSON.parse(r.out) as {
+      arch: string;
+      parameters: number;
+      config: Record<string, unknown>;
+      source: { sha256: string; stateDict: string; strippedPrefix: string };
+    };
     expect(summary.arch).to.equal('resnet56');
     expect(summary.config).to.deep.include({ numClasses: 10, inputShape: [32, 32, 3], mean: MEAN, std: STD, width: 16, blocksPerStage: 9 });
     expect(summary.parameters).to.equal(853018); // ResNet-56: 0.85 M
@@ -152,12 +163,33 @@ describe('parity: akamaster ResNet-56 on CIFAR-10, clean and PGD vs PyTorch (pub
       dataset: { id: 'cifar10', options: { split: 'test', dir: dataDir }, subset: { kind: 'first', n } },
       classifier: { weights },
       defense: { id: 'identity', options: {} },
-      attacks: [{ id: 'pgd', name: cfg.name, options: { norm: cfg.norm, eps: cfg.eps, stepSize: cfg.stepSize, steps: cfg.steps, randomStart: false, loss: 'ce', eot: { samples: 1, microBatch: 64 } } }],
+      attacks: [
+        {
+          id: 'pgd',
+          name: cfg.name,
+          options: {
+            norm: cfg.norm,
+            eps: cfg.eps,
+            stepSize: cfg.stepSize,
+            steps: cfg.steps,
+            randomStart: false,
+            loss: 'ce',
+            eot: { samples: 1, microBatch: 64 },
+          },
+        },
+      ],
       evaluation: { purifications: 1, batchSize: 64, sanityChecks: true },
       leaderboard: { model: 'akamaster ResNet-56 (parity check)', family: 'none', reducedProtocol: true },
     };
     const logger = new MemoryLogger();
-    const out = await runBenchmark({ registry: builtinRegistry(), config, baseDir: dir, outDir: path.join(dir, 'runs'), entriesDir: null, logger });
+    const out = await runBenchmark({
+      registry: builtinRegistry(),
+      config,
+      baseDir: dir,
+      outDir: path.join(dir, 'runs'),
+      entriesDir: null,
+      logger,
+    });
     expect(out.complete).to.equal(true);
     const lines = fs.readFileSync(path.join(out.runDir, 'results.jsonl'), 'utf8').trim().split('\n');
     const records = lines.map((l) => JSON.parse(l) as ResultRecord).sort((a, b) => a.position - b.position);

@@ -77,7 +77,9 @@ function describeConformance(size: WorkloadSize, title: string): void {
       sweepMs = Date.now() - t1;
       const sigs = results.reduce((a, r) => a + r.signatures, 0);
       const passes = results.reduce((a, r) => a + r.passes, 0);
-      console.log(`    recorded ${results.length} kernels (${sigs} signatures) in ${recordMs} ms; ${passes} passes on wasm and cpu in ${sweepMs} ms`);
+      console.log(
+        `    recorded ${results.length} kernels (${sigs} signatures) in ${recordMs} ms; ${passes} passes on wasm and cpu in ${sweepMs} ms`,
+      );
       if (size === 'tiny' && process.env.DBP_WRITE_CONFORMANCE_TABLE === '1') writeReadmeTable(results);
     });
 
@@ -92,15 +94,39 @@ function describeConformance(size: WorkloadSize, title: string): void {
       // 4-D transposes of the heads split (n, hw, heads, d) -> (n, heads, hw, d).
       expect(recorder.calls.get('Transpose')!.some((c) => JSON.stringify(c.attrs.perm) === '[0,2,1,3]')).to.equal(true);
       const workloads = new Set([...recorder.stats.values()].flatMap((s) => [...s.workloads]));
-      for (const prefix of ['architecture unet', 'defense dp-ddpm', 'defense dp-ddim', 'defense diffpure', 'defense identity', 'attack pgd', 'attack apgd', 'attack dw-box', 'trainer standard', 'trainer pgd-at', 'trainer trades', 'trainer ddpm', 'trainer addt']) {
-        expect([...workloads].some((w) => w.startsWith(prefix)), prefix).to.equal(true);
+      for (const prefix of [
+        'architecture unet',
+        'defense dp-ddpm',
+        'defense dp-ddim',
+        'defense diffpure',
+        'defense identity',
+        'attack pgd',
+        'attack apgd',
+        'attack dw-box',
+        'trainer standard',
+        'trainer pgd-at',
+        'trainer trades',
+        'trainer ddpm',
+        'trainer addt',
+      ]) {
+        expect(
+          [...workloads].some((w) => w.startsWith(prefix)),
+          prefix,
+        ).to.equal(true);
       }
     });
 
     it('every recorded kernel has a conformance entry, and every entry is recorded', () => {
       const recorded = recorder.kernels();
-      expect(recorded.filter((k) => !(k in CONFORMANCE)), 'recorded kernels with no entry in test/conformance/spec.ts').to.deep.equal([]);
-      if (size === 'tiny') expect(Object.keys(CONFORMANCE).filter((k) => !recorded.includes(k)), 'entries in test/conformance/spec.ts for kernels no workload runs').to.deep.equal([]);
+      expect(
+        recorded.filter((k) => !(k in CONFORMANCE)),
+        'recorded kernels with no entry in test/conformance/spec.ts',
+      ).to.deep.equal([]);
+      if (size === 'tiny')
+        expect(
+          Object.keys(CONFORMANCE).filter((k) => !recorded.includes(k)),
+          'entries in test/conformance/spec.ts for kernels no workload runs',
+        ).to.deep.equal([]);
     });
 
     it('every recorded kernel agrees with the cpu backend, forward and gradient, within its tolerance or as documented', () => {
@@ -109,7 +135,9 @@ function describeConformance(size: WorkloadSize, title: string): void {
     });
 
     it('every documented difference still occurs (otherwise remove it from the list)', () => {
-      const stale = results.flatMap((r) => r.documented.filter((d) => !d.seen && (size === 'full' || !d.entry.slowOnly)).map((d) => `${r.kernel}: ${d.entry.what}`));
+      const stale = results.flatMap((r) =>
+        r.documented.filter((d) => !d.seen && (size === 'full' || !d.entry.slowOnly)).map((d) => `${r.kernel}: ${d.entry.what}`),
+      );
       expect(stale).to.deep.equal([]);
     });
 

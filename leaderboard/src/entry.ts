@@ -201,8 +201,14 @@ export function urlFields(e: LeaderboardEntry): [field: string, value: unknown][
  * through validation.
  */
 export function idProblems(e: Pick<LeaderboardEntry, 'id' | 'dataset' | 'threatModel'>): string[] {
-  const fields: [string, unknown][] = [['$.id', e.id], ['$.dataset.id', e.dataset?.id], ['$.threatModel.id', e.threatModel?.id]];
-  return fields.filter(([, v]) => !isSafeId(v)).map(([f, v]) => `${f}: ${JSON.stringify(v)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
+  const fields: [string, unknown][] = [
+    ['$.id', e.id],
+    ['$.dataset.id', e.dataset?.id],
+    ['$.threatModel.id', e.threatModel?.id],
+  ];
+  return fields
+    .filter(([, v]) => !isSafeId(v))
+    .map(([f, v]) => `${f}: ${JSON.stringify(v)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
 }
 
 /** Tolerance on percentages compared across fields (values are rounded to 4 decimals). */
@@ -228,16 +234,20 @@ export function entryProblems(e: LeaderboardEntry): string[] {
   const metric = (x: Metric | null | undefined, where: string): void => {
     if (!x) return;
     if (x.ci && x.ci.lower > x.ci.upper) problems.push(`${where}.ci: lower bound ${x.ci.lower} is above the upper bound ${x.ci.upper}`);
-    if (x.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9)) problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
+    if (x.ci && !(x.ci.lower <= x.value + 1e-9 && x.value <= x.ci.upper + 1e-9))
+      problems.push(`${where}: value ${x.value} lies outside its interval [${x.ci.lower}, ${x.ci.upper}]`);
     if (x.n !== null && x.successes !== null && x.successes !== undefined) {
       if (x.successes > x.n + 1e-6) problems.push(`${where}.successes: ${x.successes} is more than n = ${x.n}`);
       else if (x.n > 0 && Math.abs(x.value - (100 * x.successes) / x.n) > PCT_TOL) {
-        problems.push(`${where}.value: ${x.value} is not 100 * successes / n = 100 * ${x.successes} / ${x.n} = ${round((100 * x.successes) / x.n)}`);
+        problems.push(
+          `${where}.value: ${x.value} is not 100 * successes / n = 100 * ${x.successes} / ${x.n} = ${round((100 * x.successes) / x.n)}`,
+        );
       }
     }
     if (x.n === 0 && x.value !== 0) problems.push(`${where}.value: ${x.value} with n = 0 (nothing was evaluated)`);
     if (x.n !== null && datasetN !== null && x.n > datasetN) problems.push(`${where}.n: ${x.n} is more than the dataset's n = ${datasetN}`);
-    if (e.kind === 'measured' && x.n !== null && datasetN !== null && x.n !== datasetN) problems.push(`${where}.n: ${x.n}, but a measured entry evaluates all dataset.n = ${datasetN} samples`);
+    if (e.kind === 'measured' && x.n !== null && datasetN !== null && x.n !== datasetN)
+      problems.push(`${where}.n: ${x.n}, but a measured entry evaluates all dataset.n = ${datasetN} samples`);
   };
   const budget = (norm: string, eps: number | null | undefined, where: string): void => {
     if (eps === null || eps === undefined) return;
@@ -259,31 +269,41 @@ export function entryProblems(e: LeaderboardEntry): string[] {
     metric(a.accuracy, `${at}.accuracy`);
     metric(a.worstOfR, `${at}.worstOfR`);
     metric(a.majorityOfR, `${at}.majorityOfR`);
-    if (a.attacked !== undefined && datasetN !== null && a.attacked > datasetN) problems.push(`${at}.attacked: ${a.attacked} is more than the dataset's n = ${datasetN}`);
+    if (a.attacked !== undefined && datasetN !== null && a.attacked > datasetN)
+      problems.push(`${at}.attacked: ${a.attacked} is more than the dataset's n = ${datasetN}`);
     const c = a.checks;
     if (c) {
       for (const k of ['robust', 'reported', 'gradientVanished', 'stalled', 'unmoved', 'keptClean', 'belowBudget', 'unchecked'] as const) {
         const v = c[k];
         if (v !== null && v > c.ran) problems.push(`${at}.checks.${k}: ${v} is more than ran = ${c.ran}`);
       }
-      if (c.gradientVanished > c.reported) problems.push(`${at}.checks.gradientVanished: ${c.gradientVanished} is more than reported = ${c.reported}`);
+      if (c.gradientVanished > c.reported)
+        problems.push(`${at}.checks.gradientVanished: ${c.gradientVanished} is more than reported = ${c.reported}`);
       if (c.unmoved < Math.max(c.stalled, c.gradientVanished) || c.unmoved > c.stalled + c.gradientVanished) {
-        problems.push(`${at}.checks.unmoved: ${c.unmoved} must lie between max(stalled, gradientVanished) = ${Math.max(c.stalled, c.gradientVanished)} and their sum ${c.stalled + c.gradientVanished}`);
+        problems.push(
+          `${at}.checks.unmoved: ${c.unmoved} must lie between max(stalled, gradientVanished) = ${Math.max(c.stalled, c.gradientVanished)} and their sum ${c.stalled + c.gradientVanished}`,
+        );
       }
       if (a.attacked !== undefined && c.ran > a.attacked) problems.push(`${at}.checks.ran: ${c.ran} is more than attacked = ${a.attacked}`);
       if (c.flags.length) flagged = true;
     }
   });
   metric(e.results.robust, '$.results.robust');
-  if (flagged && !e.flags.stalledAttack) problems.push('$.flags.stalledAttack: an attack is flagged (results.attacks[].checks.flags) but stalledAttack is not true');
-  if (e.flags.stalledAttack && !e.flags.unreliable) problems.push('$.flags.unreliable: must be true when flags.stalledAttack is true (the robust accuracy is overstated)');
+  if (flagged && !e.flags.stalledAttack)
+    problems.push('$.flags.stalledAttack: an attack is flagged (results.attacks[].checks.flags) but stalledAttack is not true');
+  if (e.flags.stalledAttack && !e.flags.unreliable)
+    problems.push('$.flags.unreliable: must be true when flags.stalledAttack is true (the robust accuracy is overstated)');
 
   if (e.kind === 'measured') {
-    if (e.resultsFile && datasetN !== null && e.resultsFile.records > datasetN) problems.push(`$.resultsFile.records: ${e.resultsFile.records} is more than the dataset.n = ${datasetN} samples the entry evaluates`);
+    if (e.resultsFile && datasetN !== null && e.resultsFile.records > datasetN)
+      problems.push(`$.resultsFile.records: ${e.resultsFile.records} is more than the dataset.n = ${datasetN} samples the entry evaluates`);
     let prev = e.results.clean?.value;
     let prevAt = '$.results.clean';
     e.results.attacks.forEach((a, i) => {
-      if (prev !== undefined && a.accuracy.value > prev + PCT_TOL) problems.push(`$.results.attacks[${i}].accuracy.value: ${a.accuracy.value} is above ${prevAt} (${prev}); robust accuracy is the worst case over the attacks so far`);
+      if (prev !== undefined && a.accuracy.value > prev + PCT_TOL)
+        problems.push(
+          `$.results.attacks[${i}].accuracy.value: ${a.accuracy.value} is above ${prevAt} (${prev}); robust accuracy is the worst case over the attacks so far`,
+        );
       prev = a.accuracy.value;
       prevAt = `$.results.attacks[${i}].accuracy`;
     });

@@ -8,7 +8,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, FRAMEWORK_VERSION, LIMITS, MissingFileError, isSafeId, readJsonChecked, type Logger, silentLogger } from '@dbp-bench/core';
+import {
+  DataFormatError,
+  FRAMEWORK_VERSION,
+  LIMITS,
+  MissingFileError,
+  isSafeId,
+  readJsonChecked,
+  type Logger,
+  silentLogger,
+} from '@dbp-bench/core';
 import { parseEps, reportedMetric, threatId, validateEntry, type LeaderboardEntry } from './entry';
 import { urlProblem } from './url';
 
@@ -74,7 +83,8 @@ function percent(file: string, info: RobustBenchModelInfo, field: keyof RobustBe
     return null;
   }
   const s = String(v).trim();
-  if (!/^-?\d+(\.\d+)?$/.test(s)) throw new DataFormatError(file, `field '${field}' is ${JSON.stringify(v)}, expected a percentage such as "89.69"`);
+  if (!/^-?\d+(\.\d+)?$/.test(s))
+    throw new DataFormatError(file, `field '${field}' is ${JSON.stringify(v)}, expected a percentage such as "89.69"`);
   const x = Number(s);
   if (x < 0 || x > 100) throw new DataFormatError(file, `field '${field}' is ${x}, expected a percentage in [0, 100]`);
   return x;
@@ -97,24 +107,39 @@ export function footnoteText(html: string): string {
 
 /** The model name as the tail of an entry id: letters, digits, . _ - only, at most 116 characters (`robustbench-` + 116 = 128). */
 function safeId(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 116) || 'model';
+  return (
+    s
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 116) || 'model'
+  );
 }
 
 /** Convert one model_info file. */
 export function importRobustBenchFile(file: string, options: ImportOptions = {}): LeaderboardEntry {
   const info = readJsonChecked(file, 'a RobustBench model_info JSON file', LIMITS.configBytes) as RobustBenchModelInfo;
-  if (!info || typeof info !== 'object' || Array.isArray(info)) throw new DataFormatError(file, 'expected a JSON object (RobustBench model_info)');
+  if (!info || typeof info !== 'object' || Array.isArray(info))
+    throw new DataFormatError(file, 'expected a JSON object (RobustBench model_info)');
   const segments = path.resolve(file).split(path.sep);
-  const fromDir = segments.map((s) => THREAT_DIRS[s.toLowerCase()]).filter(Boolean).pop();
+  const fromDir = segments
+    .map((s) => THREAT_DIRS[s.toLowerCase()])
+    .filter(Boolean)
+    .pop();
   const given = options.threat ? THREAT_DIRS[options.threat.toLowerCase()] : undefined;
   if (options.threat && !given) throw new DataFormatError(file, `threat '${options.threat}' is not one of Linf, L2`);
   const threat = fromDir ?? given;
-  if (!threat) throw new DataFormatError(file, 'cannot tell the threat model: the path has no Linf/L2 directory (RobustBench layout model_info/<dataset>/<threat>/<Model>.json); pass --threat Linf|L2');
+  if (!threat)
+    throw new DataFormatError(
+      file,
+      'cannot tell the threat model: the path has no Linf/L2 directory (RobustBench layout model_info/<dataset>/<threat>/<Model>.json); pass --threat Linf|L2',
+    );
   if (threat === 'corruptions') throw new DataFormatError(file, 'common-corruption entries are not imported (no Lp threat model)');
   const model = path.basename(file, '.json');
   const dataset = typeof info.dataset === 'string' && info.dataset ? info.dataset : segments[segments.length - 3];
-  if (!isSafeId(dataset)) throw new DataFormatError(file, `field 'dataset' is ${JSON.stringify(info.dataset)}, expected a dataset id such as "cifar10"`);
-  if (info.eps === undefined || info.eps === null || info.eps === '') throw new DataFormatError(file, `field 'eps' is missing (expected e.g. "8/255")`);
+  if (!isSafeId(dataset))
+    throw new DataFormatError(file, `field 'dataset' is ${JSON.stringify(info.dataset)}, expected a dataset id such as "cifar10"`);
+  if (info.eps === undefined || info.eps === null || info.eps === '')
+    throw new DataFormatError(file, `field 'eps' is missing (expected e.g. "8/255")`);
   let eps: number;
   try {
     eps = parseEps(info.eps, `${file}: field 'eps'`);
@@ -127,7 +152,8 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
   const external = percent(file, info, 'external', false);
   const bestRobust = external ?? autoattack;
   const fwd = info.number_forward_passes;
-  if (fwd !== undefined && (typeof fwd !== 'number' || !(fwd >= 0))) throw new DataFormatError(file, `field 'number_forward_passes' is ${JSON.stringify(fwd)}, expected a non-negative number`);
+  if (fwd !== undefined && (typeof fwd !== 'number' || !(fwd >= 0)))
+    throw new DataFormatError(file, `field 'number_forward_passes' is ${JSON.stringify(fwd)}, expected a non-negative number`);
   const standard = /^standard/i.test(model) && autoattack === 0;
   const architecture = typeof info.architecture === 'string' ? info.architecture : null;
   if (info.link !== undefined && info.link !== '') {
@@ -136,8 +162,11 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
   }
   const paperUrl = typeof info.link === 'string' && info.link ? info.link : undefined;
   const footnote = typeof info.footnote === 'string' ? footnoteText(info.footnote) : undefined;
-  const attacks: LeaderboardEntry['results']['attacks'] = [{ name: 'AutoAttack', id: 'autoattack', accuracy: reportedMetric(autoattack, null) }];
-  if (external !== null) attacks.push({ name: 'external evaluation', id: 'external', accuracy: reportedMetric(Math.min(external, autoattack), null) });
+  const attacks: LeaderboardEntry['results']['attacks'] = [
+    { name: 'AutoAttack', id: 'autoattack', accuracy: reportedMetric(autoattack, null) },
+  ];
+  if (external !== null)
+    attacks.push({ name: 'external evaluation', id: 'external', accuracy: reportedMetric(Math.min(external, autoattack), null) });
   const entry: LeaderboardEntry = {
     schemaVersion: 1,
     id: `robustbench-${safeId(model)}`,
@@ -153,15 +182,42 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
     dataset: { id: dataset, split: 'test', n: null, subset: null, indicesHash: null },
     threatModel: { id: threatId(threat, eps), norm: threat, eps: { value: eps, display: String(info.eps).trim() } },
     defense: { id: model, family: standard ? 'none' : 'at', options: {}, capabilities: null },
-    classifier: { architecture, weights: null, sha256: null, additionalData: typeof info.additional_data === 'boolean' ? info.additional_data : null },
+    classifier: {
+      architecture,
+      weights: null,
+      sha256: null,
+      additionalData: typeof info.additional_data === 'boolean' ? info.additional_data : null,
+    },
     results: { clean: reportedMetric(clean, null), attacks, robust: reportedMetric(bestRobust, null) },
     values: {
-      reported: reported !== null ? { clean, robust: reported, source: `paper${info.venue ? ` (${info.venue})` : ''}`, ...(paperUrl ? { url: paperUrl } : {}) } : null,
+      reported:
+        reported !== null
+          ? { clean, robust: reported, source: `paper${info.venue ? ` (${info.venue})` : ''}`, ...(paperUrl ? { url: paperUrl } : {}) }
+          : null,
       measured: { clean, robust: autoattack, source: 'RobustBench (AutoAttack, standard version)', url: 'https://robustbench.github.io/' },
-      bestKnown: { clean, robust: bestRobust, source: external !== null ? 'external evaluation (RobustBench `external` field; see footnote)' : 'RobustBench (AutoAttack, standard version)' },
+      bestKnown: {
+        clean,
+        robust: bestRobust,
+        source:
+          external !== null
+            ? 'external evaluation (RobustBench `external` field; see footnote)'
+            : 'RobustBench (AutoAttack, standard version)',
+      },
     },
     protocol: {
-      attacks: [{ name: 'AutoAttack', id: 'autoattack', options: { version: 'standard' }, eot: 1, steps: null, noisePolicy: 'fresh', gradient: 'exact', norm: threat, eps }],
+      attacks: [
+        {
+          name: 'AutoAttack',
+          id: 'autoattack',
+          options: { version: 'standard' },
+          eot: 1,
+          steps: null,
+          noisePolicy: 'fresh',
+          gradient: 'exact',
+          norm: threat,
+          eps,
+        },
+      ],
       purifications: 1,
       aggregation: 'as evaluated by RobustBench',
     },

@@ -17,7 +17,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/core';
 import { SITE_CSS, SITE_JS } from './assets';
-import { assertUniqueEntryIds, idProblems, threatLabel, type AttackChecks, type LeaderboardEntry, type LoadedEntry, type Metric } from './entry';
+import {
+  assertUniqueEntryIds,
+  idProblems,
+  threatLabel,
+  type AttackChecks,
+  type LeaderboardEntry,
+  type LoadedEntry,
+  type Metric,
+} from './entry';
 import { esc, jsonBlock, link, num, plainText } from './html';
 
 export interface BuildSiteOptions {
@@ -89,7 +97,10 @@ function inside(dir: string, p: string): boolean {
 function checkEntryFile(file: string, root: string): void {
   const real = fs.realpathSync(file);
   if (!inside(fs.realpathSync(root), real)) {
-    throw new DataFormatError(file, `resolves to ${real}, outside the entries directory ${root} (a symbolic link); the site publishes only files inside it`);
+    throw new DataFormatError(
+      file,
+      `resolves to ${real}, outside the entries directory ${root} (a symbolic link); the site publishes only files inside it`,
+    );
   }
 }
 
@@ -104,12 +115,14 @@ function publishableResults(file: string, root: string, rel: unknown): string | 
     throw new DataFormatError(file, `$.resultsFile.path: ${why}; the site publishes only files inside the entries directory ${root}`);
   };
   if (typeof rel !== 'string' || !rel) return refuse(`${JSON.stringify(rel)} is not a file name`);
-  if (path.isAbsolute(rel) || path.win32.isAbsolute(rel) || rel.includes('\\') || rel.includes('\0')) refuse(`${JSON.stringify(rel)} is not a relative path`);
+  if (path.isAbsolute(rel) || path.win32.isAbsolute(rel) || rel.includes('\\') || rel.includes('\0'))
+    refuse(`${JSON.stringify(rel)} is not a relative path`);
   const lexical = path.resolve(path.dirname(file), rel);
   if (!inside(path.resolve(root), lexical)) refuse(`${JSON.stringify(rel)} leads outside the entries directory`);
   if (!fs.existsSync(lexical)) return null;
   const real = fs.realpathSync(lexical);
-  if (!inside(fs.realpathSync(root), real)) refuse(`${JSON.stringify(rel)} resolves to ${real} (through a symbolic link), outside the entries directory`);
+  if (!inside(fs.realpathSync(root), real))
+    refuse(`${JSON.stringify(rel)} resolves to ${real} (through a symbolic link), outside the entries directory`);
   if (!fs.statSync(real).isFile()) refuse(`${JSON.stringify(rel)} is not a regular file`);
   return real;
 }
@@ -157,7 +170,12 @@ function groupKey(e: LeaderboardEntry): string {
 }
 
 function scatter(entries: PageEntry[]): string {
-  const W = 420, H = 300, L = 48, R = 12, T = 12, B = 40;
+  const W = 420,
+    H = 300,
+    L = 48,
+    R = 12,
+    T = 12,
+    B = 40;
   const x = (v: number): number => L + ((W - L - R) * v) / 100;
   const y = (v: number): number => H - B - ((H - T - B) * v) / 100;
   const parts: string[] = [];
@@ -167,7 +185,9 @@ function scatter(entries: PageEntry[]): string {
     parts.push(`<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
     parts.push(`<text x="${x(0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   }
-  parts.push(`<line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(100)}"/>`);
+  parts.push(
+    `<line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(100)}"/>`,
+  );
   parts.push(`<text x="${(x(0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
   parts.push(`<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">robust accuracy (%)</text>`);
   for (const p of entries) {
@@ -308,15 +328,21 @@ ${proto.attacks
     ...(e.flags.stalledAttack !== undefined ? ([['stalled attack', esc(e.flags.stalledAttack)]] as [string, string][]) : []),
     ['reduced protocol', esc(e.flags.reducedProtocol)],
     ['additional data', esc(e.flags.additionalData ?? 'unknown')],
-    ['sanity flags', e.flags.sanity.length ? `<ul>${e.flags.sanity.map((f) => `<li><b>${esc(f.id)}</b>${f.attack ? ` (${esc(f.attack)})` : ''}: ${esc(f.message)}</li>`).join('')}</ul>` : 'none'],
+    [
+      'sanity flags',
+      e.flags.sanity.length
+        ? `<ul>${e.flags.sanity.map((f) => `<li><b>${esc(f.id)}</b>${f.attack ? ` (${esc(f.attack)})` : ''}: ${esc(f.message)}</li>`).join('')}</ul>`
+        : 'none',
+    ],
   ]);
-  const paper = e.paper && Object.keys(e.paper).length
-    ? kv([
-        ...(e.paper.title ? ([['title', link(e.paper.url, e.paper.title)]] as [string, string][]) : []),
-        ...(e.paper.authors ? ([['authors', esc(e.paper.authors)]] as [string, string][]) : []),
-        ...(e.paper.venue ? ([['venue', esc(e.paper.venue)]] as [string, string][]) : []),
-      ])
-    : '';
+  const paper =
+    e.paper && Object.keys(e.paper).length
+      ? kv([
+          ...(e.paper.title ? ([['title', link(e.paper.url, e.paper.title)]] as [string, string][]) : []),
+          ...(e.paper.authors ? ([['authors', esc(e.paper.authors)]] as [string, string][]) : []),
+          ...(e.paper.venue ? ([['venue', esc(e.paper.venue)]] as [string, string][]) : []),
+        ])
+      : '';
   const dl = [`<li><a href="../data/${esc(path.basename(downloads.json))}" download>entry JSON</a></li>`];
   if (downloads.results) {
     dl.push(
@@ -335,9 +361,19 @@ ${paper ? `<h2>Paper</h2>${paper}` : ''}
 ${checksTable ? `<h2>Attack checks</h2>${e.flags.stalledAttack ? '<p class="warn-box">An attack counted samples as robust without really attacking them: the robust accuracy of this entry is overstated.</p>' : ''}${checksTable}` : ''}
 <h2>Reported, measured and best-known values</h2>${values}
 <h2>Protocol</h2>${protocol}
-<h2>Defense</h2>${kv([['id', esc(e.defense.id)], ['family', esc(e.defense.family)], ['options', jsonBlock(e.defense.options)], ['capabilities', e.defense.capabilities ? jsonBlock(e.defense.capabilities) : 'unknown']])}
+<h2>Defense</h2>${kv([
+    ['id', esc(e.defense.id)],
+    ['family', esc(e.defense.family)],
+    ['options', jsonBlock(e.defense.options)],
+    ['capabilities', e.defense.capabilities ? jsonBlock(e.defense.capabilities) : 'unknown'],
+  ])}
 <h2>Classifier</h2>${kv(Object.entries(e.classifier).map(([k, v]) => [k, esc(v ?? '–')] as [string, string]))}
-<h2>Dataset</h2>${kv([['id', esc(e.dataset.id)], ['n', esc(e.dataset.n ?? 'unknown')], ['subset', e.dataset.subset ? jsonBlock(e.dataset.subset) : '–'], ['indices hash', esc(e.dataset.indicesHash ?? '–')]])}
+<h2>Dataset</h2>${kv([
+    ['id', esc(e.dataset.id)],
+    ['n', esc(e.dataset.n ?? 'unknown')],
+    ['subset', e.dataset.subset ? jsonBlock(e.dataset.subset) : '–'],
+    ['indices hash', esc(e.dataset.indicesHash ?? '–')],
+  ])}
 <h2>Flags</h2>${flags}
 <h2>Provenance</h2>${provenance}
 ${e.footnote ? `<h2>Footnote</h2><pre class="text">${esc(e.footnote)}</pre>` : ''}
@@ -366,7 +402,9 @@ export async function buildSite(
   for (const { entry, file, root: given } of entries as readonly { entry: LeaderboardEntry; file?: string; root?: string }[]) {
     const pageId = pageIdOf(entry, file);
     if (seen.has(pageId)) {
-      throw new Error(`two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id} (${seen.get(pageId) ?? 'given in memory'} and ${file ?? 'one given in memory'}); entry ids must be unique per dataset and threat model`);
+      throw new Error(
+        `two entries have id '${entry.id}' for ${entry.dataset.id}/${entry.threatModel.id} (${seen.get(pageId) ?? 'given in memory'} and ${file ?? 'one given in memory'}); entry ids must be unique per dataset and threat model`,
+      );
     }
     seen.set(pageId, file);
     const p: PageEntry = { pageId, file, entry };
@@ -436,12 +474,23 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
         metricText(e.results.robust),
         ciText(e.results.robust),
         String(e.dataset.n ?? '–'),
-        [e.flags.stalledAttack ? 'STALLED-ATTACK' : '', e.flags.reducedProtocol ? 'reduced' : '', e.flags.randomized ? 'randomized' : '', ...e.flags.sanity.map((f) => f.id)].filter(Boolean).join(' '),
+        [
+          e.flags.stalledAttack ? 'STALLED-ATTACK' : '',
+          e.flags.reducedProtocol ? 'reduced' : '',
+          e.flags.randomized ? 'randomized' : '',
+          ...e.flags.sanity.map((f) => f.id),
+        ]
+          .filter(Boolean)
+          .join(' '),
       ]);
     const header = ['model', 'family', 'kind', 'clean %', 'robust %', '95% CI', 'n', 'flags'];
     const all = [header, ...rows];
     const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-    const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    const line = (r: string[]): string =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd();
     out.push(line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '');
   }
   return out.join('\n');
@@ -457,10 +506,30 @@ export function formatAttackChecksText(e: LeaderboardEntry): string {
   const header = ['attack', 'ran on', 'robust', 'grad vanished', 'stalled', 'below budget', 'kept clean', 'not reported', 'flag'];
   const rows = checked.map((a) => {
     const c = a.checks!;
-    return [plainText(a.name), String(c.ran), String(c.robust), String(c.gradientVanished), String(c.stalled), c.belowBudget === null ? '–' : String(c.belowBudget), String(c.keptClean), String(c.ran - c.reported), c.flags.length ? c.flags.join(',').toUpperCase() : 'ok'];
+    return [
+      plainText(a.name),
+      String(c.ran),
+      String(c.robust),
+      String(c.gradientVanished),
+      String(c.stalled),
+      c.belowBudget === null ? '–' : String(c.belowBudget),
+      String(c.keptClean),
+      String(c.ran - c.reported),
+      c.flags.length ? c.flags.join(',').toUpperCase() : 'ok',
+    ];
   });
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return ['attack checks (did each attack really attack?)', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [
+    'attack checks (did each attack really attack?)',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+  ].join('\n');
 }

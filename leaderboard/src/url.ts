@@ -31,11 +31,13 @@ export function urlProblem(raw: unknown): string | null {
   } catch {
     return `${JSON.stringify(raw)} is not an absolute URL (relative and protocol-relative URLs such as //host or /\\host are refused; write https://...)`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${JSON.stringify(raw)} has the scheme '${url.protocol}'; only http and https URLs are allowed`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `${JSON.stringify(raw)} has the scheme '${url.protocol}'; only http and https URLs are allowed`;
   if (!/^https?:\/\//i.test(text)) return `${JSON.stringify(raw)} must start with http:// or https://`;
   if (url.username || url.password) return `${JSON.stringify(raw)} carries a user name or password; write the URL without them`;
   // eslint-disable-next-line no-control-regex
-  if (text !== raw || /[\u0000-\u001f\u007f-\u009f]/.test(raw)) return `${JSON.stringify(raw)} holds control characters or surrounding spaces (browsers drop them); write the URL without them`;
+  if (text !== raw || /[\u0000-\u001f\u007f-\u009f]/.test(raw))
+    return `${JSON.stringify(raw)} holds control characters or surrounding spaces (browsers drop them); write the URL without them`;
   return null;
 }
 

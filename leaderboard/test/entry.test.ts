@@ -50,7 +50,11 @@ describe('leaderboard entries', () => {
   it('the published schema accepts a measured entry and rejects string numbers and unknown fields', () => {
     expect(entrySchema().$id).to.match(/leaderboard-entry/);
     validateEntry(measuredEntry());
-    const bad = JSON.parse(JSON.stringify(measuredEntry())) as { results: { clean: { value: unknown } }; threatModel: { eps: unknown }; extra?: unknown };
+    const bad = JSON.parse(JSON.stringify(measuredEntry())) as {
+      results: { clean: { value: unknown } };
+      threatModel: { eps: unknown };
+      extra?: unknown;
+    };
     bad.results.clean.value = '89.69';
     bad.threatModel.eps = '8/255';
     bad.extra = 1;

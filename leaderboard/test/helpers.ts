@@ -4,7 +4,9 @@ import { accuracyMetric, type LeaderboardEntry } from '../src';
 export const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
 
 /** A measured entry as `dbp-bench run` writes it (hand-made, for site and schema tests). */
-export function measuredEntry(over: { id?: string; name?: string; family?: 'dbp' | 'at' | 'none'; clean?: number; robust?: number; n?: number; attack?: string } = {}): LeaderboardEntry {
+export function measuredEntry(
+  over: { id?: string; name?: string; family?: 'dbp' | 'at' | 'none'; clean?: number; robust?: number; n?: number; attack?: string } = {},
+): LeaderboardEntry {
   const n = over.n ?? 64;
   const clean = accuracyMetric(Math.round(((over.clean ?? 90) / 100) * n), n);
   const robust = accuracyMetric(Math.round(((over.robust ?? 50) / 100) * n), n);
@@ -17,12 +19,33 @@ export function measuredEntry(over: { id?: string; name?: string; family?: 'dbp'
     paper: null,
     dataset: { id: 'cifar10', split: 'test', n, subset: { kind: 'first', n }, indicesHash: '0123456789abcdef' },
     threatModel: { id: 'linf-8_255', norm: 'linf', eps: { value: 8 / 255, display: '8/255' } },
-    defense: { id: 'dp-ddpm', family: over.family ?? 'dbp', options: { tStar: 0.1 }, capabilities: { stochastic: true, streams: ['forward', 'reverse'], gradientModes: ['exact'], networkCalls: 101 } },
+    defense: {
+      id: 'dp-ddpm',
+      family: over.family ?? 'dbp',
+      options: { tStar: 0.1 },
+      capabilities: { stochastic: true, streams: ['forward', 'reverse'], gradientModes: ['exact'], networkCalls: 101 },
+    },
     classifier: { architecture: 'wrn-28-10', weights: 'weights/wrn.safetensors', sha256: 'a'.repeat(64) },
     results: { clean, attacks: [{ name: `${attack}-20`, id: attack, accuracy: robust, attacked: n }], robust },
-    values: { reported: null, measured: { clean: clean.value, robust: robust.value, source: 'dbp-bench run 0123' }, bestKnown: { robust: robust.value, source: 'this evaluation' } },
+    values: {
+      reported: null,
+      measured: { clean: clean.value, robust: robust.value, source: 'dbp-bench run 0123' },
+      bestKnown: { robust: robust.value, source: 'this evaluation' },
+    },
     protocol: {
-      attacks: [{ name: `${attack}-20`, id: attack, options: { steps: 20 }, eot: 10, steps: 20, noisePolicy: 'fresh', gradient: 'exact', norm: 'linf', eps: 8 / 255 }],
+      attacks: [
+        {
+          name: `${attack}-20`,
+          id: attack,
+          options: { steps: 20 },
+          eot: 10,
+          steps: 20,
+          noisePolicy: 'fresh',
+          gradient: 'exact',
+          norm: 'linf',
+          eps: 8 / 255,
+        },
+      ],
       purifications: 1,
       batchSize: 8,
       reduced: false,
@@ -79,4 +102,17 @@ export const URL_PROBES: readonly string[] = [
 ];
 
 /** Every bidi control the site must neutralise. */
-export const BIDI = ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C'];
+export const BIDI = [
+  '\u202A',
+  '\u202B',
+  '\u202C',
+  '\u202D',
+  '\u202E',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u200E',
+  '\u200F',
+  '\u061C',
+];

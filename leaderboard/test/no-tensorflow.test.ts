@@ -43,7 +43,10 @@ describe('leaderboard without TensorFlow.js', function () {
       expect(out.entries).to.be.at.least(4);
       expect(out.pages).to.equal(out.entries);
       expect(fs.readFileSync(out.index, 'utf8')).to.include('no tensorflow').and.include('dbp-a').and.include('at-b');
-      expect(out.modules.some((m) => m.includes(`${path.sep}core${path.sep}dist${path.sep}`)), '@dbp-bench/core was loaded').to.equal(true);
+      expect(
+        out.modules.some((m) => m.includes(`${path.sep}core${path.sep}dist${path.sep}`)),
+        '@dbp-bench/core was loaded',
+      ).to.equal(true);
       expect(out.modules.filter((m) => TENSORFLOW.test(m))).to.deep.equal([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -27,7 +27,12 @@ describe('RobustBench model_info import', () => {
     expect(e.values.bestKnown!.robust).to.equal(60.97);
     expect(e.flags).to.include({ forwardPasses: 1, unreliable: false, additionalData: true });
     expect(e.defense.family).to.equal('at');
-    expect(e.paper).to.deep.equal({ title: 'An Example of Adversarial Training with Extra Data', authors: 'A. Author, B. Author', url: 'https://arxiv.org/abs/0000.00001', venue: 'NeurIPS 2021' });
+    expect(e.paper).to.deep.equal({
+      title: 'An Example of Adversarial Training with Extra Data',
+      authors: 'A. Author, B. Author',
+      url: 'https://arxiv.org/abs/0000.00001',
+      venue: 'NeurIPS 2021',
+    });
     expect(e.provenance).to.include({ source: 'robustbench import', importedAt: '2025-02-03T04:05:06.000Z' });
     expect(e.provenance.importedFrom).to.equal('model_info/cifar10/Linf/Example2021Robust_WRN-28-10.json');
   });
@@ -38,7 +43,10 @@ describe('RobustBench model_info import', () => {
     expect(e.values.bestKnown).to.include({ robust: 6.4 });
     expect(e.values.bestKnown!.source).to.match(/external/);
     expect(e.results.robust!.value).to.equal(6.4);
-    expect(e.results.attacks.map((a) => [a.id, a.accuracy.value])).to.deep.equal([['autoattack', 21.3], ['external', 6.4]]);
+    expect(e.results.attacks.map((a) => [a.id, a.accuracy.value])).to.deep.equal([
+      ['autoattack', 21.3],
+      ['external', 6.4],
+    ]);
     expect(e.flags.unreliable).to.equal(true);
     expect(e.flags.forwardPasses).to.equal(10);
     expect(e.threatModel.id).to.equal('linf-0.031');
@@ -58,8 +66,14 @@ describe('RobustBench model_info import', () => {
 
   it('names the file and field of malformed input', () => {
     expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/string-number.json'))).to.throw(DataFormatError, /threat model/);
-    expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/string-number.json'), { threat: 'Linf' })).to.throw(DataFormatError, /string-number\.json: field 'clean_acc' is "89,5%"/);
-    expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/bad-eps.json'), { threat: 'Linf' })).to.throw(DataFormatError, /bad-eps\.json.*eps/);
+    expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/string-number.json'), { threat: 'Linf' })).to.throw(
+      DataFormatError,
+      /string-number\.json: field 'clean_acc' is "89,5%"/,
+    );
+    expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/bad-eps.json'), { threat: 'Linf' })).to.throw(
+      DataFormatError,
+      /bad-eps\.json.*eps/,
+    );
     expect(() => importRobustBench(path.join(FIXTURES, 'bad/bad-eps.json'), { threat: 'Linf' })).to.throw(DataFormatError);
     const dir = importRobustBench(path.join(FIXTURES, 'bad'), { threat: 'Linf' });
     expect(dir.entries).to.have.length(0);

@@ -54,7 +54,12 @@ describe('leaderboard safety: URLs', () => {
     expect(urlProblem('https://user:pw@evil.example/')).to.match(/user name or password/);
     expect(urlProblem('htt\tps://evil.example/')).to.match(/control characters/);
     expect(urlProblem(42)).to.match(/must be a string/);
-    for (const u of ['https://arxiv.org/abs/1706.06083', 'http://example.org', 'HTTPS://Robustbench.github.io/', 'https://example.org/a?b=1&c=<d>#e']) {
+    for (const u of [
+      'https://arxiv.org/abs/1706.06083',
+      'http://example.org',
+      'HTTPS://Robustbench.github.io/',
+      'https://example.org/a?b=1&c=<d>#e',
+    ]) {
       expect(urlProblem(u), u).to.equal(null);
       expect(httpUrl(u), u).to.equal(new URL(u).href);
     }
@@ -94,19 +99,29 @@ describe('leaderboard safety: URLs', () => {
       if (!node || typeof node !== 'object' || seen.has(node)) return;
       const n = node as Record<string, unknown>;
       if (n.$ref === '#/definitions/httpUrl') found.push(at);
-      else if (typeof n.$ref === 'string' && n.$ref.startsWith('#/definitions/')) walk(defs[n.$ref.slice(14)], at, new Set([...seen, node]));
+      else if (typeof n.$ref === 'string' && n.$ref.startsWith('#/definitions/'))
+        walk(defs[n.$ref.slice(14)], at, new Set([...seen, node]));
       for (const [k, v] of Object.entries(n.properties ?? {})) {
         if (/url|link|href/i.test(k)) expect((v as { $ref?: string }).$ref, `${at}.${k}`).to.equal('#/definitions/httpUrl');
         walk(v, `${at}.${k}`, new Set([...seen, node]));
       }
-      for (const key of ['items', 'additionalProperties']) if (n[key] && typeof n[key] === 'object') walk(n[key], `${at}[]`, new Set([...seen, node]));
+      for (const key of ['items', 'additionalProperties'])
+        if (n[key] && typeof n[key] === 'object') walk(n[key], `${at}[]`, new Set([...seen, node]));
       for (const key of ['oneOf', 'anyOf', 'allOf']) for (const b of (n[key] as unknown[]) ?? []) walk(b, at, new Set([...seen, node]));
     };
     walk(entrySchema(), '$', new Set());
     const e = measuredEntry();
     e.paper = { url: 'https://a.example/' };
-    e.values = { reported: { source: 's', url: 'https://a.example/' }, measured: { source: 's', url: 'https://a.example/' }, bestKnown: { source: 's', url: 'https://a.example/' } };
-    expect([...new Set(found)].sort()).to.deep.equal(urlFields(e).map(([f]) => f).sort());
+    e.values = {
+      reported: { source: 's', url: 'https://a.example/' },
+      measured: { source: 's', url: 'https://a.example/' },
+      bestKnown: { source: 's', url: 'https://a.example/' },
+    };
+    expect([...new Set(found)].sort()).to.deep.equal(
+      urlFields(e)
+        .map(([f]) => f)
+        .sort(),
+    );
   });
 
   it('skips a RobustBench model_info whose link is not an http(s) URL, naming the field', () => {
@@ -116,7 +131,10 @@ describe('leaderboard safety: URLs', () => {
     fs.writeFileSync(path.join(dir, 'Good.json'), JSON.stringify(info));
     fs.writeFileSync(path.join(dir, 'Bad.json'), JSON.stringify({ ...info, link: 'java\tscript:alert(1)' }));
     fs.writeFileSync(path.join(dir, 'Up.json'), JSON.stringify({ ...info, dataset: '..' }));
-    expect(() => importRobustBenchFile(path.join(dir, 'Bad.json'))).to.throw(DataFormatError, /Bad\.json: field 'link': .*scheme 'javascript:'/);
+    expect(() => importRobustBenchFile(path.join(dir, 'Bad.json'))).to.throw(
+      DataFormatError,
+      /Bad\.json: field 'link': .*scheme 'javascript:'/,
+    );
     expect(() => importRobustBenchFile(path.join(dir, 'Up.json'))).to.throw(DataFormatError, /Up\.json: field 'dataset'/);
     const res = importRobustBench(path.dirname(path.dirname(dir)));
     expect(res.entries.map((x) => x.entry.id)).to.deep.equal(['robustbench-Good']);
@@ -146,7 +164,9 @@ describe('leaderboard safety: ids that become path segments', () => {
     }
     const long = measuredEntry({ id: 'a'.repeat(128) });
     expect(() => validateEntry(long)).to.not.throw();
-    expect(entryPath('/entries', measuredEntry({ id: 'robustbench-Carmon2019Unlabeled' }))).to.equal(path.join('/entries', 'cifar10', 'linf-8_255', 'robustbench-Carmon2019Unlabeled.json'));
+    expect(entryPath('/entries', measuredEntry({ id: 'robustbench-Carmon2019Unlabeled' }))).to.equal(
+      path.join('/entries', 'cifar10', 'linf-8_255', 'robustbench-Carmon2019Unlabeled.json'),
+    );
   });
 
   it('buildSite refuses an unvalidated entry whose id would leave the site, before writing anything', async () => {
@@ -215,12 +235,25 @@ describe('leaderboard safety: what the site publishes', () => {
   }
 
   it('the schema refuses absolute and .. results paths (leaderboard validate, build, load)', () => {
-    for (const bad of ['/etc/passwd', '../x.jsonl', 'a/../../x.jsonl', './x.jsonl', 'C:\\x.jsonl', 'a\\..\\x.jsonl', '.hidden', 'a//b', '']) {
+    for (const bad of [
+      '/etc/passwd',
+      '../x.jsonl',
+      'a/../../x.jsonl',
+      './x.jsonl',
+      'C:\\x.jsonl',
+      'a\\..\\x.jsonl',
+      '.hidden',
+      'a//b',
+      '',
+    ]) {
       const e: LeaderboardEntry = { ...measuredEntry(), resultsFile: { path: bad, sha256: 'a'.repeat(64), records: 1 } };
       expect(() => validateEntry(e), JSON.stringify(bad)).to.throw(ConfigValidationError, '$.resultsFile.path');
     }
     for (const good of ['x.results.jsonl', 'results/x.jsonl', 'results.jsonl']) {
-      expect(() => validateEntry({ ...measuredEntry(), resultsFile: { path: good, sha256: 'a'.repeat(64), records: 1 } }), good).to.not.throw();
+      expect(
+        () => validateEntry({ ...measuredEntry(), resultsFile: { path: good, sha256: 'a'.repeat(64), records: 1 } }),
+        good,
+      ).to.not.throw();
     }
   });
 
@@ -265,7 +298,9 @@ describe('leaderboard safety: what the site publishes', () => {
       err = x;
     }
     expect(err).to.be.instanceOf(DataFormatError);
-    expect(String(err)).to.include(link).and.match(/outside the entries directory/);
+    expect(String(err))
+      .to.include(link)
+      .and.match(/outside the entries directory/);
     expect(fs.readdirSync(out)).to.deep.equal([]);
   });
 

@@ -6,7 +6,16 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@dbp-bench/core';
-import { buildSite, entryPath, formatAttackChecksText, formatLeaderboardText, importRobustBench, loadEntries, writeEntry, type LeaderboardEntry } from '../src';
+import {
+  buildSite,
+  entryPath,
+  formatAttackChecksText,
+  formatLeaderboardText,
+  importRobustBench,
+  loadEntries,
+  writeEntry,
+  type LeaderboardEntry,
+} from '../src';
 import type { BrowserContext, Page } from 'playwright-core';
 import { BIDI, FIXTURES, URL_PROBES, measuredEntry } from './helpers';
 
@@ -15,19 +24,30 @@ const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwne
 /** An entries directory: RobustBench fixtures, measured DBP/AT entries, and one entry full of markup. */
 function makeEntries(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-entries-'));
-  for (const { entry } of importRobustBench(path.join(FIXTURES, 'model_info'), { now: new Date('2025-01-01T00:00:00Z') }).entries) writeEntry(entryPath(dir, entry), entry);
+  for (const { entry } of importRobustBench(path.join(FIXTURES, 'model_info'), { now: new Date('2025-01-01T00:00:00Z') }).entries)
+    writeEntry(entryPath(dir, entry), entry);
   const dbp = measuredEntry({ id: 'dp-ddpm', name: 'DP_DDPM + WRN', clean: 87.5, robust: 46.875 });
   const results = '{"type":"sample","position":0}\n';
   const withResults: LeaderboardEntry = { ...dbp, resultsFile: { path: 'dp-ddpm.results.jsonl', sha256: sha256(results), records: 1 } };
   const file = entryPath(dir, withResults);
   writeEntry(file, withResults);
   fs.writeFileSync(path.join(path.dirname(file), 'dp-ddpm.results.jsonl'), results);
-  writeEntry(entryPath(dir, measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' })), measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' }));
-  writeEntry(entryPath(dir, measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 })), measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 }));
+  writeEntry(
+    entryPath(dir, measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' })),
+    measuredEntry({ id: 'dp-ddim-dw', name: 'DP_DDIM + WRN (DW_Both)', clean: 84.375, robust: 15.625, attack: 'dw-box' }),
+  );
+  writeEntry(
+    entryPath(dir, measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 })),
+    measuredEntry({ id: 'pgd-at', name: 'PGD-AT ResNet-20', family: 'at', clean: 78.125, robust: 40.625 }),
+  );
   const evil = measuredEntry({ id: 'evil', name: EVIL, clean: 50, robust: 25 });
   evil.description = EVIL;
   // Valid http(s) URLs (validation refuses anything else) that try to break out of the href attribute.
-  evil.paper = { title: EVIL, url: 'https://example.org/"><script>window.__pwned=3</script>', venue: '"><script>window.__pwned=4</script>' };
+  evil.paper = {
+    title: EVIL,
+    url: 'https://example.org/"><script>window.__pwned=3</script>',
+    venue: '"><script>window.__pwned=4</script>',
+  };
   evil.defense.options = { note: '</pre><script>window.__pwned=5</script>' };
   evil.flags.sanity = [{ id: 'zero-gradient', attack: EVIL, message: `<img src=x onerror="window.__pwned=6">` }];
   evil.footnote = EVIL;
@@ -46,7 +66,11 @@ function probeEntries(): { entry: LeaderboardEntry }[] {
     const [p0, p1, p2, p3] = [0, 1, 2, 3].map((i) => URL_PROBES[(4 * k + i) % URL_PROBES.length]);
     const e = measuredEntry({ id: `probe-${k}`, name: `probe ${k} \u202Egnp.exe ${BIDI.join('')}`, clean: 60 + k, robust: 20 + k });
     e.paper = { title: `paper ${k}`, url: p0, venue: `venue \u2067${k}` };
-    e.values = { reported: { robust: 30, source: `reported ${k}`, url: p1 }, measured: { robust: 20, source: `measured ${k}`, url: p2 }, bestKnown: { robust: 20, source: `best ${k}`, url: p3 } };
+    e.values = {
+      reported: { robust: 30, source: `reported ${k}`, url: p1 },
+      measured: { robust: 20, source: `measured ${k}`, url: p2 },
+      bestKnown: { robust: 20, source: `best ${k}`, url: p3 },
+    };
     out.push({ entry: e });
   }
   return out;
@@ -60,13 +84,13 @@ describe('leaderboard site (static checks)', () => {
     const hrefs = [...all.matchAll(/\s(?:href|src|action|formaction)="([^"]*)"/g)].map((m) => m[1]);
     expect(hrefs.length).to.be.greaterThan(10);
     // Only the site's own relative links remain: pages, data files, assets.
-    for (const h of hrefs) expect(h, h).to.match(/^(\.\.\/)?(index\.html|entries\/probe|entries\/cifar10__|data\/cifar10__|assets\/site\.(css|js))/);
+    for (const h of hrefs)
+      expect(h, h).to.match(/^(\.\.\/)?(index\.html|entries\/probe|entries\/cifar10__|data\/cifar10__|assets\/site\.(css|js))/);
     expect(all).to.not.match(/javascript:|vbscript:|data:text|evil\.example\/x"/i);
     // The refused URLs' link texts are still shown, as text.
     expect(all).to.include('<dt>title</dt><dd>paper 0</dd>');
     for (const c of BIDI) expect(all.includes(c)).to.equal(false);
   });
-
 
   it('builds index, entry pages and downloads with local assets only, every entry string escaped', async () => {
     const entries = makeEntries();
@@ -87,29 +111,63 @@ describe('leaderboard site (static checks)', () => {
     // No external resources: every src and stylesheet href is relative.
     for (const m of all.matchAll(/<(?:script|link)[^>]*(?:src|href)="([^"]+)"/g)) expect(m[1]).to.not.match(/^(https?:)?\/\//);
     expect(fs.existsSync(path.join(out, 'assets', 'site.js'))).to.equal(true);
-    expect(fs.readFileSync(path.join(out, 'assets', 'site.js'), 'utf8')).to.not.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+    expect(fs.readFileSync(path.join(out, 'assets', 'site.js'), 'utf8')).to.not.match(
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/,
+    );
     expect(formatLeaderboardText(loadEntries(entries).map((l) => l.entry))).to.match(/DP_DDPM \+ WRN\s+dbp\s+measured\s+87\.50\s+46\.88/);
   });
 
   it('shows a stalled attack: a badge on the index and in the CLI table, the attack checks on the entry page', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-entries-'));
     const ok = measuredEntry({ id: 'ok', name: 'Checked OK', clean: 90, robust: 40 });
-    ok.results.attacks[0].checks = { ran: 58, robust: 26, reported: 58, gradientVanished: 0, stalled: 0, unmoved: 0, keptClean: 0, belowBudget: 0, unchecked: 0, flags: [] };
+    ok.results.attacks[0].checks = {
+      ran: 58,
+      robust: 26,
+      reported: 58,
+      gradientVanished: 0,
+      stalled: 0,
+      unmoved: 0,
+      keptClean: 0,
+      belowBudget: 0,
+      unchecked: 0,
+      flags: [],
+    };
     ok.flags.stalledAttack = false;
     const bad = measuredEntry({ id: 'stalled', name: 'Stalled PGD', clean: 90, robust: 80 });
-    bad.results.attacks[0].checks = { ran: 58, robust: 51, reported: 58, gradientVanished: 3, stalled: 40, unmoved: 41, keptClean: 0, belowBudget: 45, unchecked: 0, flags: ['stalled', 'below-budget'] };
+    bad.results.attacks[0].checks = {
+      ran: 58,
+      robust: 51,
+      reported: 58,
+      gradientVanished: 3,
+      stalled: 40,
+      unmoved: 41,
+      keptClean: 0,
+      belowBudget: 45,
+      unchecked: 0,
+      flags: ['stalled', 'below-budget'],
+    };
     bad.flags = { ...bad.flags, stalledAttack: true, unreliable: true };
     for (const e of [ok, bad]) writeEntry(entryPath(dir, e), e);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-site-'));
     const res = await buildSite(loadEntries(dir), out);
     const index = fs.readFileSync(res.index, 'utf8');
     const row = (name: string): string => index.split('<tr ').find((r) => r.includes(`>${name}</a>`))!;
-    expect(row('Stalled PGD')).to.match(/<span class="badge warn stalled" title="pgd-20: 41 unmoved \(3 vanished gradients, 40 stalled\), 45 of 51 counted robust below the budget \[stalled, below-budget\]">stalled attack<\/span>/);
+    expect(row('Stalled PGD')).to.match(
+      /<span class="badge warn stalled" title="pgd-20: 41 unmoved \(3 vanished gradients, 40 stalled\), 45 of 51 counted robust below the budget \[stalled, below-budget\]">stalled attack<\/span>/,
+    );
     expect(row('Checked OK')).to.not.include('stalled attack');
-    const page = fs.readFileSync(res.pages.find((p) => p.endsWith('__stalled.html'))!, 'utf8');
+    const page = fs.readFileSync(
+      res.pages.find((p) => p.endsWith('__stalled.html'))!,
+      'utf8',
+    );
     expect(page).to.include('<h2>Attack checks</h2><p class="warn-box">');
-    expect(page).to.match(/<tr class="flagged"><td>pgd-20<\/td><td class="num">58<\/td><td class="num">51<\/td><td class="num">3<\/td><td class="num">40<\/td><td class="num">45<\/td><td class="num">0<\/td><td class="num">0<\/td><td><span class="badge warn">stalled<\/span><span class="badge warn">below-budget<\/span><\/td><\/tr>/);
-    const okPage = fs.readFileSync(res.pages.find((p) => p.endsWith('__ok.html'))!, 'utf8');
+    expect(page).to.match(
+      /<tr class="flagged"><td>pgd-20<\/td><td class="num">58<\/td><td class="num">51<\/td><td class="num">3<\/td><td class="num">40<\/td><td class="num">45<\/td><td class="num">0<\/td><td class="num">0<\/td><td><span class="badge warn">stalled<\/span><span class="badge warn">below-budget<\/span><\/td><\/tr>/,
+    );
+    const okPage = fs.readFileSync(
+      res.pages.find((p) => p.endsWith('__ok.html'))!,
+      'utf8',
+    );
     expect(okPage).to.include('<h2>Attack checks</h2><table class="checks">');
     expect(okPage).to.not.include('warn-box');
     expect(formatLeaderboardText([ok, bad])).to.match(/Stalled PGD .*STALLED-ATTACK/);
@@ -134,7 +192,13 @@ function findChromium(): string | undefined {
   return undefined;
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.jsonl': 'application/x-ndjson' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.jsonl': 'application/x-ndjson',
+};
 
 function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -195,14 +259,21 @@ describe('leaderboard site in headless Chromium', function () {
     context = await chromium.launchPersistentContext(userDir, {
       executablePath: exe,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context.on('page', (p) => p.on('dialog', onDialog));
     context.on('request', (r) => requests.push(r.url()));
     // Nothing leaves the machine: requests off the local server are recorded (above) and aborted.
-    await context.route('**/*', (route) =>
-      route.request().url().startsWith(server!.url) ? route.continue() : route.abort(),
-    );
+    await context.route('**/*', (route) => (route.request().url().startsWith(server!.url) ? route.continue() : route.abort()));
   });
 
   after(async () => {
@@ -235,7 +306,9 @@ describe('leaderboard site in headless Chromium', function () {
     expect(asc).to.deep.equal([...desc].reverse());
     await page.click(`${table} th:nth-child(2)`);
     const names: string[] = await page.evaluate(visibleColumn(table, 1));
-    expect(names).to.deep.equal([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)));
+    expect(names).to.deep.equal(
+      [...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)),
+    );
     await page.close();
   });
 
@@ -246,7 +319,9 @@ describe('leaderboard site in headless Chromium', function () {
     await page.selectOption('#filter-family', 'at');
     const at: string[] = await page.evaluate(fam);
     expect(at.sort()).to.deep.equal(['at/measured', 'at/reported']);
-    const circles = await page.evaluate(`Array.from(document.querySelectorAll('section[data-threat="linf-8_255"] circle')).filter((c) => !c.hasAttribute('hidden')).length`);
+    const circles = await page.evaluate(
+      `Array.from(document.querySelectorAll('section[data-threat="linf-8_255"] circle')).filter((c) => !c.hasAttribute('hidden')).length`,
+    );
     expect(circles).to.equal(2);
     await page.selectOption('#filter-family', 'all');
     await page.selectOption('#filter-kind', 'reported');
@@ -282,11 +357,14 @@ describe('leaderboard site in headless Chromium', function () {
 
   it('with the CSP removed, escaping alone keeps every probe from running script or leaving the site', async () => {
     const origin = new URL(server!.url).origin;
-    const clickLink = (which: string) => `(() => { const a = document.querySelectorAll('a')[${which}]; a.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, view: window })); return a.getAttribute('href'); })()`;
+    const clickLink = (which: string) =>
+      `(() => { const a = document.querySelectorAll('a')[${which}]; a.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, view: window })); return a.getAttribute('href'); })()`;
     // Control: without the CSP a javascript: link written java<TAB>script: does run on these pages,
     // so the checks below would see a probe that became a link.
     const control = await open('probe/index.html');
-    await control.evaluate(`(() => { const a = document.createElement('a'); a.href = 'java\\tscript:alert(99)'; a.textContent = 'x'; document.body.appendChild(a); })()`);
+    await control.evaluate(
+      `(() => { const a = document.createElement('a'); a.href = 'java\\tscript:alert(99)'; a.textContent = 'x'; document.body.appendChild(a); })()`,
+    );
     await control.evaluate(clickLink('document.querySelectorAll("a").length - 1'));
     await control.waitForTimeout(300);
     expect(dialogs).to.deep.equal(['99']);
@@ -299,7 +377,8 @@ describe('leaderboard site in headless Chromium', function () {
       const page = await open(rel);
       expect(await page.evaluate('document.querySelectorAll("meta[http-equiv]").length'), rel).to.equal(0);
       // Every URL-bearing attribute resolves to this site.
-      const urls: { tag: string; attr: string; value: string; resolved: string }[] = await page.evaluate(`Array.from(document.querySelectorAll('*')).flatMap((el) =>
+      const urls: { tag: string; attr: string; value: string; resolved: string }[] =
+        await page.evaluate(`Array.from(document.querySelectorAll('*')).flatMap((el) =>
         Array.from(el.attributes).filter((a) => /^(href|src|action|formaction|xlink:href|srcset|poster|data|ping)$/i.test(a.name))
           .map((a) => ({ tag: el.tagName, attr: a.name, value: a.value, resolved: new URL(a.value, document.baseURI).href })))`);
       expect(urls.length, rel).to.be.greaterThan(2);

@@ -105,14 +105,17 @@ function cotangent(call: KernelCall, sig: number, out: number, size: number, sca
 }
 
 function cloneAttrs(a: Record<string, unknown>): tf.NamedAttrMap {
-  return JSON.parse(JSON.stringify(a, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `#${v}` : v)), (_k, v: unknown) =>
-    typeof v === 'string' && v.startsWith('#') ? Number(v.slice(1)) : v,
+  return JSON.parse(
+    JSON.stringify(a, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `#${v}` : v)),
+    (_k, v: unknown) => (typeof v === 'string' && v.startsWith('#') ? Number(v.slice(1)) : v),
   ) as tf.NamedAttrMap;
 }
 
 /** Run the kernel with named (or listed) inputs. */
 function runKernel(call: KernelCall, ts: tf.Tensor[]): tf.Tensor[] {
-  const inputs = call.list ? (ts as unknown as tf.NamedTensorMap) : (Object.fromEntries(call.inputs.map((inp, k) => [inp.name, ts[k]])) as tf.NamedTensorMap);
+  const inputs = call.list
+    ? (ts as unknown as tf.NamedTensorMap)
+    : (Object.fromEntries(call.inputs.map((inp, k) => [inp.name, ts[k]])) as tf.NamedTensorMap);
   const out = tf.engine().runKernel(call.kernel, inputs, cloneAttrs(call.attrs)) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }
@@ -151,13 +154,18 @@ export function runPass(call: KernelCall, sig: number, pass: Pass): Outcome {
         ...(grad.saveAllInputs ? ts : (grad.inputsToSave ?? []).map((n) => byName[n])),
         ...outs.filter((_, j) => grad.outputsToSave?.[j]),
       ];
-      const dys = outs.map((o, j) => (isFloat(o.dtype) ? tf.tensor(cotangent(call, sig, j, o.size, pass.dyScale), o.shape) : tf.zeros(o.shape, o.dtype)));
+      const dys = outs.map((o, j) =>
+        isFloat(o.dtype) ? tf.tensor(cotangent(call, sig, j, o.size, pass.dyScale), o.shape) : tf.zeros(o.shape, o.dtype),
+      );
       const fns = grad.gradFunc(dys.length === 1 ? dys[0] : dys, saved, attrs);
-      const grads = call.inputs.map((inp, k) => (isFloat(inp.dtype) ? k : -1)).filter((k) => k >= 0).map((k) => {
-        const fn = fns[named[k]];
-        if (!fn) throw new Error(`the gradient of ${call.kernel} gives nothing for input '${named[k]}'`);
-        return fn();
-      });
+      const grads = call.inputs
+        .map((inp, k) => (isFloat(inp.dtype) ? k : -1))
+        .filter((k) => k >= 0)
+        .map((k) => {
+          const fn = fns[named[k]];
+          if (!fn) throw new Error(`the gradient of ${call.kernel} gives nothing for input '${named[k]}'`);
+          return fn();
+        });
       result = { outputs: grads.map(read) };
     });
   } catch (e) {
@@ -168,7 +176,10 @@ export function runPass(call: KernelCall, sig: number, pass: Pass): Outcome {
 
 /** The passes of a call: forward random, edge scales and special values per float input; gradient random, scaled. */
 export function passesFor(call: KernelCall, opts: { nonFinite: boolean; gradient: boolean; maxEdgeInputs?: number }): Pass[] {
-  const floats = call.inputs.map((inp, k) => (isFloat(inp.dtype) ? k : -1)).filter((k) => k >= 0).slice(0, opts.maxEdgeInputs ?? 3);
+  const floats = call.inputs
+    .map((inp, k) => (isFloat(inp.dtype) ? k : -1))
+    .filter((k) => k >= 0)
+    .slice(0, opts.maxEdgeInputs ?? 3);
   const ps: Pass[] = [{ name: 'random', mode: 'forward' }];
   for (const k of floats) {
     const nm = call.inputs[k].name;
@@ -227,7 +238,8 @@ export function difference(got: Outcome, want: Outcome): Difference {
     if (got.error !== undefined && want.error !== undefined) return zero;
     return { ...zero, structural: got.error !== undefined ? `threw: ${got.error}` : `the reference threw (${want.error}) but it did not` };
   }
-  if (got.outputs.length !== want.outputs.length) return { ...zero, structural: `${got.outputs.length} outputs, reference ${want.outputs.length}` };
+  if (got.outputs.length !== want.outputs.length)
+    return { ...zero, structural: `${got.outputs.length} outputs, reference ${want.outputs.length}` };
   let nonFinite = 0;
   let signedZero = 0;
   let maxAbs = 0;

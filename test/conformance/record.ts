@@ -133,7 +133,16 @@ export class KernelRecorder {
       }
       return { name, shape: [...t.shape], dtype: t.dtype, min, max };
     });
-    const call: KernelCall = { kernel, list, inputs: recorded, attrs: cloneAttr(attrs) as Record<string, unknown>, key, kind, size, workload: this.workload };
+    const call: KernelCall = {
+      kernel,
+      list,
+      inputs: recorded,
+      attrs: cloneAttr(attrs) as Record<string, unknown>,
+      key,
+      kind,
+      size,
+      workload: this.workload,
+    };
     if (same >= 0) have[same] = call;
     else have.push(call);
     this.calls.set(kernel, have);

@@ -55,7 +55,10 @@ const accumulation: Tolerance = { kind: 'norm', rel: 1e-5 };
 export const CONFORMANCE: Readonly<Record<string, KernelConformance>> = {
   Abs: { forward: exact, why: NO_ROUNDING },
   Add: { forward: exact, why: IEEE },
-  AddN: { forward: exact, why: 'adds its inputs one after the other in float32 on both backends (the cpu backend accumulates in a Float32Array), in the same order' },
+  AddN: {
+    forward: exact,
+    why: 'adds its inputs one after the other in float32 on both backends (the cpu backend accumulates in a Float32Array), in the same order',
+  },
   ArgMax: { forward: exact, why: MOVES },
   BatchMatMul: { forward: accumulation, why: ACCUMULATES },
   Cast: { forward: exact, why: 'float32 → float32 is an alias, int32/bool → float32 is exact: ' + MOVES },
@@ -79,7 +82,9 @@ export const CONFORMANCE: Readonly<Record<string, KernelConformance>> = {
   MaxPool: { forward: exact, why: 'a maximum is one of its inputs: ' + MOVES },
   MaxPoolGrad: {
     forward: exact,
-    why: 'routes each dy to the first maximum of its window; the recorded windows do not overlap (filter = stride), so no element receives a sum: ' + MOVES,
+    why:
+      'routes each dy to the first maximum of its window; the recorded windows do not overlap (filter = stride), so no element receives a sum: ' +
+      MOVES,
   },
   Maximum: { forward: exact, why: MOVES },
   Mean: { forward: accumulation, why: ACCUMULATES },
@@ -129,7 +134,7 @@ export const GRADIENT_WHY =
   'the gradient is computed by other kernels, including the sums that reduce broadcast dimensions (in another order than the cpu backend): measured relative to the largest element, as for the accumulating kernels';
 
 const CONV_INF =
-  "the convolution on wasm (XNNPACK; and the replacement gradient kernels, which pad and insert zeros explicitly) multiplies the zero padding by the filter, so 0·∞ = NaN where the cpu backend, which skips padded positions, gives ±Inf or a finite value. PyTorch and TensorFlow pad explicitly and agree with wasm. Weights are finite in every model that trains or evaluates at all, and an infinite weight makes the outputs it reaches non-finite on both backends; NaN/Inf in the input x (activations) agree exactly";
+  'the convolution on wasm (XNNPACK; and the replacement gradient kernels, which pad and insert zeros explicitly) multiplies the zero padding by the filter, so 0·∞ = NaN where the cpu backend, which skips padded positions, gives ±Inf or a finite value. PyTorch and TensorFlow pad explicitly and agree with wasm. Weights are finite in every model that trains or evaluates at all, and an infinite weight makes the outputs it reaches non-finite on both backends; NaN/Inf in the input x (activations) agree exactly';
 
 /** The one hand-written list of known disagreements between the wasm and the cpu backend. */
 export const DOCUMENTED: readonly DocumentedDifference[] = [
@@ -152,7 +157,9 @@ export const DOCUMENTED: readonly DocumentedDifference[] = [
     passes: /^dy NaN\/±Inf$/,
     waives: ['nonFinite'],
     what: 'with ±Inf in dy (the filter of the convolution that computes this gradient), weight gradients that meet the padding are NaN on wasm, ±Inf or finite on cpu',
-    why: 'an infinite output gradient makes the weight gradient non-finite on both backends (the training step is lost either way). ' + CONV_INF,
+    why:
+      'an infinite output gradient makes the weight gradient non-finite on both backends (the training step is lost either way). ' +
+      CONV_INF,
   },
   {
     kernel: 'Pow',

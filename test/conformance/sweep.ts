@@ -50,7 +50,12 @@ export function judge(d: Difference, tol: Tolerance, waives: readonly string[]):
   check('nonFinite', d.nonFinite > 0, () => `${d.nonFinite} elements NaN/±Inf on one backend only${at(d.firstNonFinite)}`);
   check('signedZero', tol.kind !== 'norm' && d.signedZero > 0, () => `${d.signedZero} zeros of the other sign`);
   const finiteDiffers = d.count - d.nonFinite - d.signedZero > 0;
-  if (tol.kind === 'exact') check('values', finiteDiffers, () => `not bit-exact: ${d.count - d.nonFinite - d.signedZero} elements differ, up to ${d.ulp.toFixed(0)} ulp${at()}`);
+  if (tol.kind === 'exact')
+    check(
+      'values',
+      finiteDiffers,
+      () => `not bit-exact: ${d.count - d.nonFinite - d.signedZero} elements differ, up to ${d.ulp.toFixed(0)} ulp${at()}`,
+    );
   else if (tol.kind === 'ulp') check('values', d.ulp > tol.ulps, () => `${d.ulp.toFixed(1)} ulp > ${tol.ulps}${at()}`);
   else check('values', d.norm > tol.rel, () => `relative error ${fmt(d.norm)} > ${fmt(tol.rel)}${at()}`);
   return { violations, waivedSeen };
@@ -73,9 +78,24 @@ export async function sweep(calls: ReadonlyMap<string, readonly KernelCall[]>, r
       const spec = CONFORMANCE[kernel];
       const docs = DOCUMENTED.filter((d) => d.kernel === kernel);
       const isReplaced = replaced.includes(kernel);
-      const status: Status = docs.length ? (isReplaced ? 'replaced, documented-difference' : 'documented-difference') : isReplaced ? 'replaced' : 'stock-ok';
+      const status: Status = docs.length
+        ? isReplaced
+          ? 'replaced, documented-difference'
+          : 'documented-difference'
+        : isReplaced
+          ? 'replaced'
+          : 'stock-ok';
       const tol: Tolerance = spec?.forward ?? { kind: 'exact' };
-      const r: KernelResult = { kernel, signatures: calls.get(kernel)!.length, passes: 0, status, forward: tol, forwardError: 0, failures: [], documented: docs.map((entry) => ({ entry, seen: false })) };
+      const r: KernelResult = {
+        kernel,
+        signatures: calls.get(kernel)!.length,
+        passes: 0,
+        status,
+        forward: tol,
+        forwardError: 0,
+        failures: [],
+        documented: docs.map((entry) => ({ entry, seen: false })),
+      };
       results.push(r);
       if (!spec) {
         r.failures.push(`no conformance entry: add '${kernel}' to test/conformance/spec.ts (its tolerance and why)`);
@@ -123,14 +143,18 @@ export function describeCall(call: KernelCall): string {
 
 /** The markdown table of the results (for packages/backend-wasm/README.md). */
 export function markdownTable(results: readonly KernelResult[]): string {
-  const tolText = (t: Tolerance): string => (t.kind === 'exact' ? 'bit-exact' : t.kind === 'ulp' ? `≤ ${t.ulps} ulp` : `≤ ${fmt(t.rel)} rel.`);
+  const tolText = (t: Tolerance): string =>
+    t.kind === 'exact' ? 'bit-exact' : t.kind === 'ulp' ? `≤ ${t.ulps} ulp` : `≤ ${fmt(t.rel)} rel.`;
   const err = (e: number | undefined, t: Tolerance): string => {
     if (e === undefined) return '—';
     if (e === 0) return '0';
     return t.kind === 'ulp' ? `${e.toFixed(1)} ulp` : t.kind === 'exact' ? `${e.toFixed(0)} ulp` : fmt(e);
   };
   const rows = results.map(
-    (r) => `| \`${r.kernel}\` | ${r.status} | ${tolText(r.forward)} | ${err(r.forwardError, r.forward)} | ${err(r.gradientError, GRADIENT_TOLERANCE)} |`,
+    (r) =>
+      `| \`${r.kernel}\` | ${r.status} | ${tolText(r.forward)} | ${err(r.forwardError, r.forward)} | ${err(r.gradientError, GRADIENT_TOLERANCE)} |`,
   );
-  return ['| kernel | status | forward tolerance | max forward error | max gradient error (rel.) |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| kernel | status | forward tolerance | max forward error | max gradient error (rel.) |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }

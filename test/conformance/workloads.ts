@@ -8,7 +8,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { KeyedNoiseSource, eotRows, silentLogger, type Attack, type Classifier, type Defense, type PluginKind, type PluginRegistry, type Trainable, type Trainer } from '@dbp-bench/framework';
+import {
+  KeyedNoiseSource,
+  eotRows,
+  silentLogger,
+  type Attack,
+  type Classifier,
+  type Defense,
+  type PluginKind,
+  type PluginRegistry,
+  type Trainable,
+  type Trainer,
+} from '@dbp-bench/framework';
 import { createClassifier, saveModel, UNet, UNET_PRESETS, type UNetConfig } from '@dbp-bench/models';
 import { attackAndEvaluate } from '@dbp-bench/attacks';
 import { builtinRegistry } from '@dbp-bench/cli';
@@ -43,11 +54,17 @@ const DEFENSES: Record<string, Record<WorkloadSize, Record<string, unknown>[]>> 
   identity: { tiny: [{}], full: [{}] },
   'dp-ddpm': {
     tiny: [{ numInferenceSteps: 50, strength: 0.02 }],
-    full: [{ numInferenceSteps: 50, strength: 0.06 }, { numInferenceSteps: 50, strength: 0.04, varianceType: 'fixed_small', precision: 'float32', checkpoint: false }],
+    full: [
+      { numInferenceSteps: 50, strength: 0.06 },
+      { numInferenceSteps: 50, strength: 0.04, varianceType: 'fixed_small', precision: 'float32', checkpoint: false },
+    ],
   },
   'dp-ddim': {
     tiny: [{ numInferenceSteps: 50, strength: 0.02, eta: 0.5 }],
-    full: [{ numInferenceSteps: 50, strength: 0.06 }, { numInferenceSteps: 50, strength: 0.06, eta: 0.5, precision: 'float32', clipSample: false }],
+    full: [
+      { numInferenceSteps: 50, strength: 0.06 },
+      { numInferenceSteps: 50, strength: 0.06, eta: 0.5, precision: 'float32', clipSample: false },
+    ],
   },
   diffpure: {
     tiny: [
@@ -109,7 +126,13 @@ const TRAIN = { dataset: DATA, batchSize: 4, checkpointEvery: 1, logEvery: 1, ev
 const TRAINERS: Record<string, Record<string, unknown>[]> = {
   standard: [{ ...TRAIN, model: BN_NET, optimizer: { type: 'adam', lr: 1e-3 }, augment: { crop: 2, flip: true } }],
   'pgd-at': [
-    { ...TRAIN, model: BN_NET, optimizer: { type: 'sgd', lr: 0.05, nesterov: true }, schedule: { type: 'cosine', warmupSteps: 1 }, attack: { steps: 2 } },
+    {
+      ...TRAIN,
+      model: BN_NET,
+      optimizer: { type: 'sgd', lr: 0.05, nesterov: true },
+      schedule: { type: 'cosine', warmupSteps: 1 },
+      attack: { steps: 2 },
+    },
     { ...TRAIN, model: CNN, attack: { norm: 'l2', eps: 0.5, stepSize: 0.2, steps: 1 }, eval: { enabled: false } },
   ],
   trades: [{ ...TRAIN, model: BN_NET, optimizer: { type: 'adamw', lr: 1e-3 }, attack: { steps: 1 }, gradClip: 1 }],
@@ -121,7 +144,12 @@ const TRAINERS: Record<string, Record<string, unknown>[]> = {
   ],
 };
 
-const TABLES: Partial<Record<PluginKind, Record<string, unknown>>> = { architecture: ARCHITECTURES, defense: DEFENSES, attack: ATTACKS, trainer: TRAINERS };
+const TABLES: Partial<Record<PluginKind, Record<string, unknown>>> = {
+  architecture: ARCHITECTURES,
+  defense: DEFENSES,
+  attack: ATTACKS,
+  trainer: TRAINERS,
+};
 
 /** Plugins of the registry that have no workload here (the sweep fails on any). */
 export function pluginsWithoutWorkload(registry: PluginRegistry = builtinRegistry()): string[] {
@@ -148,9 +176,14 @@ export interface Workload {
  * The workloads, built from the registry: `setWorkload(name)` is called before each runs. Temporary
  * files (weights, training output) live in one directory removed at the end.
  */
-export async function runWorkloads(size: WorkloadSize, setWorkload: (name: string) => void, registry: PluginRegistry = builtinRegistry()): Promise<string[]> {
+export async function runWorkloads(
+  size: WorkloadSize,
+  setWorkload: (name: string) => void,
+  registry: PluginRegistry = builtinRegistry(),
+): Promise<string[]> {
   const missing = pluginsWithoutWorkload(registry);
-  if (missing.length) throw new Error(`no conformance workload for ${missing.join(', ')}: add tiny options to test/conformance/workloads.ts`);
+  if (missing.length)
+    throw new Error(`no conformance workload for ${missing.join(', ')}: add tiny options to test/conformance/workloads.ts`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-conformance-'));
   const names: string[] = [];
   const scope = registry.createScope({ baseDir: dir, logger: silentLogger });
@@ -164,7 +197,11 @@ export async function runWorkloads(size: WorkloadSize, setWorkload: (name: strin
     const unet = new UNet(SWEEP_UNET, 5);
     saveModel(path.join(dir, 'unet.safetensors'), unet);
     unet.dispose();
-    const clf = createClassifier('small-cnn', { numClasses: CLASSES, inputShape: [H, H, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [4, 4], hidden: 8 }, 4);
+    const clf = createClassifier(
+      'small-cnn',
+      { numClasses: CLASSES, inputShape: [H, H, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [4, 4], hidden: 8 },
+      4,
+    );
     saveModel(path.join(dir, 'classifier.safetensors'), clf);
 
     // Architectures: forward and input gradient in eval mode; forward and weight gradients in training mode.
@@ -186,7 +223,10 @@ export async function runWorkloads(size: WorkloadSize, setWorkload: (name: strin
             net.setTraining(true);
             const vars = net.trainableVariables();
             tf.variableGrads(() => {
-              const y = id === 'unet' ? (net as UNet).predictEps(tf.sub(tf.mul(x, 2), 1) as tf.Tensor4D, tf.tensor1d([10, 900], 'int32')) : (net as unknown as Classifier).logits(x);
+              const y =
+                id === 'unet'
+                  ? (net as UNet).predictEps(tf.sub(tf.mul(x, 2), 1) as tf.Tensor4D, tf.tensor1d([10, 900], 'int32'))
+                  : (net as unknown as Classifier).logits(x);
               return tf.mean(tf.square(y)) as tf.Scalar;
             }, vars);
             net.setTraining(false);
@@ -239,7 +279,10 @@ export async function runWorkloads(size: WorkloadSize, setWorkload: (name: strin
     for (const id of registry.ids('trainer')) {
       for (const [k, o] of TRAINERS[id].entries()) {
         await step(`trainer ${id} #${k}`, async () => {
-          const opts = { ...JSON.parse(JSON.stringify(o).replace('"$classifier"', JSON.stringify('classifier.safetensors'))), steps: size === 'tiny' ? 1 : 2 };
+          const opts = {
+            ...JSON.parse(JSON.stringify(o).replace('"$classifier"', JSON.stringify('classifier.safetensors'))),
+            steps: size === 'tiny' ? 1 : 2,
+          };
           const trainer = await scope.create<Trainer>('trainer', id, opts);
           await trainer.train({ outDir: path.join(dir, `train-${id}-${k}`), logger: silentLogger });
         });

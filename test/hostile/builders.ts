@@ -94,8 +94,25 @@ export function stateDictPickle(tensors: readonly TensorSpec[]): Uint8Array {
   const parts: number[][] = [op.proto(2), op.global('collections', 'OrderedDict'), op.emptyTuple, op.reduce, op.mark];
   tensors.forEach((t, i) => {
     parts.push(op.str(t.name), op.global('torch._utils', '_rebuild_tensor_v2'), op.mark);
-    parts.push(op.mark, op.str('storage'), op.global('torch', t.storageType ?? 'FloatStorage'), op.str(storageKey(t, i)), op.str('cpu'), op.int(t.storageNumel ?? t.data.length), op.tuple, op.binpersid);
-    parts.push(op.int(t.offset ?? 0), op.mark, ...t.shape.map(op.int), op.tuple, op.mark, ...(t.stride ?? contiguousStride(t.shape)).map(op.int), op.tuple);
+    parts.push(
+      op.mark,
+      op.str('storage'),
+      op.global('torch', t.storageType ?? 'FloatStorage'),
+      op.str(storageKey(t, i)),
+      op.str('cpu'),
+      op.int(t.storageNumel ?? t.data.length),
+      op.tuple,
+      op.binpersid,
+    );
+    parts.push(
+      op.int(t.offset ?? 0),
+      op.mark,
+      ...t.shape.map(op.int),
+      op.tuple,
+      op.mark,
+      ...(t.stride ?? contiguousStride(t.shape)).map(op.int),
+      op.tuple,
+    );
     parts.push(op.newFalse, op.global('collections', 'OrderedDict'), op.emptyTuple, op.reduce, op.tuple, op.reduce);
   });
   parts.push(op.setitems, op.stop);
@@ -236,7 +253,14 @@ export function safetensorsRaw(header: unknown, data: Uint8Array = new Uint8Arra
 
 /** The tensors (PyTorch layouts) and metadata of a tiny small-cnn (28x28x1, 10 classes, ~2,600 values). */
 export function tinyClassifier(): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
-  const model = createClassifier('small-cnn', { numClasses: 10, inputShape: [28, 28, 1], mean: [0], std: [1], channels: [4, 4], hidden: 8 });
+  const model = createClassifier('small-cnn', {
+    numClasses: 10,
+    inputShape: [28, 28, 1],
+    mean: [0],
+    std: [1],
+    channels: [4, 4],
+    hidden: 8,
+  });
   try {
     return { tensors: modelStateDict(model), metadata: modelMetadata(model) };
   } finally {
@@ -282,16 +306,52 @@ export function validEntry(id = 'hostile-entry'): LeaderboardEntry {
     paper: null,
     dataset: { id: 'cifar10', split: 'test', n, subset: { kind: 'first', n }, indicesHash: '0123456789abcdef' },
     threatModel: { id: 'linf-8_255', norm: 'linf', eps: { value: 8 / 255, display: '8/255' } },
-    defense: { id: 'identity', family: 'none', options: {}, capabilities: { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 } },
+    defense: {
+      id: 'identity',
+      family: 'none',
+      options: {},
+      capabilities: { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 },
+    },
     classifier: { architecture: 'small-cnn', weights: 'w.safetensors', sha256: 'a'.repeat(64) },
     results: {
       clean,
-      attacks: [{ name: 'pgd', id: 'pgd', accuracy: robust, attacked: 58, checks: { ran: 58, robust: 30, reported: 58, gradientVanished: 0, stalled: 0, unmoved: 0, keptClean: 0, belowBudget: 0, unchecked: 0, flags: [] } }],
+      attacks: [
+        {
+          name: 'pgd',
+          id: 'pgd',
+          accuracy: robust,
+          attacked: 58,
+          checks: {
+            ran: 58,
+            robust: 30,
+            reported: 58,
+            gradientVanished: 0,
+            stalled: 0,
+            unmoved: 0,
+            keptClean: 0,
+            belowBudget: 0,
+            unchecked: 0,
+            flags: [],
+          },
+        },
+      ],
       robust,
     },
     values: { reported: null, measured: { clean: clean.value, robust: robust.value, source: 'dbp-bench run 0123' }, bestKnown: null },
     protocol: {
-      attacks: [{ name: 'pgd', id: 'pgd', options: { steps: 20 }, eot: 1, steps: 20, noisePolicy: 'fresh', gradient: 'exact', norm: 'linf', eps: 8 / 255 }],
+      attacks: [
+        {
+          name: 'pgd',
+          id: 'pgd',
+          options: { steps: 20 },
+          eot: 1,
+          steps: 20,
+          noisePolicy: 'fresh',
+          gradient: 'exact',
+          norm: 'linf',
+          eps: 8 / 255,
+        },
+      ],
       purifications: 1,
     },
     flags: { randomized: false, forwardPasses: 1, unreliable: false, reducedProtocol: false, sanity: [], stalledAttack: false },

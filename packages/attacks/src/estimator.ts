@@ -6,7 +6,15 @@
  * every defense); it composes with EoT.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkGradientMode, eotRows, lossFunction, purifyWithGradient, type AttackTarget, type GradientMode, type LossName } from '@dbp-bench/framework';
+import {
+  checkGradientMode,
+  eotRows,
+  lossFunction,
+  purifyWithGradient,
+  type AttackTarget,
+  type GradientMode,
+  type LossName,
+} from '@dbp-bench/framework';
 
 export interface EotOptions {
   /** Replicas per sample (K); 1 = a single draw. */
@@ -93,7 +101,12 @@ export function estimateGradient(
   const all = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
   if (parts.length > 1) for (const p of parts) p.dispose();
   const [, h, w, c] = x.shape;
-  const grad = K === 1 ? (options.keepReplicaGradients ? all.clone() : all) : tf.tidy(() => tf.sum(tf.reshape(all, [B, K, h, w, c]), 1) as tf.Tensor4D);
+  const grad =
+    K === 1
+      ? options.keepReplicaGradients
+        ? all.clone()
+        : all
+      : tf.tidy(() => tf.sum(tf.reshape(all, [B, K, h, w, c]), 1) as tf.Tensor4D);
   let replicaGrads: tf.Tensor4D | undefined;
   if (options.keepReplicaGradients) replicaGrads = all;
   else if (grad !== all) all.dispose();

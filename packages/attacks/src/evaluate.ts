@@ -69,7 +69,10 @@ export function predictRandomized(
   for (let s = 0; s < N; s += mb) {
     const e = Math.min(N, s + mb);
     const p = tf.tidy(() => {
-      const idx = tf.tensor1d(Array.from({ length: e - s }, (_, i) => Math.floor((s + i) / R)), 'int32');
+      const idx = tf.tensor1d(
+        Array.from({ length: e - s }, (_, i) => Math.floor((s + i) / R)),
+        'int32',
+      );
       return tf.argMax(target.logits(tf.gather(x, idx) as tf.Tensor4D, rows.slice(s, e)), 1);
     });
     preds.set(p.dataSync() as Int32Array, s);

@@ -8,7 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 /** rows of `next` where mask[i] is true, rows of `prev` elsewhere (mask per sample). */
 export function selectRows(mask: ArrayLike<boolean | number>, next: tf.Tensor4D, prev: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const m = tf.tensor4d(Array.from(mask, (v) => (v ? 1 : 0)), [mask.length, 1, 1, 1], 'bool');
+    const m = tf.tensor4d(
+      Array.from(mask, (v) => (v ? 1 : 0)),
+      [mask.length, 1, 1, 1],
+      'bool',
+    );
     return tf.where(tf.broadcastTo(m, next.shape), next, prev) as tf.Tensor4D;
   });
 }

@@ -28,7 +28,9 @@ export function targetForAttack(
   options: { seed?: number; gradient?: GradientMode; freshSeed?: number } = {},
 ): PolicyTarget {
   if (typeof (attack as Partial<Attack>).protocol !== 'function') {
-    throw new IncompatiblePluginError(`attack '${attack.id}' does not declare its protocol: the Attack contract requires protocol() (framework AttackProtocol)`);
+    throw new IncompatiblePluginError(
+      `attack '${attack.id}' does not declare its protocol: the Attack contract requires protocol() (framework AttackProtocol)`,
+    );
   }
   return createTarget(classifier, defense, { ...options, policy: attack.protocol().policy });
 }
@@ -74,7 +76,9 @@ export async function attackAndEvaluate(
   const logger = options.logger ?? silentLogger;
   const target = targetForAttack(attack, classifier, defense, { seed, gradient: options.gradient });
   const clean = evaluateRandomized(target, x, y, sampleIndices, R, { logger, label: 'clean', microBatch: options.microBatch });
-  const xAdv = await attack.perturb(target, x, y, { logger, sampleIndices, seed, onStep: options.onStep } as Parameters<Attack['perturb']>[3]);
+  const xAdv = await attack.perturb(target, x, y, { logger, sampleIndices, seed, onStep: options.onStep } as Parameters<
+    Attack['perturb']
+  >[3]);
   const adversarial = evaluateRandomized(target, xAdv, y, sampleIndices, R, { logger, label: 'robust', microBatch: options.microBatch });
   const notes = [...((attack as { notes?: string[] }).notes ?? [])];
   return {

@@ -64,7 +64,10 @@ interface Observed {
   counts: Map<number, number[]>;
 }
 
-async function runObserved(attack: Attack, fx: ConformanceFixture): Promise<{ xAdv: tf.Tensor4D; obs: Observed; diagnostics: AttackDiagnostics[] }> {
+async function runObserved(
+  attack: Attack,
+  fx: ConformanceFixture,
+): Promise<{ xAdv: tf.Tensor4D; obs: Observed; diagnostics: AttackDiagnostics[] }> {
   const seed = fx.seed ?? 0;
   const target = targetForAttack(attack, fx.classifier, fx.defense, { seed });
   const obs: Observed = { steps: 0, maxNorm: 0, minValue: Infinity, maxValue: -Infinity, counts: new Map() };
@@ -86,7 +89,13 @@ async function runObserved(attack: Attack, fx: ConformanceFixture): Promise<{ xA
     hi.dispose();
   };
   const diagnostics: AttackDiagnostics[] = [];
-  const ctx: AttackRunContext = { logger: new MemoryLogger(), sampleIndices: fx.sampleIndices, seed, onStep, reportDiagnostics: (d) => diagnostics.push(d) };
+  const ctx: AttackRunContext = {
+    logger: new MemoryLogger(),
+    sampleIndices: fx.sampleIndices,
+    seed,
+    onStep,
+    reportDiagnostics: (d) => diagnostics.push(d),
+  };
   const xAdv = await attack.perturb(target, fx.x, fx.y, ctx);
   return { xAdv, obs, diagnostics };
 }
@@ -113,13 +122,23 @@ export function describeAttackConformance(
         assert.ok(diagnostics.length <= 1, `${name}: reportDiagnostics called ${diagnostics.length} times in one perturb()`);
         for (const d of diagnostics) {
           const rows = fx.x.shape[0];
-          assert.equal(d.gradientVanished.length, rows, `${name}: gradientVanished has ${d.gradientVanished.length} entries for ${rows} rows`);
-          assert.ok(d.gradientVanished.every((v) => v === null || typeof v === 'boolean'), `${name}: gradientVanished entries must be booleans or null`);
+          assert.equal(
+            d.gradientVanished.length,
+            rows,
+            `${name}: gradientVanished has ${d.gradientVanished.length} entries for ${rows} rows`,
+          );
+          assert.ok(
+            d.gradientVanished.every((v) => v === null || typeof v === 'boolean'),
+            `${name}: gradientVanished entries must be booleans or null`,
+          );
           if (d.keptClean) assert.equal(d.keptClean.length, rows, `${name}: keptClean has ${d.keptClean.length} entries for ${rows} rows`);
           if (d.stepSize !== undefined) assert.ok(d.stepSize > 0, `${name}: stepSize ${d.stepSize} must be positive`);
         }
         assert.ok(obs.steps > 0, `${name}: the attack never called onStep (it must report every iterate)`);
-        assert.ok(obs.maxNorm <= attack.threat.eps + tol, `${name}: ||delta||_${attack.threat.norm} reached ${obs.maxNorm} > eps ${attack.threat.eps}`);
+        assert.ok(
+          obs.maxNorm <= attack.threat.eps + tol,
+          `${name}: ||delta||_${attack.threat.norm} reached ${obs.maxNorm} > eps ${attack.threat.eps}`,
+        );
         assert.ok(obs.minValue >= 0 && obs.maxValue <= 1, `${name}: x + delta left [0,1]: [${obs.minValue}, ${obs.maxValue}]`);
         const d = tf.sub(xAdv, fx.x) as tf.Tensor4D;
         const final = Math.max(...perSampleNorms(d, attack.threat.norm));
@@ -174,7 +193,10 @@ export function describeAttackConformance(
         const robust = summarizeEvaluation(evaluateRandomized(target, xAdv, fx.y, fx.sampleIndices, draws));
         assert.ok(robust.mean <= clean.mean, `${name}: robust accuracy ${robust.mean} > clean accuracy ${clean.mean}`);
         if (fx.minCleanAccuracy !== undefined) {
-          assert.ok(clean.mean >= fx.minCleanAccuracy, `${name}: clean accuracy ${clean.mean} is below the fixture's floor ${fx.minCleanAccuracy}`);
+          assert.ok(
+            clean.mean >= fx.minCleanAccuracy,
+            `${name}: clean accuracy ${clean.mean} is below the fixture's floor ${fx.minCleanAccuracy}`,
+          );
         }
         if (fx.maxRobustAccuracy !== undefined) {
           assert.ok(

@@ -32,7 +32,13 @@ describe('analysis helpers', () => {
     expect(p.explained[0] + p.explained[1]).to.be.closeTo(1, 1e-9);
     expect(p.projections[0][0]).to.be.closeTo(-10, 1e-9);
     // degenerate: no variance at all
-    const z = pca([[1, 1], [1, 1]], 2);
+    const z = pca(
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      2,
+    );
     expect(z.explained).to.deep.equal([0, 0]);
   });
 
@@ -40,7 +46,13 @@ describe('analysis helpers', () => {
     expect(cosine([1, 0], [0, 2])).to.equal(0);
     expect(cosine([1, 1], [2, 2])).to.be.closeTo(1, 1e-12);
     expect(cosine([0, 0], [1, 2])).to.equal(0);
-    expect(meanPairwiseCosine([[1, 0], [0, 1], [1, 0]])).to.be.closeTo(1 / 3, 1e-12);
+    expect(
+      meanPairwiseCosine([
+        [1, 0],
+        [0, 1],
+        [1, 0],
+      ]),
+    ).to.be.closeTo(1 / 3, 1e-12);
     expect(meanPairwiseCosine([[1, 0]])).to.equal(null);
   });
 
@@ -51,8 +63,35 @@ describe('analysis helpers', () => {
     expect(colormap(1)).to.equal('#fde725');
     const svg = figure(
       [
-        { kind: 'line', title: 'a & b', xLabel: 'x', yLabel: 'y', series: [{ name: 's<1>', points: [[0, 1], [1, 2]], color: '#000' }] },
-        { kind: 'heatmap', title: 'h', xLabel: 'u', yLabel: 'v', xs: [0, 1], ys: [0, 1], values: [[0, 1], [2, 3]], colorLabel: 'L' },
+        {
+          kind: 'line',
+          title: 'a & b',
+          xLabel: 'x',
+          yLabel: 'y',
+          series: [
+            {
+              name: 's<1>',
+              points: [
+                [0, 1],
+                [1, 2],
+              ],
+              color: '#000',
+            },
+          ],
+        },
+        {
+          kind: 'heatmap',
+          title: 'h',
+          xLabel: 'u',
+          yLabel: 'v',
+          xs: [0, 1],
+          ys: [0, 1],
+          values: [
+            [0, 1],
+            [2, 3],
+          ],
+          colorLabel: 'L',
+        },
       ],
       { title: 'T', caption: ['c'] },
     );
@@ -77,7 +116,15 @@ describe('stochasticity analyses (ALGORITHMS.md §10) on a toy defense', () => {
     const { x, labels } = syntheticData(1, 31);
     const before = tf.memory().numTensors;
     const steps = 3;
-    const report = await analyzeTrajectories(classifier, defense, x, labels[0], 17, { eps: 0.05, stepSize: 0.02, steps, runs: 2, eotSamples: 3, lossDraws: 2, seed: 4 });
+    const report = await analyzeTrajectories(classifier, defense, x, labels[0], 17, {
+      eps: 0.05,
+      stepSize: 0.02,
+      steps,
+      runs: 2,
+      eotSamples: 3,
+      lossDraws: 2,
+      seed: 4,
+    });
     expect(tf.memory().numTensors).to.equal(before);
     expect(report.runs.map((r) => r.group)).to.deep.equal(['white-box', 'white-box', 'white-box-eot', 'white-box-eot', 'dw-box']);
     for (const r of report.runs) {
@@ -122,7 +169,15 @@ describe('stochasticity analyses (ALGORITHMS.md §10) on a toy defense', () => {
     const { x, labels } = syntheticData(1, 32);
     const before = tf.memory().numTensors;
     const grid = 3;
-    const report = await analyzeLandscape(classifier, defense, x, labels[0], 5, { eps: 0.05, stepSize: 0.02, steps: 3, eotSamples: 2, grid, lossDraws: 2, seed: 1 });
+    const report = await analyzeLandscape(classifier, defense, x, labels[0], 5, {
+      eps: 0.05,
+      stepSize: 0.02,
+      steps: 3,
+      eotSamples: 2,
+      grid,
+      lossDraws: 2,
+      seed: 1,
+    });
     expect(tf.memory().numTensors).to.equal(before);
     expect(report.axes.a).to.deep.equal([0, 1, 2]);
     expect(report.lossFixedNoise).to.have.length(grid);

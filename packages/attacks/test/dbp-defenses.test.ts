@@ -15,7 +15,9 @@ import { maxAbsDiff, syntheticData, trainedMlp } from './helpers';
 class TinyEps implements EpsModel {
   private readonly k = tf.keep(tf.tensor4d([0.1, -0.2, 0.1, 0.3, 0.5, -0.1, 0.05, 0.2, -0.15], [3, 3, 1, 1]));
   predictEps(x: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D {
-    return tf.tidy(() => tf.mul(tf.tanh(tf.add(tf.conv2d(x, this.k, 1, 'same'), tf.reshape(tf.div(t, 1000), [-1, 1, 1, 1]))), 0.5) as tf.Tensor4D);
+    return tf.tidy(
+      () => tf.mul(tf.tanh(tf.add(tf.conv2d(x, this.k, 1, 'same'), tf.reshape(tf.div(t, 1000), [-1, 1, 1, 1]))), 0.5) as tf.Tensor4D,
+    );
   }
 }
 

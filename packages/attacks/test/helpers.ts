@@ -24,7 +24,9 @@ export const NUM_CLASSES = 3;
 /** Class prototypes 0.5 ± 0.06 per pixel plus Gaussian noise (sd 0.03), clipped to [0,1]. */
 export function syntheticData(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: Int32Array } {
   const protoRng = new SeededRng(1234, 'prototypes');
-  const protos = Array.from({ length: NUM_CLASSES }, () => Float32Array.from({ length: H * W * C }, () => 0.5 + (protoRng.uniform() < 0.5 ? -0.06 : 0.06)));
+  const protos = Array.from({ length: NUM_CLASSES }, () =>
+    Float32Array.from({ length: H * W * C }, () => 0.5 + (protoRng.uniform() < 0.5 ? -0.06 : 0.06)),
+  );
   const rng = new SeededRng(seed, 'samples');
   const data = new Float32Array(n * H * W * C);
   const labels = new Int32Array(n);
@@ -44,8 +46,18 @@ export class Mlp implements Classifier {
     const rng = new SeededRng(seed, 'mlp');
     const d = H * W * C;
     const init = (rows: number, cols: number, scale: number): tf.Variable =>
-      tf.variable(tf.tensor2d(Float32Array.from({ length: rows * cols }, () => rng.normal() * scale), [rows, cols]));
-    this.vars = [init(d, hidden, Math.sqrt(2 / d)), tf.variable(tf.zeros([hidden])), init(hidden, NUM_CLASSES, Math.sqrt(1 / hidden)), tf.variable(tf.zeros([NUM_CLASSES]))];
+      tf.variable(
+        tf.tensor2d(
+          Float32Array.from({ length: rows * cols }, () => rng.normal() * scale),
+          [rows, cols],
+        ),
+      );
+    this.vars = [
+      init(d, hidden, Math.sqrt(2 / d)),
+      tf.variable(tf.zeros([hidden])),
+      init(hidden, NUM_CLASSES, Math.sqrt(1 / hidden)),
+      tf.variable(tf.zeros([NUM_CLASSES])),
+    ];
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
@@ -75,7 +87,11 @@ export function trainedMlp(): Promise<Mlp> {
     const opt = tf.train.adam(0.01);
     for (let i = 0; i < 150; i++) {
       tf.tidy(() => {
-        opt.minimize(() => tf.mean(tf.losses.softmaxCrossEntropy(tf.oneHot(y, NUM_CLASSES), model.logits(x))) as tf.Scalar, false, model.vars);
+        opt.minimize(
+          () => tf.mean(tf.losses.softmaxCrossEntropy(tf.oneHot(y, NUM_CLASSES), model.logits(x))) as tf.Scalar,
+          false,
+          model.vars,
+        );
       });
     }
     opt.dispose();

@@ -26,10 +26,17 @@ describe('attacks: declared protocol', () => {
   });
 
   it('refuses an attack object without protocol(), naming it', () => {
-    const legacy = { id: 'legacy', threat: { norm: 'linf', eps: 0.1 }, perturb: async (_t: unknown, x: tf.Tensor4D) => x.clone() } as unknown as Attack;
+    const legacy = {
+      id: 'legacy',
+      threat: { norm: 'linf', eps: 0.1 },
+      perturb: async (_t: unknown, x: tf.Tensor4D) => x.clone(),
+    } as unknown as Attack;
     const classifier = new Mlp();
     try {
-      expect(() => targetForAttack(legacy, classifier, new ToyNoiseDefense())).to.throw(IncompatiblePluginError, /attack 'legacy' does not declare its protocol/);
+      expect(() => targetForAttack(legacy, classifier, new ToyNoiseDefense())).to.throw(
+        IncompatiblePluginError,
+        /attack 'legacy' does not declare its protocol/,
+      );
     } finally {
       classifier.vars.forEach((v) => v.dispose());
     }

@@ -62,7 +62,10 @@ describe('attack regression on the demo weights (bit for bit against the written
     unet.dispose();
   });
 
-  for (const [norm, eps, a] of [['linf', 0.3, 0.1], ['l2', 2, 0.5]] as [Norm, number, number][]) {
+  for (const [norm, eps, a] of [
+    ['linf', 0.3, 0.1],
+    ['l2', 2, 0.5],
+  ] as [Norm, number, number][]) {
     it(`PGD ${norm} with a random start on the undefended SmallCNN`, async () => {
       const target = createTarget(clf, new IdentityDefense(), { seed: 3 });
       const attack = new PgdAttack({ norm, eps, stepSize: a, steps: 4, randomStart: true, eot: { samples: 1 } });
@@ -85,7 +88,10 @@ describe('attack regression on the demo weights (bit for bit against the written
     const target = createTarget(clf, defense, { policy: 'both', seed: 5, gradient: 'bpda' });
     const attack = new DwBoxAttack({ policy: 'both', norm: 'l2', eps: 2, stepSize: 0.5, steps: 2 });
     const got = await attack.perturb(target, x, y, { logger: new MemoryLogger(), sampleIndices: idx, seed: 5 });
-    const keyed = new KeyedNoiseSource(5, idx.map((sample) => ({ sample, eot: 0 })));
+    const keyed = new KeyedNoiseSource(
+      5,
+      idx.map((sample) => ({ sample, eot: 0 })),
+    );
     let adv = x.clone();
     for (let k = 0; k < 2; k++) {
       const purified = defense.purify(adv, keyed);

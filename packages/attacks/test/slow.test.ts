@@ -22,7 +22,12 @@ class LinearClassifier implements Classifier {
   private readonly w: tf.Tensor2D;
   constructor(seed = 0) {
     const rng = new SeededRng(seed, 'linear');
-    this.w = tf.keep(tf.tensor2d(Float32Array.from({ length: S * S * 3 * 4 }, () => rng.normal() * 0.05), [S * S * 3, 4]));
+    this.w = tf.keep(
+      tf.tensor2d(
+        Float32Array.from({ length: S * S * 3 * 4 }, () => rng.normal() * 0.05),
+        [S * S * 3, 4],
+      ),
+    );
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(tf.reshape(tf.sub(x, 0.5), [x.shape[0], -1]) as tf.Tensor2D, this.w));
@@ -38,7 +43,10 @@ function tinyUnet(): UNet {
 function images(n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const classifier = new LinearClassifier();
   const rng = new SeededRng(3, 'images');
-  const x = tf.tensor4d(Float32Array.from({ length: n * S * S * 3 }, () => rng.uniform()), [n, S, S, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n * S * S * 3 }, () => rng.uniform()),
+    [n, S, S, 3],
+  );
   // labels = the classifier's own clean predictions, so clean accuracy is high
   const y = tf.tidy(() => tf.argMax(classifier.logits(x), 1).toInt()) as tf.Tensor1D;
   return { x, y };
@@ -48,7 +56,13 @@ if (SLOW) {
   describeAttackConformance(
     '@slow pgd linf + EoT 2 on DP_DDPM (tiny UNet, 11 steps)',
     () => new PgdAttack({ eps: 8 / 255, steps: 3, eot: { samples: 2, microBatch: 4 } }),
-    (): ConformanceFixture => ({ classifier: new LinearClassifier(), defense: new DpDdpm(tinyUnet(), { numInferenceSteps: 100 }), ...images(2), sampleIndices: [0, 1], draws: 2 }),
+    (): ConformanceFixture => ({
+      classifier: new LinearClassifier(),
+      defense: new DpDdpm(tinyUnet(), { numInferenceSteps: 100 }),
+      ...images(2),
+      sampleIndices: [0, 1],
+      draws: 2,
+    }),
   );
 }
 
@@ -66,7 +80,9 @@ describe('@slow DW-box and analyses on the real DBP purifiers', function () {
     const opts = { steps: 2 };
     const fwd = new DwBoxAttack({ ...opts, policy: 'fwd' });
     const rf = await attackAndEvaluate(fwd, new LinearClassifier(), defense, x, y, [0, 1], { seed: 1 });
-    const rb = await attackAndEvaluate(new DwBoxAttack({ ...opts, policy: 'both' }), new LinearClassifier(), defense, x, y, [0, 1], { seed: 1 });
+    const rb = await attackAndEvaluate(new DwBoxAttack({ ...opts, policy: 'both' }), new LinearClassifier(), defense, x, y, [0, 1], {
+      seed: 1,
+    });
     const d = tf.tidy(() => tf.max(tf.abs(tf.sub(rf.xAdv, rb.xAdv))).dataSync()[0]);
     expect(d).to.equal(0);
     expect(fwd.notes.join(' ')).to.match(/DW_Fwd equals DW_Both/);
@@ -77,7 +93,12 @@ describe('@slow DW-box and analyses on the real DBP purifiers', function () {
     const defense = new DpDdpm(tinyUnet(), { numInferenceSteps: 100 });
     const { x, y } = images(1);
     const label = y.dataSync()[0];
-    const report = await analyzeTrajectories(new LinearClassifier(), defense, x, label, 0, { steps: 2, runs: 2, eotSamples: 2, lossDraws: 2 });
+    const report = await analyzeTrajectories(new LinearClassifier(), defense, x, label, 0, {
+      steps: 2,
+      runs: 2,
+      eotSamples: 2,
+      lossDraws: 2,
+    });
     expect(report.runs).to.have.length(5);
     expect(report.runs.every((r) => r.loss.every(Number.isFinite))).to.equal(true);
     tf.dispose([x, y]);

@@ -59,7 +59,12 @@ describe('noise policies (ALGORITHMS.md §7 table)', () => {
   });
 
   it("rejects 'exact' on a defense without an exact gradient; offers 'bpda' on every defense", () => {
-    const noExact: Defense = { ...new IdentityToyDefense(), id: 'no-exact', capabilities: { stochastic: false, streams: [], gradientModes: [], networkCalls: 0 }, purify: (x) => x.clone() };
+    const noExact: Defense = {
+      ...new IdentityToyDefense(),
+      id: 'no-exact',
+      capabilities: { stochastic: false, streams: [], gradientModes: [], networkCalls: 0 },
+      purify: (x) => x.clone(),
+    };
     expect(() => createTarget(classifier, noExact, { gradient: 'exact' })).to.throw(IncompatiblePluginError, /no-exact.*'exact'/);
     expect(() => createTarget(classifier, noExact)).to.throw(IncompatiblePluginError, /no-exact/);
     expect(createTarget(classifier, noExact, { gradient: 'bpda' }).gradient).to.equal('bpda');

@@ -51,11 +51,13 @@ export function requestedWasmThreads(opts: WasmSetup = {}): number {
   const env = process.env.DBP_WASM_THREADS;
   if (env !== undefined && env.trim() !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new BackendError(`DBP_WASM_THREADS must be a positive integer (threads of the wasm backend), got '${env}'`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new BackendError(`DBP_WASM_THREADS must be a positive integer (threads of the wasm backend), got '${env}'`);
     return n;
   }
   if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new BackendError(`wasm option 'threads' must be a positive integer, got ${opts.threads}`);
+    if (!Number.isInteger(opts.threads) || opts.threads < 1)
+      throw new BackendError(`wasm option 'threads' must be a positive integer, got ${opts.threads}`);
     return opts.threads;
   }
   return Math.max(1, os.cpus().length);
@@ -66,7 +68,8 @@ interface WasmPackage {
 }
 
 async function startSingleThreaded(): Promise<void> {
-  if (!(await tf.setBackend('wasm'))) throw new BackendError('tf.setBackend("wasm") returned false (the single-threaded wasm backend did not initialise)');
+  if (!(await tf.setBackend('wasm')))
+    throw new BackendError('tf.setBackend("wasm") returned false (the single-threaded wasm backend did not initialise)');
   await tf.ready();
 }
 
@@ -86,7 +89,8 @@ export async function prepareWasmBackend(opts: WasmSetup = {}): Promise<WasmSetu
   if (wasmBackendInitialised()) {
     if (tf.getBackend() !== 'wasm' && !(await tf.setBackend('wasm'))) throw new BackendError('tf.setBackend("wasm") returned false');
     const threads = pkg.getThreadsCount();
-    if (threads !== Math.min(requested, MAX_WASM_THREADS)) note = `the wasm backend was already initialised with ${threads} thread(s); ${requested} requested`;
+    if (threads !== Math.min(requested, MAX_WASM_THREADS))
+      note = `the wasm backend was already initialised with ${threads} thread(s); ${requested} requested`;
   } else if (requested > 1) {
     const threads = Math.min(requested, MAX_WASM_THREADS);
     if (threads < requested) note = `the wasm backend supports at most ${MAX_WASM_THREADS} threads; ${requested} requested`;

@@ -18,7 +18,9 @@ const workerModule = require(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-th
   wasmWorkerContents?: unknown;
 };
 if (typeof workerModule.wasmWorkerContents !== 'string') {
-  throw new Error(`${pkgDir}/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js does not export wasmWorkerContents (expected @tensorflow/tfjs-backend-wasm 4.22.0)`);
+  throw new Error(
+    `${pkgDir}/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js does not export wasmWorkerContents (expected @tensorflow/tfjs-backend-wasm 4.22.0)`,
+  );
 }
 // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- the emscripten worker source is run as the package runs it
 new Function('require', '__filename', workerModule.wasmWorkerContents.replace(/\n/g, '\\n'))(require, __filename);

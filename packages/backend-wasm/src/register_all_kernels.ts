@@ -123,7 +123,13 @@ export function registerWasmKernels(): string[] {
       tf.unregisterKernel(name, 'wasm');
     }
     // Keep the package kernel's set-up, so its fallback works after a re-initialisation of the backend.
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: config.kernelFunc, setupFunc: existing?.setupFunc, disposeFunc: existing?.disposeFunc });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: config.kernelFunc,
+      setupFunc: existing?.setupFunc,
+      disposeFunc: existing?.disposeFunc,
+    });
     installed.add(name);
   }
   return [...installed];

@@ -28,7 +28,10 @@ describe('backend-wasm layout: one kernel per file, one registration list', () =
     for (const name of files) {
       const mod = require(path.join(__dirname, '..', 'src', 'kernels', name)) as Record<string, unknown>;
       const configs = Object.entries(mod).filter(([k]) => k.endsWith('Config'));
-      expect(configs.map(([k]) => k), `${name}.ts exports`).to.have.length(1);
+      expect(
+        configs.map(([k]) => k),
+        `${name}.ts exports`,
+      ).to.have.length(1);
       const config = configs[0][1] as KernelConfig;
       expect(config.kernelName, `${name}.ts kernelName`).to.equal(name);
       expect(config.backendName, `${name}.ts backendName`).to.equal('wasm');

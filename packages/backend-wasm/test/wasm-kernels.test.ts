@@ -38,7 +38,6 @@ async function onBackend<T>(name: string, f: () => T): Promise<T> {
   }
 }
 
-
 function expectClose(wasm: Arr[], cpu: Arr[], tol: number, what: string): void {
   expect(wasm.length).to.equal(cpu.length);
   for (let i = 0; i < wasm.length; i++) {
@@ -56,7 +55,12 @@ describe('wasm replacement kernels', function () {
   });
 
   describe('conv2d gradients match the cpu backend', function () {
-    type Case = { x: [number, number, number, number]; f: [number, number, number, number]; s: number | [number, number]; pad: 'same' | 'valid' };
+    type Case = {
+      x: [number, number, number, number];
+      f: [number, number, number, number];
+      s: number | [number, number];
+      pad: 'same' | 'valid';
+    };
     const cases: Case[] = [
       { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 1, pad: 'same' },
       { x: [1, 8, 8, 2], f: [3, 3, 2, 3], s: 1, pad: 'valid' },
@@ -82,7 +86,9 @@ describe('wasm replacement kernels', function () {
             const f = tf.tensor4d(fs, c.f);
             const y0 = tf.conv2d(x, f, c.s, c.pad);
             const r = tf.tensor(values(y0.size, 3), y0.shape);
-            const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), r)))([x, f]);
+            const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), r)),
+            )([x, f]);
             return [y0.dataSync() as Arr, gx.dataSync() as Arr, gf.dataSync() as Arr];
           });
         const before = tf.memory().numTensors;
@@ -94,7 +100,12 @@ describe('wasm replacement kernels', function () {
     }
 
     // Depthwise convolution: [kh, kw, ci, multiplier] filters (the package registers no gradient kernel).
-    type DwCase = { x: [number, number, number, number]; f: [number, number, number, number]; s: number | [number, number]; pad: 'same' | 'valid' };
+    type DwCase = {
+      x: [number, number, number, number];
+      f: [number, number, number, number];
+      s: number | [number, number];
+      pad: 'same' | 'valid';
+    };
     const dwCases: DwCase[] = [
       { x: [2, 8, 8, 3], f: [3, 3, 3, 1], s: 1, pad: 'same' },
       { x: [2, 9, 7, 4], f: [3, 3, 4, 1], s: 2, pad: 'same' },
@@ -198,7 +209,11 @@ describe('wasm replacement kernels', function () {
           const x = tf.tensor4d(xv, [2, 9, 9, 5]);
           const y = tf.maxPool(x, k, s, pad);
           const r = tf.tensor(values(y.size, 15), y.shape);
-          return [tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(p as tf.Tensor4D, k, s, pad), r)))(x).dataSync() as Arr];
+          return [
+            tf
+              .grad((p: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(p as tf.Tensor4D, k, s, pad), r)))(x)
+              .dataSync() as Arr,
+          ];
         });
       const w = compute();
       const ref = await onBackend('cpu', compute);
@@ -264,7 +279,11 @@ describe('wasm replacement kernels', function () {
         ];
         const r = tf.tensor4d(values(3 * 4 * 5 * 9, 19), [3, 4, 5, 9]);
         const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, tf.slice(p, [0, 0, 0, 1], [3, 4, 5, 3])], 3), r)))(x);
-        return [...outs.map((t) => (t.dtype === 'int32' ? Float32Array.from(t.dataSync()) : (t.dataSync() as Arr))), ...outs.map((t) => new Float32Array(t.shape)), g.dataSync() as Arr];
+        return [
+          ...outs.map((t) => (t.dtype === 'int32' ? Float32Array.from(t.dataSync()) : (t.dataSync() as Arr))),
+          ...outs.map((t) => new Float32Array(t.shape)),
+          g.dataSync() as Arr,
+        ];
       });
     const w = compute();
     const ref = await onBackend('cpu', compute);
@@ -315,12 +334,14 @@ describe('wasm replacement kernels', function () {
     const ref = await onBackend('cpu', compute);
     for (let k = 0; k < w.length; k++) {
       expect(w[k].length).to.equal(ref[k].length);
-      for (let i = 0; i < w[k].length; i++) expect(Object.is(w[k][i] + 0, ref[k][i] + 0), `sign output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
+      for (let i = 0; i < w[k].length; i++)
+        expect(Object.is(w[k][i] + 0, ref[k][i] + 0), `sign output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
     }
     // The values themselves, independently of the cpu backend.
     expect(Array.from(w[0].subarray(0, 11))).to.deep.equal([0, 0, 0, 1, -1, 1, -1, 1, -1, 1, -1]);
     const tiny = w[0].subarray(15, edge.length);
-    for (let i = 0; i < tiny.length; i++) expect(tiny[i], `sign of ${edge[15 + i]}`).to.equal(Math.fround(edge[15 + i]) > 0 ? 1 : Math.fround(edge[15 + i]) < 0 ? -1 : 0);
+    for (let i = 0; i < tiny.length; i++)
+      expect(tiny[i], `sign of ${edge[15 + i]}`).to.equal(Math.fround(edge[15 + i]) > 0 ? 1 : Math.fround(edge[15 + i]) < 0 ? -1 : 0);
     expect(Array.from(w[2])).to.deep.equal([0, 1, -1, 1, -1, 1, -1]);
   });
 
@@ -329,7 +350,8 @@ describe('wasm replacement kernels', function () {
     expect(w.length).to.equal(ref.length);
     for (let k = 0; k < w.length; k++) {
       expect(w[k].length, `${what} output ${k} length`).to.equal(ref[k].length);
-      for (let i = 0; i < w[k].length; i++) expect(Object.is(w[k][i], ref[k][i]), `${what} output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
+      for (let i = 0; i < w[k].length; i++)
+        expect(Object.is(w[k][i], ref[k][i]), `${what} output ${k}[${i}]: wasm ${w[k][i]}, cpu ${ref[k][i]}`).to.equal(true);
     }
   }
   const specials = [NaN, Infinity, -Infinity, 0, -0, 1.4e-45, -1.4e-45, 1e-40, 1e-30, -1e-30, 3e38, -3e38];
@@ -403,7 +425,8 @@ describe('wasm replacement kernels', function () {
     const xs: number[] = [...specials];
     for (let e = -45; e <= 30; e++) xs.push(10 ** e, -(3 * 10 ** e));
     const xv = Float32Array.from([...xs, ...values(1000, 52).map((v) => v * 2000)]);
-    const compute = (): Arr[] => tf.tidy(() => [tf.sin(tf.tensor1d(xv)).dataSync() as Arr, tf.cos(tf.tensor2d(xv.subarray(0, 150), [15, 10])).dataSync() as Arr]);
+    const compute = (): Arr[] =>
+      tf.tidy(() => [tf.sin(tf.tensor1d(xv)).dataSync() as Arr, tf.cos(tf.tensor2d(xv.subarray(0, 150), [15, 10])).dataSync() as Arr]);
     const w = compute();
     const ref = await onBackend('cpu', compute);
     expectSameBits(w, ref, 'sin / cos');
@@ -418,7 +441,12 @@ describe('wasm replacement kernels', function () {
     const compute = (): Arr[] =>
       tf.tidy(() => {
         const x = tf.tensor3d(xv, [3, 4, 5]);
-        return [tf.mean(x, 1).dataSync() as Arr, tf.sum(x, 1).dataSync() as Arr, tf.mean(x, [0, 1]).dataSync() as Arr, tf.sum(tf.reshape(x, [12, 5]), 0).dataSync() as Arr];
+        return [
+          tf.mean(x, 1).dataSync() as Arr,
+          tf.sum(x, 1).dataSync() as Arr,
+          tf.mean(x, [0, 1]).dataSync() as Arr,
+          tf.sum(tf.reshape(x, [12, 5]), 0).dataSync() as Arr,
+        ];
       });
     const w = compute();
     const ref = await onBackend('cpu', compute);
@@ -439,7 +467,9 @@ describe('wasm replacement kernels', function () {
       tf.tidy(() => {
         const x = tf.tensor2d(xv, [5, 3]);
         const s = tf.unsortedSegmentSum(x, tf.tensor1d([0, 2, 0, 3, 2], 'int32'), 4);
-        const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, tf.tensor1d([4, 0, 4, 1], 'int32'), 0), tf.tensor2d(values(12, 11), [4, 3]))))(x);
+        const g = tf.grad((p: tf.Tensor) =>
+          tf.sum(tf.mul(tf.gather(p, tf.tensor1d([4, 0, 4, 1], 'int32'), 0), tf.tensor2d(values(12, 11), [4, 3]))),
+        )(x);
         return [s.dataSync() as Arr, g.dataSync() as Arr];
       });
     const w = compute();

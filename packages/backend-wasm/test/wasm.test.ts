@@ -71,9 +71,10 @@ describe('wasm backend threads', function () {
 
   it('gives the same results with 1 and 2 threads (fresh processes that exit on their own)', async function () {
     this.timeout(120_000);
-    const [one, two] = [await runNode(childScript(), envWith({ DBP_WASM_THREADS: '1' })), await runNode(childScript(), envWith({ DBP_WASM_THREADS: '2' }))].map(
-      (s) => JSON.parse(s.trim().split('\n').pop()!) as { threads: number; info: { threads: number }; out: Record<string, number[]> },
-    );
+    const [one, two] = [
+      await runNode(childScript(), envWith({ DBP_WASM_THREADS: '1' })),
+      await runNode(childScript(), envWith({ DBP_WASM_THREADS: '2' })),
+    ].map((s) => JSON.parse(s.trim().split('\n').pop()!) as { threads: number; info: { threads: number }; out: Record<string, number[]> });
     expect(one.threads).to.equal(1);
     expect(one.info.threads).to.equal(1);
     expect(two.threads).to.equal(2);

@@ -9,8 +9,15 @@ export function buildProgram(): { program: Command; result: { code: number } } {
   const program = new Command('dbp-bench')
     .description('Benchmark adversarial robustness of image classifiers and diffusion-based purification defenses.')
     .version(FRAMEWORK_VERSION)
-    .addOption(new Option('--backend <name>', 'tensor backend (default: DBP_BACKEND or auto = tfjs-node-gpu, tfjs-node, wasm, cpu)').choices([...BACKEND_PREFERENCES]))
-    .option('--plugin <module>', 'load a plugin module (package name or path); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .addOption(
+      new Option('--backend <name>', 'tensor backend (default: DBP_BACKEND or auto = tfjs-node-gpu, tfjs-node, wasm, cpu)').choices([
+        ...BACKEND_PREFERENCES,
+      ]),
+    )
+    .option('--plugin <module>', 'load a plugin module (package name or path); repeatable', (v: string, prev: string[] = []) => [
+      ...prev,
+      v,
+    ])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']))
     .showHelpAfterError()
     .enablePositionalOptions(false);

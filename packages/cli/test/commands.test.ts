@@ -29,7 +29,9 @@ describe('cli: leaderboard commands', function () {
     const imp = await cli('leaderboard', 'import-robustbench', path.join(FIXTURES, 'model_info'), '--out', entries);
     expect(imp.out).to.match(/imported 4 entries/);
     expect(fs.existsSync(path.join(entries, 'cifar10', 'linf-8_255', 'robustbench-Standard.json'))).to.equal(true);
-    expect(readEntry(path.join(entries, 'cifar10', 'l2-0.5', 'robustbench-Example2020Overfit_R18.json')).results.clean!.value).to.equal(88.7);
+    expect(readEntry(path.join(entries, 'cifar10', 'l2-0.5', 'robustbench-Example2020Overfit_R18.json')).results.clean!.value).to.equal(
+      88.7,
+    );
     expect((await cli('leaderboard', 'validate', entries)).out).to.match(/OK: 4 entries valid/);
     expect((await cli('leaderboard', 'show', entries)).out).to.match(/cifar10 — Linf, eps = 8\/255/);
     const site = tmp();
@@ -46,12 +48,21 @@ describe('cli: quickstart machinery', function () {
     const configs = tmp();
     fs.writeFileSync(path.join(configs, 'toy.safetensors'), '');
     fs.writeFileSync(path.join(configs, '02-noise.json'), JSON.stringify(toyConfig({ name: 'noise', n: 4 })));
-    fs.writeFileSync(path.join(configs, '01-identity.json'), JSON.stringify(toyConfig({ name: 'identity', defense: 'identity', n: 4, R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] })));
+    fs.writeFileSync(
+      path.join(configs, '01-identity.json'),
+      JSON.stringify(
+        toyConfig({ name: 'identity', defense: 'identity', n: 4, R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] }),
+      ),
+    );
     expect(quickstartConfigs(configs).map((f) => path.basename(f))).to.deep.equal(['01-identity.json', '02-noise.json']);
     const out = tmp();
     const r = await runQuickstart({ registry: toyRegistry(), configsDir: configs, outDir: out, logger: silentLogger, deps: toyDeps() });
     expect(r.entries.map((e) => e.id)).to.deep.equal(['identity', 'noise']);
-    expect(loadEntries(path.join(out, 'entries')).map((l) => l.entry.id).sort()).to.deep.equal(['identity', 'noise']);
+    expect(
+      loadEntries(path.join(out, 'entries'))
+        .map((l) => l.entry.id)
+        .sort(),
+    ).to.deep.equal(['identity', 'noise']);
     expect(fs.existsSync(r.site)).to.equal(true);
     expect(r.table).to.match(/Toy <defense>/);
     expect(r.table).to.match(/reduced/);
@@ -81,7 +92,9 @@ describe('cli: plugins list / doc', function () {
     const line = out.split('\n').find((l) => /^defense\s+dp-ddpm\s/.test(l));
     expect(line, out).to.not.equal(undefined);
     const file = line!.split(/\s{2,}/)[3];
-    expect(path.isAbsolute(file) ? file : path.resolve(process.cwd(), file)).to.satisfy((f: string) => f.endsWith(path.join('defenses-dbp', 'src', 'defense', 'dp-ddpm.ts')) && fs.existsSync(f));
+    expect(path.isAbsolute(file) ? file : path.resolve(process.cwd(), file)).to.satisfy(
+      (f: string) => f.endsWith(path.join('defenses-dbp', 'src', 'defense', 'dp-ddpm.ts')) && fs.existsSync(f),
+    );
     const json = JSON.parse((await cli('plugins', 'list', '--json')).out) as { kind: string; id: string; file?: string }[];
     expect(json.find((p) => p.kind === 'attack' && p.id === 'pgd')?.file).to.match(/attacks[\\/]src[\\/]attack[\\/]pgd\.ts$/);
   });

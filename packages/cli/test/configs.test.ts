@@ -26,7 +26,11 @@ describe('shipped configs', function () {
   this.timeout(60000);
 
   it('every benchmark config validates (configs/, configs/quickstart/, examples/custom-defense/run.json)', () => {
-    const files = [...jsonFiles(path.join(ROOT, 'configs')), ...jsonFiles(path.join(ROOT, 'configs', 'quickstart')), path.join(ROOT, 'examples', 'custom-defense', 'run.json')];
+    const files = [
+      ...jsonFiles(path.join(ROOT, 'configs')),
+      ...jsonFiles(path.join(ROOT, 'configs', 'quickstart')),
+      path.join(ROOT, 'examples', 'custom-defense', 'run.json'),
+    ];
     expect(files.length).to.be.above(30);
     for (const file of files) {
       const { config } = loadRunConfig(builtinRegistry(), file);
@@ -53,8 +57,13 @@ describe('shipped configs', function () {
       const unet = config.defense.options.weights as string | undefined;
       if (unet) weights.add(path.resolve(baseDir, unet));
       const attack = config.attacks[0];
-      const threat = attack.id === 'dw-box' ? `dw-${String(attack.options.policy)}` : `pgd-eot${String((attack.options.eot as { samples?: number } | undefined)?.samples ?? '')}`;
-      cells.add(`${config.defense.id}${unet?.includes('addt') ? '+addt' : ''}${config.classifier.weights.includes('pgd-at') ? '+at' : ''}/${threat}`);
+      const threat =
+        attack.id === 'dw-box'
+          ? `dw-${String(attack.options.policy)}`
+          : `pgd-eot${String((attack.options.eot as { samples?: number } | undefined)?.samples ?? '')}`;
+      cells.add(
+        `${config.defense.id}${unet?.includes('addt') ? '+addt' : ''}${config.classifier.weights.includes('pgd-at') ? '+at' : ''}/${threat}`,
+      );
     }
     for (const d of ['dp-ddpm', 'dp-ddim', 'diffpure']) {
       for (const v of ['', '+addt']) {

@@ -27,7 +27,8 @@ describe('cli: --data-dir is one option with one meaning', function () {
   before(() => {
     // a folder holding the official t10k IDX files (a copy of the bundled ones)
     copy = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-data-dir-'));
-    for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) fs.copyFileSync(path.join(mnistBundledDir(), f), path.join(copy, f));
+    for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'])
+      fs.copyFileSync(path.join(mnistBundledDir(), f), path.join(copy, f));
   });
   after(() => fs.rmSync(copy, { recursive: true, force: true }));
 
@@ -60,12 +61,18 @@ describe('cli: --data-dir is one option with one meaning', function () {
     for (const args of runs) {
       const r = await cli(...args);
       expect(r.err, args.join(' ')).to.be.instanceOf(ConfigValidationError);
-      expect(r.err!.message, args.join(' ')).to.equal("--data-dir for dataset 'synthetic' is invalid:\n  - dataset 'synthetic' reads no files (it has no 'dir' option)");
+      expect(r.err!.message, args.join(' ')).to.equal(
+        "--data-dir for dataset 'synthetic' is invalid:\n  - dataset 'synthetic' reads no files (it has no 'dir' option)",
+      );
     }
   });
 
   it('for mnist it selects the official IDX files in that folder; the bundled test split is the same images', async () => {
-    const info = JSON.parse((await cli('data', 'info', 'mnist', '--data-dir', copy, '--json')).out) as { source: string; size: number; perClass: number[] };
+    const info = JSON.parse((await cli('data', 'info', 'mnist', '--data-dir', copy, '--json')).out) as {
+      source: string;
+      size: number;
+      perClass: number[];
+    };
     expect(info.source).to.contain(path.join(copy, 't10k-images-idx3-ubyte.gz'));
     const bundled = JSON.parse((await cli('data', 'info', 'mnist', '--json')).out) as { source: string; size: number; perClass: number[] };
     expect(bundled.source).to.contain('official MNIST test set');
@@ -74,11 +81,18 @@ describe('cli: --data-dir is one option with one meaning', function () {
     expect(info.perClass).to.deep.equal(bundled.perClass);
     // the demo classifier scores the same on the first 200 images either way (same images, same order)
     const weights = path.join(ROOT, 'weights', 'mnist', 'small-cnn.safetensors');
-    const viaDir = JSON.parse((await cli('eval', '--weights', weights, '--data', 'mnist', '--data-dir', copy, '--n', '200', '--json')).out) as { correct: number; samples: number };
-    const viaBundled = JSON.parse((await cli('eval', '--weights', weights, '--data', 'mnist', '--n', '200', '--json')).out) as { correct: number; samples: number };
+    const viaDir = JSON.parse(
+      (await cli('eval', '--weights', weights, '--data', 'mnist', '--data-dir', copy, '--n', '200', '--json')).out,
+    ) as { correct: number; samples: number };
+    const viaBundled = JSON.parse((await cli('eval', '--weights', weights, '--data', 'mnist', '--n', '200', '--json')).out) as {
+      correct: number;
+      samples: number;
+    };
     expect(viaDir.samples).to.equal(200);
     expect(viaDir.correct).to.equal(viaBundled.correct);
     const missing = await cli('eval', '--weights', weights, '--data', 'mnist', '--data-dir', path.join(copy, 'nothing-here'));
-    expect(missing.err?.message).to.contain(path.join(copy, 'nothing-here', 't10k-images-idx3-ubyte.gz')).and.contain('dbp-bench data download mnist');
+    expect(missing.err?.message)
+      .to.contain(path.join(copy, 'nothing-here', 't10k-images-idx3-ubyte.gz'))
+      .and.contain('dbp-bench data download mnist');
   });
 });

@@ -135,7 +135,9 @@ describe('dbp-bench init-plugin', () => {
     expect(init.status, init.stderr).to.equal(0);
     buildPlugin(dir);
     const list = cli(['--plugin', dir, 'plugins', 'list'], tmp);
-    expect(list.stdout).to.match(/attack\s+test-fgsm\s+dbp-bench-plugin-test-fgsm\s+\S*src\/attack\/test-fgsm\.ts\s+One gradient-sign step/);
+    expect(list.stdout).to.match(
+      /attack\s+test-fgsm\s+dbp-bench-plugin-test-fgsm\s+\S*src\/attack\/test-fgsm\.ts\s+One gradient-sign step/,
+    );
     const { entry, header, samples } = runConfig(path.join(dir, 'run.json'), path.join(tmp, 'attack-runs'), tmp);
     expect(entry.defense.id).to.equal('identity');
     expect(entry.results.attacks.map((a: { id: string }) => a.id)).to.deep.equal(['test-fgsm']);

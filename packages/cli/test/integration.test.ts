@@ -31,13 +31,19 @@ describe('cli: run and merge with the built-in plugins', function () {
     expect(entry.classifier.architecture).to.equal('small-cnn');
     expect(entry.flags.randomized).to.equal(false);
     expect(entry.results.robust!.value).to.be.at.most(entry.results.clean!.value);
-    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '1/2', '--no-entries')).to.match(/shard 1\/2: 4\/4 samples/);
-    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '0/2', '--no-entries')).to.match(/shard 0\/2: 2\/2 samples/);
+    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '1/2', '--no-entries')).to.match(
+      /shard 1\/2: 4\/4 samples/,
+    );
+    expect(await cli('run', path.join(dir, 'run.json'), '--out', path.join(dir, 'b'), '--shard', '0/2', '--no-entries')).to.match(
+      /shard 0\/2: 2\/2 samples/,
+    );
     const runDir = path.join(dir, 'b', entry.provenance.runHash!);
     await cli('merge', runDir, '--out', path.join(dir, 'merged.json'));
     const merged = readEntry(path.join(dir, 'merged.json'));
     expect(merged.results).to.deep.equal(entry.results);
     expect(merged.resultsFile!.sha256).to.equal(entry.resultsFile!.sha256);
-    expect(fs.readFileSync(path.join(dir, 'merged.results.jsonl'), 'utf8')).to.equal(fs.readFileSync(path.join(dir, 'entries', 'synthetic', 'linf-0.1', entry.resultsFile!.path), 'utf8'));
+    expect(fs.readFileSync(path.join(dir, 'merged.results.jsonl'), 'utf8')).to.equal(
+      fs.readFileSync(path.join(dir, 'entries', 'synthetic', 'linf-0.1', entry.resultsFile!.path), 'utf8'),
+    );
   });
 });

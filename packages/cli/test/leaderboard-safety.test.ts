@@ -63,13 +63,19 @@ describe('cli: the leaderboard publishes only what it should', function () {
     const entries = tmp();
     const secret = path.join(tmp(), 'secret.jsonl');
     fs.writeFileSync(secret, 'SECRET-CONTENT\n');
-    const file = rawEntry(entries, (e) => (e.resultsFile = { path: 'probe.results.jsonl', sha256: sha256('SECRET-CONTENT\n'), records: 1 }));
+    const file = rawEntry(
+      entries,
+      (e) => (e.resultsFile = { path: 'probe.results.jsonl', sha256: sha256('SECRET-CONTENT\n'), records: 1 }),
+    );
     fs.symlinkSync(secret, path.join(path.dirname(file), 'probe.results.jsonl'));
     expect(bin('leaderboard', 'validate', entries).status).to.equal(0); // the entry itself is valid
     const site = path.join(tmp(), 'site');
     const r = bin('leaderboard', 'build', entries, '--out', site);
     expect(r.status).to.equal(1);
-    expect(r.stderr).to.include(file).and.include('$.resultsFile.path').and.match(/symbolic link/);
+    expect(r.stderr)
+      .to.include(file)
+      .and.include('$.resultsFile.path')
+      .and.match(/symbolic link/);
     expect(contents(site).join('\n')).to.not.include('SECRET-CONTENT');
   });
 
@@ -80,5 +86,4 @@ describe('cli: the leaderboard publishes only what it should', function () {
     expect(r.error).to.be.instanceOf(ConfigValidationError);
     expect(String(r.error)).to.include(file).and.include('$.values.measured.url');
   });
-
 });

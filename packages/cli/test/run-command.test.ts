@@ -49,7 +49,10 @@ describe('cli: dbp-bench run', function () {
     const dir = tmp();
     const plug = path.join(dir, 'masking-plugin');
     fs.mkdirSync(path.join(plug, 'dist'), { recursive: true });
-    fs.writeFileSync(path.join(plug, 'package.json'), JSON.stringify({ name: 'masking-plugin', version: '1.2.3', main: 'dist/index.js', files: ['dist'] }));
+    fs.writeFileSync(
+      path.join(plug, 'package.json'),
+      JSON.stringify({ name: 'masking-plugin', version: '1.2.3', main: 'dist/index.js', files: ['dist'] }),
+    );
     fs.writeFileSync(
       path.join(plug, 'dist', 'index.js'),
       `const tf = require(${JSON.stringify(require.resolve('@tensorflow/tfjs-core'))});
@@ -61,7 +64,16 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
 `,
     );
     writeSyntheticRunConfig(dir, 16, 'synthetic-zero-grad-pgd', { defense: 'zero-grad', batchSize: 8, model: 'zero-grad + small-cnn' });
-    const { code, stdout, stderr } = await runCliCaptured(['--plugin', plug, 'run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--entries', path.join(dir, 'entries')]);
+    const { code, stdout, stderr } = await runCliCaptured([
+      '--plugin',
+      plug,
+      'run',
+      path.join(dir, 'run.json'),
+      '--out',
+      path.join(dir, 'runs'),
+      '--entries',
+      path.join(dir, 'entries'),
+    ]);
     expect(code).to.equal(0);
     expect(stdout).to.match(/STALLED-ATTACK/);
     expect(stdout).to.match(/attack checks/);
@@ -73,17 +85,29 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
     expect(checks.ran).to.be.greaterThan(0);
     expect(checks.gradientVanished).to.equal(checks.ran);
     // The external module is part of the run's provenance.
-    expect(entry.provenance.modules!.find((m) => m.name === 'masking-plugin')).to.deep.include({ version: '1.2.3', files: 1, serves: ['defense:zero-grad'] });
+    expect(entry.provenance.modules!.find((m) => m.name === 'masking-plugin')).to.deep.include({
+      version: '1.2.3',
+      files: 1,
+      serves: ['defense:zero-grad'],
+    });
   });
 
   it("a run started from another repository records dbp-bench's commit, not that repository's", () => {
     const user = tempRepo();
-    const model = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [2, 4], hidden: 8, dropout: 0 }, 1);
+    const model = createClassifier(
+      'small-cnn',
+      { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [2, 4], hidden: 8, dropout: 0 },
+      1,
+    );
     saveModel(path.join(user.dir, 'cnn.safetensors'), model);
     model.dispose();
     const config = {
       name: 'from-elsewhere',
-      dataset: { id: 'synthetic', options: { size: 4, numClasses: 4, imageSize: 16, channels: 1, seed: 2 }, subset: { kind: 'first', n: 2 } },
+      dataset: {
+        id: 'synthetic',
+        options: { size: 4, numClasses: 4, imageSize: 16, channels: 1, seed: 2 },
+        subset: { kind: 'first', n: 2 },
+      },
       classifier: { weights: 'cnn.safetensors' },
       attacks: [{ id: 'pgd', options: { steps: 1, eot: { samples: 1 }, eps: 0.1 } }],
       evaluation: { batchSize: 2 },
@@ -92,13 +116,24 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
     fs.writeFileSync(path.join(user.dir, 'run.json'), JSON.stringify(config));
     const env: NodeJS.ProcessEnv = { ...process.env, DBP_BACKEND: process.env.DBP_BACKEND ?? 'wasm' };
     delete env.DBP_GIT_COMMIT;
-    execFileSync(process.execPath, [CLI, '--log-level', 'silent', 'run', 'run.json', '--entries', 'entries'], { cwd: user.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [CLI, '--log-level', 'silent', 'run', 'run.json', '--entries', 'entries'], {
+      cwd: user.dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const entry = readEntry(path.join(user.dir, 'entries', 'synthetic', 'linf-0.1', 'from-elsewhere.json'));
     const head = gitHead(REPO_ROOT);
     expect(entry.provenance.gitCommit).to.match(new RegExp(`^${head}(-dirty)?$`));
     expect(entry.provenance.gitCommit).to.not.contain(user.head);
     expect(entry.provenance.commitSource).to.equal('git');
-    expect(entry.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/runner', '@dbp-bench/framework', '@dbp-bench/datasets', '@dbp-bench/attacks', '@dbp-bench/models', '@dbp-bench/defenses-dbp']);
+    expect(entry.provenance.modules!.map((m) => m.name)).to.include.members([
+      '@dbp-bench/runner',
+      '@dbp-bench/framework',
+      '@dbp-bench/datasets',
+      '@dbp-bench/attacks',
+      '@dbp-bench/models',
+      '@dbp-bench/defenses-dbp',
+    ]);
     for (const m of entry.provenance.modules!) expect(m.sha256).to.match(/^[0-9a-f]{64}$/);
   });
 

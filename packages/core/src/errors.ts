@@ -34,10 +34,7 @@ export class DuplicatePluginError extends DbpError {
 /** An id was asked for that no registered plugin has. */
 export class UnknownPluginError extends DbpError {
   constructor(kind: string, id: string, known: readonly string[]) {
-    super(
-      'E_UNKNOWN_PLUGIN',
-      `unknown ${kind} '${id}'. Registered ${kind}s: ${known.length ? known.join(', ') : '(none)'}.`,
-    );
+    super('E_UNKNOWN_PLUGIN', `unknown ${kind} '${id}'. Registered ${kind}s: ${known.length ? known.join(', ') : '(none)'}.`);
   }
 }
 

@@ -121,7 +121,10 @@ export function statDirChecked(dir: string, what: string): fs.Stats {
 export function readFileChecked(file: string, what: string, opts: { maxBytes?: number; limitName?: string } = {}): Buffer {
   const st = statFileChecked(file, what);
   if (opts.maxBytes !== undefined && st.size > opts.maxBytes) {
-    throw new LimitExceededError(file, `is ${st.size} bytes; ${what} may be at most ${opts.maxBytes} bytes${opts.limitName ? ` (${opts.limitName})` : ''}`);
+    throw new LimitExceededError(
+      file,
+      `is ${st.size} bytes; ${what} may be at most ${opts.maxBytes} bytes${opts.limitName ? ` (${opts.limitName})` : ''}`,
+    );
   }
   try {
     return fs.readFileSync(file);
@@ -146,7 +149,8 @@ export function parseJsonChecked(text: string, file: string, kind: 'config' | 'd
   const fail = (problem: string, cause?: unknown): Error =>
     kind === 'config' ? new ConfigValidationError(file, [problem], { cause }) : new DataFormatError(file, problem, { cause });
   const depth = jsonNestingDepth(text);
-  if (depth > LIMITS.jsonDepth) throw new LimitExceededError(file, `JSON nests ${depth} levels deep; at most ${LIMITS.jsonDepth} are allowed`);
+  if (depth > LIMITS.jsonDepth)
+    throw new LimitExceededError(file, `JSON nests ${depth} levels deep; at most ${LIMITS.jsonDepth} are allowed`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -166,7 +170,8 @@ export function jsonNestingDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -188,14 +193,21 @@ export function firstNonFinite(value: unknown): string | undefined {
       if (seen.has(v)) continue;
       seen.add(v);
       if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`]);
-      else for (const k of Object.keys(v).reverse()) stack.push([(v as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `${at}.${k}` : `${at}[${JSON.stringify(k)}]`]);
+      else
+        for (const k of Object.keys(v).reverse())
+          stack.push([(v as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `${at}.${k}` : `${at}[${JSON.stringify(k)}]`]);
     }
   }
   return undefined;
 }
 
 /** Read and parse a user-named JSON file with a size limit (default LIMITS.configBytes); errors name the file. */
-export function readJsonChecked(file: string, what: string, maxBytes: number = LIMITS.configBytes, kind: 'config' | 'data' = 'data'): unknown {
+export function readJsonChecked(
+  file: string,
+  what: string,
+  maxBytes: number = LIMITS.configBytes,
+  kind: 'config' | 'data' = 'data',
+): unknown {
   return parseJsonChecked(readTextChecked(file, what, { maxBytes }), file, kind);
 }
 
@@ -213,15 +225,28 @@ export function inflateBudget(fileBytes: number): number {
  * LIMITS.inflateMinBytes): a decompression bomb costs at most that much memory and the time to
  * produce it. Errors name `file` and what is inflated (`what`).
  */
-export function inflateChecked(data: Uint8Array, format: 'gzip' | 'deflate-raw', file: string, what: string, maxBytes: number = inflateBudget(data.length)): Buffer {
+export function inflateChecked(
+  data: Uint8Array,
+  format: 'gzip' | 'deflate-raw',
+  file: string,
+  what: string,
+  maxBytes: number = inflateBudget(data.length),
+): Buffer {
   const opts = { maxOutputLength: Math.max(1, maxBytes) };
   try {
     return format === 'gzip' ? zlib.gunzipSync(data, opts) : zlib.inflateRawSync(data, opts);
   } catch (cause) {
     if (errnoOf(cause) === 'ERR_BUFFER_TOO_LARGE' || cause instanceof RangeError) {
-      throw new LimitExceededError(file, `${what} inflates to more than ${maxBytes} bytes from ${data.length} compressed bytes; refused as a decompression bomb`);
+      throw new LimitExceededError(
+        file,
+        `${what} inflates to more than ${maxBytes} bytes from ${data.length} compressed bytes; refused as a decompression bomb`,
+      );
     }
-    throw new DataFormatError(file, `${what}: ${format === 'gzip' ? 'gzip' : 'deflate'} data is corrupted or truncated: ${(cause as Error).message}`, { cause });
+    throw new DataFormatError(
+      file,
+      `${what}: ${format === 'gzip' ? 'gzip' : 'deflate'} data is corrupted or truncated: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 

@@ -177,7 +177,11 @@ export function acquireLock(file: string, options: LockOptions): HeldLock {
     fs.rmSync(away, { force: true });
   }
   const last = readLock(file);
-  throw new LockHeldError(options.what, file, last?.info ?? { pid: -1, host: 'unknown', started: 'unknown', command: 'unknown (the lock cannot be read)', token: '' });
+  throw new LockHeldError(
+    options.what,
+    file,
+    last?.info ?? { pid: -1, host: 'unknown', started: 'unknown', command: 'unknown (the lock cannot be read)', token: '' },
+  );
 }
 
 // The refresher: a worker thread that touches the lock file on a timer, independent of the main thread.

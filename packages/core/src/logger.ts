@@ -59,10 +59,18 @@ export class ConsoleLogger implements Logger {
     const prefix = level === 'info' ? '' : `${level}: `;
     this.stream.write(`${prefix}${msg}\n`);
   }
-  debug(msg: string): void { this.write('debug', msg); }
-  info(msg: string): void { this.write('info', msg); }
-  warn(msg: string): void { this.write('warn', msg); }
-  error(msg: string): void { this.write('error', msg); }
+  debug(msg: string): void {
+    this.write('debug', msg);
+  }
+  info(msg: string): void {
+    this.write('info', msg);
+  }
+  warn(msg: string): void {
+    this.write('warn', msg);
+  }
+  error(msg: string): void {
+    this.write('error', msg);
+  }
   progress(label: string, total: number, start = 0): Progress {
     if (!this.interactive || this.level > LEVELS.info) return { tick() {}, done() {} };
     return new TtyProgress(this.stream, label, total, start);
@@ -72,11 +80,21 @@ export class ConsoleLogger implements Logger {
 /** A logger that records messages (for tests) and draws nothing. */
 export class MemoryLogger implements Logger {
   readonly lines: string[] = [];
-  debug(msg: string): void { this.lines.push(`debug: ${msg}`); }
-  info(msg: string): void { this.lines.push(msg); }
-  warn(msg: string): void { this.lines.push(`warn: ${msg}`); }
-  error(msg: string): void { this.lines.push(`error: ${msg}`); }
-  progress(): Progress { return { tick() {}, done() {} }; }
+  debug(msg: string): void {
+    this.lines.push(`debug: ${msg}`);
+  }
+  info(msg: string): void {
+    this.lines.push(msg);
+  }
+  warn(msg: string): void {
+    this.lines.push(`warn: ${msg}`);
+  }
+  error(msg: string): void {
+    this.lines.push(`error: ${msg}`);
+  }
+  progress(): Progress {
+    return { tick() {}, done() {} };
+  }
 }
 
 /** A logger that prints nothing. */

@@ -84,18 +84,27 @@ export function policyEquivalence(policy: NoisePolicy, defense: { id: string; ca
   const name = POLICY_NAMES[policy];
   const list = (xs: readonly string[]): string => xs.map((s) => `'${s}'`).join(', ');
   if (streams.length === 0) {
-    const note = policy === 'fresh' ? undefined : `defense '${defense.id}' is deterministic (no noise streams): ${name} equals the white-box setting and DW_Both`;
+    const note =
+      policy === 'fresh'
+        ? undefined
+        : `defense '${defense.id}' is deterministic (no noise streams): ${name} equals the white-box setting and DW_Both`;
     return { policy, keyed, fresh, equivalentTo: policy === 'fresh' ? 'fresh' : 'both', note };
   }
   if (policy !== 'both' && fresh.length === 0) {
     return {
-      policy, keyed, fresh, equivalentTo: 'both',
+      policy,
+      keyed,
+      fresh,
+      equivalentTo: 'both',
       note: `defense '${defense.id}' draws only from ${list(streams)}, all keyed by ${name}: ${name} equals DW_Both`,
     };
   }
   if (policy !== 'fresh' && keyed.length === 0) {
     return {
-      policy, keyed, fresh, equivalentTo: 'fresh',
+      policy,
+      keyed,
+      fresh,
+      equivalentTo: 'fresh',
       note: `defense '${defense.id}' draws only from ${list(streams)}, none of them keyed by ${name}: ${name} equals the white-box setting`,
     };
   }

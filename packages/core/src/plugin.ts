@@ -30,7 +30,13 @@ type TypeOf<T, S> = T extends 'string'
 
 /** Keys of `P` that are present after validation: those with a `default` and those `required`. */
 type Present<P, S> = {
-  [K in keyof P]-?: P[K] extends { default: unknown } ? K : S extends { required: readonly (infer R)[] } ? (K extends R ? K : never) : never;
+  [K in keyof P]-?: P[K] extends { default: unknown }
+    ? K
+    : S extends { required: readonly (infer R)[] }
+      ? K extends R
+        ? K
+        : never
+      : never;
 }[keyof P];
 
 type ObjectOf<P, S> = Simplify<
@@ -80,7 +86,10 @@ export function definePlugin<const S extends JsonSchema, T>(def: {
  * The options `def.create` would receive for `partial`: validated against the plugin's schema with
  * defaults filled (for programmatic use and tests; throws ConfigValidationError naming the plugin).
  */
-export function pluginOptions<S extends JsonSchema>(def: { readonly kind: PluginKind; readonly id: string; readonly schema: S }, partial: unknown = {}): OptionsOf<S> {
+export function pluginOptions<S extends JsonSchema>(
+  def: { readonly kind: PluginKind; readonly id: string; readonly schema: S },
+  partial: unknown = {},
+): OptionsOf<S> {
   return validateSchema<FromSchema<S>>(def.schema, partial, `options of ${def.kind} '${def.id}'`);
 }
 
@@ -90,7 +99,7 @@ const withoutCache = new WeakMap<object, Map<string, JsonSchema>>();
 function schemaWithout(schema: JsonSchema, keys: readonly string[]): JsonSchema {
   const key = [...keys].sort().join('\0');
   let bySchema = withoutCache.get(schema);
-  if (!bySchema) withoutCache.set(schema, (bySchema = new Map()));
+  if (!bySchema) withoutCache.set(schema, (bySchema = new Map<string, JsonSchema>()));
   let out = bySchema.get(key);
   if (!out) {
     const props = { ...((schema.properties ?? {}) as Record<string, unknown>) };
@@ -112,5 +121,8 @@ export function pluginOptionsWithout<S extends JsonSchema, const K extends strin
   keys: readonly K[],
   partial: unknown = {},
 ): Omit<OptionsOf<S>, K> {
-  return validateSchema<Omit<FromSchema<S>, K>>(schemaWithout(def.schema, keys), partial, `options of ${def.kind} '${def.id}'`) as Omit<OptionsOf<S>, K>;
+  return validateSchema<Omit<FromSchema<S>, K>>(schemaWithout(def.schema, keys), partial, `options of ${def.kind} '${def.id}'`) as Omit<
+    OptionsOf<S>,
+    K
+  >;
 }

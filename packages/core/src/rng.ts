@@ -30,8 +30,12 @@ function mulhilo(a: number, b: number): [number, number] {
 
 /** One Philox4x32-10 block: four 32-bit outputs from a 128-bit counter and a 64-bit key. */
 export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): void {
-  let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = c2 >>> 0, x3 = c3 >>> 0;
-  let key0 = k0 >>> 0, key1 = k1 >>> 0;
+  let x0 = c0 >>> 0,
+    x1 = c1 >>> 0,
+    x2 = c2 >>> 0,
+    x3 = c3 >>> 0;
+  let key0 = k0 >>> 0,
+    key1 = k1 >>> 0;
   for (let r = 0; r < 10; r++) {
     const [hi0, lo0] = mulhilo(M0, x0);
     const [hi1, lo1] = mulhilo(M1, x2);
@@ -39,11 +43,17 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
     const n1 = lo1;
     const n2 = (hi0 ^ x3 ^ key1) >>> 0;
     const n3 = lo0;
-    x0 = n0; x1 = n1; x2 = n2; x3 = n3;
+    x0 = n0;
+    x1 = n1;
+    x2 = n2;
+    x3 = n3;
     key0 = (key0 + W0) >>> 0;
     key1 = (key1 + W1) >>> 0;
   }
-  out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3;
+  out[0] = x0;
+  out[1] = x1;
+  out[2] = x2;
+  out[3] = x3;
 }
 
 /** 32-bit FNV-1a of a string, used to turn stream names into key words. */
@@ -100,7 +110,11 @@ export class SeededRng {
   private readonly k1: number;
   private readonly buf = new Uint32Array(4);
   private pos = 4;
-  constructor(readonly seed: number, stream = 'default', counter = 0) {
+  constructor(
+    readonly seed: number,
+    stream = 'default',
+    counter = 0,
+  ) {
     this.k0 = seed >>> 0;
     this.k1 = (hash32(stream) ^ Math.floor(seed / 4294967296)) >>> 0;
     this.counter = counter;

@@ -98,7 +98,8 @@ export function fileOptions(schema: JsonSchema, value: unknown, prefix = ''): Fi
         if (k in (v as Record<string, unknown>)) walk(sub, (v as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
       }
     }
-    if (sc.items && Array.isArray(v)) v.forEach((item, i) => walk(Array.isArray(sc.items) ? (sc.items as unknown[])[i] : sc.items, item, `${at}[${i}]`));
+    if (sc.items && Array.isArray(v))
+      v.forEach((item, i) => walk(Array.isArray(sc.items) ? (sc.items as unknown[])[i] : sc.items, item, `${at}[${i}]`));
     for (const key of ['allOf', 'anyOf', 'oneOf']) {
       const list = sc[key];
       if (Array.isArray(list)) for (const sub of list) walk(sub, v, at);
@@ -138,7 +139,9 @@ export function budgetExceedsInput(threat: { readonly norm: Norm; readonly eps: 
  * looser l_2 bound applies).
  */
 export function budgetRules(defaultNorm: Norm | null): JsonSchema[] {
-  const bound = (norm: Norm): JsonSchema => ({ properties: { eps: { maximum: MAX_BUDGET[norm] }, stepSize: { maximum: MAX_BUDGET[norm] } } });
+  const bound = (norm: Norm): JsonSchema => ({
+    properties: { eps: { maximum: MAX_BUDGET[norm] }, stepSize: { maximum: MAX_BUDGET[norm] } },
+  });
   const missing = defaultNorm ?? 'l2';
   return [
     { if: { properties: { norm: { const: 'l2' } }, required: ['norm'] }, then: bound('l2') },

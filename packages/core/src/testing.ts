@@ -34,13 +34,18 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
 
 /** `git rev-parse HEAD` in `dir`. */
 export function gitHead(dir: string): string {
-  return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+    .toString()
+    .trim();
 }
 
 /** A git repository with one commit (a README) in a new temporary directory: its path and HEAD. */
 export function tempGitRepo(prefix = 'dbp-repo-'): { dir: string; head: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const git = (args: string[]): string => execFileSync('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const git = (args: string[]): string =>
+    execFileSync('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   git(['init', '-q']);
   fs.writeFileSync(path.join(dir, 'README'), 'a user repository\n');
   git(['add', 'README']);
@@ -77,8 +82,27 @@ export function toyPluginRegistry(): PluginRegistry {
     name: 'pkg-b',
     register: (reg) =>
       reg
-        .add({ kind: 'dataset', id: 'toy', description: 'toy data', schema: { type: 'object', additionalProperties: false, properties: { split: { enum: ['train', 'test'], default: 'test' } } }, create: () => ({}) })
-        .add({ kind: 'attack', id: 'pgd', description: 'pgd', schema: { type: 'object', additionalProperties: false, properties: { eps: { type: 'number', exclusiveMinimum: 0, default: 0.03 }, steps: { type: 'integer', minimum: 1, default: 20 } } }, create: () => ({}) }),
+        .add({
+          kind: 'dataset',
+          id: 'toy',
+          description: 'toy data',
+          schema: { type: 'object', additionalProperties: false, properties: { split: { enum: ['train', 'test'], default: 'test' } } },
+          create: () => ({}),
+        })
+        .add({
+          kind: 'attack',
+          id: 'pgd',
+          description: 'pgd',
+          schema: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              eps: { type: 'number', exclusiveMinimum: 0, default: 0.03 },
+              steps: { type: 'integer', minimum: 1, default: 20 },
+            },
+          },
+          create: () => ({}),
+        }),
   });
   return r;
 }

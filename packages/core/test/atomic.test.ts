@@ -119,7 +119,11 @@ describe('core: locks (one writer)', () => {
 
   it('takes over the lock of a dead pid on this host, of a previous process with this pid, and an old lock of another host', () => {
     const file = path.join(tmp(), 'lock.json');
-    const write = (info: object): void => fs.writeFileSync(file, JSON.stringify({ started: '2020-01-01T00:00:00.000Z', command: 'dbp-bench run c.json', token: 'feed', ...info }));
+    const write = (info: object): void =>
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ started: '2020-01-01T00:00:00.000Z', command: 'dbp-bench run c.json', token: 'feed', ...info }),
+      );
     const dead = deadPid();
     write({ pid: dead, host: os.hostname() });
     const a = acquireLock(file, { what: 'w' });

@@ -30,11 +30,18 @@ describe('user-named files', () => {
   it('maps fs error codes to typed errors that name the path and what was expected', () => {
     const e = (code: string): Error => fileError(Object.assign(new Error(`${code}: x`), { code }), '/data/w.pt', 'a weights file');
     expect(e('ENOENT')).to.be.instanceOf(MissingFileError).and.have.property('message', '/data/w.pt not found: expected a weights file');
-    expect(e('EISDIR')).to.be.instanceOf(DataFormatError).and.have.property('message', '/data/w.pt: is a directory, expected a weights file');
-    expect(e('EACCES')).to.be.instanceOf(FileAccessError).and.have.property('message', '/data/w.pt: permission denied (EACCES) reading a weights file');
+    expect(e('EISDIR'))
+      .to.be.instanceOf(DataFormatError)
+      .and.have.property('message', '/data/w.pt: is a directory, expected a weights file');
+    expect(e('EACCES'))
+      .to.be.instanceOf(FileAccessError)
+      .and.have.property('message', '/data/w.pt: permission denied (EACCES) reading a weights file');
     expect(e('EPERM').message).to.match(/permission denied \(EPERM\)/);
     expect(e('ELOOP').message).to.match(/^\/data\/w\.pt: too many levels of symbolic links/);
-    expect(e('EIO')).to.be.instanceOf(FileAccessError).and.have.property('message').that.matches(/^\/data\/w\.pt: cannot read a weights file: EIO/);
+    expect(e('EIO'))
+      .to.be.instanceOf(FileAccessError)
+      .and.have.property('message')
+      .that.matches(/^\/data\/w\.pt: cannot read a weights file: EIO/);
     const plain = new TypeError('not fs');
     expect(fileError(plain, 'f', 'x')).to.equal(plain);
   });
@@ -44,16 +51,28 @@ describe('user-named files', () => {
     expect(() => readFileChecked(path.join(dir, 'none'), 'a config')).to.throw(MissingFileError, /none not found: expected a config/);
     const f = path.join(dir, 'big.json');
     fs.writeFileSync(f, 'x'.repeat(101));
-    expect(() => readFileChecked(f, 'a config', { maxBytes: 100 })).to.throw(LimitExceededError, /big\.json: is 101 bytes; a config may be at most 100 bytes/);
+    expect(() => readFileChecked(f, 'a config', { maxBytes: 100 })).to.throw(
+      LimitExceededError,
+      /big\.json: is 101 bytes; a config may be at most 100 bytes/,
+    );
     expect(readFileChecked(f, 'a config', { maxBytes: 101 }).length).to.equal(101);
   });
 
   it('JSON: nesting depth ignores brackets in strings; overflowing numbers are refused with their path', () => {
     expect(jsonNestingDepth('{"a": "[[[[{{{", "b": [1, [2]]}')).to.equal(3);
     expect(jsonNestingDepth('"\\"[["')).to.equal(0);
-    expect(() => parseJsonChecked('{"a": [1, 1e999]}', 'c.json')).to.throw(DataFormatError, /c\.json: \$\.a\[1\]: the number overflows a double/);
-    expect(() => parseJsonChecked('{"a": 1e999}', 'c.json', 'config')).to.throw(ConfigValidationError, /c\.json is invalid:\n {2}- \$\.a: the number overflows/);
-    expect(() => parseJsonChecked('['.repeat(LIMITS.jsonDepth + 1) + ']'.repeat(LIMITS.jsonDepth + 1), 'd.json')).to.throw(LimitExceededError, /nests 65 levels deep/);
+    expect(() => parseJsonChecked('{"a": [1, 1e999]}', 'c.json')).to.throw(
+      DataFormatError,
+      /c\.json: \$\.a\[1\]: the number overflows a double/,
+    );
+    expect(() => parseJsonChecked('{"a": 1e999}', 'c.json', 'config')).to.throw(
+      ConfigValidationError,
+      /c\.json is invalid:\n {2}- \$\.a: the number overflows/,
+    );
+    expect(() => parseJsonChecked('['.repeat(LIMITS.jsonDepth + 1) + ']'.repeat(LIMITS.jsonDepth + 1), 'd.json')).to.throw(
+      LimitExceededError,
+      /nests 65 levels deep/,
+    );
     expect(firstNonFinite({ x: [{ 'odd key': NaN }] })).to.equal('$.x[0]["odd key"]');
     expect(firstNonFinite({ x: 1, y: [2, null, 'NaN'] })).to.equal(undefined);
   });
@@ -61,7 +80,10 @@ describe('user-named files', () => {
   it('validateSchema refuses NaN and Infinity instead of letting JSON turn them into null (= default)', () => {
     const schema = { type: 'object', properties: { eps: { type: ['number', 'null'], default: null } } };
     expect(validateSchema<{ eps: number | null }>(schema, {}, 'o').eps).to.equal(null);
-    expect(() => validateSchema(schema, { eps: Infinity }, 'options of attack')).to.throw(ConfigValidationError, /\$\.eps: must be a finite number/);
+    expect(() => validateSchema(schema, { eps: Infinity }, 'options of attack')).to.throw(
+      ConfigValidationError,
+      /\$\.eps: must be a finite number/,
+    );
     expect(() => validateSchema(schema, { eps: NaN }, 'options of attack')).to.throw(/\$\.eps: must be a finite number/);
   });
 
@@ -71,8 +93,14 @@ describe('user-named files', () => {
     expect(inflateBudget(1e12)).to.equal(LIMITS.inflateMaxBytes);
     const gz = zlib.gzipSync(Buffer.alloc(1_000_000, 1));
     expect(inflateChecked(gz, 'gzip', 'x.gz', 'the data', 1_000_000).length).to.equal(1_000_000);
-    expect(() => inflateChecked(gz, 'gzip', 'x.gz', 'the data', 999_999)).to.throw(LimitExceededError, /x\.gz: the data inflates to more than 999999 bytes from \d+ compressed bytes/);
-    expect(() => inflateChecked(gz.subarray(0, 20), 'gzip', 'x.gz', 'the data')).to.throw(DataFormatError, /x\.gz: the data: gzip data is corrupted or truncated/);
+    expect(() => inflateChecked(gz, 'gzip', 'x.gz', 'the data', 999_999)).to.throw(
+      LimitExceededError,
+      /x\.gz: the data inflates to more than 999999 bytes from \d+ compressed bytes/,
+    );
+    expect(() => inflateChecked(gz.subarray(0, 20), 'gzip', 'x.gz', 'the data')).to.throw(
+      DataFormatError,
+      /x\.gz: the data: gzip data is corrupted or truncated/,
+    );
   });
 
   it('an l_2 budget above the diameter sqrt(H·W·C) of the input is named; l_inf and smaller budgets pass', () => {

@@ -3,7 +3,14 @@ import { ConsoleLogger, formatDuration, isInteractive } from '../src';
 
 /** A fake stream that records writes and claims to be (or not be) a TTY. */
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
-  const s = { isTTY, text: '', write(chunk: string) { s.text += chunk; return true; } };
+  const s = {
+    isTTY,
+    text: '',
+    write(chunk: string) {
+      s.text += chunk;
+      return true;
+    },
+  };
   return s as unknown as NodeJS.WriteStream & { text: string };
 }
 

@@ -26,7 +26,10 @@ describe('@dbp-bench/core loads no TensorFlow.js', function () {
       after: string[];
     };
     expect(out.exports).to.be.greaterThan(50);
-    expect(out.before.some((m) => m.startsWith(CORE)), 'core itself was loaded').to.equal(true);
+    expect(
+      out.before.some((m) => m.startsWith(CORE)),
+      'core itself was loaded',
+    ).to.equal(true);
     expect(out.before.filter((m) => TENSORFLOW.test(m))).to.deep.equal([]);
     // The control: the same check sees tfjs-core once it is required.
     expect(out.after.filter((m) => TENSORFLOW.test(m))).to.not.deep.equal([]);

@@ -66,10 +66,21 @@ describe('definePlugin / pluginOptions', () => {
   it('fills defaults from the one schema and validates with the plugin named', async () => {
     expect(_typed).to.equal(true);
     const o = pluginOptions(def, { weights: 'w.safetensors', steps: 7 });
-    expect(o).to.deep.equal({ weights: 'w.safetensors', strength: 0.1, steps: 7, variance: 'fixed_large', dir: null, sizes: [1, 2], extras: {} });
+    expect(o).to.deep.equal({
+      weights: 'w.safetensors',
+      strength: 0.1,
+      steps: 7,
+      variance: 'fixed_large',
+      dir: null,
+      sizes: [1, 2],
+      extras: {},
+    });
     expect(Object.isFrozen(o)).to.equal(true);
     expect(await def.create(o, undefined as never)).to.deep.equal({ s: 0.1, v: 'fixed_large', c: undefined, weights: 'w.safetensors' });
-    expect(() => pluginOptions(def, { steps: 1.5 })).to.throw(ConfigValidationError, /options of defense 'typed'[\s\S]*\$\.weights: is required[\s\S]*\$\.steps: must be integer/);
+    expect(() => pluginOptions(def, { steps: 1.5 })).to.throw(
+      ConfigValidationError,
+      /options of defense 'typed'[\s\S]*\$\.weights: is required[\s\S]*\$\.steps: must be integer/,
+    );
   });
 
   it('pluginOptionsWithout: the options without some properties (no longer required, and refused when given), defaults filled', () => {
@@ -78,7 +89,10 @@ describe('definePlugin / pluginOptions', () => {
     const _noWeights: Expect<Equal<'weights' extends keyof typeof o ? true : false, false>> = true;
     expect(_noWeights).to.equal(true);
     expect(o).to.deep.equal({ strength: 0.1, steps: 2, variance: 'fixed_large', dir: null, sizes: [1, 2], extras: {} });
-    expect(() => pluginOptionsWithout(def, ['weights'], { weights: 'w' })).to.throw(ConfigValidationError, /options of defense 'typed'[\s\S]*\$\.weights: is not a known field/);
+    expect(() => pluginOptionsWithout(def, ['weights'], { weights: 'w' })).to.throw(
+      ConfigValidationError,
+      /options of defense 'typed'[\s\S]*\$\.weights: is not a known field/,
+    );
     // the plugin's own schema is unchanged
     expect(def.schema.required).to.deep.equal(['weights']);
     expect(Object.keys(def.schema.properties)).to.include('weights');

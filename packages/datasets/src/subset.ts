@@ -27,10 +27,14 @@ export function selectSubset(dataset: Dataset, spec: SubsetSpec | Readonly<Subse
       return Array.from({ length: size }, (_, i) => i);
     case 'first': {
       const offset = spec.offset ?? 0;
-      if (!Number.isInteger(spec.n) || spec.n < 1) throw new ConfigValidationError(what, [`$.n: must be a positive integer, got ${spec.n}`]);
-      if (!Number.isInteger(offset) || offset < 0) throw new ConfigValidationError(what, [`$.offset: must be a non-negative integer, got ${offset}`]);
+      if (!Number.isInteger(spec.n) || spec.n < 1)
+        throw new ConfigValidationError(what, [`$.n: must be a positive integer, got ${spec.n}`]);
+      if (!Number.isInteger(offset) || offset < 0)
+        throw new ConfigValidationError(what, [`$.offset: must be a non-negative integer, got ${offset}`]);
       if (offset + spec.n > size) {
-        throw new ConfigValidationError(what, [`$.n: the first ${spec.n} images from offset ${offset} need indices up to ${offset + spec.n - 1}, but the dataset has ${size} images`]);
+        throw new ConfigValidationError(what, [
+          `$.n: the first ${spec.n} images from offset ${offset} need indices up to ${offset + spec.n - 1}, but the dataset has ${size} images`,
+        ]);
       }
       return Array.from({ length: spec.n }, (_, i) => offset + i);
     }
@@ -38,17 +42,23 @@ export function selectSubset(dataset: Dataset, spec: SubsetSpec | Readonly<Subse
       const problems: string[] = [];
       const seen = new Set<number>();
       spec.indices.forEach((v, i) => {
-        if (!Number.isInteger(v) || v < 0 || v >= size) problems.push(`$.indices[${i}]: ${v} is out of range; expected an integer in [0, ${size})`);
+        if (!Number.isInteger(v) || v < 0 || v >= size)
+          problems.push(`$.indices[${i}]: ${v} is out of range; expected an integer in [0, ${size})`);
         else if (seen.has(v)) problems.push(`$.indices[${i}]: ${v} appears more than once`);
         seen.add(v);
       });
       if (spec.indices.length === 0) problems.push('$.indices: must not be empty');
-      if (problems.length) throw new ConfigValidationError(what, problems.slice(0, 20).concat(problems.length > 20 ? [`... and ${problems.length - 20} more`] : []));
+      if (problems.length)
+        throw new ConfigValidationError(
+          what,
+          problems.slice(0, 20).concat(problems.length > 20 ? [`... and ${problems.length - 20} more`] : []),
+        );
       return spec.indices.slice();
     }
     case 'random':
     case 'stratified': {
-      if (!Number.isInteger(spec.n) || spec.n < 1) throw new ConfigValidationError(what, [`$.n: must be a positive integer, got ${spec.n}`]);
+      if (!Number.isInteger(spec.n) || spec.n < 1)
+        throw new ConfigValidationError(what, [`$.n: must be a positive integer, got ${spec.n}`]);
       if (spec.n > size) throw new ConfigValidationError(what, [`$.n: cannot draw ${spec.n} distinct images from ${size}`]);
       if (!Number.isInteger(spec.seed)) throw new ConfigValidationError(what, [`$.seed: must be an integer, got ${spec.seed}`]);
       if (spec.kind === 'random') return seededDraw(new SeededRng(spec.seed, 'subset'), size, spec.n);
@@ -62,7 +72,9 @@ export function selectSubset(dataset: Dataset, spec: SubsetSpec | Readonly<Subse
       return stratifiedIndices(all, spec.n, spec.seed);
     }
     default:
-      throw new ConfigValidationError(what, [`$.kind: must be one of "first", "indices", "random", "stratified", "all", got ${JSON.stringify((spec as { kind: unknown }).kind)}`]);
+      throw new ConfigValidationError(what, [
+        `$.kind: must be one of "first", "indices", "random", "stratified", "all", got ${JSON.stringify((spec as { kind: unknown }).kind)}`,
+      ]);
   }
 }
 
@@ -160,7 +172,9 @@ export function subsetRecord(dataset: Dataset, spec: SubsetSpec | Readonly<Subse
  */
 export async function* iterateBatches(dataset: Dataset, indices: readonly number[], batchSize: number): AsyncGenerator<Batch> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new ConfigValidationError(`batching of dataset ${dataset.info.id}`, [`$.batchSize: must be a positive integer, got ${batchSize}`]);
+    throw new ConfigValidationError(`batching of dataset ${dataset.info.id}`, [
+      `$.batchSize: must be a positive integer, got ${batchSize}`,
+    ]);
   }
   for (let i = 0; i < indices.length; i += batchSize) yield dataset.get(indices.slice(i, i + batchSize));
 }

@@ -15,14 +15,22 @@ export type SyntheticOptions = OptionsOf<typeof synthetic.schema>;
 function hueToRgb(h: number, s: number, v: number): [number, number, number] {
   const i = Math.floor(h * 6);
   const f = h * 6 - i;
-  const p = v * (1 - s), q = v * (1 - f * s), t = v * (1 - (1 - f) * s);
+  const p = v * (1 - s),
+    q = v * (1 - f * s),
+    t = v * (1 - (1 - f) * s);
   switch (i % 6) {
-    case 0: return [v, t, p];
-    case 1: return [q, v, p];
-    case 2: return [p, v, t];
-    case 3: return [p, q, v];
-    case 4: return [t, p, v];
-    default: return [v, p, q];
+    case 0:
+      return [v, t, p];
+    case 1:
+      return [q, v, p];
+    case 2:
+      return [p, v, t];
+    case 3:
+      return [p, q, v];
+    case 4:
+      return [t, p, v];
+    default:
+      return [v, p, q];
   }
 }
 
@@ -48,12 +56,13 @@ export class SyntheticDataset extends ArrayBackedDataset {
     const { imageSize: S, channels: C, numClasses: K, noise } = this.options;
     const c = this.allLabels[index];
     const rng = new SeededRng(this.options.seed, `synthetic/${this.options.split}/${index}`);
-    const theta = (Math.PI * c) / K + (rng.uniform() - 0.5) * (0.3 * Math.PI) / K;
+    const theta = (Math.PI * c) / K + ((rng.uniform() - 0.5) * (0.3 * Math.PI)) / K;
     const freq = 2 + rng.uniform() * 1.5;
     const phase = rng.uniform() * 2 * Math.PI;
     const shift = (rng.uniform() - 0.5) * 0.2;
     const tint = hueToRgb(c / K, 0.7, 0.9);
-    const ct = Math.cos(theta), st = Math.sin(theta);
+    const ct = Math.cos(theta),
+      st = Math.sin(theta);
     for (let y = 0; y < S; y++) {
       for (let x = 0; x < S; x++) {
         const s = Math.sin((2 * Math.PI * freq * (x * ct + y * st)) / S + phase);

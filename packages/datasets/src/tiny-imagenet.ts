@@ -51,7 +51,14 @@ function readNames(root: string, wnids: readonly string[]): string[] {
     const tab = line.indexOf('\t');
     if (tab < 0) continue;
     const id = line.slice(0, tab).trim();
-    if (want.has(id)) names.set(id, line.slice(tab + 1).split(',')[0].trim());
+    if (want.has(id))
+      names.set(
+        id,
+        line
+          .slice(tab + 1)
+          .split(',')[0]
+          .trim(),
+      );
   }
   return wnids.map((w) => names.get(w) ?? w);
 }
@@ -59,14 +66,19 @@ function readNames(root: string, wnids: readonly string[]): string[] {
 /** Val annotations: file names and wnids, in natural file-name order. */
 export function readValAnnotations(root: string): { files: string[]; wnids: string[] } {
   const file = path.join(root, 'val', 'val_annotations.txt');
-  if (!isFile(file)) throw new MissingFileError(file, 'the val split needs val/val_annotations.txt (file, wnid, box per line, tab-separated)');
+  if (!isFile(file))
+    throw new MissingFileError(file, 'the val split needs val/val_annotations.txt (file, wnid, box per line, tab-separated)');
   const rows: [string, string][] = [];
   readTextChecked(file, 'val/val_annotations.txt (file, wnid, box per line)')
     .split(/\r?\n/)
     .forEach((line, i) => {
       if (!line.trim()) return;
       const f = line.split('\t');
-      if (f.length < 2 || !f[0] || !f[1]) throw new DataFormatError(file, `line ${i + 1}: expected 'file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1', found '${line.slice(0, 80)}'`);
+      if (f.length < 2 || !f[0] || !f[1])
+        throw new DataFormatError(
+          file,
+          `line ${i + 1}: expected 'file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1', found '${line.slice(0, 80)}'`,
+        );
       rows.push([f[0].trim(), f[1].trim()]);
     });
   if (rows.length === 0) throw new DataFormatError(file, 'no annotation rows');
@@ -109,8 +121,12 @@ export class TinyImageNetDataset extends ArrayBackedDataset {
     } else {
       wnids.forEach((w, c) => {
         const dir = path.join(root, 'train', w, 'images');
-        if (!isDir(dir)) throw new MissingFileError(dir, `the train split needs train/<wnid>/images/ for each of the ${wnids.length} wnids`);
-        const names = fs.readdirSync(dir).filter((n) => /\.jpe?g$/i.test(n)).sort(naturalCompare);
+        if (!isDir(dir))
+          throw new MissingFileError(dir, `the train split needs train/<wnid>/images/ for each of the ${wnids.length} wnids`);
+        const names = fs
+          .readdirSync(dir)
+          .filter((n) => /\.jpe?g$/i.test(n))
+          .sort(naturalCompare);
         if (names.length === 0) throw new DataFormatError(dir, `no JPEG files for class ${w}`);
         for (const n of names) {
           files.push(path.join(dir, n));
@@ -139,7 +155,8 @@ export class TinyImageNetDataset extends ArrayBackedDataset {
     if (!img) {
       const file = this.files[index];
       img = readJpegRgb(file);
-      if (img.width !== 64 || img.height !== 64) throw new DataFormatError(file, `expected a 64×64 image, decoded ${img.width}×${img.height}`);
+      if (img.width !== 64 || img.height !== 64)
+        throw new DataFormatError(file, `expected a 64×64 image, decoded ${img.width}×${img.height}`);
       this.cache.set(index, img);
     }
     writeRgb(img, out, offset);

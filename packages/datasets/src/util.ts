@@ -5,7 +5,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, MissingFileError, readFileChecked, readTextChecked, statFileChecked, type Batch, type Dataset, type DatasetInfo } from '@dbp-bench/framework';
+import {
+  DbpError,
+  MissingFileError,
+  readFileChecked,
+  readTextChecked,
+  statFileChecked,
+  type Batch,
+  type Dataset,
+  type DatasetInfo,
+} from '@dbp-bench/framework';
 
 /** `U8_TO_UNIT[v] = v / 255` as float32, so byte images convert with one table lookup per value. */
 export const U8_TO_UNIT: Float32Array = (() => {
@@ -151,10 +160,7 @@ export function findDataDir(candidates: readonly string[], probe: string, hint: 
   // A probe that exists but is not a readable file (a directory, a socket): say so rather than "not found".
   for (const c of candidates) if (fs.existsSync(path.join(c, probe))) statFileChecked(path.join(c, probe), `the data file ${probe}`);
   const first = candidates[0];
-  throw new MissingFileError(
-    path.join(first, probe),
-    `looked for ${probe} in ${candidates.map((c) => `'${c}'`).join(' and ')}. ${hint}`,
-  );
+  throw new MissingFileError(path.join(first, probe), `looked for ${probe} in ${candidates.map((c) => `'${c}'`).join(' and ')}. ${hint}`);
 }
 
 /** Lines of a text file, trimmed, without empty lines. */

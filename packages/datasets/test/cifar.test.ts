@@ -3,7 +3,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DataFormatError, DbpError, MissingFileError } from '@dbp-bench/framework';
-import { CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, CifarDataset, clearFileCache, openDataset, readCifarFile } from '../src';
+import {
+  CIFAR100_COARSE_CLASSES,
+  CIFAR100_FINE_CLASSES,
+  CIFAR10_CLASSES,
+  CifarDataset,
+  clearFileCache,
+  openDataset,
+  readCifarFile,
+} from '../src';
 import { requireShared, tempDir } from './helpers';
 
 /** n CIFAR-10 records with label i % 10 and pixel bytes (i + plane + p) % 256. */
@@ -148,7 +156,9 @@ describe('cifar10 / cifar100 (binary format)', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(DataFormatError);
-      expect((err as Error).message).to.match(/test\.bin: record 7 \(byte offset 21519\): fine label byte is 100, expected 0\.\.99 \(3074-byte records\)/);
+      expect((err as Error).message).to.match(
+        /test\.bin: record 7 \(byte offset 21519\): fine label byte is 100, expected 0\.\.99 \(3074-byte records\)/,
+      );
       // a CIFAR-10 file is not a whole number of CIFAR-100 records
       const mixed = path.join(tmp.dir, 'mixed');
       fs.mkdirSync(mixed);
@@ -162,7 +172,12 @@ describe('cifar10 / cifar100 (binary format)', () => {
       const dir = path.join(tmp.dir, 'gen', 'cifar-10-batches-bin');
       fs.mkdirSync(dir, { recursive: true });
       const sizes = [3, 1, 2, 1, 4];
-      sizes.forEach((n, k) => fs.writeFileSync(path.join(dir, `data_batch_${k + 1}.bin`), fakeCifar10(n, (i) => (i + k) % 10)));
+      sizes.forEach((n, k) =>
+        fs.writeFileSync(
+          path.join(dir, `data_batch_${k + 1}.bin`),
+          fakeCifar10(n, (i) => (i + k) % 10),
+        ),
+      );
       fs.writeFileSync(path.join(dir, 'test_batch.bin'), fakeCifar10(5));
       const ds = await openDataset('cifar10', { split: 'train', dir: path.dirname(dir) });
       expect(ds.info.size).to.equal(11);
@@ -171,7 +186,12 @@ describe('cifar10 / cifar100 (binary format)', () => {
       try {
         const v = b.images.arraySync() as number[][][][];
         // batch 1 holds indices 0-2, batch 2 index 3, so index 4 is record 0 of data_batch_3
-        for (const [y, x, c] of [[0, 0, 0], [0, 1, 2], [5, 7, 1], [31, 31, 2]]) {
+        for (const [y, x, c] of [
+          [0, 0, 0],
+          [0, 1, 2],
+          [5, 7, 1],
+          [31, 31, 2],
+        ]) {
           const p = y * 32 + x;
           expect(Math.round(v[0][y][x][c] * 255)).to.equal((0 * 7 + c * 1024 + p) % 256);
         }
@@ -189,7 +209,10 @@ describe('cifar10 / cifar100 (binary format)', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(MissingFileError);
-      expect((err as Error).message).to.contain('test_batch.bin').and.contain('cifar-10-batches-bin').and.contain('dbp-bench data download cifar10');
+      expect((err as Error).message)
+        .to.contain('test_batch.bin')
+        .and.contain('cifar-10-batches-bin')
+        .and.contain('dbp-bench data download cifar10');
       const dir = path.join(tmp.dir, 'miss');
       fs.mkdirSync(dir);
       fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), fakeCifar10(2));

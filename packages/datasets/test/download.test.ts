@@ -61,7 +61,9 @@ function storedZip(entries: { name: string; data: Buffer }[]): Buffer {
 type Mode = 'ok' | 'cut' | 'corrupt' | 'no-range';
 
 /** Loopback server for one file; records the Range headers it saw. Closes itself after 60 s at the latest. */
-async function serve(files: Record<string, Buffer>): Promise<{ url: string; mode: { value: Mode }; ranges: (string | undefined)[]; close: () => Promise<void> }> {
+async function serve(
+  files: Record<string, Buffer>,
+): Promise<{ url: string; mode: { value: Mode }; ranges: (string | undefined)[]; close: () => Promise<void> }> {
   const mode = { value: 'ok' as Mode };
   const ranges: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
@@ -158,7 +160,10 @@ describe('data download (loopback server)', () => {
       { name: 'tiny-imagenet-200/', data: Buffer.alloc(0) },
       { name: 'tiny-imagenet-200/wnids.txt', data: Buffer.from('n02\nn01\n') },
       { name: 'tiny-imagenet-200/words.txt', data: Buffer.from('n01\tone\nn02\ttwo\n') },
-      { name: 'tiny-imagenet-200/val/val_annotations.txt', data: Buffer.from('val_0.JPEG\tn02\t0\t0\t1\t1\nval_1.JPEG\tn01\t0\t0\t1\t1\n') },
+      {
+        name: 'tiny-imagenet-200/val/val_annotations.txt',
+        data: Buffer.from('val_0.JPEG\tn02\t0\t0\t1\t1\nval_1.JPEG\tn01\t0\t0\t1\t1\n'),
+      },
       { name: 'tiny-imagenet-200/val/images/val_0.JPEG', data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]) },
       { name: 'tiny-imagenet-200/val/images/val_1.JPEG', data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]) },
     ]);
@@ -220,7 +225,10 @@ describe('data download (loopback server)', () => {
     }
     expect(err).to.be.instanceOf(DataFormatError);
     const msg = (err as Error).message;
-    expect(msg).to.contain(`${srv.url}/cifar-10-binary.tar.gz`).and.contain(`expected ${cifarSpec.files[0].sha256}`).and.contain('nothing was written');
+    expect(msg)
+      .to.contain(`${srv.url}/cifar-10-binary.tar.gz`)
+      .and.contain(`expected ${cifarSpec.files[0].sha256}`)
+      .and.contain('nothing was written');
     expect(listAll(dir)).to.deep.equal([]);
   });
 
@@ -234,7 +242,9 @@ describe('data download (loopback server)', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(NetworkError);
-    expect((err as Error).message).to.contain('.part').and.contain('by hand');
+    expect((err as Error).message)
+      .to.contain('.part')
+      .and.contain('by hand');
     expect(listAll(dir)).to.deep.equal(['cifar-10-binary.tar.gz.part']);
     const partSize = fs.statSync(path.join(dir, 'cifar-10-binary.tar.gz.part')).size;
     expect(partSize).to.be.greaterThan(0).and.lessThan(cifarTgz.length);
@@ -287,7 +297,10 @@ describe('data download (loopback server)', () => {
     }
     expect(err).to.be.instanceOf(NetworkError);
     const msg = (err as Error).message;
-    expect(msg).to.contain('ECONNREFUSED').and.contain(path.join(path.resolve(dir), 'cifar-10-binary.tar.gz')).and.contain('by hand');
+    expect(msg)
+      .to.contain('ECONNREFUSED')
+      .and.contain(path.join(path.resolve(dir), 'cifar-10-binary.tar.gz'))
+      .and.contain('by hand');
     expect(msg).to.contain('https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz');
     expect(manualHint(DOWNLOADS.cifar10, 'data/cifar10')).to.contain('170052171 bytes');
     fs.writeFileSync(path.join(dir, 'cifar-10-binary.tar.gz'), cifarTgz);
@@ -315,7 +328,8 @@ describe('data download (loopback server)', () => {
     expect(DOWNLOADS.cifar10.files[0].urls[0]).to.equal('https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz');
     expect(DOWNLOADS.cifar100.files[0].urls[0]).to.equal('https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz');
     expect(DOWNLOADS['tiny-imagenet'].files[0].urls[0]).to.equal('http://cs231n.stanford.edu/tiny-imagenet-200.zip');
-    for (const spec of Object.values(DOWNLOADS)) for (const f of spec.files) expect(f.size > 0 && Boolean(f.sha256 || f.md5), f.name).to.equal(true);
+    for (const spec of Object.values(DOWNLOADS))
+      for (const f of spec.files) expect(f.size > 0 && Boolean(f.sha256 || f.md5), f.name).to.equal(true);
   });
 
   it('the t10k checksums of the mnist manifest match the real files', async function () {

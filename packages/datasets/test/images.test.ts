@@ -51,7 +51,11 @@ describe('tiny-imagenet', () => {
     expect(counts.every((c) => c === 50)).to.equal(true);
     // index k is val_k.JPEG; its label is its annotation's wnid
     const ann = new Map(
-      fs.readFileSync(path.join(ds.root, 'val', 'val_annotations.txt'), 'utf8').split(/\r?\n/).filter(Boolean).map((l) => l.split('\t') as [string, string]),
+      fs
+        .readFileSync(path.join(ds.root, 'val', 'val_annotations.txt'), 'utf8')
+        .split(/\r?\n/)
+        .filter(Boolean)
+        .map((l) => l.split('\t') as [string, string]),
     );
     for (const k of [0, 1, 2, 10, 9999]) {
       expect(path.basename(ds.files[k])).to.equal(`val_${k}.JPEG`);
@@ -127,7 +131,9 @@ describe('tiny-imagenet', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(DataFormatError);
-      expect((err as Error).message).to.contain('val_1.JPEG').and.contain('cannot decode as JPEG');
+      expect((err as Error).message)
+        .to.contain('val_1.JPEG')
+        .and.contain('cannot decode as JPEG');
       fs.appendFileSync(path.join(root, 'val', 'val_annotations.txt'), 'val_2.JPEG\tn99\t0\t0\t1\t1\n');
       err = undefined;
       try {
@@ -136,7 +142,9 @@ describe('tiny-imagenet', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(DataFormatError);
-      expect((err as Error).message).to.contain('val_annotations.txt').and.contain('wnid n99 is not in wnids.txt');
+      expect((err as Error).message)
+        .to.contain('val_annotations.txt')
+        .and.contain('wnid n99 is not in wnids.txt');
       err = undefined;
       try {
         await openDataset('tiny-imagenet', { dir: t.dir + '/nothing' });
@@ -144,7 +152,9 @@ describe('tiny-imagenet', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(MissingFileError);
-      expect((err as Error).message).to.contain('wnids.txt').and.contain('tiny-imagenet-200.zip');
+      expect((err as Error).message)
+        .to.contain('wnids.txt')
+        .and.contain('tiny-imagenet-200.zip');
     } finally {
       t.cleanup();
     }
@@ -212,7 +222,9 @@ describe('image-folder and image processing', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(DataFormatError);
-      expect((err as Error).message).to.contain('zebra').and.contain("set 'crop'");
+      expect((err as Error).message)
+        .to.contain('zebra')
+        .and.contain("set 'crop'");
       expect(() => decodeJpegRgb(Buffer.from('not a jpeg at all'), 'x.JPEG')).to.throw(DataFormatError, /x\.JPEG: cannot decode as JPEG/);
       err = undefined;
       try {

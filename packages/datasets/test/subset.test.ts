@@ -27,7 +27,10 @@ describe('subsets, batching and provenance', () => {
     expect(selectSubset(ds, { kind: 'first', n: 3, offset: 47 })).to.deep.equal([47, 48, 49]);
     expect(selectSubset(ds, { kind: 'indices', indices: [9, 2, 49] })).to.deep.equal([9, 2, 49]);
     expect(selectSubset(ds, { kind: 'all' })).to.have.length(50);
-    expect(() => selectSubset(ds, { kind: 'first', n: 4, offset: 47 })).to.throw(ConfigValidationError, /first 4 images from offset 47 need indices up to 50, but the dataset has 50/);
+    expect(() => selectSubset(ds, { kind: 'first', n: 4, offset: 47 })).to.throw(
+      ConfigValidationError,
+      /first 4 images from offset 47 need indices up to 50, but the dataset has 50/,
+    );
     expect(() => selectSubset(ds, { kind: 'first', n: 1024 })).to.throw(ConfigValidationError, /synthetic\/test/);
     let err: ConfigValidationError | undefined;
     try {
@@ -49,8 +52,15 @@ describe('subsets, batching and provenance', () => {
     expect(selectSubset(ds, { kind: 'random', n: 20, seed: 3 })).to.deep.equal(a);
     expect(selectSubset(ds, { kind: 'random', n: 5, seed: 3 })).to.deep.equal(a.slice(0, 5));
     expect(selectSubset(ds, { kind: 'random', n: 20, seed: 4 })).to.not.deep.equal(a);
-    expect(selectSubset(ds, { kind: 'random', n: 50, seed: 1 }).slice().sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
-    expect(() => selectSubset(ds, { kind: 'random', n: 51, seed: 1 })).to.throw(ConfigValidationError, /cannot draw 51 distinct images from 50/);
+    expect(
+      selectSubset(ds, { kind: 'random', n: 50, seed: 1 })
+        .slice()
+        .sort((x, y) => x - y),
+    ).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+    expect(() => selectSubset(ds, { kind: 'random', n: 51, seed: 1 })).to.throw(
+      ConfigValidationError,
+      /cannot draw 51 distinct images from 50/,
+    );
   });
 
   describe('stratified subsets', () => {
@@ -58,7 +68,15 @@ describe('subsets, batching and provenance', () => {
     const sortedDataset = (counts: number[]): Dataset => {
       const labels = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));
       return {
-        info: { id: 'sorted', split: 'test', size: labels.length, shape: [1, 1, 1], numClasses: counts.length, classNames: counts.map(String), source: 'test' },
+        info: {
+          id: 'sorted',
+          split: 'test',
+          size: labels.length,
+          shape: [1, 1, 1],
+          numClasses: counts.length,
+          classNames: counts.map(String),
+          source: 'test',
+        },
         get: async () => {
           throw new Error('not used');
         },
@@ -120,8 +138,13 @@ describe('subsets, batching and provenance', () => {
       const sorted = sortedDataset([30, 20]);
       const labels = await sorted.labels(Array.from({ length: 50 }, (_, i) => i));
       expect(() => selectSubset(sorted, { kind: 'stratified', n: 4, seed: 0 })).to.throw(ConfigValidationError, /selectSubsetAsync/);
-      expect(selectSubset(sorted, { kind: 'stratified', n: 4, seed: 0 }, labels)).to.deep.equal(await selectSubsetAsync(sorted, { kind: 'stratified', n: 4, seed: 0 }));
-      expect(() => selectSubset(sorted, { kind: 'stratified', n: 51, seed: 0 }, labels)).to.throw(ConfigValidationError, /cannot draw 51 distinct images from 50/);
+      expect(selectSubset(sorted, { kind: 'stratified', n: 4, seed: 0 }, labels)).to.deep.equal(
+        await selectSubsetAsync(sorted, { kind: 'stratified', n: 4, seed: 0 }),
+      );
+      expect(() => selectSubset(sorted, { kind: 'stratified', n: 51, seed: 0 }, labels)).to.throw(
+        ConfigValidationError,
+        /cannot draw 51 distinct images from 50/,
+      );
       // a built-in dataset: the synthetic one holds its labels in memory
       const viaSync = selectSubset(ds, { kind: 'stratified', n: 20, seed: 3 });
       const dsLabels = await ds.labels(Array.from({ length: 50 }, (_, i) => i));
@@ -170,7 +193,8 @@ describe('plugin registration, schemas, openDataset, summary', () => {
     for (const def of PLUGINS) {
       expect(def.schema.type, def.id).to.equal('object');
       expect(def.schema.additionalProperties, def.id).to.equal(false);
-      for (const [k, p] of Object.entries(def.schema.properties as Record<string, { default?: unknown }>)) expect(p.default, `${def.id}.${k}`).to.not.equal(undefined);
+      for (const [k, p] of Object.entries(def.schema.properties as Record<string, { default?: unknown }>))
+        expect(p.default, `${def.id}.${k}`).to.not.equal(undefined);
       // the defaults themselves validate
       validateSchema(def.schema, {}, def.id);
     }
@@ -184,7 +208,9 @@ describe('plugin registration, schemas, openDataset, summary', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(ConfigValidationError);
-    expect((err as ConfigValidationError).problems.join('\n')).to.contain('$.split: must be one of "train", "test"').and.contain('$.colour: is not a known field');
+    expect((err as ConfigValidationError).problems.join('\n'))
+      .to.contain('$.split: must be one of "train", "test"')
+      .and.contain('$.colour: is not a known field');
     err = undefined;
     try {
       await openDataset('imagenet-1k');
@@ -209,6 +235,9 @@ describe('plugin registration, schemas, openDataset, summary', () => {
     expect(s.first?.label).to.equal(b.labels[0]);
     expect(s.first?.pixel00).to.deep.equal([0, 1, 2].map((c) => Math.round(v[c] * 255)));
     const text = formatSummary(s);
-    expect(text).to.contain('count:     12').and.contain(`pixel (0,0) = (${s.first!.pixel00.join(',')})`).and.contain('class-2  4');
+    expect(text)
+      .to.contain('count:     12')
+      .and.contain(`pixel (0,0) = (${s.first!.pixel00.join(',')})`)
+      .and.contain('class-2  4');
   });
 });

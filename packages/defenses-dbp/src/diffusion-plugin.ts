@@ -5,7 +5,15 @@
  * in its own file `src/defense/<id>.ts`, is the one home of its options.
  */
 import * as fs from 'node:fs';
-import { ConfigValidationError, DbpError, FILE_OPTION_KEYWORD, GRADIENT_MODES, MissingFileError, type Defense, type PluginContext } from '@dbp-bench/framework';
+import {
+  ConfigValidationError,
+  DbpError,
+  FILE_OPTION_KEYWORD,
+  GRADIENT_MODES,
+  MissingFileError,
+  type Defense,
+  type PluginContext,
+} from '@dbp-bench/framework';
 import { loadUNet, type UNet } from '@dbp-bench/models';
 
 export const weightsOption = {
@@ -14,19 +22,37 @@ export const weightsOption = {
   [FILE_OPTION_KEYWORD]: true,
   description: 'Path of the diffusion UNet weights (dbp-bench safetensors), relative to the config file.',
 } as const;
-export const strengthOption = { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 't*: fraction of the diffusion noised and denoised.' } as const;
+export const strengthOption = {
+  type: 'number',
+  exclusiveMinimum: 0,
+  maximum: 1,
+  default: 0.1,
+  description: 't*: fraction of the diffusion noised and denoised.',
+} as const;
 export const gradientOption = {
   enum: [...GRADIENT_MODES],
   default: 'exact',
-  description: "Gradient mode of attack targets created on this defense without one (the runner always names one: the attack's `gradient` option, else exact); bpda is the target's BPDA.",
+  description:
+    "Gradient mode of attack targets created on this defense without one (the runner always names one: the attack's `gradient` option, else exact); bpda is the target's BPDA.",
 } as const;
-export const checkpointOption = { type: 'boolean', default: true, description: 'Per-step recompute for exact gradients (false: plain backprop, much more memory).' } as const;
-export const precisionOption = { enum: ['float64', 'float32'], default: 'float64', description: 'Precision of the beta / alpha-bar schedule.' } as const;
+export const checkpointOption = {
+  type: 'boolean',
+  default: true,
+  description: 'Per-step recompute for exact gradients (false: plain backprop, much more memory).',
+} as const;
+export const precisionOption = {
+  enum: ['float64', 'float32'],
+  default: 'float64',
+  description: 'Precision of the beta / alpha-bar schedule.',
+} as const;
 
 async function loadWeights(id: string, file: string, ctx: PluginContext): Promise<UNet> {
   const resolved = ctx.resolvePath(file);
   if (!fs.existsSync(resolved)) {
-    throw new MissingFileError(resolved, `option 'weights' of defense '${id}' must name a UNet safetensors file (train one with 'dbp-bench train ddpm' or convert one with 'dbp-bench weights')`);
+    throw new MissingFileError(
+      resolved,
+      `option 'weights' of defense '${id}' must name a UNet safetensors file (train one with 'dbp-bench train ddpm' or convert one with 'dbp-bench weights')`,
+    );
   }
   ctx.logger.debug(`${id}: loading UNet weights from ${resolved}`);
   return loadUNet(resolved);
@@ -34,7 +60,9 @@ async function loadWeights(id: string, file: string, ctx: PluginContext): Promis
 
 /** Option combinations the schema cannot express (strength too large for N, ...) become config errors. */
 function asConfigError(id: string, e: unknown): unknown {
-  return e instanceof DbpError && e.code === 'E_ASSERT' ? new ConfigValidationError(`options of defense '${id}'`, [e.message], { cause: e }) : e;
+  return e instanceof DbpError && e.code === 'E_ASSERT'
+    ? new ConfigValidationError(`options of defense '${id}'`, [e.message], { cause: e })
+    : e;
 }
 
 /**

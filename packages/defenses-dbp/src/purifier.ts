@@ -89,13 +89,18 @@ export abstract class DiffusionPurifier implements Defense {
   }
 
   protected checkInput(x: tf.Tensor4D, noise: NoiseSource): void {
-    if (x.rank !== 4) throw new ShapeMismatchError(`${this.id}.purify: expected an NHWC image batch (rank 4), got shape [${x.shape.join(',')}]`);
+    if (x.rank !== 4)
+      throw new ShapeMismatchError(`${this.id}.purify: expected an NHWC image batch (rank 4), got shape [${x.shape.join(',')}]`);
     if (noise.rows.length !== x.shape[0]) {
-      throw new ShapeMismatchError(`${this.id}.purify: the noise source is bound to ${noise.rows.length} rows but the batch has ${x.shape[0]} images`);
+      throw new ShapeMismatchError(
+        `${this.id}.purify: the noise source is bound to ${noise.rows.length} rows but the batch has ${x.shape[0]} images`,
+      );
     }
     const cfg = (this.model as ModelWithConfig).config;
     if (cfg && typeof cfg.inChannels === 'number' && cfg.inChannels !== x.shape[3]) {
-      throw new ShapeMismatchError(`${this.id}.purify: the diffusion model takes ${cfg.inChannels} channels but the images have ${x.shape[3]} (shape [${x.shape.join(',')}])`);
+      throw new ShapeMismatchError(
+        `${this.id}.purify: the diffusion model takes ${cfg.inChannels} channels but the images have ${x.shape[3]} (shape [${x.shape.join(',')}])`,
+      );
     }
   }
 

@@ -111,8 +111,17 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** A fixed linear loss of the purified image: sum(w * purify(x)), differentiated with a target gradient mode. */
-function lossGrad(defense: Defense, x: tf.Tensor4D, noise: () => NoiseSource, w: tf.Tensor, gradient: 'exact' | 'bpda' = 'exact'): tf.Tensor4D {
-  return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(purifyWithGradient(defense, xx as tf.Tensor4D, noise(), gradient), w)))(x) as tf.Tensor4D);
+function lossGrad(
+  defense: Defense,
+  x: tf.Tensor4D,
+  noise: () => NoiseSource,
+  w: tf.Tensor,
+  gradient: 'exact' | 'bpda' = 'exact',
+): tf.Tensor4D {
+  return tf.tidy(
+    () =>
+      tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(purifyWithGradient(defense, xx as tf.Tensor4D, noise(), gradient), w)))(x) as tf.Tensor4D,
+  );
 }
 
 describe('diffusion defenses', function () {
@@ -190,7 +199,18 @@ describe('diffusion defenses', function () {
       expect(a.calls).to.deep.equal(['forward:0', 'path:0', 'path:1', 'path:2', 'path:3']);
       const b = new RecordingSource(keyed());
       new DiffPure(unet, { numInferenceSteps: 40, corrector: true }).purify(x, b).dispose();
-      expect(b.calls).to.deep.equal(['forward:0', 'corrector:0', 'path:0', 'corrector:1', 'path:1', 'corrector:2', 'path:2', 'corrector:3', 'path:3', 'corrector:4']);
+      expect(b.calls).to.deep.equal([
+        'forward:0',
+        'corrector:0',
+        'path:0',
+        'corrector:1',
+        'path:1',
+        'corrector:2',
+        'path:2',
+        'corrector:3',
+        'path:3',
+        'corrector:4',
+      ]);
       const c = new RecordingSource(keyed());
       new DiffPure(unet, { variant: 'diffpure-original', strength: 0.004 }).purify(x, c).dispose(); // t = 4 -> 4 steps
       expect(c.calls).to.deep.equal(['forward:0', 'path:0', 'path:1', 'path:2', 'path:3']);
@@ -364,7 +384,12 @@ describe('diffusion defenses', function () {
       const target = tf.tidy(() => tf.sub(tf.mul(x, 2), 1)) as tf.Tensor4D;
       const abar = new DDPMScheduler().alphasCumprod;
       const oracle = new OracleEps(target, (t) => abar[Math.round(t)]);
-      for (const d of [new DpDdpm(oracle), new DpDdpm(oracle, { numInferenceSteps: 100, varianceType: 'fixed_small' }), new DpDdim(oracle), new DpDdim(oracle, { eta: 1 })]) {
+      for (const d of [
+        new DpDdpm(oracle),
+        new DpDdpm(oracle, { numInferenceSteps: 100, varianceType: 'fixed_small' }),
+        new DpDdim(oracle),
+        new DpDdim(oracle, { eta: 1 }),
+      ]) {
         const y = d.purify(x, fresh());
         expect(maxAbsDiff(y, x), d.id).to.be.below(2e-5);
         y.dispose();

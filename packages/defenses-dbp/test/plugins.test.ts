@@ -39,15 +39,39 @@ describe('defense plugins', function () {
   it('fills the ADDT defaults and loads the weights relative to the base directory', async () => {
     const scope = registry.createScope({ baseDir: dir });
     const opts = registry.options('defense', 'dp-ddpm', { weights: 'unet.safetensors' });
-    expect(opts).to.deep.equal({ weights: 'unet.safetensors', strength: 0.1, numInferenceSteps: 1000, varianceType: 'fixed_large', clipSample: true, precision: 'float64', gradient: 'exact', checkpoint: true });
-    expect(registry.options('defense', 'dp-ddim', { weights: 'w' })).to.deep.include({ numInferenceSteps: 100, eta: 0, setAlphaToOne: true });
-    expect(registry.options('defense', 'diffpure', { weights: 'w' })).to.deep.include({ variant: 'addt', numInferenceSteps: 1000, corrector: false, snr: 0.16, dt: 0.001, clampOutput: true });
+    expect(opts).to.deep.equal({
+      weights: 'unet.safetensors',
+      strength: 0.1,
+      numInferenceSteps: 1000,
+      varianceType: 'fixed_large',
+      clipSample: true,
+      precision: 'float64',
+      gradient: 'exact',
+      checkpoint: true,
+    });
+    expect(registry.options('defense', 'dp-ddim', { weights: 'w' })).to.deep.include({
+      numInferenceSteps: 100,
+      eta: 0,
+      setAlphaToOne: true,
+    });
+    expect(registry.options('defense', 'diffpure', { weights: 'w' })).to.deep.include({
+      variant: 'addt',
+      numInferenceSteps: 1000,
+      corrector: false,
+      snr: 0.16,
+      dt: 0.001,
+      clampOutput: true,
+    });
 
     const ddpm = await scope.create<DpDdpm>('defense', 'dp-ddpm', { weights: 'unet.safetensors', numInferenceSteps: 50 });
     expect(ddpm).to.be.instanceOf(DpDdpm);
     expect(ddpm.numSteps).to.equal(6);
     const ddim = await scope.create<DpDdim>('defense', 'dp-ddim', { weights: 'unet.safetensors', numInferenceSteps: 50 });
-    const vp = await scope.create<DiffPure>('defense', 'diffpure', { weights: 'unet.safetensors', variant: 'diffpure-original', strength: 0.002 });
+    const vp = await scope.create<DiffPure>('defense', 'diffpure', {
+      weights: 'unet.safetensors',
+      variant: 'diffpure-original',
+      strength: 0.002,
+    });
     const id = await scope.create<Defense>('defense', 'identity', {});
     expect(id).to.be.instanceOf(IdentityDefense);
 
@@ -65,11 +89,27 @@ describe('defense plugins', function () {
 
   it('typed errors: missing weights, unknown option, strength too large for N', async () => {
     const scope = registry.createScope({ baseDir: dir });
-    await expectReject(scope.create('defense', 'dp-ddpm', { weights: 'nope.safetensors' }), MissingFileError, /nope\.safetensors.*'weights' of defense 'dp-ddpm'/s);
+    await expectReject(
+      scope.create('defense', 'dp-ddpm', { weights: 'nope.safetensors' }),
+      MissingFileError,
+      /nope\.safetensors.*'weights' of defense 'dp-ddpm'/s,
+    );
     await expectReject(scope.create('defense', 'dp-ddpm', {}), ConfigValidationError, /\$\.weights: is required/);
-    await expectReject(scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', etaa: 1 }), ConfigValidationError, /\$\.etaa: is not a known field/);
-    await expectReject(scope.create('defense', 'diffpure', { weights: 'unet.safetensors', variant: 'euler' }), ConfigValidationError, /variant: must be one of/);
-    await expectReject(scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', numInferenceSteps: 2, strength: 0.9 }), ConfigValidationError, /options of defense 'dp-ddim'.*< 0/s);
+    await expectReject(
+      scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', etaa: 1 }),
+      ConfigValidationError,
+      /\$\.etaa: is not a known field/,
+    );
+    await expectReject(
+      scope.create('defense', 'diffpure', { weights: 'unet.safetensors', variant: 'euler' }),
+      ConfigValidationError,
+      /variant: must be one of/,
+    );
+    await expectReject(
+      scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', numInferenceSteps: 2, strength: 0.9 }),
+      ConfigValidationError,
+      /options of defense 'dp-ddim'.*< 0/s,
+    );
   });
 
   it('image grid: rows x columns of upscaled cells, values rounded to 8 bits', () => {

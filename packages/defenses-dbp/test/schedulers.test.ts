@@ -2,16 +2,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { DbpError } from '@dbp-bench/framework';
-import {
-  alphasCumprod,
-  DDIMScheduler,
-  DDPMScheduler,
-  leadingTimesteps,
-  linearBetas,
-  pyRound,
-  strengthStartIndex,
-  VPSDE,
-} from '../src';
+import { alphasCumprod, DDIMScheduler, DDPMScheduler, leadingTimesteps, linearBetas, pyRound, strengthStartIndex, VPSDE } from '../src';
 
 const close = (a: number, b: number, tol: number, what = ''): void => {
   expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).to.be.at.most(tol);
@@ -33,7 +24,15 @@ describe('noise schedules (§13 items 1-4)', () => {
   it('alpha-bar in float64 to 1e-8 and float32 (torch) to 1e-6 (item 2)', () => {
     const a = alphasCumprod(linearBetas());
     const expected: Record<number, number> = {
-      0: 0.9999, 9: 0.998105205, 49: 0.97101572, 99: 0.89701815, 100: 0.89514159, 199: 0.65903851, 299: 0.39641976, 499: 0.07858724, 999: 4.03583e-5,
+      0: 0.9999,
+      9: 0.998105205,
+      49: 0.97101572,
+      99: 0.89701815,
+      100: 0.89514159,
+      199: 0.65903851,
+      299: 0.39641976,
+      499: 0.07858724,
+      999: 4.03583e-5,
     };
     for (const [t, v] of Object.entries(expected)) close(a[Number(t)], v, 1e-8, `abar_${t}`);
     const a32 = alphasCumprod(linearBetas(1000, 1e-4, 0.02, 'float32'), 'float32');
@@ -112,12 +111,17 @@ describe('timestep lists (§13 items 5-6)', () => {
     expect(steps.length).to.equal(100);
     close(steps[0].t, 0.1, 1e-12, 'first drift time');
     close(steps[99].h, 0.00099, 1e-12, 'last step');
-    close(steps.reduce((a, s) => a + s.h, 0), 0.1 - 1e-5, 1e-12, 'total time');
+    close(
+      steps.reduce((a, s) => a + s.h, 0),
+      0.1 - 1e-5,
+      1e-12,
+      'total time',
+    );
   });
 });
 
 describe('DDPM / DDIM steps (§13 items 7-9)', () => {
-  it('DDPM step coefficients at t = 100 (N = 1000) and beta\' at N = 100 (item 7)', () => {
+  it("DDPM step coefficients at t = 100 (N = 1000) and beta' at N = 100 (item 7)", () => {
     const large = new DDPMScheduler({ varianceType: 'fixed_large' }).setTimesteps(1000).stepCoefficients(100);
     close(large.coefX0, 0.018895456, 1e-9, 'coef x0');
     close(large.coefXt, 0.981076103, 1e-9, 'coef xt');
@@ -159,7 +163,9 @@ describe('DDPM / DDIM steps (§13 items 7-9)', () => {
         expect(d.stepCoefficients(0).variance).to.equal(0);
         const o = d.step(e, 0, x); // no noise needed at t = 0
         expect(Array.from(o.prevSample.dataSync())).to.deep.equal(Array.from(o.predOriginalSample.dataSync()));
-        const ref = tf.tidy(() => tf.clipByValue(tf.div(tf.sub(x, tf.mul(e, Math.sqrt(1 - d.alphasCumprod[0]))), Math.sqrt(d.alphasCumprod[0])), -1, 1));
+        const ref = tf.tidy(() =>
+          tf.clipByValue(tf.div(tf.sub(x, tf.mul(e, Math.sqrt(1 - d.alphasCumprod[0]))), Math.sqrt(d.alphasCumprod[0])), -1, 1),
+        );
         expect(Array.from(o.prevSample.dataSync())).to.deep.equal(Array.from(ref.dataSync()));
         const mx = o.prevSample.max().dataSync()[0];
         expect(mx).to.equal(1); // clipping happened

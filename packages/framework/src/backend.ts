@@ -69,7 +69,11 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
       const pkg = cand === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
       const r = tryRequire(pkg);
       if (!r.ok) {
-        skipped.push(cand === 'node-gpu' && !r.reason.endsWith('not installed') ? `${r.reason} (tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 on the library path)` : r.reason);
+        skipped.push(
+          cand === 'node-gpu' && !r.reason.endsWith('not installed')
+            ? `${r.reason} (tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 on the library path)`
+            : r.reason,
+        );
         continue;
       }
       if (await tf.setBackend('tensorflow')) {
@@ -83,7 +87,14 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
     if (cand === 'wasm') {
       try {
         const setup = await prepareWasmBackend({ logger, ...wasm });
-        active = { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: versionOf('@tensorflow/tfjs-backend-wasm'), threads: setup.threads, kernels: setup.kernels, skipped };
+        active = {
+          name: 'wasm',
+          package: '@tensorflow/tfjs-backend-wasm',
+          version: versionOf('@tensorflow/tfjs-backend-wasm'),
+          threads: setup.threads,
+          kernels: setup.kernels,
+          skipped,
+        };
         break;
       } catch (e) {
         skipped.push(`wasm failed: ${(e as Error).message}`);

@@ -48,7 +48,12 @@ export function stepVjp<T extends tf.Tensor>(f: (x: T) => T, x: T, dy: tf.Tensor
  * the chain is one custom-gradient node that stores only the step inputs and recomputes each step on
  * the way back; without a tape it is a plain forward loop, each step in its own tidy.
  */
-export function checkpointedChain<T extends tf.Tensor>(x0: T, n: number, step: ChainStep<T>, aux: readonly (readonly tf.Tensor[])[] = []): T {
+export function checkpointedChain<T extends tf.Tensor>(
+  x0: T,
+  n: number,
+  step: ChainStep<T>,
+  aux: readonly (readonly tf.Tensor[])[] = [],
+): T {
   if (!isRecordingGradient()) {
     let x = x0;
     for (let i = 0; i < n; i++) {

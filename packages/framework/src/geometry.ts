@@ -127,9 +127,16 @@ export function randomStart(
  */
 export function batchRandomStart(x: tf.Tensor4D, norm: Norm, eps: number, seed: number, guard = 0): tf.Tensor4D {
   return tf.tidy(() => {
-    if (norm === 'linf') return projectOntoThreat(tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', seed)) as tf.Tensor4D, x, norm, eps, guard);
+    if (norm === 'linf')
+      return projectOntoThreat(tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', seed)) as tf.Tensor4D, x, norm, eps, guard);
     const n = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
     const r = tf.randomUniform([x.shape[0], 1, 1, 1], 0, 1, 'float32', seed + 1);
-    return projectOntoThreat(tf.add(x, tf.mul(normalizePerSample(n, 'l2', L2_STEP_GUARD), tf.mul(r, eps))) as tf.Tensor4D, x, norm, eps, guard);
+    return projectOntoThreat(
+      tf.add(x, tf.mul(normalizePerSample(n, 'l2', L2_STEP_GUARD), tf.mul(r, eps))) as tf.Tensor4D,
+      x,
+      norm,
+      eps,
+      guard,
+    );
   });
 }

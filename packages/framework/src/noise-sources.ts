@@ -74,12 +74,19 @@ export class FreshNoiseSource implements NoiseSource {
   normal(stream: NoiseStream, shape: readonly number[]): tf.Tensor {
     const prefix = `${stream.kind}:${stream.step ?? 0}:`;
     // Generation 0 is reserved for keyed draws, so fresh draws never coincide with DW-box noise.
-    return drawRows(this.seed, stream, this.rows, shape, (row) => {
-      const key = `${prefix}${row.sample}:${row.eot}`;
-      const n = (this.counters.get(key) ?? 0) + 1;
-      this.counters.set(key, n);
-      return n;
-    }, this);
+    return drawRows(
+      this.seed,
+      stream,
+      this.rows,
+      shape,
+      (row) => {
+        const key = `${prefix}${row.sample}:${row.eot}`;
+        const n = (this.counters.get(key) ?? 0) + 1;
+        this.counters.set(key, n);
+        return n;
+      },
+      this,
+    );
   }
   withRows(rows: readonly NoiseRow[]): FreshNoiseSource {
     return new FreshNoiseSource(this.seed, rows, this.counters);
@@ -88,4 +95,3 @@ export class FreshNoiseSource implements NoiseSource {
     return `fresh(seed=${this.seed})`;
   }
 }
-

@@ -66,7 +66,13 @@ export function purifyWithGradient(defense: Defense, x: tf.Tensor4D, noise: Nois
 }
 
 /** classifier(purify(x)) with gradient mode `gradient` through the defense. */
-export function purifiedLogits(classifier: Classifier, defense: Defense, x: tf.Tensor4D, noise: NoiseSource, gradient: GradientMode): tf.Tensor2D {
+export function purifiedLogits(
+  classifier: Classifier,
+  defense: Defense,
+  x: tf.Tensor4D,
+  noise: NoiseSource,
+  gradient: GradientMode,
+): tf.Tensor2D {
   return tf.tidy(() => classifier.logits(purifyWithGradient(defense, x, noise, gradient)));
 }
 

@@ -55,9 +55,11 @@ describe('backend resolution', function () {
       console.log('    (skipped: a native tfjs package is installed here)');
       this.skip();
     }
-    const r = lastJson<{ ok: boolean; info: { name: string; package: string; skipped: string[]; threads: number; kernels: string[] }; line: string }>(
-      await resolveIn(undefined, { DBP_BACKEND: undefined }),
-    );
+    const r = lastJson<{
+      ok: boolean;
+      info: { name: string; package: string; skipped: string[]; threads: number; kernels: string[] };
+      line: string;
+    }>(await resolveIn(undefined, { DBP_BACKEND: undefined }));
     expect(r.ok).to.equal(true);
     expect(r.info.name).to.equal('wasm');
     expect(r.info.package).to.equal('@tensorflow/tfjs-backend-wasm');
@@ -94,13 +96,19 @@ describe('backend resolution', function () {
       err = e;
     }
     expect(err).to.be.instanceOf(BackendError);
-    expect((err as Error).message).to.include("'webgpu'").and.include(BACKEND_PREFERENCES.join(', '));
+    expect((err as Error).message)
+      .to.include("'webgpu'")
+      .and.include(BACKEND_PREFERENCES.join(', '));
     expect(activeBackend()).to.equal(before);
   });
 
   it('describeBackend names the backend, version and threads', function () {
     expect(describeBackend(undefined)).to.match(/^(uninitialised|\w+ \d+\.\d+\.\d+.*)$/);
-    expect(describeBackend({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: '4.22.0', threads: 2, skipped: [] })).to.equal('wasm 4.22.0 (2 threads)');
-    expect(describeBackend({ name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: '4.22.0', skipped: [] })).to.equal('cpu 4.22.0');
+    expect(
+      describeBackend({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: '4.22.0', threads: 2, skipped: [] }),
+    ).to.equal('wasm 4.22.0 (2 threads)');
+    expect(describeBackend({ name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: '4.22.0', skipped: [] })).to.equal(
+      'cpu 4.22.0',
+    );
   });
 });

@@ -28,7 +28,6 @@ function values(n: number, seed: number, scale = 1): Float32Array {
   return a;
 }
 
-
 /** Group norm over NHWC as 4-D means over H,W and a group average (groups of `per` channels). */
 function groupNorm(x: tf.Tensor4D, groups: number): tf.Tensor4D {
   const [n, , , c] = x.shape;
@@ -42,7 +41,10 @@ function groupNorm(x: tf.Tensor4D, groups: number): tf.Tensor4D {
 /** A small conv net as a chain step: x - a * net(x) + b * noise, with weights that are constants. */
 class SmallNet {
   readonly weights: tf.Tensor4D[];
-  constructor(readonly channels: number[], seed: number) {
+  constructor(
+    readonly channels: number[],
+    seed: number,
+  ) {
     let cin = 3;
     this.weights = [];
     for (const c of [...channels, 3]) {
@@ -160,11 +162,13 @@ describe('checkpointed chains', function () {
         const base = tf.memory().numBytes;
         // Saved activations per plain step: the peak of 2 steps minus the peak of 1 step.
         const plainPeak = async (k: number) =>
-          (await tf.profile(() => {
-            const g = tf.grad((xx: tf.Tensor) => lossBig(plainChain(xx as tf.Tensor4D, k, big.step, z)))(x);
-            g.dataSync();
-            g.dispose();
-          })).peakBytes - base;
+          (
+            await tf.profile(() => {
+              const g = tf.grad((xx: tf.Tensor) => lossBig(plainChain(xx as tf.Tensor4D, k, big.step, z)))(x);
+              g.dataSync();
+              g.dispose();
+            })
+          ).peakBytes - base;
         const perStep = (await plainPeak(2)) - (await plainPeak(1));
         const before = tf.memory().numTensors;
         let value = 0;

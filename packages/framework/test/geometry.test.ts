@@ -30,7 +30,10 @@ const same = (a: tf.Tensor, b: tf.Tensor): boolean => {
 
 function batch(seed: number, lo = 0, hi = 1): tf.Tensor4D {
   const rng = new SeededRng(seed, 'geometry-test');
-  return tf.tensor4d(Float32Array.from({ length: 3 * 4 * 4 * 2 }, () => lo + (hi - lo) * rng.uniform()), [3, 4, 4, 2]);
+  return tf.tensor4d(
+    Float32Array.from({ length: 3 * 4 * 4 * 2 }, () => lo + (hi - lo) * rng.uniform()),
+    [3, 4, 4, 2],
+  );
 }
 
 describe('threat geometry', () => {
@@ -105,7 +108,10 @@ describe('threat geometry', () => {
 
   it('keyed random start: inside the ball and the box, per (seed, sample, restart), independent of the batch', () => {
     const x = batch(7);
-    for (const [norm, eps] of [['linf', 0.1], ['l2', 0.3]] as [Norm, number][]) {
+    for (const [norm, eps] of [
+      ['linf', 0.1],
+      ['l2', 0.3],
+    ] as [Norm, number][]) {
       const a = randomStart(x, [4, 9, 2], norm, eps, 0, 0);
       const b = randomStart(x.slice([1, 0, 0, 0], [1, 4, 4, 2]), [9], norm, eps, 0, 0);
       const c = randomStart(x, [4, 9, 2], norm, eps, 0, 1);
@@ -119,9 +125,12 @@ describe('threat geometry', () => {
     x.dispose();
   });
 
-  it('batch random start (the trainers\'): seeded, inside the ball and the box', () => {
+  it("batch random start (the trainers'): seeded, inside the ball and the box", () => {
     const x = batch(8);
-    for (const [norm, eps] of [['linf', 0.1], ['l2', 0.3]] as [Norm, number][]) {
+    for (const [norm, eps] of [
+      ['linf', 0.1],
+      ['l2', 0.3],
+    ] as [Norm, number][]) {
       const a = batchRandomStart(x, norm, eps, 5, 1e-10);
       const b = batchRandomStart(x, norm, eps, 5, 1e-10);
       expect(same(a, b)).to.equal(true);
@@ -161,7 +170,11 @@ describe('losses', () => {
     const z = logits();
     const y = labels();
     const ce = Array.from(crossEntropyLoss(z, y).dataSync());
-    const rows = [[2, -1, 0.5], [0.1, 0.2, 3], [-4, 1, 1]];
+    const rows = [
+      [2, -1, 0.5],
+      [0.1, 0.2, 3],
+      [-4, 1, 1],
+    ];
     const expected = rows.map((r, i) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0)) - r[[0, 2, 1][i]]);
     ce.forEach((v, i) => expect(v).to.be.closeTo(expected[i], 1e-6));
     expect(meanCrossEntropy(z, y).dataSync()[0]).to.be.closeTo(expected.reduce((a, b) => a + b, 0) / 3, 1e-6);

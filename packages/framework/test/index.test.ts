@@ -17,7 +17,10 @@ function tfjsRegistrations(mod: string | undefined): { squareGrad: boolean; chai
     ${mod ? `require(${JSON.stringify(mod)});` : ''}
     const tf = require('@tensorflow/tfjs-core');
     console.log(JSON.stringify({ squareGrad: tf.getGradient('Square') !== undefined, chainedSquare: typeof tf.Tensor.prototype.square === 'function' }));`;
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim().split('\n').pop()!) as { squareGrad: boolean; chainedSquare: boolean };
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim().split('\n').pop()!) as {
+    squareGrad: boolean;
+    chainedSquare: boolean;
+  };
 }
 
 describe('@dbp-bench/framework entry point', function () {

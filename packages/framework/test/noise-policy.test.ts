@@ -42,7 +42,10 @@ class SquareNoiseDefense implements Defense {
   calls = 0;
   tapeSeen: boolean[] = [];
   readonly capabilities: DefenseCapabilities;
-  constructor(gradientModes: GradientMode[] = ['exact'], readonly defaultGradient?: GradientMode) {
+  constructor(
+    gradientModes: GradientMode[] = ['exact'],
+    readonly defaultGradient?: GradientMode,
+  ) {
     this.capabilities = { stochastic: true, streams: ['forward', 'reverse'], gradientModes, networkCalls: 0 };
   }
   purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
@@ -61,7 +64,12 @@ class LinearClassifier implements Classifier {
   readonly numClasses = 3;
   private readonly w: tf.Tensor2D;
   constructor(d: number) {
-    this.w = tf.keep(tf.tensor2d(Float32Array.from({ length: d * 3 }, (_, i) => Math.sin(i + 1)), [d, 3]));
+    this.w = tf.keep(
+      tf.tensor2d(
+        Float32Array.from({ length: d * 3 }, (_, i) => Math.sin(i + 1)),
+        [d, 3],
+      ),
+    );
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D, this.w));
@@ -93,7 +101,10 @@ describe('noise policies (pure data)', () => {
       `const m = require(${JSON.stringify(file)});` +
       `const tfMods = Object.keys(require.cache).filter((k) => k.includes('@tensorflow'));` +
       `process.stdout.write(JSON.stringify({ tfMods, policies: m.NOISE_POLICIES }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { tfMods: string[]; policies: string[] };
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as {
+      tfMods: string[];
+      policies: string[];
+    };
     expect(out.tfMods).to.deep.equal([]);
     expect(out.policies).to.deep.equal([...NOISE_POLICIES]);
   });
@@ -126,7 +137,8 @@ describe('PolicyNoiseSource', () => {
 });
 
 describe('the attack target and its BPDA estimator', () => {
-  const x = (): tf.Tensor4D => tf.tidy(() => tf.mul(tf.add(tf.sin(tf.range(0, 2 * 3 * 3 * 1).reshape([2, 3, 3, 1])), 1), 0.45) as tf.Tensor4D);
+  const x = (): tf.Tensor4D =>
+    tf.tidy(() => tf.mul(tf.add(tf.sin(tf.range(0, 2 * 3 * 3 * 1).reshape([2, 3, 3, 1])), 1), 0.45) as tf.Tensor4D);
   const rows = eotRows([4, 9]);
 
   it('BPDA: purify forward (bit for bit), identity backward, purify not recorded on the tape', () => {
@@ -147,7 +159,14 @@ describe('the attack target and its BPDA estimator', () => {
     expect(d.tapeSeen).to.deep.equal([true]);
     expect(same(ge, w)).to.equal(false);
     // identityBackward on its own
-    const gi = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(identityBackward((z) => tf.exp(z), a as tf.Tensor4D), w)))(xs);
+    const gi = tf.grad((a: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          identityBackward((z) => tf.exp(z), a as tf.Tensor4D),
+          w,
+        ),
+      ),
+    )(xs);
     expect(same(gi, w)).to.equal(true);
     tf.dispose([xs, w, y, yRef, g, ge, gi]);
   });
@@ -176,7 +195,10 @@ describe('the attack target and its BPDA estimator', () => {
     expect(createTarget(clf, new SquareNoiseDefense()).gradient).to.equal('exact');
     expect(createTarget(clf, new SquareNoiseDefense(['exact'], 'bpda')).gradient).to.equal('bpda');
     expect(createTarget(clf, new SquareNoiseDefense(['exact'], 'bpda'), { gradient: 'exact' }).gradient).to.equal('exact');
-    expect(() => createTarget(clf, new SquareNoiseDefense(), { policy: 'DW_Both' as never })).to.throw(IncompatiblePluginError, /unknown noise policy/);
+    expect(() => createTarget(clf, new SquareNoiseDefense(), { policy: 'DW_Both' as never })).to.throw(
+      IncompatiblePluginError,
+      /unknown noise policy/,
+    );
   });
 
   it('leaks no tensors over repeated BPDA and exact gradients', () => {

@@ -1,12 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  FreshNoiseSource,
-  KeyedNoiseSource,
-  eotRows,
-  noiseStreamKey,
-  philoxNormals,
-} from '../src';
+import { FreshNoiseSource, KeyedNoiseSource, eotRows, noiseStreamKey, philoxNormals } from '../src';
 
 describe('NoiseSources', () => {
   const shape = (b: number): number[] => [b, 4, 4, 3];

@@ -18,17 +18,27 @@ const registryWithPlugins = toyPluginRegistry;
 describe('PluginRegistry', () => {
   it('lists plugins with kind, id, package and description', () => {
     const list = registryWithPlugins().list();
-    expect(list.map((p) => `${p.kind}/${p.id}@${p.package}`)).to.deep.equal(['dataset/toy@pkg-b', 'defense/alpha@pkg-a', 'defense/beta@pkg-a', 'attack/pgd@pkg-b']);
+    expect(list.map((p) => `${p.kind}/${p.id}@${p.package}`)).to.deep.equal([
+      'dataset/toy@pkg-b',
+      'defense/alpha@pkg-a',
+      'defense/beta@pkg-a',
+      'attack/pgd@pkg-b',
+    ]);
   });
 
   it('throws on a duplicate id, naming both packages', () => {
     const r = registryWithPlugins();
-    expect(() => r.use({ name: 'pkg-c', register: (reg) => reg.add(defense('alpha')) }))
-      .to.throw(DuplicatePluginError, /'alpha' is already registered by pkg-a; pkg-c/);
+    expect(() => r.use({ name: 'pkg-c', register: (reg) => reg.add(defense('alpha')) })).to.throw(
+      DuplicatePluginError,
+      /'alpha' is already registered by pkg-a; pkg-c/,
+    );
   });
 
   it('an unknown id lists the registered ones', () => {
-    expect(() => registryWithPlugins().get('defense', 'gamma')).to.throw(UnknownPluginError, /unknown defense 'gamma'. Registered defenses: alpha, beta/);
+    expect(() => registryWithPlugins().get('defense', 'gamma')).to.throw(
+      UnknownPluginError,
+      /unknown defense 'gamma'. Registered defenses: alpha, beta/,
+    );
   });
 
   it('creates plugins in a per-run scope with validated, defaulted, frozen options', async () => {
@@ -67,7 +77,8 @@ describe('PluginRegistry', () => {
 describe('registry: the file each plugin comes from', () => {
   it('records the module exporting the definition (default export first, not an index re-exporting it), dist mapped to src', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-plugin-file-'));
-    const def = (id: string): string => `{ kind: 'defense', id: '${id}', description: 'd', schema: { type: 'object' }, create: () => ({}) }`;
+    const def = (id: string): string =>
+      `{ kind: 'defense', id: '${id}', description: 'd', schema: { type: 'object' }, create: () => ({}) }`;
     // a package with a compiled dist/ beside its sources: dist/src/defense/a.js has src/defense/a.ts
     fs.mkdirSync(path.join(dir, 'dist', 'src', 'defense'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'src', 'defense'), { recursive: true });
@@ -97,7 +108,11 @@ describe('registry: the file each plugin comes from', () => {
 describe('validateSchema', () => {
   it('validateSchema does not modify its input', () => {
     const input = { a: 1 };
-    const out = validateSchema<{ a: number; b: number }>({ type: 'object', properties: { a: { type: 'number' }, b: { type: 'number', default: 2 } } }, input, 'x');
+    const out = validateSchema<{ a: number; b: number }>(
+      { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number', default: 2 } } },
+      input,
+      'x',
+    );
     expect(out).to.deep.equal({ a: 1, b: 2 });
     expect(input).to.deep.equal({ a: 1 });
   });

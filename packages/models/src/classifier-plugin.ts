@@ -23,7 +23,12 @@ export function classifierArchitecture(arch: ClassifierArch) {
         mean: { type: 'array', items: { type: 'number' }, default: d.mean },
         std: { type: 'array', items: { type: 'number' }, default: d.std },
         extras: { type: 'object', description: 'arch-specific options (see README)', default: {} },
-        weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'dbp-bench safetensors file to load (overrides the other options)', default: '' },
+        weights: {
+          type: 'string',
+          [FILE_OPTION_KEYWORD]: true,
+          description: 'dbp-bench safetensors file to load (overrides the other options)',
+          default: '',
+        },
         seed: { type: 'integer', default: 0 },
       },
     },
@@ -32,7 +37,9 @@ export function classifierArchitecture(arch: ClassifierArch) {
         const m = await loadClassifier(ctx.resolvePath(o.weights));
         if (m.arch !== arch) {
           m.dispose();
-          throw new ConfigValidationError(`architecture '${arch}' options`, [`weights: ${o.weights} holds a ${m.arch} classifier, not ${arch}`]);
+          throw new ConfigValidationError(`architecture '${arch}' options`, [
+            `weights: ${o.weights} holds a ${m.arch} classifier, not ${arch}`,
+          ]);
         }
         return m;
       }

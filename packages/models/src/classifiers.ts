@@ -42,14 +42,20 @@ export interface ClassifierModel extends Classifier, Trainable {
 /** Base: parameter store, train/eval mode, input normalisation. */
 abstract class BaseClassifier extends ParamModule implements ClassifierModel {
   readonly numClasses: number;
-  constructor(readonly arch: ClassifierArch, readonly config: ClassifierConfig, seed: number) {
+  constructor(
+    readonly arch: ClassifierArch,
+    readonly config: ClassifierConfig,
+    seed: number,
+  ) {
     super(seed);
     this.numClasses = config.numClasses;
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
     const [h, w, c] = this.config.inputShape;
     if (x.rank !== 4 || x.shape[3] !== c) {
-      throw new ConfigValidationError(`${this.arch} input`, [`x: expected NHWC with ${c} channels (inputShape ${h}x${w}x${c}), got shape [${x.shape.join(', ')}]`]);
+      throw new ConfigValidationError(`${this.arch} input`, [
+        `x: expected NHWC with ${c} channels (inputShape ${h}x${w}x${c}), got shape [${x.shape.join(', ')}]`,
+      ]);
     }
     return tf.tidy(() => this.forward(normalizeInput(x, this.config.mean, this.config.std)));
   }
@@ -83,8 +89,13 @@ class SmallCnn extends BaseClassifier {
     ];
     const fh = Math.floor((Math.floor((h - 4) / 2) - 4) / 2);
     const fw = Math.floor((Math.floor((w - 4) / 2) - 4) / 2);
-    if (fh < 1 || fw < 1) throw new ConfigValidationError('small-cnn config', [`inputShape: ${h}x${w} is too small (needs at least 14x14)`]);
-    this.fcs = [p.linear('classifier.fc1', c2 * fh * fw, hidden), p.linear('classifier.fc2', hidden, hidden), p.linear('classifier.fc3', hidden, config.numClasses)];
+    if (fh < 1 || fw < 1)
+      throw new ConfigValidationError('small-cnn config', [`inputShape: ${h}x${w} is too small (needs at least 14x14)`]);
+    this.fcs = [
+      p.linear('classifier.fc1', c2 * fh * fw, hidden),
+      p.linear('classifier.fc2', hidden, hidden),
+      p.linear('classifier.fc3', hidden, config.numClasses),
+    ];
   }
   protected forward(x: tf.Tensor4D): tf.Tensor2D {
     let h = tf.relu(conv2d(x, this.convs[0]));
@@ -167,7 +178,8 @@ class CifarResNet extends BaseClassifier {
 /** The option-A shortcut of akamaster's ResNet as a constant 1x1 filter: identity into channels [planes//4, planes//4 + cin). */
 function optionAShortcut(cin: number, planes: number): tf.Tensor4D {
   const pad = Math.floor(planes / 4);
-  if (cin + 2 * pad !== planes) throw new ConfigValidationError('resnet config', [`option-A shortcut cannot map ${cin} to ${planes} channels`]);
+  if (cin + 2 * pad !== planes)
+    throw new ConfigValidationError('resnet config', [`option-A shortcut cannot map ${cin} to ${planes} channels`]);
   const w = new Float32Array(cin * planes);
   for (let i = 0; i < cin; i++) w[i * planes + pad + i] = 1;
   return tf.keep(tf.tensor4d(w, [1, 1, cin, planes]));
@@ -295,11 +307,16 @@ class WideResNet extends BaseClassifier {
 /** Check a classifier configuration; throws ConfigValidationError listing every problem. */
 export function validateClassifierConfig(arch: string, config: ClassifierConfig): void {
   const problems: string[] = [];
-  if (!Number.isInteger(config.numClasses) || config.numClasses < 1) problems.push(`numClasses: expected a positive integer, got ${JSON.stringify(config.numClasses)}`);
+  if (!Number.isInteger(config.numClasses) || config.numClasses < 1)
+    problems.push(`numClasses: expected a positive integer, got ${JSON.stringify(config.numClasses)}`);
   const s = config.inputShape;
-  if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0)) problems.push(`inputShape: expected [height, width, channels], got ${JSON.stringify(s)}`);
+  if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0))
+    problems.push(`inputShape: expected [height, width, channels], got ${JSON.stringify(s)}`);
   else {
-    for (const [f, v] of [['mean', config.mean], ['std', config.std]] as const) {
+    for (const [f, v] of [
+      ['mean', config.mean],
+      ['std', config.std],
+    ] as const) {
       if (!Array.isArray(v) || v.length !== s[2] || !v.every((e) => typeof e === 'number' && Number.isFinite(e))) {
         problems.push(`${f}: expected ${s[2]} numbers (one per channel), got ${JSON.stringify(v)}`);
       }

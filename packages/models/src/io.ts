@@ -31,7 +31,10 @@ function permute4(src: ArrayLike<number>, shape: readonly number[], perm: readon
   const out = new Float32Array(src.length);
   const st = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
   const os = perm.map((p) => shape[p]);
-  const s0 = st[perm[0]], s1 = st[perm[1]], s2 = st[perm[2]], s3 = st[perm[3]];
+  const s0 = st[perm[0]],
+    s1 = st[perm[1]],
+    s2 = st[perm[2]],
+    s3 = st[perm[3]];
   let o = 0;
   for (let a = 0; a < os[0]; a++)
     for (let b = 0; b < os[1]; b++)
@@ -95,7 +98,10 @@ export function checkFinite(data: ArrayLike<number>, name: string, source: strin
     }
   }
   if (bad) {
-    throw new DataFormatError(source, `tensor '${name}' holds ${bad} non-finite value(s) (the first, ${data[first]}, at flat index ${first} of ${data.length}); the weights are corrupted or come from a diverged training run`);
+    throw new DataFormatError(
+      source,
+      `tensor '${name}' holds ${bad} non-finite value(s) (the first, ${data[first]}, at flat index ${first} of ${data.length}); the weights are corrupted or come from a diverged training run`,
+    );
   }
 }
 
@@ -121,7 +127,10 @@ export function applyStateDict(model: UNet | ClassifierModel, tensors: Map<strin
   const store = storeOf(model);
   const missing = [...store.entries.keys()].filter((k) => !tensors.has(k));
   if (missing.length) {
-    throw new DataFormatError(opts.source, `${missing.length} tensor(s) the architecture needs are missing, e.g. ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`);
+    throw new DataFormatError(
+      opts.source,
+      `${missing.length} tensor(s) the architecture needs are missing, e.g. ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
+    );
   }
   const values = new Map<string, Float32Array>();
   for (const [name, e] of store.entries) {
@@ -130,7 +139,9 @@ export function applyStateDict(model: UNet | ClassifierModel, tensors: Map<strin
     let shape = t.shape;
     if (e.layout === 'linear' && shape.length === 4 && shape[2] === 1 && shape[3] === 1) shape = shape.slice(0, 2);
     if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
-      throw new ShapeMismatchError(`${opts.source}: tensor '${name}' has shape [${t.shape.join(', ')}], the architecture expects [${want.join(', ')}]`);
+      throw new ShapeMismatchError(
+        `${opts.source}: tensor '${name}' has shape [${t.shape.join(', ')}], the architecture expects [${want.join(', ')}]`,
+      );
     }
     const data = toFloat(t);
     checkFinite(data, name, opts.source);
@@ -139,7 +150,10 @@ export function applyStateDict(model: UNet | ClassifierModel, tensors: Map<strin
   const ignored = [...tensors.keys()].filter((k) => !store.entries.has(k));
   const unexpected = ignored.filter((k) => !k.endsWith('num_batches_tracked'));
   if (unexpected.length && opts.strict !== false) {
-    throw new DataFormatError(opts.source, `${unexpected.length} tensor(s) do not belong to the architecture, e.g. ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', ...' : ''}`);
+    throw new DataFormatError(
+      opts.source,
+      `${unexpected.length} tensor(s) do not belong to the architecture, e.g. ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', ...' : ''}`,
+    );
   }
   for (const [name, e] of store.entries) {
     tf.tidy(() => e.variable.assign(tf.tensor(values.get(name)!, e.variable.shape, 'float32')));
@@ -207,9 +221,14 @@ export function modelFromContents(file: string, tensors: Map<string, RawTensor>,
     try {
       return withParameterBudget(allowed, fn);
     } catch (e) {
-      if (e instanceof ConfigValidationError) throw new DataFormatError(file, `metadata 'config' is not a valid ${what} config: ${e.message}`, { cause: e });
+      if (e instanceof ConfigValidationError)
+        throw new DataFormatError(file, `metadata 'config' is not a valid ${what} config: ${e.message}`, { cause: e });
       if (e instanceof ParameterBudgetError) {
-        throw new DataFormatError(file, `metadata 'config' describes a ${what} with more than ${allowed} parameter values, far more than the file's ${held} (exceeded at '${e.at}'); the metadata does not match the tensors`, { cause: e });
+        throw new DataFormatError(
+          file,
+          `metadata 'config' describes a ${what} with more than ${allowed} parameter values, far more than the file's ${held} (exceeded at '${e.at}'); the metadata does not match the tensors`,
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -226,7 +245,8 @@ export function modelFromContents(file: string, tensors: Map<string, RawTensor>,
   }
   if (md.kind === 'classifier') {
     const arch = md.arch as ClassifierArch;
-    if (!CLASSIFIER_ARCHS.includes(arch)) throw new DataFormatError(file, `metadata 'arch' is '${md.arch}', expected one of ${CLASSIFIER_ARCHS.join(', ')}`);
+    if (!CLASSIFIER_ARCHS.includes(arch))
+      throw new DataFormatError(file, `metadata 'arch' is '${md.arch}', expected one of ${CLASSIFIER_ARCHS.join(', ')}`);
     const model = build(arch, () => createClassifier(arch, config as ClassifierConfig));
     try {
       applyStateDict(model, tensors, { source: file });

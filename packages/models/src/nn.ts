@@ -28,7 +28,10 @@ function makeVariable(init: tf.Tensor, trainable: boolean): tf.Variable {
 
 /** Thrown when a network would have more parameter values than withParameterBudget allows. */
 export class ParameterBudgetError extends Error {
-  constructor(readonly limit: number, readonly at: string) {
+  constructor(
+    readonly limit: number,
+    readonly at: string,
+  ) {
     super(`the network needs more than ${limit} parameter values (exceeded at '${at}')`);
     this.name = 'ParameterBudgetError';
   }
@@ -206,7 +209,12 @@ export function conv2d(x: tf.Tensor4D, p: Conv, stride = 1, pad = 0): tf.Tensor4
   if (pad === 0) y = tf.conv2d(x, p.w as tf.Tensor4D, stride, 'valid');
   else if (stride === 1 && 2 * pad === k - 1) y = tf.conv2d(x, p.w as tf.Tensor4D, 1, 'same');
   else {
-    const xp = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+    const xp = tf.pad(x, [
+      [0, 0],
+      [pad, pad],
+      [pad, pad],
+      [0, 0],
+    ]);
     y = tf.conv2d(xp, p.w as tf.Tensor4D, stride, 'valid');
   }
   return p.b ? tf.add(y, p.b) : y;
@@ -336,7 +344,12 @@ export function upsampleConv3x3(x: tf.Tensor4D, p: Conv): tf.Tensor4D {
     const [pt, pb] = py === 0 ? [1, 0] : [0, 1];
     const phases = [0, 1].map((px) => {
       const [pl, pr] = px === 0 ? [1, 0] : [0, 1];
-      const y = tf.conv2d(x, cols[px], 1, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+      const y = tf.conv2d(x, cols[px], 1, [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ]);
       return p.b ? tf.add(y, p.b) : y;
     });
     // [N,H,W,(px,C)] is [N,H,(W,px),C]: the columns interleaved

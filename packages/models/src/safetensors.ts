@@ -32,7 +32,21 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
+const BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 /** Decode IEEE half-precision bits to float32. */
 export function halfToFloat32(bits: Uint16Array): Float32Array {
@@ -94,11 +108,15 @@ export function decodeBytes(bytes: Uint8Array, dtype: string): TensorData {
 
 /** Parse safetensors bytes; `file` names the source in errors. */
 export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): SafetensorsContents {
-  if (buf.length < 8) throw new DataFormatError(file, `truncated: ${buf.length} bytes, a safetensors file starts with an 8-byte header length`);
+  if (buf.length < 8)
+    throw new DataFormatError(file, `truncated: ${buf.length} bytes, a safetensors file starts with an 8-byte header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(dv.getBigUint64(0, true));
   if (n > buf.length - 8 || n > 100 * 1024 * 1024) {
-    throw new DataFormatError(file, `header length ${n} at byte 0 exceeds the file size ${buf.length} (truncated file, or not a safetensors file)`);
+    throw new DataFormatError(
+      file,
+      `header length ${n} at byte 0 exceeds the file size ${buf.length} (truncated file, or not a safetensors file)`,
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -106,7 +124,8 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): Safetensor
   } catch (e) {
     throw new DataFormatError(file, `the header (bytes 8..${8 + n}) is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new DataFormatError(file, 'the header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new DataFormatError(file, 'the header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
   const metadata: Record<string, string> = {};
@@ -121,20 +140,36 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): Safetensor
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e?.dtype !== 'string' || !(e.dtype in BYTES)) throw new DataFormatError(file, `tensor '${name}': unknown dtype ${JSON.stringify(e?.dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new DataFormatError(file, `tensor '${name}': shape must be an array of non-negative integers`);
+    if (typeof e?.dtype !== 'string' || !(e.dtype in BYTES))
+      throw new DataFormatError(
+        file,
+        `tensor '${name}': unknown dtype ${JSON.stringify(e?.dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`,
+      );
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new DataFormatError(file, `tensor '${name}': shape must be an array of non-negative integers`);
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isInteger(d) && d >= 0) || offsets[0] > offsets[1]) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((d) => Number.isInteger(d) && d >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
       throw new DataFormatError(file, `tensor '${name}': data_offsets must be [begin, end]`);
     }
     const off = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     const bytes = count * BYTES[e.dtype];
     if (off[1] - off[0] !== bytes) {
-      throw new DataFormatError(file, `tensor '${name}': data_offsets [${off[0]}, ${off[1]}] hold ${off[1] - off[0]} bytes, shape [${(e.shape as number[]).join(', ')}] of ${e.dtype} needs ${bytes}`);
+      throw new DataFormatError(
+        file,
+        `tensor '${name}': data_offsets [${off[0]}, ${off[1]}] hold ${off[1] - off[0]} bytes, shape [${(e.shape as number[]).join(', ')}] of ${e.dtype} needs ${bytes}`,
+      );
     }
     if (off[1] > dataLen) {
-      throw new DataFormatError(file, `tensor '${name}': data ends at byte ${dataStart + off[1]} but the file has ${buf.length} bytes (truncated)`);
+      throw new DataFormatError(
+        file,
+        `tensor '${name}': data ends at byte ${dataStart + off[1]} but the file has ${buf.length} bytes (truncated)`,
+      );
     }
     const data = decodeBytes(buf.subarray(dataStart + off[0], dataStart + off[1]), e.dtype);
     tensors.set(name, { dtype: e.dtype, shape: [...(e.shape as number[])], data });
@@ -148,7 +183,8 @@ export function readSafetensors(file: string): SafetensorsContents {
 }
 
 function dtypeOf(data: TensorData, declared?: string): string {
-  if (data instanceof Float32Array) return declared === 'F32' || declared === undefined || declared === 'F16' || declared === 'BF16' ? 'F32' : declared;
+  if (data instanceof Float32Array)
+    return declared === 'F32' || declared === undefined || declared === 'F16' || declared === 'BF16' ? 'F32' : declared;
   if (data instanceof Float64Array) return 'F64';
   if (data instanceof Int32Array) return 'I32';
   if (data instanceof Int16Array) return 'I16';
@@ -164,15 +200,21 @@ function dtypeOf(data: TensorData, declared?: string): string {
  * Encode tensors + metadata to safetensors bytes. Float32Array data is written as F32 (F16/BF16
  * tensors read earlier are written back as F32). Tensors are written in name order.
  */
-export function encodeSafetensors(tensors: Map<string, RawTensor> | Record<string, RawTensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+export function encodeSafetensors(
+  tensors: Map<string, RawTensor> | Record<string, RawTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   const parts: Uint8Array[] = [];
   for (const [name, t] of entries) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`tensor '${name}': shape [${t.shape.join(', ')}] holds ${count} values, data has ${t.data.length}`);
+    if (count !== t.data.length)
+      throw new Error(`tensor '${name}': shape [${t.shape.join(', ')}] holds ${count} values, data has ${t.data.length}`);
     const dtype = dtypeOf(t.data, t.dtype);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
@@ -195,6 +237,10 @@ export function encodeSafetensors(tensors: Map<string, RawTensor> | Record<strin
 }
 
 /** Write a safetensors file atomically. */
-export function writeSafetensors(file: string, tensors: Map<string, RawTensor> | Record<string, RawTensor>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  file: string,
+  tensors: Map<string, RawTensor> | Record<string, RawTensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }

@@ -40,23 +40,51 @@ export type UNetPreset = 'tiny' | 'small' | 'mnist' | 'ddpm-cifar10';
 export const UNET_PRESETS: Record<UNetPreset, UNetConfig> = {
   /** For unit tests: 8 groups, 2 levels, attention at 8x8 (on 16x16 inputs). */
   tiny: {
-    sampleSize: 16, inChannels: 3, outChannels: 3, blockOutChannels: [16, 32], layersPerBlock: 1,
-    attentionResolutions: [8], dropout: 0, normGroups: 8, normEps: 1e-6,
+    sampleSize: 16,
+    inChannels: 3,
+    outChannels: 3,
+    blockOutChannels: [16, 32],
+    layersPerBlock: 1,
+    attentionResolutions: [8],
+    dropout: 0,
+    normGroups: 8,
+    normEps: 1e-6,
   },
   /** The configuration of the PyTorch CPU reference (docs/PERFORMANCE.md): base 64, mult (1,2,2), 2 res blocks, attention at 16; 6,472,195 parameters in this (diffusers) layout. */
   small: {
-    sampleSize: 32, inChannels: 3, outChannels: 3, blockOutChannels: [64, 128, 128], layersPerBlock: 2,
-    attentionResolutions: [16], dropout: 0.1, normGroups: 32, normEps: 1e-6,
+    sampleSize: 32,
+    inChannels: 3,
+    outChannels: 3,
+    blockOutChannels: [64, 128, 128],
+    layersPerBlock: 2,
+    attentionResolutions: [16],
+    dropout: 0.1,
+    normGroups: 32,
+    normEps: 1e-6,
   },
   /** MNIST 28x28x1: channels [32, 64], one res block per level; attention only in the 14x14 middle block. */
   mnist: {
-    sampleSize: 28, inChannels: 1, outChannels: 1, blockOutChannels: [32, 64], layersPerBlock: 1,
-    attentionResolutions: [], dropout: 0.1, normGroups: 8, normEps: 1e-6,
+    sampleSize: 28,
+    inChannels: 1,
+    outChannels: 1,
+    blockOutChannels: [32, 64],
+    layersPerBlock: 1,
+    attentionResolutions: [],
+    dropout: 0.1,
+    normGroups: 8,
+    normEps: 1e-6,
   },
   /** google/ddpm-cifar10-32: ch 128, mult (1,2,2,2), 2 res blocks, attention at 16, dropout 0.1. */
   'ddpm-cifar10': {
-    sampleSize: 32, inChannels: 3, outChannels: 3, blockOutChannels: [128, 256, 256, 256], layersPerBlock: 2,
-    attentionResolutions: [16], dropout: 0.1, normGroups: 32, normEps: 1e-6,
+    sampleSize: 32,
+    inChannels: 3,
+    outChannels: 3,
+    blockOutChannels: [128, 256, 256, 256],
+    layersPerBlock: 2,
+    attentionResolutions: [16],
+    dropout: 0.1,
+    normGroups: 32,
+    normEps: 1e-6,
   },
 };
 
@@ -75,17 +103,23 @@ export function validateUNetConfig(c: UNetConfig, what = 'UNet config'): void {
   else
     c.blockOutChannels.forEach((ch, i) => {
       posInt(ch, `blockOutChannels[${i}]`);
-      if (Number.isInteger(ch) && ch % c.normGroups !== 0) problems.push(`blockOutChannels[${i}]: ${ch} is not divisible by normGroups ${c.normGroups}`);
-      if (c.attentionHeadDim !== undefined && ch % c.attentionHeadDim !== 0) problems.push(`blockOutChannels[${i}]: ${ch} is not divisible by attentionHeadDim ${c.attentionHeadDim}`);
+      if (Number.isInteger(ch) && ch % c.normGroups !== 0)
+        problems.push(`blockOutChannels[${i}]: ${ch} is not divisible by normGroups ${c.normGroups}`);
+      if (c.attentionHeadDim !== undefined && ch % c.attentionHeadDim !== 0)
+        problems.push(`blockOutChannels[${i}]: ${ch} is not divisible by attentionHeadDim ${c.attentionHeadDim}`);
     });
   if (!Array.isArray(c.attentionResolutions)) problems.push('attentionResolutions: expected an array of feature-map sizes');
-  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout: expected a number in [0, 1), got ${JSON.stringify(c.dropout)}`);
-  if (!(typeof c.normEps === 'number' && c.normEps > 0)) problems.push(`normEps: expected a positive number, got ${JSON.stringify(c.normEps)}`);
-  if (c.blockOutChannels?.[0] !== undefined && c.blockOutChannels[0] % 2 !== 0) problems.push('blockOutChannels[0]: the time embedding needs an even width');
+  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1))
+    problems.push(`dropout: expected a number in [0, 1), got ${JSON.stringify(c.dropout)}`);
+  if (!(typeof c.normEps === 'number' && c.normEps > 0))
+    problems.push(`normEps: expected a positive number, got ${JSON.stringify(c.normEps)}`);
+  if (c.blockOutChannels?.[0] !== undefined && c.blockOutChannels[0] % 2 !== 0)
+    problems.push('blockOutChannels[0]: the time embedding needs an even width');
   if (Number.isInteger(c.sampleSize) && Array.isArray(c.blockOutChannels) && c.sampleSize % 2 ** (c.blockOutChannels.length - 1) !== 0) {
     problems.push(`sampleSize: ${c.sampleSize} must be divisible by 2^${c.blockOutChannels.length - 1} (one 2x downsample between levels)`);
   }
-  if (c.downsamplePadding !== undefined && c.downsamplePadding !== 0 && c.downsamplePadding !== 1) problems.push('downsamplePadding: expected 0 or 1');
+  if (c.downsamplePadding !== undefined && c.downsamplePadding !== 0 && c.downsamplePadding !== 1)
+    problems.push('downsamplePadding: expected 0 or 1');
   if (problems.length) throw new ConfigValidationError(what, problems);
 }
 
@@ -128,7 +162,11 @@ export function timestepEmbedding(t: tf.Tensor1D, dim: number, flipSinToCos: boo
     const arg = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]));
     const parts = flipSinToCos ? [tf.cos(arg), tf.sin(arg)] : [tf.sin(arg), tf.cos(arg)];
     let emb = tf.concat(parts, 1) as tf.Tensor2D;
-    if (dim % 2 === 1) emb = tf.pad(emb, [[0, 0], [0, 1]]);
+    if (dim % 2 === 1)
+      emb = tf.pad(emb, [
+        [0, 0],
+        [0, 1],
+      ]);
     return emb;
   });
 }
@@ -256,7 +294,12 @@ export class UNet extends ParamModule implements EpsModel, Trainable {
     const [, h, w] = x.shape;
     // pad (0,1,0,1) then a valid stride-2 conv; equal to tfjs 'same' for even sizes.
     if (h % 2 === 0 && w % 2 === 0) return tf.add(tf.conv2d(x, p.w as tf.Tensor4D, 2, 'same'), p.b!);
-    const xp = tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]);
+    const xp = tf.pad(x, [
+      [0, 0],
+      [0, 1],
+      [0, 1],
+      [0, 0],
+    ]);
     return tf.add(tf.conv2d(xp, p.w as tf.Tensor4D, 2, 'valid'), p.b!);
   }
 
@@ -271,7 +314,9 @@ export class UNet extends ParamModule implements EpsModel, Trainable {
       throw new ConfigValidationError('UNet input', [`x: height and width must be divisible by ${f}, got ${x.shape[1]}x${x.shape[2]}`]);
     }
     if (t.rank !== 1 || (t.shape[0] !== x.shape[0] && t.shape[0] !== 1)) {
-      throw new ConfigValidationError('UNet input', [`t: expected one timestep per row (${x.shape[0]}) , got shape [${t.shape.join(', ')}]`]);
+      throw new ConfigValidationError('UNet input', [
+        `t: expected one timestep per row (${x.shape[0]}) , got shape [${t.shape.join(', ')}]`,
+      ]);
     }
     return tf.tidy(() => {
       const n = x.shape[0];
@@ -316,7 +361,8 @@ export function unetParameterCount(c: UNetConfig): number {
   const conv = (k: number, i: number, o: number): number => k * k * i * o + o;
   const lin = (i: number, o: number): number => i * o + o;
   const gn = (x: number): number => 2 * x;
-  const res = (i: number, o: number): number => gn(i) + conv(3, i, o) + lin(tembDim, o) + gn(o) + conv(3, o, o) + (i !== o ? conv(1, i, o) : 0);
+  const res = (i: number, o: number): number =>
+    gn(i) + conv(3, i, o) + lin(tembDim, o) + gn(o) + conv(3, o, o) + (i !== o ? conv(1, i, o) : 0);
   const attn = (x: number): number => gn(x) + 4 * lin(x, x);
   const L = ch.length;
   const resAt = (level: number): number => Math.ceil(c.sampleSize / 2 ** level);
@@ -357,7 +403,8 @@ export function unetForwardFlops(c: UNetConfig, size = c.sampleSize): number {
   const tembDim = ch[0] * 4;
   const L = ch.length;
   const conv = (k: number, i: number, o: number, hw: number): number => 2 * k * k * i * o * hw;
-  const res = (i: number, o: number, hw: number): number => conv(3, i, o, hw) + conv(3, o, o, hw) + 2 * tembDim * o + (i !== o ? conv(1, i, o, hw) : 0);
+  const res = (i: number, o: number, hw: number): number =>
+    conv(3, i, o, hw) + conv(3, o, o, hw) + 2 * tembDim * o + (i !== o ? conv(1, i, o, hw) : 0);
   const attn = (x: number, hw: number): number => 4 * 2 * hw * x * x + 2 * 2 * hw * hw * x;
   const resAt = (level: number): number => Math.ceil(c.sampleSize / 2 ** level);
   const side = (level: number): number => Math.ceil(size / 2 ** level);

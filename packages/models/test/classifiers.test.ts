@@ -31,7 +31,14 @@ describe('classifiers', () => {
     try {
       expect(m.parameterCount()).to.equal(36_479_194);
       const names = [...m.namedWeights().keys()];
-      for (const n of ['conv1.weight', 'block1.layer.0.bn1.running_var', 'block1.layer.0.convShortcut.weight', 'block3.layer.3.conv2.weight', 'bn1.weight', 'fc.bias']) {
+      for (const n of [
+        'conv1.weight',
+        'block1.layer.0.bn1.running_var',
+        'block1.layer.0.convShortcut.weight',
+        'block3.layer.3.conv2.weight',
+        'bn1.weight',
+        'fc.bias',
+      ]) {
         expect(names, n).to.include(n);
       }
       expect(names).to.not.include('block1.layer.1.convShortcut.weight');
@@ -107,8 +114,14 @@ describe('classifiers', () => {
   });
 
   it('bad configs fail with typed errors', () => {
-    expect(() => createClassifier('resnet20', { numClasses: 10, inputShape: [32, 32, 3], mean: [0], std: [1, 1, 1] })).to.throw(ConfigValidationError, /mean: expected 3 numbers/);
+    expect(() => createClassifier('resnet20', { numClasses: 10, inputShape: [32, 32, 3], mean: [0], std: [1, 1, 1] })).to.throw(
+      ConfigValidationError,
+      /mean: expected 3 numbers/,
+    );
     expect(() => createClassifier('nope' as never, defaultClassifierConfig('resnet20'))).to.throw(UnknownPluginError, /resnet20/);
-    expect(() => createClassifier('wrn-28-10', { ...defaultClassifierConfig('wrn-28-10'), depth: 27 })).to.throw(ConfigValidationError, /6n\+4/);
+    expect(() => createClassifier('wrn-28-10', { ...defaultClassifierConfig('wrn-28-10'), depth: 27 })).to.throw(
+      ConfigValidationError,
+      /6n\+4/,
+    );
   });
 });

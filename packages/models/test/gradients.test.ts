@@ -26,7 +26,10 @@ describe('input gradients vs finite differences', () => {
   const cases: [string, ClassifierConfig][] = [
     ['resnet20', { numClasses: 10, inputShape: [8, 8, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], width: 4, blocksPerStage: 1 }],
     ['wrn-28-10', { numClasses: 10, inputShape: [8, 8, 3], mean: [0, 0, 0], std: [1, 1, 1], depth: 10, widenFactor: 2, baseWidth: 4 }],
-    ['preact-resnet18', { numClasses: 10, inputShape: [16, 16, 3], mean: [0, 0, 0], std: [1, 1, 1], width: 2, blocksPerStage: [1, 1, 1, 1] }],
+    [
+      'preact-resnet18',
+      { numClasses: 10, inputShape: [16, 16, 3], mean: [0, 0, 0], std: [1, 1, 1], width: 2, blocksPerStage: [1, 1, 1, 1] },
+    ],
   ];
   for (const [arch, cfg] of cases) {
     it(`${arch}`, () => {

@@ -14,7 +14,10 @@ describe('architecture plugins', () => {
     expect(u).to.be.instanceOf(UNet);
     expect(u.config.blockOutChannels).to.deep.equal([16, 32]);
     u.dispose();
-    const c = await scope.create<ClassifierModel>('architecture', 'resnet20', { extras: { width: 4, blocksPerStage: 1 }, inputShape: [8, 8, 3] });
+    const c = await scope.create<ClassifierModel>('architecture', 'resnet20', {
+      extras: { width: 4, blocksPerStage: 1 },
+      inputShape: [8, 8, 3],
+    });
     expect(c.arch).to.equal('resnet20');
     expect(c.config.mean).to.deep.equal([0, 0, 0]);
     c.dispose();

@@ -59,7 +59,8 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
       it(`${file}: ${fx.kind === 'unet' ? 'eps' : 'logits'} match PyTorch within 1e-4`, () => {
         const src = readWeightsFile(path.join(FIX, file));
         const tensors = fx.kind === 'unet' ? renameLegacyDiffusers(src.tensors) : src.tensors;
-        const model = fx.kind === 'unet' ? new UNet(fx.config as unknown as UNetConfig) : createClassifier(fx.arch!, fx.config as ClassifierConfig);
+        const model =
+          fx.kind === 'unet' ? new UNet(fx.config as unknown as UNetConfig) : createClassifier(fx.arch!, fx.config as ClassifierConfig);
         try {
           applyStateDict(model, tensors, { source: file });
           const y = run(fx, model);
@@ -108,7 +109,21 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
         ['small_cnn', 'small_cnn.zip.pt', { mean: [0.1307], std: [0.3081] }],
         ['resnet', 'resnet.legacy.pt', { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }],
         ['unet_tiny', 'unet_tiny.zip.pt', { config: { sampleSize: 8, normGroups: 2 } }],
-        ['unet_heads', 'unet_heads.p4.pt', { config: { sampleSize: 8, normGroups: 2, normEps: 1e-5, attentionHeadDim: 2, flipSinToCos: true, freqShift: 0, downsamplePadding: 1 } }],
+        [
+          'unet_heads',
+          'unet_heads.p4.pt',
+          {
+            config: {
+              sampleSize: 8,
+              normGroups: 2,
+              normEps: 1e-5,
+              attentionHeadDim: 2,
+              flipSinToCos: true,
+              freqShift: 0,
+              downsamplePadding: 1,
+            },
+          },
+        ],
       ] as const) {
         const fx = manifest.fixtures.find((f) => f.name === name)!;
         const r = convertWeights(path.join(FIX, file), extra as never);
@@ -118,7 +133,10 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
         r.model.dispose();
         const l = await loadModel(out);
         try {
-          if (fx.kind === 'unet') expect((l.model as UNet).config.attentionResolutions, file).to.deep.equal((fx.config as unknown as UNetConfig).attentionResolutions);
+          if (fx.kind === 'unet')
+            expect((l.model as UNet).config.attentionResolutions, file).to.deep.equal(
+              (fx.config as unknown as UNetConfig).attentionResolutions,
+            );
           expect(maxAbsDiff(run(fx, l.model), fx.output), file).to.be.lessThan(1e-4);
         } finally {
           l.model.dispose();
@@ -160,7 +178,10 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
       expect(() => readWeightsFile(f)).to.throw(DataFormatError, /zip archive: no end-of-central-directory record \(the file is truncated/);
       const legacy = fs.readFileSync(path.join(FIX, 'wrn.legacy.pt'));
       const g = write('trunc.legacy.pt', legacy.subarray(0, legacy.length - 100));
-      expect(() => readWeightsFile(g)).to.throw(DataFormatError, /truncated: storage '\d+' needs \d+ bytes from byte \d+, the file ends at byte/);
+      expect(() => readWeightsFile(g)).to.throw(
+        DataFormatError,
+        /truncated: storage '\d+' needs \d+ bytes from byte \d+, the file ends at byte/,
+      );
       const h = write('trunc2.legacy.pt', legacy.subarray(0, 300));
       expect(() => readWeightsFile(h)).to.throw(DataFormatError, /truncated pickle/);
     });
@@ -173,7 +194,14 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
     });
 
     it('a checkpoint with no state dict says which keys it has', () => {
-      const ck = { file: 'c.pt', format: 'zip' as const, root: new Map<unknown, unknown>([['epoch', 3], ['acc', 0.9]]) };
+      const ck = {
+        file: 'c.pt',
+        format: 'zip' as const,
+        root: new Map<unknown, unknown>([
+          ['epoch', 3],
+          ['acc', 0.9],
+        ]),
+      };
       expect(() => extractStateDict(ck)).to.throw(DataFormatError, /no state dict of tensors found.*top level: epoch, acc/);
     });
   });
@@ -181,9 +209,9 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
   it('the pickle reader handles the protocol-2 and protocol-4 opcodes torch.save uses', () => {
     // {'a': [1, -2, 3.5, None, True, 'x'], 'b': (70000, 2**70)} as pickled by Python 3 protocol 4
     const bytes = Uint8Array.from([
-      0x80, 0x04, 0x7d, 0x94, 0x28, 0x8c, 0x01, 0x61, 0x94, 0x5d, 0x94, 0x28, 0x4b, 0x01, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x47, 0x40, 0x0c, 0, 0, 0, 0, 0, 0,
-      0x4e, 0x88, 0x8c, 0x01, 0x78, 0x94, 0x65, 0x8c, 0x01, 0x62, 0x94, 0x4a, 0x70, 0x11, 0x01, 0x00, 0x8a, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x86, 0x94,
-      0x68, 0x03, 0x8c, 0x01, 0x63, 0x85, 0x94, 0x75, 0x2e,
+      0x80, 0x04, 0x7d, 0x94, 0x28, 0x8c, 0x01, 0x61, 0x94, 0x5d, 0x94, 0x28, 0x4b, 0x01, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x47, 0x40, 0x0c, 0,
+      0, 0, 0, 0, 0, 0x4e, 0x88, 0x8c, 0x01, 0x78, 0x94, 0x65, 0x8c, 0x01, 0x62, 0x94, 0x4a, 0x70, 0x11, 0x01, 0x00, 0x8a, 0x09, 0, 0, 0, 0,
+      0, 0, 0, 0, 0x40, 0x86, 0x94, 0x68, 0x03, 0x8c, 0x01, 0x63, 0x85, 0x94, 0x75, 0x2e,
     ]);
     const { value } = unpickle(bytes, 'p4');
     const m = value as Map<string, unknown>;

@@ -30,7 +30,6 @@ interface AttnFixture {
 
 const fx = JSON.parse(fs.readFileSync(path.join(FIX, 'unet_attn.json'), 'utf8')) as AttnFixture;
 
-
 /** eps, the loss and d loss / dx of the fixture's scalar loss L = sum(eps * W). */
 function evaluate(model: UNet): { eps: Float32Array; loss: number; grad: Float32Array } {
   return tf.tidy(() => {
@@ -54,7 +53,7 @@ describe(`UNet attention paths vs PyTorch (fixture from torch ${fx.torch})`, () 
   });
   after(() => model?.dispose());
 
-  it('the converter infers attention at both resolutions and the middle block; the config is the fixture\'s', () => {
+  it("the converter infers attention at both resolutions and the middle block; the config is the fixture's", () => {
     const c = model.config;
     expect(c.attentionResolutions).to.deep.equal([8, 4]);
     expect(c.midAttention).to.equal(true);

@@ -1,6 +1,21 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { UNet, UNET_PRESETS, conv2d, groupNorm, upsampleConv3x3, upsampleNearest2x, inferArch, inferUNetConfig, timestepEmbedding, torchShape, unetConfigFromDiffusers, unetParameterCount, type RawTensor, type UNetConfig } from '../src';
+import {
+  UNet,
+  UNET_PRESETS,
+  conv2d,
+  groupNorm,
+  upsampleConv3x3,
+  upsampleNearest2x,
+  inferArch,
+  inferUNetConfig,
+  timestepEmbedding,
+  torchShape,
+  unetConfigFromDiffusers,
+  unetParameterCount,
+  type RawTensor,
+  type UNetConfig,
+} from '../src';
 import { ConfigValidationError } from '@dbp-bench/framework';
 
 describe('UNet', () => {
@@ -40,18 +55,36 @@ describe('UNet', () => {
       expect(u.namedWeights().get('time_embedding.linear_1.weight')!.shape).to.deep.equal([128, 512]);
       // google/ddpm-cifar10-32's config.json + its tensor names give back exactly this configuration
       const google = {
-        _class_name: 'UNet2DModel', act_fn: 'silu', attention_head_dim: null, block_out_channels: [128, 256, 256, 256], center_input_sample: false,
-        down_block_types: ['DownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'], downsample_padding: 0, flip_sin_to_cos: false, freq_shift: 1,
-        in_channels: 3, layers_per_block: 2, mid_block_scale_factor: 1, norm_eps: 1e-6, norm_num_groups: 32, out_channels: 3, sample_size: 32,
-        time_embedding_type: 'positional', up_block_types: ['UpBlock2D', 'AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'],
+        _class_name: 'UNet2DModel',
+        act_fn: 'silu',
+        attention_head_dim: null,
+        block_out_channels: [128, 256, 256, 256],
+        center_input_sample: false,
+        down_block_types: ['DownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'],
+        downsample_padding: 0,
+        flip_sin_to_cos: false,
+        freq_shift: 1,
+        in_channels: 3,
+        layers_per_block: 2,
+        mid_block_scale_factor: 1,
+        norm_eps: 1e-6,
+        norm_num_groups: 32,
+        out_channels: 3,
+        sample_size: 32,
+        time_embedding_type: 'positional',
+        up_block_types: ['UpBlock2D', 'AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'],
       };
-      const shapes = new Map<string, RawTensor>([...u.namedWeights().keys()].map((k) => [k, { dtype: 'F32', shape: [], data: new Float32Array(0) }]));
-      for (const [k, v] of u.namedWeights()) shapes.get(k)!.shape = torchShape(v.shape, v.rank === 4 ? "conv" : v.rank === 2 ? "linear" : "plain");
+      const shapes = new Map<string, RawTensor>(
+        [...u.namedWeights().keys()].map((k) => [k, { dtype: 'F32', shape: [], data: new Float32Array(0) }]),
+      );
+      for (const [k, v] of u.namedWeights())
+        shapes.get(k)!.shape = torchShape(v.shape, v.rank === 4 ? 'conv' : v.rank === 2 ? 'linear' : 'plain');
       expect(inferArch(shapes)).to.equal('unet');
       const inferred = inferUNetConfig(shapes, UNET_PRESETS.tiny, unetConfigFromDiffusers(google));
       expect(unetParameterCount(inferred)).to.equal(35_746_307);
       // dropout is a training setting the weights and config.json do not record: it stays the base's
-      for (const [k, v] of Object.entries(UNET_PRESETS['ddpm-cifar10'])) if (k !== 'dropout') expect(inferred[k as keyof UNetConfig], k).to.deep.equal(v);
+      for (const [k, v] of Object.entries(UNET_PRESETS['ddpm-cifar10']))
+        if (k !== 'dropout') expect(inferred[k as keyof UNetConfig], k).to.deep.equal(v);
       expect(inferred).to.include({ freqShift: 1, flipSinToCos: false, downsamplePadding: 0, midAttention: true });
     } finally {
       u.dispose();
@@ -139,7 +172,11 @@ describe('UNet', () => {
   });
 
   it('group norm equals the definition (biased variance per group of channels)', () => {
-    const n = 2, h = 3, w = 4, c = 6, g = 3;
+    const n = 2,
+      h = 3,
+      w = 4,
+      c = 6,
+      g = 3;
     const x = tf.randomNormal([n, h, w, c], 1.5, 2, 'float32', 7) as tf.Tensor4D;
     const gamma = tf.variable(tf.linspace(0.5, 1.5, c));
     const beta = tf.variable(tf.linspace(-1, 1, c));
@@ -172,15 +209,25 @@ describe('UNet', () => {
       const xhat = tf.reshape(tf.div(tf.sub(xg, mu), tf.sqrt(tf.add(va, eps))), [n, h, w, c]);
       return tf.add(tf.mul(xhat, gamma), beta);
     };
-    for (const [c, g] of [[6, 3], [4, 4], [8, 1]] as const) {
+    for (const [c, g] of [
+      [6, 3],
+      [4, 4],
+      [8, 1],
+    ] as const) {
       const before = tf.memory().numTensors;
       const x = tf.randomNormal([2, 3, 5, c], 0.7, 1.3, 'float32', 11) as tf.Tensor4D;
       const gamma = tf.tidy(() => tf.variable(tf.linspace(0.5, 1.5, c)));
       const beta = tf.tidy(() => tf.variable(tf.linspace(-1, 1, c)));
       const r = tf.randomNormal([2, 3, 5, c], 0, 1, 'float32', 12);
       const loss = (y: tf.Tensor) => tf.sum(tf.mul(y, r)) as tf.Scalar;
-      const got = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => loss(groupNorm(a as tf.Tensor4D, { gamma: b as tf.Variable, beta: d as tf.Variable, groups: g, eps: 1e-5 })))([x, gamma, beta]);
-      const want = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => loss(reference(a as tf.Tensor4D, b, d, g, 1e-5)))([x, gamma, beta]);
+      const got = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+        loss(groupNorm(a as tf.Tensor4D, { gamma: b as tf.Variable, beta: d as tf.Variable, groups: g, eps: 1e-5 })),
+      )([x, gamma, beta]);
+      const want = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => loss(reference(a as tf.Tensor4D, b, d, g, 1e-5)))([
+        x,
+        gamma,
+        beta,
+      ]);
       ['dx', 'dgamma', 'dbeta'].forEach((name, i) => {
         const gv = got[i].dataSync();
         const wv = want[i].dataSync();
@@ -204,9 +251,12 @@ describe('UNet', () => {
       const wt = tf.randomNormal([3, 3, ci, co], 0, 0.3, 'float32', 22) as tf.Tensor4D;
       const b = tf.randomNormal([co], 0, 1, 'float32', 23);
       const r = tf.randomNormal([n, 2 * h, 2 * w, co], 0, 1, 'float32', 24);
-      const direct = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) => conv2d(upsampleNearest2x(a as tf.Tensor4D), { w: f as tf.Variable, b: c as tf.Variable }, 1, 1);
-      const fast = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) => upsampleConv3x3(a as tf.Tensor4D, { w: f as tf.Variable, b: c as tf.Variable });
-      const run = (f: typeof direct): tf.Tensor[] => tf.tidy(() => [f(x, wt, b), ...tf.grads((a: tf.Tensor, g: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, g, c), r)))([x, wt, b])]);
+      const direct = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) =>
+        conv2d(upsampleNearest2x(a as tf.Tensor4D), { w: f as tf.Variable, b: c as tf.Variable }, 1, 1);
+      const fast = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) =>
+        upsampleConv3x3(a as tf.Tensor4D, { w: f as tf.Variable, b: c as tf.Variable });
+      const run = (f: typeof direct): tf.Tensor[] =>
+        tf.tidy(() => [f(x, wt, b), ...tf.grads((a: tf.Tensor, g: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, g, c), r)))([x, wt, b])]);
       const want = run(direct);
       const got = run(fast);
       ['y', 'dx', 'dw', 'db'].forEach((name, i) => {

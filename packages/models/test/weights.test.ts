@@ -52,7 +52,10 @@ describe('weights: safetensors and saveModel/loadModel', () => {
   });
 
   it('decodes F16 and BF16', () => {
-    const header = JSON.stringify({ h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [1], data_offsets: [6, 8] } });
+    const header = JSON.stringify({
+      h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+      b: { dtype: 'BF16', shape: [1], data_offsets: [6, 8] },
+    });
     const hb = Buffer.from(header);
     const buf = Buffer.alloc(8 + hb.length + 8);
     buf.writeBigUInt64LE(BigInt(hb.length), 0);
@@ -94,7 +97,10 @@ describe('weights: safetensors and saveModel/loadModel', () => {
     const v = l.model.namedWeights();
     for (const [name, w] of u.namedWeights()) {
       expect(v.get(name)!.shape, name).to.deep.equal(w.shape);
-      expect(Buffer.from((v.get(name)!.dataSync() as Float32Array).buffer).equals(Buffer.from((w.dataSync() as Float32Array).buffer)), name).to.equal(true);
+      expect(
+        Buffer.from((v.get(name)!.dataSync() as Float32Array).buffer).equals(Buffer.from((w.dataSync() as Float32Array).buffer)),
+        name,
+      ).to.equal(true);
     }
     const x = tf.randomUniform([1, 16, 16, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
     const t = tf.tensor1d([42]);
@@ -118,7 +124,18 @@ describe('weights: safetensors and saveModel/loadModel', () => {
 
   it('classifier save/load round trip is bit-exact, including batch-norm running statistics', async () => {
     const f = path.join(dir, 'cls.safetensors');
-    const m = createClassifier('preact-resnet18', { numClasses: 10, inputShape: [8, 8, 3], mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201], width: 4, blocksPerStage: [1, 1, 1, 1] }, 4);
+    const m = createClassifier(
+      'preact-resnet18',
+      {
+        numClasses: 10,
+        inputShape: [8, 8, 3],
+        mean: [0.4914, 0.4822, 0.4465],
+        std: [0.2023, 0.1994, 0.201],
+        width: 4,
+        blocksPerStage: [1, 1, 1, 1],
+      },
+      4,
+    );
     const x = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     m.setTraining(true);
     m.logits(x).dispose(); // moves the running statistics away from their init
@@ -143,10 +160,20 @@ describe('weights: safetensors and saveModel/loadModel', () => {
   });
 
   it('applyStateDict names the tensor and both shapes on a mismatch, and lists missing tensors', () => {
-    const m = createClassifier('resnet20', { numClasses: 10, inputShape: [8, 8, 3], mean: [0, 0, 0], std: [1, 1, 1], width: 4, blocksPerStage: 1 });
+    const m = createClassifier('resnet20', {
+      numClasses: 10,
+      inputShape: [8, 8, 3],
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      width: 4,
+      blocksPerStage: 1,
+    });
     const sd = modelStateDict(m);
     sd.set('layer2.0.conv1.weight', { dtype: 'F32', shape: [8, 4, 3, 5], data: new Float32Array(8 * 4 * 15) });
-    expect(() => applyStateDict(m, sd, { source: 'ck.pt' })).to.throw(ShapeMismatchError, /ck\.pt: tensor 'layer2\.0\.conv1\.weight' has shape \[8, 4, 3, 5\], the architecture expects \[8, 4, 3, 3\]/);
+    expect(() => applyStateDict(m, sd, { source: 'ck.pt' })).to.throw(
+      ShapeMismatchError,
+      /ck\.pt: tensor 'layer2\.0\.conv1\.weight' has shape \[8, 4, 3, 5\], the architecture expects \[8, 4, 3, 3\]/,
+    );
     sd.delete('layer2.0.conv1.weight');
     expect(() => applyStateDict(m, sd, { source: 'ck.pt' })).to.throw(DataFormatError, /missing, e\.g\. layer2\.0\.conv1\.weight/);
     const sd2 = modelStateDict(m);

@@ -64,10 +64,30 @@ const subsetSchema: JsonSchema = {
   description:
     'Which images: the first n (ADDT protocol: first 1024 test images), an explicit index list, a seeded random draw, a seeded stratified draw (as equal per class as possible, round-robin over the classes), or all.',
   oneOf: [
-    { type: 'object', required: ['kind', 'n'], additionalProperties: false, properties: { kind: { const: 'first' }, n: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
-    { type: 'object', required: ['kind', 'indices'], additionalProperties: false, properties: { kind: { const: 'indices' }, indices: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 } } },
-    { type: 'object', required: ['kind', 'n', 'seed'], additionalProperties: false, properties: { kind: { const: 'random' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } } },
-    { type: 'object', required: ['kind', 'n', 'seed'], additionalProperties: false, properties: { kind: { const: 'stratified' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } } },
+    {
+      type: 'object',
+      required: ['kind', 'n'],
+      additionalProperties: false,
+      properties: { kind: { const: 'first' }, n: { type: 'integer', minimum: 1 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+    },
+    {
+      type: 'object',
+      required: ['kind', 'indices'],
+      additionalProperties: false,
+      properties: { kind: { const: 'indices' }, indices: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 } },
+    },
+    {
+      type: 'object',
+      required: ['kind', 'n', 'seed'],
+      additionalProperties: false,
+      properties: { kind: { const: 'random' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } },
+    },
+    {
+      type: 'object',
+      required: ['kind', 'n', 'seed'],
+      additionalProperties: false,
+      properties: { kind: { const: 'stratified' }, n: { type: 'integer', minimum: 1 }, seed: { type: 'integer' } },
+    },
     { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'all' } } },
   ],
   default: { kind: 'first', n: 64 },
@@ -82,30 +102,60 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
     additionalProperties: false,
     properties: {
       $schema: { type: 'string' },
-      name: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Run name, the id of its leaderboard entry: a letter or digit, then letters, digits, . _ - (at most 128 characters).' },
+      name: {
+        type: 'string',
+        pattern: SAFE_ID_PATTERN,
+        description: 'Run name, the id of its leaderboard entry: a letter or digit, then letters, digits, . _ - (at most 128 characters).',
+      },
       description: { type: 'string', maxLength: LIMITS.textChars },
       seed: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
-      plugins: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars }, default: [], description: 'Extra plugin modules (package names or paths relative to the config file).' },
+      plugins: {
+        type: 'array',
+        maxItems: 64,
+        items: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars },
+        default: [],
+        description: 'Extra plugin modules (package names or paths relative to the config file).',
+      },
       dataset: pluginSlotSchema(registry, 'dataset', { subset: subsetSchema }),
       classifier: {
         type: 'object',
         required: ['weights'],
         additionalProperties: false,
-        properties: { weights: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, [FILE_OPTION_KEYWORD]: true, description: 'safetensors file written by dbp-bench (architecture in its metadata).' } },
+        properties: {
+          weights: {
+            type: 'string',
+            minLength: 1,
+            maxLength: LIMITS.pathChars,
+            [FILE_OPTION_KEYWORD]: true,
+            description: 'safetensors file written by dbp-bench (architecture in its metadata).',
+          },
+        },
       },
       defense: { ...pluginSlotSchema(registry, 'defense'), default: { id: 'identity' } },
       attacks: {
         type: 'array',
         minItems: 1,
         description: 'The attacks, run in order (each on the survivors of the earlier ones); at least one.',
-        items: pluginSlotSchema(registry, 'attack', { name: { type: 'string', minLength: 1, maxLength: LIMITS.nameChars, description: 'Label for this attack in the results (default: its id).' } }),
+        items: pluginSlotSchema(registry, 'attack', {
+          name: {
+            type: 'string',
+            minLength: 1,
+            maxLength: LIMITS.nameChars,
+            description: 'Label for this attack in the results (default: its id).',
+          },
+        }),
       },
       evaluation: {
         type: 'object',
         additionalProperties: false,
         default: {},
         properties: {
-          purifications: { type: 'integer', minimum: 1, default: 1, description: 'R: fresh purifications per adversarial example in the final evaluation.' },
+          purifications: {
+            type: 'integer',
+            minimum: 1,
+            default: 1,
+            description: 'R: fresh purifications per adversarial example in the final evaluation.',
+          },
           batchSize: { type: 'integer', minimum: 1, default: 8 },
           sanityChecks: { type: 'boolean', default: true },
         },
@@ -117,12 +167,21 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
         properties: {
           model: { type: 'string', maxLength: LIMITS.nameChars, default: '' },
           family: { enum: ['dbp', 'at', 'none'], default: 'dbp' },
-          threatModel: { type: 'string', pattern: SAFE_ID_PATTERN, description: 'Threat-model id of the entry (its directory), e.g. linf-8_255; default from the attacks.' },
+          threatModel: {
+            type: 'string',
+            pattern: SAFE_ID_PATTERN,
+            description: 'Threat-model id of the entry (its directory), e.g. linf-8_255; default from the attacks.',
+          },
           reducedProtocol: { type: 'boolean', default: false },
           notes: { type: 'string', maxLength: LIMITS.textChars },
         },
       },
-      output: { type: 'object', additionalProperties: false, default: {}, properties: { dir: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, default: 'runs' } } },
+      output: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: { dir: { type: 'string', minLength: 1, maxLength: LIMITS.pathChars, default: 'runs' } },
+      },
     },
   };
 }

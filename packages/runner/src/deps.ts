@@ -4,7 +4,17 @@
  * (@dbp-bench/framework) and randomized evaluation (@dbp-bench/attacks). Tests pass their own implementations.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, createTarget, type AttackTarget, type Classifier, type Dataset, type Defense, type GradientMode, type NoisePolicy, type SubsetSpec } from '@dbp-bench/framework';
+import {
+  DbpError,
+  createTarget,
+  type AttackTarget,
+  type Classifier,
+  type Dataset,
+  type Defense,
+  type GradientMode,
+  type NoisePolicy,
+  type SubsetSpec,
+} from '@dbp-bench/framework';
 import * as models from '@dbp-bench/models';
 import * as datasets from '@dbp-bench/datasets';
 import * as attacks from '@dbp-bench/attacks';
@@ -24,24 +34,43 @@ export interface RunnerDeps {
   loadClassifier(file: string): Promise<LoadedClassifier>;
   selectSubset(dataset: Dataset, spec: SubsetSpec): number[];
   subsetHash(indices: readonly number[]): string;
-  createTarget(classifier: Classifier, defense: Defense, options: { policy: NoisePolicy; seed: number; gradient: GradientMode }): AttackTarget;
-  evaluateRandomized(target: AttackTarget, x: tf.Tensor4D, y: Int32Array, sampleIndices: readonly number[], R: number): RandomizedSample[] | Promise<RandomizedSample[]>;
+  createTarget(
+    classifier: Classifier,
+    defense: Defense,
+    options: { policy: NoisePolicy; seed: number; gradient: GradientMode },
+  ): AttackTarget;
+  evaluateRandomized(
+    target: AttackTarget,
+    x: tf.Tensor4D,
+    y: Int32Array,
+    sampleIndices: readonly number[],
+    R: number,
+  ): RandomizedSample[] | Promise<RandomizedSample[]>;
 }
 
 function api<F>(mod: unknown, pkg: string, name: string): F {
   const f = (mod as Record<string, unknown>)[name];
-  if (typeof f !== 'function') throw new DbpError('E_MISSING_API', `${pkg} does not export ${name}(), which the benchmark runner needs (rebuild the workspace: npm run build)`);
+  if (typeof f !== 'function')
+    throw new DbpError(
+      'E_MISSING_API',
+      `${pkg} does not export ${name}(), which the benchmark runner needs (rebuild the workspace: npm run build)`,
+    );
   return f as F;
 }
 
 /** The real implementations from the plugin packages (resolved when first called). */
 export function defaultDeps(): RunnerDeps {
   return {
-    modules: (['@dbp-bench/models', '@dbp-bench/datasets', '@dbp-bench/attacks'] as const).map((name) => ({ name, file: require.resolve(name), serves: 'runner' })),
+    modules: (['@dbp-bench/models', '@dbp-bench/datasets', '@dbp-bench/attacks'] as const).map((name) => ({
+      name,
+      file: require.resolve(name),
+      serves: 'runner',
+    })),
     loadClassifier: (file) => api<RunnerDeps['loadClassifier']>(models, '@dbp-bench/models', 'loadClassifier')(file),
     selectSubset: (dataset, spec) => api<RunnerDeps['selectSubset']>(datasets, '@dbp-bench/datasets', 'selectSubset')(dataset, spec),
     subsetHash: (indices) => api<RunnerDeps['subsetHash']>(datasets, '@dbp-bench/datasets', 'subsetHash')(indices),
     createTarget: (c, d, o) => createTarget(c, d, o),
-    evaluateRandomized: (t, x, y, idx, R) => api<RunnerDeps['evaluateRandomized']>(attacks, '@dbp-bench/attacks', 'evaluateRandomized')(t, x, y, idx, R),
+    evaluateRandomized: (t, x, y, idx, R) =>
+      api<RunnerDeps['evaluateRandomized']>(attacks, '@dbp-bench/attacks', 'evaluateRandomized')(t, x, y, idx, R),
   };
 }

@@ -30,7 +30,11 @@ export interface RunInfo {
   batchSize: number;
   batches: number;
   classifier: { weights: string; sha256: string | null; architecture: string | null };
-  defense: { id: string; options: Record<string, unknown>; capabilities: { stochastic: boolean; streams: string[]; gradientModes: string[]; networkCalls: number } };
+  defense: {
+    id: string;
+    options: Record<string, unknown>;
+    capabilities: { stochastic: boolean; streams: string[]; gradientModes: string[]; networkCalls: number };
+  };
   attacks: ProtocolAttack[];
   threat: { norm: 'linf' | 'l2' | 'none'; eps: number | null; id: string };
   sanity: { ran: boolean; randomized: boolean | null; flags: SanityFlag[] };
@@ -96,7 +100,9 @@ export function buildMeasuredEntry(
   const commits = [...new Set(metas.map((m) => m.provenance.gitCommit).filter((c): c is string => Boolean(c)))];
   const commitSources = [...new Set(metas.map((m) => m.provenance.commitSource).filter((c): c is NonNullable<typeof c> => Boolean(c)))];
   const stalledAttack = agg.attacks.some((a) => (a.checks?.flags.length ?? 0) > 0);
-  const hosts = new Set(metas.map((m) => `${m.provenance.hardware.cpuModel}|${m.provenance.hardware.cpuCount}|${m.provenance.hardware.memoryBytes}`)).size;
+  const hosts = new Set(
+    metas.map((m) => `${m.provenance.hardware.cpuModel}|${m.provenance.hardware.cpuCount}|${m.provenance.hardware.memoryBytes}`),
+  ).size;
   const start = minTime(metas.map((m) => m.startTime));
   const end = maxTime(metas.map((m) => m.endTime).filter((t): t is string => Boolean(t)));
   const lb = cfg.leaderboard;
@@ -107,7 +113,13 @@ export function buildMeasuredEntry(
     name: lb.model || cfg.name,
     ...(cfg.description ? { description: cfg.description } : {}),
     paper: null,
-    dataset: { id: info.dataset.id, split: info.dataset.split, n: records.length, subset: cfg.dataset.subset as Record<string, unknown>, indicesHash: info.dataset.indicesHash },
+    dataset: {
+      id: info.dataset.id,
+      split: info.dataset.split,
+      n: records.length,
+      subset: cfg.dataset.subset as Record<string, unknown>,
+      indicesHash: info.dataset.indicesHash,
+    },
     threatModel: {
       id: info.threat.id,
       norm: info.threat.norm,
@@ -115,20 +127,28 @@ export function buildMeasuredEntry(
     },
     defense: { id: info.defense.id, family: lb.family, options: info.defense.options, capabilities: info.defense.capabilities },
     classifier: { architecture: info.classifier.architecture, weights: info.classifier.weights, sha256: info.classifier.sha256 },
-    results: { clean: agg.clean, cleanWorstOfR: R > 1 ? agg.cleanWorstOfR : null, attacks: agg.attacks, robust: info.attacks.length ? agg.robust : null },
+    results: {
+      clean: agg.clean,
+      cleanWorstOfR: R > 1 ? agg.cleanWorstOfR : null,
+      attacks: agg.attacks,
+      robust: info.attacks.length ? agg.robust : null,
+    },
     values: {
       reported: null,
       measured: { clean: agg.clean.value, robust: info.attacks.length ? agg.robust.value : null, source: `${source} ${info.run}` },
-      bestKnown: info.attacks.length ? { clean: agg.clean.value, robust: agg.robust.value, source: `this evaluation (run ${info.run})` } : null,
+      bestKnown: info.attacks.length
+        ? { clean: agg.clean.value, robust: agg.robust.value, source: `this evaluation (run ${info.run})` }
+        : null,
     },
     protocol: {
       attacks: info.attacks,
       purifications: R,
       batchSize: info.batchSize,
       survivors: 'each attack runs on the samples whose running robust fraction is > 0 (not yet fooled in every draw)',
-      aggregation: R > 1
-        ? `per sample: fraction of the R = ${R} purifications classified correctly; after each attack the running fraction becomes the minimum of the previous one and the attack's (ADDT Fixed-AutoAttack rule); accuracy = mean over samples; Wilson interval on the sum of fractions (conservative)`
-        : 'per sample: one fresh purification after the attack (the ADDT protocol); robust = correct after every attack',
+      aggregation:
+        R > 1
+          ? `per sample: fraction of the R = ${R} purifications classified correctly; after each attack the running fraction becomes the minimum of the previous one and the attack's (ADDT Fixed-AutoAttack rule); accuracy = mean over samples; Wilson interval on the sum of fractions (conservative)`
+          : 'per sample: one fresh purification after the attack (the ADDT protocol); robust = correct after every attack',
       reduced: lb.reducedProtocol,
       ...(lb.notes ? { notes: lb.notes } : {}),
     },

@@ -9,7 +9,15 @@
  * sharded, resumed or uninterrupted run writes identical per-sample records.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SanityCheckError, type AttackDiagnostics, type Dataset, type Defense, type GradientMode, type Journal, type Logger } from '@dbp-bench/framework';
+import {
+  SanityCheckError,
+  type AttackDiagnostics,
+  type Dataset,
+  type Defense,
+  type GradientMode,
+  type Journal,
+  type Logger,
+} from '@dbp-bench/framework';
 import type { LoadedClassifier, RunnerDeps } from './deps';
 import { batchPositions, type RunAttack, type SubsetPlan } from './plan';
 import { drawRecord, sampleChecks, type AttackRecord, type JournalLine, type SampleRecord } from './records';
@@ -89,7 +97,12 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
         const got: { diagnostics?: AttackDiagnostics } = {};
         try {
           const target = c.deps.createTarget(c.classifier, c.defense, { policy: a.policy, seed: c.attackSeed(k), gradient: a.gradient });
-          xAdv = await a.attack.perturb(target, xs, ys, { logger: c.logger, sampleIndices: sIdx, seed: c.attackSeed(k), reportDiagnostics: (d) => (got.diagnostics = d) });
+          xAdv = await a.attack.perturb(target, xs, ys, {
+            logger: c.logger,
+            sampleIndices: sIdx,
+            seed: c.attackSeed(k),
+            reportDiagnostics: (d) => (got.diagnostics = d),
+          });
           const dist = checkBudget(a, xs, xAdv, sIdx);
           const diag = got.diagnostics;
           if (diag) checkDiagnostics(a, diag, surv.length);
@@ -104,7 +117,16 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
               gradientVanished: diag ? diag.gradientVanished[j] : null,
               keptClean: diag?.keptClean?.[j] ?? false,
             });
-            results.set(i, { name: a.name, ran: true, eval: e, distance: dist[j], checks, robust, robustWorst: worst[i], robustMajority: majority[i] });
+            results.set(i, {
+              name: a.name,
+              ran: true,
+              eval: e,
+              distance: dist[j],
+              checks,
+              robust,
+              robustWorst: worst[i],
+              robustMajority: majority[i],
+            });
           });
         } finally {
           xs.dispose();
@@ -129,8 +151,14 @@ function checkDiagnostics(a: RunAttack, d: AttackDiagnostics, rows: number): voi
   const bad = (what: string): never => {
     throw new SanityCheckError('attack-diagnostics', `attack '${a.name}' (${a.id}) reported malformed diagnostics: ${what}`);
   };
-  if (!Array.isArray(d.gradientVanished) || d.gradientVanished.length !== rows) bad(`gradientVanished has ${Array.isArray(d.gradientVanished) ? d.gradientVanished.length : 'no'} entries for ${rows} rows`);
+  if (!Array.isArray(d.gradientVanished) || d.gradientVanished.length !== rows)
+    bad(`gradientVanished has ${Array.isArray(d.gradientVanished) ? d.gradientVanished.length : 'no'} entries for ${rows} rows`);
   if (d.gradientVanished.some((v) => v !== null && typeof v !== 'boolean')) bad('gradientVanished entries must be true, false or null');
-  if (d.keptClean !== undefined && (!Array.isArray(d.keptClean) || d.keptClean.length !== rows || d.keptClean.some((v) => typeof v !== 'boolean'))) bad(`keptClean must hold ${rows} booleans`);
-  if (d.stepSize !== undefined && !(typeof d.stepSize === 'number' && d.stepSize > 0 && Number.isFinite(d.stepSize))) bad(`stepSize ${d.stepSize} is not a positive number`);
+  if (
+    d.keptClean !== undefined &&
+    (!Array.isArray(d.keptClean) || d.keptClean.length !== rows || d.keptClean.some((v) => typeof v !== 'boolean'))
+  )
+    bad(`keptClean must hold ${rows} booleans`);
+  if (d.stepSize !== undefined && !(typeof d.stepSize === 'number' && d.stepSize > 0 && Number.isFinite(d.stepSize)))
+    bad(`stepSize ${d.stepSize} is not a positive number`);
 }

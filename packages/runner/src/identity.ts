@@ -126,7 +126,12 @@ export function moduleIdentity(file: string): ModuleHash {
   let sha: string | null = null;
   if (rels.length <= MAX_MODULE_FILES) {
     const h = createHash('sha256');
-    for (const rel of rels) h.update(`${rel.split(path.sep).join('/')}\0${createHash('sha256').update(fs.readFileSync(path.join(base, rel))).digest('hex')}\n`);
+    for (const rel of rels)
+      h.update(
+        `${rel.split(path.sep).join('/')}\0${createHash('sha256')
+          .update(fs.readFileSync(path.join(base, rel)))
+          .digest('hex')}\n`,
+      );
     sha = h.digest('hex');
   }
   const name = typeof pkg?.json?.name === 'string' ? (pkg.json.name as string) : path.basename(resolved);
@@ -150,7 +155,11 @@ export interface ServingModule {
 
 /** The modules behind the plugins a config uses (from the registry's registrations). */
 export function pluginModules(registry: PluginRegistry, config: DeepReadonly<RunConfig>): ServingModule[] {
-  const used: [PluginKind, string][] = [['dataset', config.dataset.id], ['defense', config.defense.id], ...config.attacks.map((a) => ['attack', a.id] as [PluginKind, string])];
+  const used: [PluginKind, string][] = [
+    ['dataset', config.dataset.id],
+    ['defense', config.defense.id],
+    ...config.attacks.map((a) => ['attack', a.id] as [PluginKind, string]),
+  ];
   return used.map(([kind, id]) => {
     const r = registry.registration(kind, id);
     return { name: r.package, ...(r.module ? { file: r.module } : {}), serves: `${kind}:${id}` };
@@ -161,7 +170,8 @@ export function pluginModules(registry: PluginRegistry, config: DeepReadonly<Run
 export function configFiles(registry: PluginRegistry, config: DeepReadonly<RunConfig>): { role: string; path: string }[] {
   const out = [{ role: 'classifier.weights', path: config.classifier.weights }];
   const slot = (kind: PluginKind, id: string, options: unknown, at: string): void => {
-    for (const f of fileOptions(registry.get(kind, id).schema, options)) if (f.value) out.push({ role: `${at}.options.${f.path}`, path: f.value });
+    for (const f of fileOptions(registry.get(kind, id).schema, options))
+      if (f.value) out.push({ role: `${at}.options.${f.path}`, path: f.value });
   };
   slot('dataset', config.dataset.id, config.dataset.options, 'dataset');
   slot('defense', config.defense.id, config.defense.options, 'defense');
@@ -170,7 +180,11 @@ export function configFiles(registry: PluginRegistry, config: DeepReadonly<RunCo
 }
 
 /** Hash the config's files (resolved against `baseDir`) and the serving modules. */
-export async function computeRunIdentity(files: readonly { role: string; path: string }[], modules: readonly ServingModule[], baseDir: string): Promise<RunIdentity> {
+export async function computeRunIdentity(
+  files: readonly { role: string; path: string }[],
+  modules: readonly ServingModule[],
+  baseDir: string,
+): Promise<RunIdentity> {
   const hashed: IdentityFile[] = [];
   for (const f of files) {
     const abs = path.resolve(baseDir, f.path);
@@ -186,7 +200,12 @@ export async function computeRunIdentity(files: readonly { role: string; path: s
       if (!prev.serves.includes(m.serves)) prev.serves.push(m.serves);
       continue;
     }
-    byKey.set(key, id ? { name: id.name, version: id.version, sha256: id.sha256, files: id.files, serves: [m.serves] } : { name: m.name, version: null, sha256: null, files: 0, serves: [m.serves] });
+    byKey.set(
+      key,
+      id
+        ? { name: id.name, version: id.version, sha256: id.sha256, files: id.files, serves: [m.serves] }
+        : { name: m.name, version: null, sha256: null, files: 0, serves: [m.serves] },
+    );
   }
   return { files: hashed, modules: [...byKey.values()] };
 }
@@ -206,20 +225,33 @@ export function identityChanges(prev: RunIdentity | undefined, cur: RunIdentity)
     const p = prevFiles.get(f.role);
     prevFiles.delete(f.role);
     if (!p) out.push(`${f.role} '${f.path}' (sha256 ${short(f.sha256)}) was not an input of the journaled records`);
-    else if (p.sha256 !== f.sha256) out.push(`${f.role} '${f.path}' changed: sha256 ${short(p.sha256)} -> ${short(f.sha256)}${p.path !== f.path ? ` (was '${p.path}')` : ''}`);
+    else if (p.sha256 !== f.sha256)
+      out.push(
+        `${f.role} '${f.path}' changed: sha256 ${short(p.sha256)} -> ${short(f.sha256)}${p.path !== f.path ? ` (was '${p.path}')` : ''}`,
+      );
   }
-  for (const p of prevFiles.values()) out.push(`${p.role} '${p.path}' (sha256 ${short(p.sha256)}) was an input of the journaled records and is not one now`);
+  for (const p of prevFiles.values())
+    out.push(`${p.role} '${p.path}' (sha256 ${short(p.sha256)}) was an input of the journaled records and is not one now`);
   const prevMods = new Map(prev.modules.map((m) => [m.name, m]));
   for (const m of cur.modules) {
     const p = prevMods.get(m.name);
     prevMods.delete(m.name);
-    if (!p) out.push(`plugin module '${m.name}'${m.version ? ` ${m.version}` : ''} (serving ${m.serves.join(', ')}) did not serve the journaled records`);
+    if (!p)
+      out.push(
+        `plugin module '${m.name}'${m.version ? ` ${m.version}` : ''} (serving ${m.serves.join(', ')}) did not serve the journaled records`,
+      );
     else if (p.version !== m.version || p.sha256 !== m.sha256) {
-      const what = [p.version !== m.version ? `version ${p.version ?? 'unknown'} -> ${m.version ?? 'unknown'}` : '', p.sha256 !== m.sha256 ? `built files sha256 ${short(p.sha256)} -> ${short(m.sha256)}` : ''].filter(Boolean).join(', ');
+      const what = [
+        p.version !== m.version ? `version ${p.version ?? 'unknown'} -> ${m.version ?? 'unknown'}` : '',
+        p.sha256 !== m.sha256 ? `built files sha256 ${short(p.sha256)} -> ${short(m.sha256)}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       out.push(`plugin module '${m.name}' (serving ${m.serves.join(', ')}) changed: ${what}`);
     }
   }
-  for (const p of prevMods.values()) out.push(`plugin module '${p.name}'${p.version ? ` ${p.version}` : ''} served the journaled records and does not serve this run`);
+  for (const p of prevMods.values())
+    out.push(`plugin module '${p.name}'${p.version ? ` ${p.version}` : ''} served the journaled records and does not serve this run`);
   return out;
 }
 

@@ -37,13 +37,22 @@ export function lockShard(runDir: string, shard: Pick<ShardSpec, 'index' | 'coun
   const lock = acquireLock(lockFile(runDir, shard), { what });
   if (lock.recovered) {
     const r = lock.recovered;
-    logger.warn(`${lock.file}: took over the lock of a process that is gone (${r === 'unreadable' ? 'unreadable lock' : `pid ${r.pid} on host ${r.host}, since ${r.started}`})`);
+    logger.warn(
+      `${lock.file}: took over the lock of a process that is gone (${r === 'unreadable' ? 'unreadable lock' : `pid ${r.pid} on host ${r.host}, since ${r.started}`})`,
+    );
   }
   return lock;
 }
 
 function sameHeader(a: JournalHeader, b: JournalHeader): boolean {
-  return a.run === b.run && a.shard.index === b.shard.index && a.shard.count === b.shard.count && a.subset.n === b.subset.n && a.subset.hash === b.subset.hash && a.batchSize === b.batchSize;
+  return (
+    a.run === b.run &&
+    a.shard.index === b.shard.index &&
+    a.shard.count === b.shard.count &&
+    a.subset.n === b.subset.n &&
+    a.subset.hash === b.subset.hash &&
+    a.batchSize === b.batchSize
+  );
 }
 
 /** Read a journal: its header and sample records (validated against `expect` when given). */
@@ -71,7 +80,8 @@ export function readJournal(file: string, expect?: JournalHeader): { header?: Jo
     if (l?.type === 'sample') records.push(l as SampleRecord);
     else if (l?.type === 'header') {
       // The same header twice (two processes started the journal): harmless; another one: refused.
-      if (canonicalJson(l) !== headerText) throw new DataFormatError(file, `line ${i + 1} is a second header that differs from the first; the journal mixes two runs`);
+      if (canonicalJson(l) !== headerText)
+        throw new DataFormatError(file, `line ${i + 1} is a second header that differs from the first; the journal mixes two runs`);
     } else throw new DataFormatError(file, `line ${i + 1} is neither a sample record nor the header (type ${JSON.stringify(l?.type)})`);
   }
   return { header, records };
@@ -84,10 +94,20 @@ export function readJournal(file: string, expect?: JournalHeader): { header?: Jo
  * it holds records, else removed. Returns the journal file and the records already journaled (with
  * the header when the journal exists).
  */
-export function resumeJournal(runDir: string, shard: ShardSpec, header: JournalHeader, restart: boolean, logger: Logger): { file: string; prior: { header?: JournalHeader; records: SampleRecord[] } } {
+export function resumeJournal(
+  runDir: string,
+  shard: ShardSpec,
+  header: JournalHeader,
+  restart: boolean,
+  logger: Logger,
+): { file: string; prior: { header?: JournalHeader; records: SampleRecord[] } } {
   const file = journalFile(runDir, shard);
   if (restart) {
-    const gone = [file, metaFile(runDir, shard), ...(shard.count === 1 ? [path.join(runDir, 'results.jsonl'), path.join(runDir, 'entry.json')] : [])].filter((f) => fs.existsSync(f));
+    const gone = [
+      file,
+      metaFile(runDir, shard),
+      ...(shard.count === 1 ? [path.join(runDir, 'results.jsonl'), path.join(runDir, 'entry.json')] : []),
+    ].filter((f) => fs.existsSync(f));
     for (const f of gone) fs.rmSync(f);
     if (gone.length) logger.info(`--restart: removed ${gone.map((f) => path.basename(f)).join(', ')} of run ${header.run}`);
   }
@@ -106,7 +126,10 @@ export function resumeJournal(runDir: string, shard: ShardSpec, header: JournalH
 }
 
 /** The rules a journal's records must follow (records.ts recordProblems) under a run's run.json. */
-export function recordRules(info: Pick<RunInfo, 'dataset' | 'batchSize' | 'config' | 'attacks'>, shard: Pick<ShardSpec, 'index' | 'count'>): RecordRules {
+export function recordRules(
+  info: Pick<RunInfo, 'dataset' | 'batchSize' | 'config' | 'attacks'>,
+  shard: Pick<ShardSpec, 'index' | 'count'>,
+): RecordRules {
   const n = info.dataset.n;
   const bs = info.batchSize;
   const range = shardBatches(Math.ceil(n / bs), shard);
@@ -114,6 +137,10 @@ export function recordRules(info: Pick<RunInfo, 'dataset' | 'batchSize' | 'confi
     indices: info.dataset.indices,
     range: { start: Math.min(n, range.start * bs), end: Math.min(n, range.end * bs) },
     R: info.config.evaluation.purifications,
-    attacks: info.attacks.map((a) => ({ name: a.name, ...(a.norm ? { norm: a.norm } : {}), ...(a.eps !== undefined ? { eps: a.eps } : {}) })),
+    attacks: info.attacks.map((a) => ({
+      name: a.name,
+      ...(a.norm ? { norm: a.norm } : {}),
+      ...(a.eps !== undefined ? { eps: a.eps } : {}),
+    })),
   };
 }

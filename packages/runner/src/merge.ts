@@ -42,7 +42,10 @@ export function collectJournals(inputs: readonly string[]): string[] {
   for (const inp of inputs) {
     if (!fs.existsSync(inp)) throw new MissingFileError(inp, 'expected a run directory or a journal*.jsonl file');
     if (fs.statSync(inp).isDirectory()) {
-      const found = fs.readdirSync(inp).filter((f) => JOURNAL_RE.test(f)).sort();
+      const found = fs
+        .readdirSync(inp)
+        .filter((f) => JOURNAL_RE.test(f))
+        .sort();
       if (!found.length) throw new MissingFileError(path.join(inp, 'journal*.jsonl'), 'the run directory has no journals');
       out.push(...found.map((f) => path.join(inp, f)));
     } else out.push(inp);
@@ -77,7 +80,10 @@ function mergeLocked(journals: string[], inputs: readonly string[], options: Mer
       info = i;
       infoDir = dir;
     } else if (i.run !== info.run) {
-      throw new DataFormatError(file, `belongs to run ${i.run}, but ${journals[0]} belongs to run ${info.run}; merge journals of one run only`);
+      throw new DataFormatError(
+        file,
+        `belongs to run ${i.run}, but ${journals[0]} belongs to run ${info.run}; merge journals of one run only`,
+      );
     }
     const { header, records } = readJournal(file);
     if (!header) throw new DataFormatError(file, 'empty journal (no header): this shard has not started');
@@ -88,7 +94,10 @@ function mergeLocked(journals: string[], inputs: readonly string[], options: Mer
     const m = JOURNAL_RE.exec(path.basename(file));
     const named = m?.[1] ? { index: Number(m[2]), count: Number(m[3]) } : UNSHARDED;
     if (header.shard.index !== named.index || header.shard.count !== named.count) {
-      throw new DataFormatError(file, `journal header names shard ${header.shard.index}/${header.shard.count}, its file name shard ${named.index}/${named.count}`);
+      throw new DataFormatError(
+        file,
+        `journal header names shard ${header.shard.index}/${header.shard.count}, its file name shard ${named.index}/${named.count}`,
+      );
     }
     if (!identityFrom) {
       identityFrom = file;
@@ -106,12 +115,16 @@ function mergeLocked(journals: string[], inputs: readonly string[], options: Mer
     }
     // Every record is checked against the run's rules and its journal's shard before it is merged.
     const checked = checkRecords(records, recordRules(info, header.shard), file);
-    if (checked.duplicates) logger.warn(`${file}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
+    if (checked.duplicates)
+      logger.warn(`${file}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
     for (const r of checked.records) {
       const text = canonicalJson(r);
       const prev = byPosition.get(r.position);
       if (prev && prev.text !== text) {
-        throw new DataFormatError(file, `sample at position ${r.position} (dataset index ${r.index}) differs from its record in ${prev.file}; the journals were not produced by the same deterministic run`);
+        throw new DataFormatError(
+          file,
+          `sample at position ${r.position} (dataset index ${r.index}) differs from its record in ${prev.file}; the journals were not produced by the same deterministic run`,
+        );
       }
       if (!prev) byPosition.set(r.position, { record: r, text, file });
     }
@@ -133,12 +146,30 @@ function mergeLocked(journals: string[], inputs: readonly string[], options: Mer
   if (extra.length) throw new DataFormatError(infoDir, `records at positions outside the subset: ${extra.slice(0, 10).join(', ')}`);
   const records = [...byPosition.values()].map((v) => v.record).sort((a, b) => a.position - b.position);
   for (const r of records) {
-    if (r.index !== info.dataset.indices[r.position]) throw new DataFormatError(infoDir, `record at position ${r.position} is for dataset index ${r.index}, the subset has ${info.dataset.indices[r.position]} there`);
+    if (r.index !== info.dataset.indices[r.position])
+      throw new DataFormatError(
+        infoDir,
+        `record at position ${r.position} is for dataset index ${r.index}, the subset has ${info.dataset.indices[r.position]} there`,
+      );
   }
   const metaList = [...metas.values()].sort((a, b) => a.shard.index - b.shard.index);
   // The entry records the identity the journals share (run.json is rewritten by the last shard to start).
-  const merged: RunInfo = identity ? { ...info, identity, classifier: { ...info.classifier, sha256: identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null } } : info;
-  const fin = finalizeRun(merged, records, metaList, infoDir, options.entriesDir ?? null, 'dbp-bench merge', options.out ? path.resolve(options.out) : undefined);
+  const merged: RunInfo = identity
+    ? {
+        ...info,
+        identity,
+        classifier: { ...info.classifier, sha256: identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null },
+      }
+    : info;
+  const fin = finalizeRun(
+    merged,
+    records,
+    metaList,
+    infoDir,
+    options.entriesDir ?? null,
+    'dbp-bench merge',
+    options.out ? path.resolve(options.out) : undefined,
+  );
   logger.info(`merged ${journals.length} journal(s), ${records.length} samples of run ${info.run} -> ${fin.entryFile}`);
   const checkWarning = attackCheckWarning(fin.entry.results.attacks, records.length, `merged run ${info.run}`);
   return { run: info.run, journals, records, entry: fin.entry, entryFile: fin.entryFile, ...(checkWarning ? { checkWarning } : {}) };

@@ -68,7 +68,12 @@ export interface SubsetPlan {
 }
 
 /** Select the config's subset of `dataset` and cut it into batches; `shard` gets a contiguous range of them (shard.ts). */
-export function planSubset(config: DeepReadonly<RunConfig>, dataset: Dataset, deps: Pick<RunnerDeps, 'selectSubset' | 'subsetHash'>, shard: Pick<ShardSpec, 'index' | 'count'>): SubsetPlan {
+export function planSubset(
+  config: DeepReadonly<RunConfig>,
+  dataset: Dataset,
+  deps: Pick<RunnerDeps, 'selectSubset' | 'subsetHash'>,
+  shard: Pick<ShardSpec, 'index' | 'count'>,
+): SubsetPlan {
   const indices = deps.selectSubset(dataset, config.dataset.subset as RunConfig['dataset']['subset']);
   const n = indices.length;
   const batchSize = config.evaluation.batchSize;
@@ -92,7 +97,12 @@ export function batchPositions(plan: Pick<SubsetPlan, 'n' | 'batchSize'>, b: num
  * The run identity (identity.ts): hashes of the config's files and of the modules serving the run —
  * the runner and framework, the modules behind `deps`, and the package of every plugin the config uses.
  */
-export async function planIdentity(registry: PluginRegistry, config: DeepReadonly<RunConfig>, deps: RunnerDeps, baseDir: string): Promise<RunIdentity> {
+export async function planIdentity(
+  registry: PluginRegistry,
+  config: DeepReadonly<RunConfig>,
+  deps: RunnerDeps,
+  baseDir: string,
+): Promise<RunIdentity> {
   const serving: ServingModule[] = [
     { name: '@dbp-bench/runner', file: __filename, serves: 'runner' },
     { name: '@dbp-bench/framework', file: require.resolve('@dbp-bench/framework'), serves: 'runner' },
@@ -137,7 +147,12 @@ export const ATTACK_PROTOCOL_SCHEMA: JsonSchema = {
     restarts: { type: 'integer', minimum: 1 },
     gradient: { enum: ['target', 'exact', 'bpda'] },
     stepSize: { type: ['number', 'null'], exclusiveMinimum: 0 },
-    requires: { type: 'object', required: ['inputGradients'], additionalProperties: false, properties: { inputGradients: { type: 'boolean' } } },
+    requires: {
+      type: 'object',
+      required: ['inputGradients'],
+      additionalProperties: false,
+      properties: { inputGradients: { type: 'boolean' } },
+    },
   },
 };
 
@@ -187,7 +202,17 @@ export function planAttack(name: string, id: string, attack: Attack, options: Re
 
 /** What the entry records of an attack's protocol. */
 export function protocolOf(a: RunAttack): ProtocolAttack {
-  return { name: a.name, id: a.id, options: a.options, eot: a.eot, steps: a.steps, noisePolicy: a.policy, gradient: a.gradient, norm: a.norm, eps: a.eps };
+  return {
+    name: a.name,
+    id: a.id,
+    options: a.options,
+    eot: a.eot,
+    steps: a.steps,
+    noisePolicy: a.policy,
+    gradient: a.gradient,
+    norm: a.norm,
+    eps: a.eps,
+  };
 }
 
 /** The label of attack `k` in results: its `name`, else its id (`id#k+1` when the id occurs twice). */
@@ -231,12 +256,19 @@ export async function planAttacks(
 
 /** Threat model of a run from its attacks (all must share norm and eps); `override` must be a safe path segment. */
 export function runThreat(attacks: readonly { name: string; norm: 'linf' | 'l2'; eps: number }[], override?: string): RunInfo['threat'] {
-  if (override !== undefined && !isSafeId(override)) throw new DataFormatError('run config', `leaderboard.threatModel ${JSON.stringify(override)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`);
+  if (override !== undefined && !isSafeId(override))
+    throw new DataFormatError(
+      'run config',
+      `leaderboard.threatModel ${JSON.stringify(override)} is not a safe path segment (must match ${SAFE_ID_PATTERN})`,
+    );
   if (!attacks.length) return { norm: 'none', eps: null, id: override ?? 'clean' };
   const a0 = attacks[0];
   for (const a of attacks.slice(1)) {
     if (a.norm !== a0.norm || Math.abs(a.eps - a0.eps) > 1e-9) {
-      throw new DataFormatError('run config', `attacks '${a0.name}' (${a0.norm}, eps ${a0.eps}) and '${a.name}' (${a.norm}, eps ${a.eps}) have different threat models; one run evaluates one threat model`);
+      throw new DataFormatError(
+        'run config',
+        `attacks '${a0.name}' (${a0.norm}, eps ${a0.eps}) and '${a.name}' (${a.norm}, eps ${a.eps}) have different threat models; one run evaluates one threat model`,
+      );
     }
   }
   return { norm: a0.norm, eps: a0.eps, id: override ?? threatId(a0.norm, a0.eps) };
@@ -275,10 +307,21 @@ export function runInfo(p: {
     run: p.hash,
     config,
     ...(p.file ? { configFile: p.file } : {}),
-    dataset: { id: dataset.info.id, split: dataset.info.split, size: dataset.info.size, n: subset.n, indicesHash: subset.indicesHash, indices: subset.indices },
+    dataset: {
+      id: dataset.info.id,
+      split: dataset.info.split,
+      size: dataset.info.size,
+      n: subset.n,
+      indicesHash: subset.indicesHash,
+      indices: subset.indices,
+    },
     batchSize: subset.batchSize,
     batches: subset.batches,
-    classifier: { weights: config.classifier.weights, sha256: p.identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null, architecture: p.classifier.arch ?? null },
+    classifier: {
+      weights: config.classifier.weights,
+      sha256: p.identity.files.find((f) => f.role === 'classifier.weights')?.sha256 ?? null,
+      architecture: p.classifier.arch ?? null,
+    },
     defense: {
       id: defense.id,
       options: config.defense.options as Record<string, unknown>,

@@ -23,7 +23,13 @@ export interface Hardware {
 
 export function hardware(): Hardware {
   const cpus = os.cpus();
-  return { cpuModel: cpus[0]?.model?.trim() || 'unknown', cpuCount: cpus.length, memoryBytes: os.totalmem(), platform: `${os.platform()} ${os.release()}`, arch: os.arch() };
+  return {
+    cpuModel: cpus[0]?.model?.trim() || 'unknown',
+    cpuCount: cpus.length,
+    memoryBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.release()}`,
+    arch: os.arch(),
+  };
 }
 
 /** Where a recorded commit came from. */
@@ -41,7 +47,9 @@ export const RUNNER_PACKAGE_DIR: string = nearestPackageJson(__filename)?.dir ??
 export const BUILD_INFO_FILE = 'build-info.json';
 
 function git(args: string[], cwd: string): string {
-  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
+    .toString()
+    .trim();
 }
 
 /** HEAD of the git checkout that tracks `packageDir/package.json`, or null when none does. */
@@ -85,7 +93,11 @@ export function dbpBenchCommit(packageDir: string = RUNNER_PACKAGE_DIR, env: Nod
   if (cached) return cached;
   const fromGit = trackedCheckoutCommit(packageDir);
   const fromInfo = fromGit ? null : buildInfoCommit(packageDir);
-  const out: DbpBenchCommit = fromGit ? { commit: fromGit, source: 'git' } : fromInfo ? { commit: fromInfo, source: 'build-info' } : { commit: 'unknown', source: 'unknown' };
+  const out: DbpBenchCommit = fromGit
+    ? { commit: fromGit, source: 'git' }
+    : fromInfo
+      ? { commit: fromInfo, source: 'build-info' }
+      : { commit: 'unknown', source: 'unknown' };
   commitCache.set(packageDir, out);
   return out;
 }

@@ -81,7 +81,12 @@ export const STALLED_FRACTION = 0.01;
  * fraction after the attack, `step` the attack's step size (null: unknown, then only a zero
  * perturbation is a stall).
  */
-export function sampleChecks(a: { norm: 'linf' | 'l2'; eps: number; step: number | null }, distance: number, robust: number, reported: { gradientVanished: boolean | null; keptClean: boolean }): SampleChecks {
+export function sampleChecks(
+  a: { norm: 'linf' | 'l2'; eps: number; step: number | null },
+  distance: number,
+  robust: number,
+  reported: { gradientVanished: boolean | null; keptClean: boolean },
+): SampleChecks {
   const counted = robust > 0 && !reported.keptClean && a.eps > 0;
   const stepLimit = a.step !== null && a.step > 0 ? Math.min(a.step, a.eps) * (1 - CHECK_TOLERANCE) : 0;
   const budgetLimit = a.eps - Math.max(1e-6, CHECK_TOLERANCE * a.eps);
@@ -114,7 +119,12 @@ export function drawRecord(label: number, predictions: readonly number[]): DrawR
   for (const p of predictions) votes.set(p, (votes.get(p) ?? 0) + 1);
   let bestOther = 0;
   for (const [cls, v] of votes) if (cls !== label) bestOther = Math.max(bestOther, v);
-  return { predictions: [...predictions], mean: nCorrect / predictions.length, worst: nCorrect === predictions.length, majority: nCorrect > bestOther };
+  return {
+    predictions: [...predictions],
+    mean: nCorrect / predictions.length,
+    worst: nCorrect === predictions.length,
+    majority: nCorrect > bestOther,
+  };
 }
 
 export interface AggregatedResults {
@@ -132,7 +142,15 @@ export interface AggregatedResults {
  */
 export function countChecks(records: readonly SampleRecord[], k: number, norm?: 'linf' | 'l2'): AttackChecks {
   const linf = norm ? norm === 'linf' : records.some((r) => r.attacks[k]?.checks?.belowBudget != null);
-  let ran = 0, robust = 0, reported = 0, vanished = 0, stalled = 0, unmoved = 0, keptClean = 0, below = 0, unchecked = 0;
+  let ran = 0,
+    robust = 0,
+    reported = 0,
+    vanished = 0,
+    stalled = 0,
+    unmoved = 0,
+    keptClean = 0,
+    below = 0,
+    unchecked = 0;
   for (const r of records) {
     const a = r.attacks[k];
     if (!a?.ran) continue;
@@ -153,28 +171,60 @@ export function countChecks(records: readonly SampleRecord[], k: number, norm?: 
   const flags: AttackCheckFlag[] = [];
   if (unmoved > STALLED_FRACTION * records.length) flags.push('stalled');
   if (linf && robust > 0 && below > robust / 2) flags.push('below-budget');
-  return { ran, robust, reported, gradientVanished: vanished, stalled, unmoved, keptClean, belowBudget: linf ? below : null, unchecked, flags };
+  return {
+    ran,
+    robust,
+    reported,
+    gradientVanished: vanished,
+    stalled,
+    unmoved,
+    keptClean,
+    belowBudget: linf ? below : null,
+    unchecked,
+    flags,
+  };
 }
 
 /** Accuracies over records (sorted or not), with 95% Wilson intervals, and the attack checks. */
-export function aggregate(records: readonly SampleRecord[], attacks: readonly { name: string; id: string; norm?: 'linf' | 'l2' }[]): AggregatedResults {
+export function aggregate(
+  records: readonly SampleRecord[],
+  attacks: readonly { name: string; id: string; norm?: 'linf' | 'l2' }[],
+): AggregatedResults {
   const n = records.length;
   const sum = (f: (r: SampleRecord) => number): number => records.reduce((a, r) => a + f(r), 0);
   const results: AttackResult[] = attacks.map((a, k) => ({
     name: a.name,
     id: a.id,
-    accuracy: accuracyMetric(sum((r) => r.attacks[k].robust), n),
-    worstOfR: accuracyMetric(sum((r) => (r.attacks[k].robustWorst ? 1 : 0)), n),
-    majorityOfR: accuracyMetric(sum((r) => (r.attacks[k].robustMajority ? 1 : 0)), n),
+    accuracy: accuracyMetric(
+      sum((r) => r.attacks[k].robust),
+      n,
+    ),
+    worstOfR: accuracyMetric(
+      sum((r) => (r.attacks[k].robustWorst ? 1 : 0)),
+      n,
+    ),
+    majorityOfR: accuracyMetric(
+      sum((r) => (r.attacks[k].robustMajority ? 1 : 0)),
+      n,
+    ),
     attacked: sum((r) => (r.attacks[k].ran ? 1 : 0)),
     checks: countChecks(records, k, a.norm),
   }));
   return {
     n,
-    clean: accuracyMetric(sum((r) => r.clean.mean), n),
-    cleanWorstOfR: accuracyMetric(sum((r) => (r.clean.worst ? 1 : 0)), n),
+    clean: accuracyMetric(
+      sum((r) => r.clean.mean),
+      n,
+    ),
+    cleanWorstOfR: accuracyMetric(
+      sum((r) => (r.clean.worst ? 1 : 0)),
+      n,
+    ),
     attacks: results,
-    robust: accuracyMetric(sum((r) => r.robust), n),
+    robust: accuracyMetric(
+      sum((r) => r.robust),
+      n,
+    ),
   };
 }
 
@@ -182,11 +232,17 @@ export function aggregate(records: readonly SampleRecord[], attacks: readonly { 
  * The loud warning for attacks whose checks flagged them (null when none did): one line per finding,
  * for stderr at the end of a run or merge. `n` is the number of samples the counts are over.
  */
-export function attackCheckWarning(attacks: readonly { name: string; id: string; checks?: AttackChecks }[], n: number, where: string): string | null {
+export function attackCheckWarning(
+  attacks: readonly { name: string; id: string; checks?: AttackChecks }[],
+  n: number,
+  where: string,
+): string | null {
   const bad = attacks.filter((a) => a.checks && a.checks.flags.length > 0);
   if (!bad.length) return null;
   const pct = (k: number): string => `${((100 * k) / Math.max(1, n)).toFixed(1)}%`;
-  const lines = [`WARNING: ${where}: the robust accuracy is overstated. ${bad.length === 1 ? 'An attack' : `${bad.length} attacks`} counted samples as robust without really attacking them:`];
+  const lines = [
+    `WARNING: ${where}: the robust accuracy is overstated. ${bad.length === 1 ? 'An attack' : `${bad.length} attacks`} counted samples as robust without really attacking them:`,
+  ];
   for (const a of bad) {
     const c = a.checks!;
     if (c.flags.includes('stalled')) {
@@ -196,7 +252,9 @@ export function attackCheckWarning(attacks: readonly { name: string; id: string;
       );
     }
     if (c.flags.includes('below-budget')) {
-      lines.push(`  - attack '${a.name}' (${a.id}): ${c.belowBudget} of the ${c.robust} samples counted robust never reached the l_inf budget (||delta||_inf < eps)`);
+      lines.push(
+        `  - attack '${a.name}' (${a.id}): ${c.belowBudget} of the ${c.robust} samples counted robust never reached the l_inf budget (||delta||_inf < eps)`,
+      );
     }
   }
   lines.push(
@@ -205,7 +263,6 @@ export function attackCheckWarning(attacks: readonly { name: string; id: string;
   );
   return lines.join('\n');
 }
-
 
 /** What every record of a journal must agree with: the run's plan (run.json) and the journal's shard. */
 export interface RecordRules {
@@ -229,7 +286,8 @@ function drawProblems(d: unknown, label: number, R: number, where: string): stri
   if (!preds.every(isClass)) return [`${where} has predictions that are not class indices: ${JSON.stringify(preds)}`];
   const e = drawRecord(label, preds as number[]);
   const out: string[] = [];
-  if (d.mean !== e.mean) out.push(`${where}.mean is ${JSON.stringify(d.mean)}, its predictions ${JSON.stringify(preds)} give ${e.mean} for label ${label}`);
+  if (d.mean !== e.mean)
+    out.push(`${where}.mean is ${JSON.stringify(d.mean)}, its predictions ${JSON.stringify(preds)} give ${e.mean} for label ${label}`);
   if (d.worst !== e.worst) out.push(`${where}.worst is ${JSON.stringify(d.worst)}, its predictions give ${e.worst}`);
   if (d.majority !== e.majority) out.push(`${where}.majority is ${JSON.stringify(d.majority)}, its predictions give ${e.majority}`);
   return out;
@@ -246,12 +304,20 @@ function drawProblems(d: unknown, label: number, R: number, where: string): stri
 export function recordProblems(r: unknown, rules: RecordRules): string[] {
   if (!isObject(r)) return ['is not a JSON object'];
   const { start, end } = rules.range;
-  if (!Number.isInteger(r.position) || (r.position as number) < start || (r.position as number) >= end || (r.position as number) >= rules.indices.length) {
+  if (
+    !Number.isInteger(r.position) ||
+    (r.position as number) < start ||
+    (r.position as number) >= end ||
+    (r.position as number) >= rules.indices.length
+  ) {
     return [`position ${JSON.stringify(r.position)} is outside this journal's plan (positions ${start}..${end - 1})`];
   }
   const position = r.position as number;
   const out: string[] = [];
-  if (r.index !== rules.indices[position]) out.push(`is for dataset index ${JSON.stringify(r.index)}, the run's subset has index ${rules.indices[position]} at position ${position}`);
+  if (r.index !== rules.indices[position])
+    out.push(
+      `is for dataset index ${JSON.stringify(r.index)}, the run's subset has index ${rules.indices[position]} at position ${position}`,
+    );
   if (!isClass(r.label)) return [...out, `label ${JSON.stringify(r.label)} is not a class index`];
   const label = r.label;
   out.push(...drawProblems(r.clean, label, rules.R, 'clean'));
@@ -268,7 +334,11 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
     if (a.name !== spec.name) return [...out, `attacks[${k}] is named ${JSON.stringify(a.name)}, the run's attack ${k} is '${spec.name}'`];
     const survivor = run.robust > 0;
     if (a.ran !== survivor) {
-      out.push(survivor ? `${where} did not run although the sample survived (running robust fraction ${run.robust})` : `${where} ran on a sample already fooled in every draw`);
+      out.push(
+        survivor
+          ? `${where} did not run although the sample survived (running robust fraction ${run.robust})`
+          : `${where} ran on a sample already fooled in every draw`,
+      );
       return out;
     }
     let expect = run;
@@ -278,22 +348,34 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
       const e = a.eval as unknown as DrawRecord;
       expect = { robust: Math.min(run.robust, e.mean), worst: run.worst && e.worst, majority: run.majority && e.majority };
       const d = a.distance;
-      if (!isObject(d) || !(typeof d.linf === 'number' && d.linf >= 0 && Number.isFinite(d.linf)) || !(typeof d.l2 === 'number' && d.l2 >= 0 && Number.isFinite(d.l2))) {
+      if (
+        !isObject(d) ||
+        !(typeof d.linf === 'number' && d.linf >= 0 && Number.isFinite(d.linf)) ||
+        !(typeof d.l2 === 'number' && d.l2 >= 0 && Number.isFinite(d.l2))
+      ) {
         out.push(`${where} has no valid distance {linf, l2}`);
       } else if (spec.norm && spec.eps !== undefined) {
         const dist = d[spec.norm] as number;
         // The runner refuses ||delta|| > eps + 1e-6 and records 7 significant digits.
-        if (dist > spec.eps + 1e-6 + 1e-6 * spec.eps) out.push(`${where}: ||delta||_${spec.norm === 'linf' ? 'inf' : '2'} = ${dist} exceeds the budget eps = ${spec.eps}`);
+        if (dist > spec.eps + 1e-6 + 1e-6 * spec.eps)
+          out.push(`${where}: ||delta||_${spec.norm === 'linf' ? 'inf' : '2'} = ${dist} exceeds the budget eps = ${spec.eps}`);
         const c = a.checks;
         if (c !== undefined) {
-          if (!isObject(c) || typeof c.keptClean !== 'boolean' || typeof c.stalled !== 'boolean' || !(c.gradientVanished === null || typeof c.gradientVanished === 'boolean')) {
+          if (
+            !isObject(c) ||
+            typeof c.keptClean !== 'boolean' ||
+            typeof c.stalled !== 'boolean' ||
+            !(c.gradientVanished === null || typeof c.gradientVanished === 'boolean')
+          ) {
             out.push(`${where} has malformed checks ${JSON.stringify(c)}`);
           } else {
             const counted = (a.robust as number) > 0 && !c.keptClean && spec.eps > 0;
             if (c.stalled && !counted) out.push(`${where}: checks.stalled is true for a sample not counted robust`);
-            if (!c.stalled && counted && dist === 0) out.push(`${where}: checks.stalled is false for a sample counted robust with a zero perturbation`);
+            if (!c.stalled && counted && dist === 0)
+              out.push(`${where}: checks.stalled is false for a sample counted robust with a zero perturbation`);
             const below = spec.norm === 'linf' ? counted && dist < spec.eps - Math.max(1e-6, CHECK_TOLERANCE * spec.eps) : null;
-            if (c.belowBudget !== below) out.push(`${where}: checks.belowBudget is ${JSON.stringify(c.belowBudget)}, its distance and robust fraction give ${below}`);
+            if (c.belowBudget !== below)
+              out.push(`${where}: checks.belowBudget is ${JSON.stringify(c.belowBudget)}, its distance and robust fraction give ${below}`);
           }
         }
       }
@@ -301,17 +383,23 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
       out.push(`${where} did not run but records an evaluation, distance or checks`);
     }
     if (a.robust !== expect.robust) {
-      out.push(`${where}: robust fraction ${JSON.stringify(a.robust)}, expected ${expect.robust} (${survivor ? `min of the previous ${run.robust} and its evaluation's ${(a.eval as DrawRecord).mean}` : 'unchanged: it did not run'})`);
+      out.push(
+        `${where}: robust fraction ${JSON.stringify(a.robust)}, expected ${expect.robust} (${survivor ? `min of the previous ${run.robust} and its evaluation's ${(a.eval as DrawRecord).mean}` : 'unchanged: it did not run'})`,
+      );
     }
     if (a.robustWorst !== expect.worst) out.push(`${where}: robustWorst ${JSON.stringify(a.robustWorst)}, expected ${expect.worst}`);
-    if (a.robustMajority !== expect.majority) out.push(`${where}: robustMajority ${JSON.stringify(a.robustMajority)}, expected ${expect.majority}`);
+    if (a.robustMajority !== expect.majority)
+      out.push(`${where}: robustMajority ${JSON.stringify(a.robustMajority)}, expected ${expect.majority}`);
     if (out.length) return out;
     run = expect;
   }
   if (r.robust !== run.robust) {
-    out.push(`robust fraction ${JSON.stringify(r.robust)}, but ${rules.attacks.length ? 'the running fraction after the last attack' : 'the clean fraction'} is ${run.robust}`);
+    out.push(
+      `robust fraction ${JSON.stringify(r.robust)}, but ${rules.attacks.length ? 'the running fraction after the last attack' : 'the clean fraction'} is ${run.robust}`,
+    );
   }
-  if (typeof r.robust === 'number' && r.robust > clean.mean) out.push(`counted robust (${r.robust}) above its clean accuracy (${clean.mean})`);
+  if (typeof r.robust === 'number' && r.robust > clean.mean)
+    out.push(`counted robust (${r.robust}) above its clean accuracy (${clean.mean})`);
   return out;
 }
 
@@ -322,7 +410,11 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
  * the first bad sample (position and dataset index). Returns the records sorted by position and the
  * number of duplicate lines dropped.
  */
-export function checkRecords(records: readonly SampleRecord[], rules: RecordRules, file: string): { records: SampleRecord[]; duplicates: number } {
+export function checkRecords(
+  records: readonly SampleRecord[],
+  rules: RecordRules,
+  file: string,
+): { records: SampleRecord[]; duplicates: number } {
   const byPosition = new Map<number, { record: SampleRecord; text: string }>();
   let duplicates = 0;
   const bad: { position: unknown; index: unknown; problems: string[] }[] = [];
@@ -336,7 +428,12 @@ export function checkRecords(records: readonly SampleRecord[], rules: RecordRule
     const prev = byPosition.get(r.position);
     if (!prev) byPosition.set(r.position, { record: r, text });
     else if (prev.text === text) duplicates++;
-    else bad.push({ position: r.position, index: r.index, problems: ['is journaled twice with different contents (two processes wrote this journal, or it was edited)'] });
+    else
+      bad.push({
+        position: r.position,
+        index: r.index,
+        problems: ['is journaled twice with different contents (two processes wrote this journal, or it was edited)'],
+      });
   }
   if (bad.length) {
     const b = bad[0];

@@ -97,7 +97,16 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
 /** The body of runBenchmark, under the shard's lock. */
 async function runShard(
   opts: RunOptions,
-  c: { logger: Logger; deps: RunnerDeps; shard: ShardSpec; hash: string; baseDir: string; file?: string; runDir: string; config: ReturnType<typeof loadRunConfig>['config'] },
+  c: {
+    logger: Logger;
+    deps: RunnerDeps;
+    shard: ShardSpec;
+    hash: string;
+    baseDir: string;
+    file?: string;
+    runDir: string;
+    config: ReturnType<typeof loadRunConfig>['config'];
+  },
 ): Promise<RunOutcome> {
   const { logger, deps, shard, config, hash, baseDir, file, runDir } = c;
   const now = opts.now ?? (() => new Date());
@@ -107,10 +116,20 @@ async function runShard(
   const subset = planSubset(config, dataset, deps, shard);
   const { n, range, batches, shardPositions } = subset;
   const identity = await planIdentity(opts.registry, config, deps, baseDir);
-  const header: JournalHeader = { type: 'header', version: 1, run: hash, shard: { index: shard.index, count: shard.count }, subset: { n, hash: subset.indicesHash }, batchSize: subset.batchSize, identity };
+  const header: JournalHeader = {
+    type: 'header',
+    version: 1,
+    run: hash,
+    shard: { index: shard.index, count: shard.count },
+    subset: { n, hash: subset.indicesHash },
+    batchSize: subset.batchSize,
+    identity,
+  };
   const { file: jFile, prior } = resumeJournal(runDir, shard, header, Boolean(opts.restart), logger);
   const done = new Set(prior.records.map((r) => r.position));
-  logger.info(`run ${config.name} (${hash}) shard ${shard.index}/${shard.count}: ${shardPositions} of ${n} samples (batches ${range.start}..${range.end - 1} of ${batches})${done.size ? `, ${done.size} already journaled: resuming` : ''}`);
+  logger.info(
+    `run ${config.name} (${hash}) shard ${shard.index}/${shard.count}: ${shardPositions} of ${n} samples (batches ${range.start}..${range.end - 1} of ${batches})${done.size ? `, ${done.size} already journaled: resuming` : ''}`,
+  );
 
   const classifier: LoadedClassifier = await deps.loadClassifier(scope.resolvePath(config.classifier.weights));
   let defense: Defense | undefined;
@@ -135,8 +154,19 @@ async function runShard(
     const threat = runThreat(attacks, config.leaderboard.threatModel);
     const seeds = runSeeds(config.seed, attacks);
     const def = defense;
-    const makeTarget = (policy: RunAttack['policy'], gradient: GradientMode, seed: number) => deps.createTarget(classifier, def, { policy, seed, gradient });
-    const sanity = await preflight({ enabled: config.evaluation.sanityChecks, dataset, indices: subset.indices, classifier, defense, attacks, target: makeTarget, seed: seeds.sanity, logger });
+    const makeTarget = (policy: RunAttack['policy'], gradient: GradientMode, seed: number) =>
+      deps.createTarget(classifier, def, { policy, seed, gradient });
+    const sanity = await preflight({
+      enabled: config.evaluation.sanityChecks,
+      dataset,
+      indices: subset.indices,
+      classifier,
+      defense,
+      attacks,
+      target: makeTarget,
+      seed: seeds.sanity,
+      logger,
+    });
     const info: RunInfo = runInfo({ hash, config, file, dataset, subset, classifier, defense, attacks, threat, sanity, seeds, identity });
     // Fail before computing anything when the journal already holds records that break the run's rules.
     const rules = recordRules(info, shard);
@@ -146,30 +176,66 @@ async function runShard(
     writeJsonAtomic(metaPath, meta);
 
     const batchesComputed = await executeBatches(
-      { dataset, classifier, defense, attacks, deps, R: config.evaluation.purifications, indices: subset.indices, cleanSeed: seeds.clean, attackSeed: (k) => attackSeed(config.seed, k), cleanGradient: defaultGradient(defense), logger },
+      {
+        dataset,
+        classifier,
+        defense,
+        attacks,
+        deps,
+        R: config.evaluation.purifications,
+        indices: subset.indices,
+        cleanSeed: seeds.clean,
+        attackSeed: (k) => attackSeed(config.seed, k),
+        cleanGradient: defaultGradient(defense),
+        logger,
+      },
       subset,
       journal,
       done,
-      { stopAfterBatches: opts.stopAfterBatches, progressLabel: `${config.name} ${shard.count > 1 ? `shard ${shard.index}/${shard.count}` : ''}`.trim(), onBatch: () => (meta.samples.done = done.size) },
+      {
+        stopAfterBatches: opts.stopAfterBatches,
+        progressLabel: `${config.name} ${shard.count > 1 ? `shard ${shard.index}/${shard.count}` : ''}`.trim(),
+        onBatch: () => (meta.samples.done = done.size),
+      },
     );
     const complete = done.size === shardPositions;
     meta.complete = complete;
     meta.endTime = now().toISOString();
     meta.samples.done = done.size;
     writeJsonAtomic(metaPath, meta);
-    const outcome: RunOutcome = { run: hash, runDir, journal: jFile, shard, complete, samples: { done: done.size, total: shardPositions }, batchesComputed, info };
+    const outcome: RunOutcome = {
+      run: hash,
+      runDir,
+      journal: jFile,
+      shard,
+      complete,
+      samples: { done: done.size, total: shardPositions },
+      batchesComputed,
+      info,
+    };
     if (!complete) {
-      logger.info(`stopped after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled); rerun the same command to resume`);
+      logger.info(
+        `stopped after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled); rerun the same command to resume`,
+      );
       return outcome;
     }
     // Aggregate only what the journal holds, deduplicated and checked record by record.
     const checked = checkRecords(readJournal(jFile, header).records, rules, jFile);
-    if (checked.duplicates) logger.warn(`${jFile}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
+    if (checked.duplicates)
+      logger.warn(`${jFile}: ${checked.duplicates} sample record(s) journaled twice (identical); each is counted once`);
     const records = checked.records;
-    if (records.length !== shardPositions) throw new DataFormatError(jFile, `holds ${records.length} distinct samples after the run, the shard has ${shardPositions}; the journal was changed while the run held it`);
+    if (records.length !== shardPositions)
+      throw new DataFormatError(
+        jFile,
+        `holds ${records.length} distinct samples after the run, the shard has ${shardPositions}; the journal was changed while the run held it`,
+      );
     if (shard.count > 1) {
       logger.info(`shard ${shard.index}/${shard.count} complete; when all shards are done: dbp-bench merge ${runDir}`);
-      const warning = attackCheckWarning(aggregate(records, info.attacks).attacks, records.length, `run ${config.name} (${hash}), shard ${shard.index}/${shard.count}`);
+      const warning = attackCheckWarning(
+        aggregate(records, info.attacks).attacks,
+        records.length,
+        `run ${config.name} (${hash}), shard ${shard.index}/${shard.count}`,
+      );
       return { ...outcome, ...(warning ? { checkWarning: warning } : {}) };
     }
     const fin = finalizeRun(info, records, [meta], runDir, opts.entriesDir ?? null, 'dbp-bench run');

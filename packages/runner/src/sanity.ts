@@ -15,7 +15,17 @@
  * in records.ts (`sampleChecks`, `countChecks`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SanityCheckError, eotRows, type AttackTarget, type Classifier, type Dataset, type Defense, type GradientMode, type Logger, type NoisePolicy } from '@dbp-bench/framework';
+import {
+  SanityCheckError,
+  eotRows,
+  type AttackTarget,
+  type Classifier,
+  type Dataset,
+  type Defense,
+  type GradientMode,
+  type Logger,
+  type NoisePolicy,
+} from '@dbp-bench/framework';
 import type { SanityFlag } from '@dbp-bench/leaderboard';
 import { defaultGradient, type RunAttack } from './plan';
 
@@ -47,7 +57,10 @@ export function runSanityChecks(s: SanityInput): SanityResult {
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(t.logits(s.x, rows), t.logits(s.x, rows)))).dataSync()[0]);
   const randomized = diff > 0;
   if (randomized) {
-    flags.push({ id: 'randomized-defense', message: `two forward passes on the same input differ (max |logit difference| ${diff.toPrecision(3)}); attacks use EoT or a DW-box noise policy` });
+    flags.push({
+      id: 'randomized-defense',
+      message: `two forward passes on the same input differ (max |logit difference| ${diff.toPrecision(3)}); attacks use EoT or a DW-box noise policy`,
+    });
   }
   if (randomized !== s.defense.capabilities.stochastic) {
     flags.push({
@@ -73,7 +86,12 @@ export function runSanityChecks(s: SanityInput): SanityResult {
     const sums = tf.abs(tf.sub(tf.sum(l, 1), 1));
     return tf.logicalAnd(inRange, tf.lessEqual(tf.max(sums), 1e-4)).dataSync()[0];
   });
-  if (probs) flags.push({ id: 'probabilities-not-logits', message: 'the classifier outputs look like probabilities (rows in [0,1] summing to 1); cross-entropy attacks on probabilities are weak' });
+  if (probs)
+    flags.push({
+      id: 'probabilities-not-logits',
+      message:
+        'the classifier outputs look like probabilities (rows in [0,1] summing to 1); cross-entropy attacks on probabilities are weak',
+    });
   // 3. zero gradients, once per distinct (policy, gradient) setting.
   const done = new Set<string>();
   const y = tf.tensor1d(s.y, 'int32');
@@ -85,12 +103,24 @@ export function runSanityChecks(s: SanityInput): SanityResult {
       done.add(key);
       const target = s.target(a.policy, a.gradient, s.seed);
       const zeros = tf.tidy(() => {
-        const g = tf.grad((x: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y, s.classifier.numClasses), target.logits(x as tf.Tensor4D, rows), undefined, 0, tf.Reduction.SUM))(s.x);
+        const g = tf.grad((x: tf.Tensor) =>
+          tf.losses.softmaxCrossEntropy(
+            tf.oneHot(y, s.classifier.numClasses),
+            target.logits(x as tf.Tensor4D, rows),
+            undefined,
+            0,
+            tf.Reduction.SUM,
+          ),
+        )(s.x);
         return tf.equal(tf.max(tf.abs(g.reshape([g.shape[0], -1])), 1), 0).dataSync();
       });
       const count = Array.from(zeros).filter(Boolean).length;
       if (count > 0) {
-        flags.push({ id: 'zero-gradient', attack: a.name, message: `the loss gradient w.r.t. the input is exactly zero for ${count} of ${s.indices.length} checked samples (policy ${a.policy}, gradient ${a.gradient}): the attack cannot move; gradients may be masked` });
+        flags.push({
+          id: 'zero-gradient',
+          attack: a.name,
+          message: `the loss gradient w.r.t. the input is exactly zero for ${count} of ${s.indices.length} checked samples (policy ${a.policy}, gradient ${a.gradient}): the attack cannot move; gradients may be masked`,
+        });
       }
     }
   } finally {
@@ -101,22 +131,41 @@ export function runSanityChecks(s: SanityInput): SanityResult {
 }
 
 /** Per-sample l_inf and l_2 distances of x_adv from x; throws SanityCheckError when over budget or out of [0,1]. */
-export function checkBudget(a: Pick<RunAttack, 'name' | 'id' | 'norm' | 'eps'>, x: tf.Tensor4D, xAdv: tf.Tensor4D, indices: readonly number[]): { linf: number; l2: number }[] {
+export function checkBudget(
+  a: Pick<RunAttack, 'name' | 'id' | 'norm' | 'eps'>,
+  x: tf.Tensor4D,
+  xAdv: tf.Tensor4D,
+  indices: readonly number[],
+): { linf: number; l2: number }[] {
   if (xAdv.shape.join(',') !== x.shape.join(',')) {
-    throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned shape [${xAdv.shape.join(',')}] for input shape [${x.shape.join(',')}]`);
+    throw new SanityCheckError(
+      'budget-exceeded',
+      `attack '${a.name}' (${a.id}) returned shape [${xAdv.shape.join(',')}] for input shape [${x.shape.join(',')}]`,
+    );
   }
   const [linf, l2, lo, hi] = tf.tidy(() => {
     const d = tf.sub(xAdv, x).reshape([x.shape[0], -1]);
-    return [tf.max(tf.abs(d), 1), tf.sqrt(tf.sum(tf.square(d), 1)), tf.min(xAdv.reshape([x.shape[0], -1]), 1), tf.max(xAdv.reshape([x.shape[0], -1]), 1)].map((t) => t.dataSync());
+    return [
+      tf.max(tf.abs(d), 1),
+      tf.sqrt(tf.sum(tf.square(d), 1)),
+      tf.min(xAdv.reshape([x.shape[0], -1]), 1),
+      tf.max(xAdv.reshape([x.shape[0], -1]), 1),
+    ].map((t) => t.dataSync());
   });
   const out: { linf: number; l2: number }[] = [];
   for (let i = 0; i < indices.length; i++) {
     const dist = a.norm === 'linf' ? linf[i] : l2[i];
     if (!(dist <= a.eps + 1e-6)) {
-      throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) exceeded its budget on sample ${indices[i]}: ||x_adv - x||_${a.norm === 'linf' ? 'inf' : '2'} = ${dist} > eps ${a.eps} (+1e-6)`);
+      throw new SanityCheckError(
+        'budget-exceeded',
+        `attack '${a.name}' (${a.id}) exceeded its budget on sample ${indices[i]}: ||x_adv - x||_${a.norm === 'linf' ? 'inf' : '2'} = ${dist} > eps ${a.eps} (+1e-6)`,
+      );
     }
     if (!(lo[i] >= -1e-6 && hi[i] <= 1 + 1e-6)) {
-      throw new SanityCheckError('budget-exceeded', `attack '${a.name}' (${a.id}) returned pixels outside [0, 1] on sample ${indices[i]} (min ${lo[i]}, max ${hi[i]})`);
+      throw new SanityCheckError(
+        'budget-exceeded',
+        `attack '${a.name}' (${a.id}) returned pixels outside [0, 1] on sample ${indices[i]} (min ${lo[i]}, max ${hi[i]})`,
+      );
     }
     out.push({ linf: Number(linf[i].toPrecision(7)), l2: Number(l2[i].toPrecision(7)) });
   }
@@ -145,7 +194,17 @@ export async function preflight(p: {
   const first = p.indices.slice(0, Math.min(2, p.indices.length));
   const b = await p.dataset.get(first);
   try {
-    const r = runSanityChecks({ classifier: p.classifier, defense: p.defense, attacks: p.attacks, x: b.images, y: b.labels, indices: first, target: p.target, seed: p.seed, logger: p.logger });
+    const r = runSanityChecks({
+      classifier: p.classifier,
+      defense: p.defense,
+      attacks: p.attacks,
+      x: b.images,
+      y: b.labels,
+      indices: first,
+      target: p.target,
+      seed: p.seed,
+      logger: p.logger,
+    });
     return { ran: true, randomized: r.randomized, flags: r.flags };
   } finally {
     b.images.dispose();

@@ -21,8 +21,10 @@ function parseInt10(s: string | undefined): number | undefined {
 }
 
 function check(index: number, count: number, source: string): ShardSpec {
-  if (!Number.isInteger(count) || count < 1) throw new ConfigValidationError(source, [`shard count must be a positive integer, got ${count}`]);
-  if (!Number.isInteger(index) || index < 0 || index >= count) throw new ConfigValidationError(source, [`shard index must be an integer in [0, ${count - 1}], got ${index}`]);
+  if (!Number.isInteger(count) || count < 1)
+    throw new ConfigValidationError(source, [`shard count must be a positive integer, got ${count}`]);
+  if (!Number.isInteger(index) || index < 0 || index >= count)
+    throw new ConfigValidationError(source, [`shard index must be an integer in [0, ${count - 1}], got ${index}`]);
   return { index, count, source };
 }
 
@@ -52,13 +54,19 @@ export function resolveShard(option?: string, env: NodeJS.ProcessEnv = process.e
   if (slurmId !== undefined) {
     const min = parseInt10(env.SLURM_ARRAY_TASK_MIN) ?? 0;
     const count = countOverride ?? parseInt10(env.SLURM_ARRAY_TASK_COUNT);
-    if (count === undefined) throw new ConfigValidationError('SLURM_ARRAY_TASK_ID', ['is set but SLURM_ARRAY_TASK_COUNT is not; pass --shard-count or set DBP_SHARD_COUNT']);
+    if (count === undefined)
+      throw new ConfigValidationError('SLURM_ARRAY_TASK_ID', [
+        'is set but SLURM_ARRAY_TASK_COUNT is not; pass --shard-count or set DBP_SHARD_COUNT',
+      ]);
     return check(slurmId - min, count, `SLURM_ARRAY_TASK_ID=${env.SLURM_ARRAY_TASK_ID} (min ${min}) of SLURM_ARRAY_TASK_COUNT=${count}`);
   }
   const k8s = parseInt10(env.JOB_COMPLETION_INDEX);
   if (k8s !== undefined) {
     const count = countOverride ?? parseInt10(env.JOB_COMPLETIONS);
-    if (count === undefined) throw new ConfigValidationError('JOB_COMPLETION_INDEX', ['is set but the shard count is unknown; set DBP_SHARD_COUNT (or JOB_COMPLETIONS) to the Job\'s completions, or pass --shard-count']);
+    if (count === undefined)
+      throw new ConfigValidationError('JOB_COMPLETION_INDEX', [
+        "is set but the shard count is unknown; set DBP_SHARD_COUNT (or JOB_COMPLETIONS) to the Job's completions, or pass --shard-count",
+      ]);
     return check(k8s, count, `JOB_COMPLETION_INDEX=${k8s} of ${count}`);
   }
   return UNSHARDED;

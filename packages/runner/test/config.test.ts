@@ -72,16 +72,26 @@ describe('run config validation', () => {
   it('a run config with leaderboard.threatModel ".." or name ".." is refused before anything runs', async () => {
     const cfg = toyConfig() as { name: string; leaderboard: Record<string, unknown> };
     const bad = { ...cfg, name: '..', leaderboard: { ...cfg.leaderboard, threatModel: '..' } };
-    expect(() => loadRunConfig(toyRegistry(), bad)).to.throw(ConfigValidationError).that.satisfies((e: ConfigValidationError) =>
-      e.problems.some((p) => p.startsWith('$.name:')) && e.problems.some((p) => p.startsWith('$.leaderboard.threatModel:')),
-    );
+    expect(() => loadRunConfig(toyRegistry(), bad))
+      .to.throw(ConfigValidationError)
+      .that.satisfies(
+        (e: ConfigValidationError) =>
+          e.problems.some((p) => p.startsWith('$.name:')) && e.problems.some((p) => p.startsWith('$.leaderboard.threatModel:')),
+      );
     const out = tmp();
     fs.writeFileSync(path.join(out, 'toy.safetensors'), '');
     const entries = path.join(out, 'entries');
     const deps = toyDeps();
     let err: unknown;
     try {
-      await runBenchmark({ registry: toyRegistry(), config: { ...cfg, leaderboard: { ...cfg.leaderboard, threatModel: '..' } }, baseDir: out, outDir: out, deps, entriesDir: entries });
+      await runBenchmark({
+        registry: toyRegistry(),
+        config: { ...cfg, leaderboard: { ...cfg.leaderboard, threatModel: '..' } },
+        baseDir: out,
+        outDir: out,
+        deps,
+        entriesDir: entries,
+      });
     } catch (e) {
       err = e;
     }
@@ -92,6 +102,8 @@ describe('run config validation', () => {
     // Where the runner derives the threat-model id, the same rule holds.
     expect(() => runThreat([], '..')).to.throw(DataFormatError, /leaderboard\.threatModel "\.\." is not a safe path segment/);
     expect(runThreat([], 'clean').id).to.equal('clean');
-    expect(() => entryPath(entries, { id: 'x', dataset: { id: 'cifar10', n: null }, threatModel: { id: '..', norm: 'none', eps: null } })).to.throw(ConfigValidationError, '$.threatModel.id');
+    expect(() =>
+      entryPath(entries, { id: 'x', dataset: { id: 'cifar10', n: null }, threatModel: { id: '..', norm: 'none', eps: null } }),
+    ).to.throw(ConfigValidationError, '$.threatModel.id');
   });
 });

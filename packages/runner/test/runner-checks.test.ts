@@ -17,16 +17,7 @@ import { PluginRegistry, vanishedGradientRows } from '@dbp-bench/framework';
 import * as models from '@dbp-bench/models';
 import { convertWeights, saveModel } from '@dbp-bench/models';
 import { validateEntry } from '@dbp-bench/leaderboard';
-import {
-  STALLED_FRACTION,
-  countChecks,
-  mergeRun,
-  parseShard,
-  readJournal,
-  runBenchmark,
-  sampleChecks,
-  type SampleRecord,
-} from '../src';
+import { STALLED_FRACTION, countChecks, mergeRun, parseShard, readJournal, runBenchmark, sampleChecks, type SampleRecord } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 const REPO_ROOT = path.resolve(__dirname, '../../../..');
@@ -60,7 +51,13 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
   this.timeout(120000);
 
   it('vanishedGradientRows: zero, NaN and infinite rows vanish; tiny and normal rows do not', () => {
-    const g = tf.tensor2d([[0, 0, 0], [1, NaN, 0], [0, Infinity, 1], [1e-30, 0, 0], [0.5, -2, 0]]);
+    const g = tf.tensor2d([
+      [0, 0, 0],
+      [1, NaN, 0],
+      [0, Infinity, 1],
+      [1e-30, 0, 0],
+      [0.5, -2, 0],
+    ]);
     expect(vanishedGradientRows(g)).to.deep.equal([true, true, true, false, false]);
     g.dispose();
   });
@@ -76,14 +73,29 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     expect(sampleChecks(a, 0.09995, 1, vanished)).to.include({ belowBudget: false }); // within the 1e-3 relative tolerance
     // Not counted robust (fooled), or kept clean on purpose: never stalled.
     expect(sampleChecks(a, 0, 0, vanished)).to.include({ stalled: false, belowBudget: false });
-    expect(sampleChecks(a, 0, 1, { gradientVanished: true, keptClean: true })).to.deep.equal({ gradientVanished: true, keptClean: true, stalled: false, belowBudget: false });
+    expect(sampleChecks(a, 0, 1, { gradientVanished: true, keptClean: true })).to.deep.equal({
+      gradientVanished: true,
+      keptClean: true,
+      stalled: false,
+      belowBudget: false,
+    });
     // No step size known: only a zero perturbation is a stall; l2 has no budget check.
-    expect(sampleChecks({ norm: 'l2', eps: 0.5, step: null }, 0.001, 1, vanished)).to.deep.equal({ gradientVanished: false, keptClean: false, stalled: false, belowBudget: null });
+    expect(sampleChecks({ norm: 'l2', eps: 0.5, step: null }, 0.001, 1, vanished)).to.deep.equal({
+      gradientVanished: false,
+      keptClean: false,
+      stalled: false,
+      belowBudget: null,
+    });
     expect(sampleChecks({ norm: 'l2', eps: 0.5, step: null }, 0, 1, vanished)).to.include({ stalled: true });
     // The 1% rule over all samples of the run (each unmoved sample once).
     const rec = (ran: boolean, checks?: SampleRecord['attacks'][0]['checks'], robust = 1): SampleRecord => ({
-      type: 'sample', position: 0, index: 0, label: 0, clean: { predictions: [0], mean: 1, worst: true, majority: true },
-      attacks: [{ name: 'a', ran, robust, robustWorst: robust > 0, robustMajority: robust > 0, ...(checks ? { checks } : {}) }], robust,
+      type: 'sample',
+      position: 0,
+      index: 0,
+      label: 0,
+      clean: { predictions: [0], mean: 1, worst: true, majority: true },
+      attacks: [{ name: 'a', ran, robust, robustWorst: robust > 0, robustMajority: robust > 0, ...(checks ? { checks } : {}) }],
+      robust,
     });
     const ok = { gradientVanished: false, keptClean: false, stalled: false, belowBudget: false };
     const records = Array.from({ length: 200 }, () => rec(true, ok));
@@ -92,7 +104,18 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     records[2] = rec(false);
     records[3] = rec(true); // an old record without checks
     let c = countChecks(records, 0, 'linf');
-    expect(c).to.deep.equal({ ran: 199, robust: 198, reported: 198, gradientVanished: 1, stalled: 2, unmoved: 2, keptClean: 0, belowBudget: 2, unchecked: 1, flags: [] });
+    expect(c).to.deep.equal({
+      ran: 199,
+      robust: 198,
+      reported: 198,
+      gradientVanished: 1,
+      stalled: 2,
+      unmoved: 2,
+      keptClean: 0,
+      belowBudget: 2,
+      unchecked: 1,
+      flags: [],
+    });
     expect(2 > STALLED_FRACTION * 200).to.equal(false);
     records[4] = rec(true, { ...ok, gradientVanished: true }, 0);
     c = countChecks(records, 0, 'linf');
@@ -111,7 +134,18 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
       expect(x.attacks[0].distance!.linf).to.equal(0);
     }
     const [pgd, apgd] = r.entry!.results.attacks.map((a) => a.checks!);
-    expect(pgd).to.deep.equal({ ran: 8, robust: 8, reported: 8, gradientVanished: 8, stalled: 8, unmoved: 8, keptClean: 0, belowBudget: 8, unchecked: 0, flags: ['stalled', 'below-budget'] });
+    expect(pgd).to.deep.equal({
+      ran: 8,
+      robust: 8,
+      reported: 8,
+      gradientVanished: 8,
+      stalled: 8,
+      unmoved: 8,
+      keptClean: 0,
+      belowBudget: 8,
+      unchecked: 0,
+      flags: ['stalled', 'below-budget'],
+    });
     // APGD starts at a random point of the sphere: its first gradient vanishes for every sample it ran on.
     expect(apgd.ran).to.equal(8);
     expect(apgd.reported).to.equal(8);
@@ -121,13 +155,18 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     expect(r.entry!.flags.unreliable).to.equal(true);
     validateEntry(r.entry);
     expect(r.checkWarning).to.match(/^WARNING: run toy-run .*overstated/);
-    expect(r.checkWarning).to.match(/attack 'pgd' \(pgd\): 8 of 10 samples \(80\.0%, limit 1%\) were not moved: 8 had an all-zero or non-finite first input gradient, 8 were counted robust/);
+    expect(r.checkWarning).to.match(
+      /attack 'pgd' \(pgd\): 8 of 10 samples \(80\.0%, limit 1%\) were not moved: 8 had an all-zero or non-finite first input gradient, 8 were counted robust/,
+    );
     expect(r.checkWarning).to.match(/attack 'apgd' \(apgd\): 8 of 10 samples/);
     expect(r.checkWarning!.split('\n').length).to.be.greaterThan(3);
   });
 
   it('does not flag the real PGD and APGD attacking the undefended linear classifier', async () => {
-    const small = (a: typeof PGD | typeof APGD) => ({ ...a, options: { ...a.options, eps: 0.02, ...('stepSize' in a.options ? { stepSize: 0.005 } : {}) } });
+    const small = (a: typeof PGD | typeof APGD) => ({
+      ...a,
+      options: { ...a.options, eps: 0.02, ...('stepSize' in a.options ? { stepSize: 0.005 } : {}) },
+    });
     const r = await run(toyConfig({ defense: 'identity', R: 1, attacks: [small(PGD), small(APGD)] }), tmp());
     for (const c of r.entry!.results.attacks.map((a) => a.checks!)) {
       expect(c.gradientVanished).to.equal(0);
@@ -151,7 +190,8 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     expect(c.belowBudget).to.equal(c.robust);
     expect(c.stalled).to.equal(0);
     expect(c.flags).to.deep.equal(['below-budget']);
-    for (const x of readJournal(r.journal).records.filter((y) => y.attacks[0].ran)) expect(x.attacks[0].distance!.linf).to.be.closeTo(0.03, 1e-6);
+    for (const x of readJournal(r.journal).records.filter((y) => y.attacks[0].ran))
+      expect(x.attacks[0].distance!.linf).to.be.closeTo(0.03, 1e-6);
     expect(r.checkWarning).to.match(/attack 'pgd-short' \(pgd\): \d+ of the \d+ samples counted robust never reached the l_inf budget/);
   });
 
@@ -169,8 +209,14 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
   });
 
   it('does not flag the real PGD on the published ResNet-56 at l_inf 1/255 (the case a zero Sign kernel stalled)', async function () {
-    const weights = path.resolve(process.env.DBP_SHARED_MODELS ?? path.resolve(REPO_ROOT, '../shared/models'), 'akamaster-resnet-cifar10/resnet56-4bfd9763.th');
-    const data = path.resolve(process.env.DBP_SHARED_DATA ?? path.resolve(REPO_ROOT, '../shared/data'), 'cifar-10/cifar-10-batches-bin-partial');
+    const weights = path.resolve(
+      process.env.DBP_SHARED_MODELS ?? path.resolve(REPO_ROOT, '../shared/models'),
+      'akamaster-resnet-cifar10/resnet56-4bfd9763.th',
+    );
+    const data = path.resolve(
+      process.env.DBP_SHARED_DATA ?? path.resolve(REPO_ROOT, '../shared/data'),
+      'cifar-10/cifar-10-batches-bin-partial',
+    );
     if (!fs.existsSync(weights) || !fs.existsSync(path.join(data, 'test_batch.bin'))) {
       console.log(`      (skipped: ${fs.existsSync(weights) ? data : weights} not found)`);
       this.skip();
@@ -193,9 +239,8 @@ describe('runner: attack checks (stalled attacks are not robustness)', function 
     expect(checks.ran).to.be.at.least(14);
     expect(checks.robust).to.be.greaterThan(0);
     expect(checks).to.deep.include({ reported: checks.ran, gradientVanished: 0, stalled: 0, belowBudget: 0, flags: [] });
-    for (const x of readJournal(r.journal).records.filter((y) => y.attacks[0].ran)) expect(x.attacks[0].distance!.linf * 255).to.be.closeTo(1, 1e-4);
+    for (const x of readJournal(r.journal).records.filter((y) => y.attacks[0].ran))
+      expect(x.attacks[0].distance!.linf * 255).to.be.closeTo(1, 1e-4);
     expect(r.checkWarning).to.equal(undefined);
   });
-
 });
-

@@ -51,9 +51,19 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
 
   it('the diffusion defenses declare their weights option a file (x-dbp-file)', () => {
     for (const schema of [DP_DDPM_SCHEMA, DP_DDIM_SCHEMA, DIFFPURE_SCHEMA]) {
-      expect(fileOptions(schema, { weights: 'unet.safetensors', strength: 0.1 })).to.deep.equal([{ path: 'weights', value: 'unet.safetensors' }]);
+      expect(fileOptions(schema, { weights: 'unet.safetensors', strength: 0.1 })).to.deep.equal([
+        { path: 'weights', value: 'unet.safetensors' },
+      ]);
     }
-    expect(fileOptions({ type: 'object', properties: { a: { type: 'object', properties: { f: { type: 'string', 'x-dbp-file': true } } }, n: { type: 'number' } } }, { a: { f: 'x.bin' }, n: 1 })).to.deep.equal([{ path: 'a.f', value: 'x.bin' }]);
+    expect(
+      fileOptions(
+        {
+          type: 'object',
+          properties: { a: { type: 'object', properties: { f: { type: 'string', 'x-dbp-file': true } } }, n: { type: 'number' } },
+        },
+        { a: { f: 'x.bin' }, n: 1 },
+      ),
+    ).to.deep.equal([{ path: 'a.f', value: 'x.bin' }]);
   });
 
   it('refuses to resume after the classifier weights changed, naming the file and both sha256 prefixes; --restart starts over', async () => {
@@ -61,10 +71,16 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     const file = path.join(out, 'toy.safetensors');
     fs.writeFileSync(file, 'weights v1');
     const partial = await run(toyConfig(), out, { stopAfterBatches: 1 });
-    expect(readJournal(partial.journal).header!.identity!.files[0]).to.deep.equal({ role: 'classifier.weights', path: 'toy.safetensors', sha256: sha256('weights v1') });
+    expect(readJournal(partial.journal).header!.identity!.files[0]).to.deep.equal({
+      role: 'classifier.weights',
+      path: 'toy.safetensors',
+      sha256: sha256('weights v1'),
+    });
     fs.writeFileSync(file, 'weights v2');
     const err = await refusal(run(toyConfig(), out));
-    expect(err.changes).to.deep.equal([`classifier.weights 'toy.safetensors' changed: sha256 ${sha256('weights v1').slice(0, 12)} -> ${sha256('weights v2').slice(0, 12)}`]);
+    expect(err.changes).to.deep.equal([
+      `classifier.weights 'toy.safetensors' changed: sha256 ${sha256('weights v1').slice(0, 12)} -> ${sha256('weights v2').slice(0, 12)}`,
+    ]);
     expect(err.message).to.match(/--restart/);
     expect(err.message).to.contain(partial.journal);
     // --restart: the journal is discarded and the run completes with the new inputs.
@@ -72,12 +88,17 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     expect(restarted.complete).to.equal(true);
     expect(restarted.batchesComputed).to.equal(4);
     expect(restarted.entry!.classifier.sha256).to.equal(sha256('weights v2'));
-    expect(restarted.entry!.provenance.files).to.deep.equal([{ role: 'classifier.weights', path: 'toy.safetensors', sha256: sha256('weights v2') }]);
-    const fresh = await run(toyConfig(), (() => {
-      const d = tmp();
-      fs.writeFileSync(path.join(d, 'toy.safetensors'), 'weights v2');
-      return d;
-    })());
+    expect(restarted.entry!.provenance.files).to.deep.equal([
+      { role: 'classifier.weights', path: 'toy.safetensors', sha256: sha256('weights v2') },
+    ]);
+    const fresh = await run(
+      toyConfig(),
+      (() => {
+        const d = tmp();
+        fs.writeFileSync(path.join(d, 'toy.safetensors'), 'weights v2');
+        return d;
+      })(),
+    );
     expect(readJournal(restarted.journal).records).to.deep.equal(readJournal(fresh.journal).records);
     // Unchanged inputs resume without complaint.
     expect((await run(toyConfig(), out)).batchesComputed).to.equal(0);
@@ -86,12 +107,22 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
   it('refuses after a defense weights file (a schema-declared file option) changed', async () => {
     const out = tmp();
     fs.writeFileSync(path.join(out, 'unet.bin'), 'unet v1');
-    const cfg = toyConfig({ defense: 'toy-file', defenseOptions: { weights: 'unet.bin' }, R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] });
+    const cfg = toyConfig({
+      defense: 'toy-file',
+      defenseOptions: { weights: 'unet.bin' },
+      R: 1,
+      attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }],
+    });
     const first = await run(cfg, out, { stopAfterBatches: 1 });
-    expect(readJournal(first.journal).header!.identity!.files.map((f) => f.role)).to.deep.equal(['classifier.weights', 'defense.options.weights']);
+    expect(readJournal(first.journal).header!.identity!.files.map((f) => f.role)).to.deep.equal([
+      'classifier.weights',
+      'defense.options.weights',
+    ]);
     fs.writeFileSync(path.join(out, 'unet.bin'), 'unet v2');
     const err = await refusal(run(cfg, out));
-    expect(err.changes).to.deep.equal([`defense.options.weights 'unet.bin' changed: sha256 ${sha256('unet v1').slice(0, 12)} -> ${sha256('unet v2').slice(0, 12)}`]);
+    expect(err.changes).to.deep.equal([
+      `defense.options.weights 'unet.bin' changed: sha256 ${sha256('unet v1').slice(0, 12)} -> ${sha256('unet v2').slice(0, 12)}`,
+    ]);
   });
 
   it('refuses after an external plugin module changed, naming the module; --restart works', async () => {
@@ -103,7 +134,10 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
       `// ${note}\nexports.register = (r) => r.add({ kind: 'defense', id: 'tmp-identity', description: 'identity', schema: { type: 'object', additionalProperties: false, properties: {} },\n` +
       `  create: () => ({ id: 'tmp-identity', capabilities: { stochastic: false, streams: [], gradientModes: ['exact'], networkCalls: 0 }, purify: (x) => x.clone() }) });\n`;
     fs.writeFileSync(path.join(plug, 'index.js'), source('v1'));
-    const cfg = { ...toyConfig({ defense: 'tmp-identity', R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] }), plugins: ['./plug'] };
+    const cfg = {
+      ...toyConfig({ defense: 'tmp-identity', R: 1, attacks: [{ id: 'toy-pgd', name: 'pgd', options: {} }] }),
+      plugins: ['./plug'],
+    };
     const first = await run(cfg, out, { stopAfterBatches: 1 });
     const mod = readJournal(first.journal).header!.identity!.modules.find((m) => m.name === 'tmp-plug')!;
     expect(mod).to.deep.include({ version: '0.0.1', files: 1, serves: ['defense:tmp-identity'] });
@@ -111,11 +145,18 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     clearModuleIdentityCache(); // a new process would hash the module again
     const err = await refusal(run(cfg, out));
     expect(err.changes).to.have.length(1);
-    expect(err.changes[0]).to.match(/^plugin module 'tmp-plug' \(serving defense:tmp-identity\) changed: built files sha256 [0-9a-f]{12} -> [0-9a-f]{12}$/);
+    expect(err.changes[0]).to.match(
+      /^plugin module 'tmp-plug' \(serving defense:tmp-identity\) changed: built files sha256 [0-9a-f]{12} -> [0-9a-f]{12}$/,
+    );
     expect(err.changes[0]).to.contain(mod.sha256!.slice(0, 12));
     const restarted = await run(cfg, out, { restart: true });
     expect(restarted.complete).to.equal(true);
-    expect(restarted.entry!.provenance.modules!.map((m) => m.name)).to.include.members(['@dbp-bench/runner', '@dbp-bench/framework', 'toys', 'tmp-plug']);
+    expect(restarted.entry!.provenance.modules!.map((m) => m.name)).to.include.members([
+      '@dbp-bench/runner',
+      '@dbp-bench/framework',
+      'toys',
+      'tmp-plug',
+    ]);
   });
 
   it('refuses a journal of an older version (no identity); restarts an empty journal silently', async () => {
@@ -145,7 +186,9 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     }
     expect(err).to.be.instanceOf(RunChangedError);
     expect(String(err)).to.match(/journal\.shard-1-of-2\.jsonl was computed with other inputs than .*journal\.shard-0-of-2\.jsonl/);
-    expect((err as RunChangedError).changes).to.deep.equal([`classifier.weights 'toy.safetensors' changed: sha256 ${sha256('weights v1').slice(0, 12)} -> ${sha256('weights v2').slice(0, 12)}`]);
+    expect((err as RunChangedError).changes).to.deep.equal([
+      `classifier.weights 'toy.safetensors' changed: sha256 ${sha256('weights v1').slice(0, 12)} -> ${sha256('weights v2').slice(0, 12)}`,
+    ]);
     // Redoing the stale shard with --restart makes the journals agree again.
     fs.writeFileSync(path.join(out, 'toy.safetensors'), 'weights v1');
     await run(toyConfig(), out, { shard: parseShard('1/2'), restart: true });
@@ -172,5 +215,4 @@ describe('runner: run identity (weights, plugin modules) and resume', function (
     expect(buildInfoCommit(built)).to.equal('f'.repeat(40));
     expect(dbpBenchCommit(built, {})).to.deep.equal({ commit: 'f'.repeat(40), source: 'build-info' });
   });
-
 });

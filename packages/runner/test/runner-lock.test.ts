@@ -10,7 +10,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFormatError, LockHeldError, MemoryLogger, hostTag, rejection } from '@dbp-bench/framework';
-import { checkRecords, lockFile, mergeRun, parseShard, readJournal, recordProblems, recordRules, readRunInfo, runBenchmark, type SampleRecord } from '../src';
+import {
+  checkRecords,
+  lockFile,
+  mergeRun,
+  parseShard,
+  readJournal,
+  recordProblems,
+  recordRules,
+  readRunInfo,
+  runBenchmark,
+  type SampleRecord,
+} from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 function tmp(): string {
@@ -32,7 +43,6 @@ function lines(file: string): string[] {
 describe('runner: one writer per run shard (lock)', function () {
   this.timeout(120000);
 
-
   it('refuses a second run of the same shard in one process, but lets another shard run; merge takes the run lock', async () => {
     const out = tmp();
     const a = runBenchmark({ registry: toyRegistry(), config: toyConfig(), baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null });
@@ -44,7 +54,10 @@ describe('runner: one writer per run shard (lock)', function () {
     const first = await a;
     expect(fs.readdirSync(first.runDir).filter((f) => f.startsWith('lock'))).to.deep.equal([]);
     // merge writes the run directory's entry: it is refused while an unsharded run holds lock.json
-    fs.writeFileSync(lockFile(first.runDir, { index: 0, count: 1 }), JSON.stringify({ pid: process.pid, host: 'node-b', started: new Date().toISOString(), command: 'dbp-bench run', token: 'ab' }));
+    fs.writeFileSync(
+      lockFile(first.runDir, { index: 0, count: 1 }),
+      JSON.stringify({ pid: process.pid, host: 'node-b', started: new Date().toISOString(), command: 'dbp-bench run', token: 'ab' }),
+    );
     expect(() => mergeRun([first.journal])).to.throw(LockHeldError, /locked by pid \d+ on host node-b/);
   });
 
@@ -53,7 +66,10 @@ describe('runner: one writer per run shard (lock)', function () {
     const partial = await run(toyConfig(), out, { stopAfterBatches: 1 });
     const lock = lockFile(partial.runDir, { index: 0, count: 1 });
     const dead = deadPid();
-    fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname(), started: '2024-01-01T00:00:00.000Z', command: 'dbp-bench run', token: '00' }));
+    fs.writeFileSync(
+      lock,
+      JSON.stringify({ pid: dead, host: os.hostname(), started: '2024-01-01T00:00:00.000Z', command: 'dbp-bench run', token: '00' }),
+    );
     // and a temporary of the killed process's finalisation
     const stale = path.join(partial.runDir, `results.jsonl.tmp-${dead}-${hostTag()}-deadbeef`);
     fs.writeFileSync(stale, '{"type":"sam');
@@ -91,7 +107,9 @@ describe('runner: records are deduplicated and checked before aggregation', func
     fs.appendFileSync(full.journal, JSON.stringify(rec) + '\n');
     const err = await rejection(run(toyConfig(), out));
     expect(err).to.be.instanceOf(DataFormatError);
-    expect(err.message).to.contain(`journal.jsonl: sample at position ${rec.position} (dataset index ${rec.index}) is journaled twice with different contents`);
+    expect(err.message).to.contain(
+      `journal.jsonl: sample at position ${rec.position} (dataset index ${rec.index}) is journaled twice with different contents`,
+    );
   });
 
   it('a tampered record (clean mean edited: 56.25% instead of 50%) is refused by finalisation and by merge, naming the sample', async () => {
@@ -125,17 +143,27 @@ describe('runner: records are deduplicated and checked before aggregation', func
       f(x);
       return recordProblems(x, rules);
     };
-    expect(edit(survivor, (x) => (x.position = 6))).to.deep.equal(['position 6 is outside this journal\'s plan (positions 0..5)']);
+    expect(edit(survivor, (x) => (x.position = 6))).to.deep.equal(["position 6 is outside this journal's plan (positions 0..5)"]);
     expect(edit(survivor, (x) => (x.index = 99))[0]).to.match(/dataset index 99, the run's subset has index/);
     expect(edit(survivor, (x) => x.clean.predictions.push(0))[0]).to.match(/clean has 3 predictions, the run draws R = 2/);
     expect(edit(survivor, (x) => (x.attacks[0].ran = false))[0]).to.match(/attack 'pgd-eot' did not run although the sample survived/);
     expect(edit(fooled, (x) => (x.attacks[0].ran = true))[0]).to.match(/attack 'pgd-eot' ran on a sample already fooled/);
-    expect(edit(survivor, (x) => (x.attacks[0].robust = x.attacks[0].robust + 0.5))[0]).to.match(/attack 'pgd-eot': robust fraction .*expected .* \(min of the previous/);
-    expect(edit(survivor, (x) => (x.attacks[0].distance!.linf = 0.2)).join()).to.match(/attack 'pgd-eot': \|\|delta\|\|_inf = 0.2 exceeds the budget eps = 0.1/);
-    expect(edit(fooled, (x) => (x.robust = 0.5)).join()).to.match(/robust fraction 0.5, but the running fraction after the last attack is 0.*counted robust \(0.5\) above its clean accuracy \(0\)/);
-    expect(edit(survivor, (x) => (x.attacks[1].name = 'apgd'))[0]).to.match(/attacks\[1\] is named "apgd", the run's attack 1 is 'dw-both'/);
+    expect(edit(survivor, (x) => (x.attacks[0].robust = x.attacks[0].robust + 0.5))[0]).to.match(
+      /attack 'pgd-eot': robust fraction .*expected .* \(min of the previous/,
+    );
+    expect(edit(survivor, (x) => (x.attacks[0].distance!.linf = 0.2)).join()).to.match(
+      /attack 'pgd-eot': \|\|delta\|\|_inf = 0.2 exceeds the budget eps = 0.1/,
+    );
+    expect(edit(fooled, (x) => (x.robust = 0.5)).join()).to.match(
+      /robust fraction 0.5, but the running fraction after the last attack is 0.*counted robust \(0.5\) above its clean accuracy \(0\)/,
+    );
+    expect(edit(survivor, (x) => (x.attacks[1].name = 'apgd'))[0]).to.match(
+      /attacks\[1\] is named "apgd", the run's attack 1 is 'dw-both'/,
+    );
     // checks are consistent with distance and robust fraction
-    expect(edit(survivor, (x) => (x.attacks[0].checks!.belowBudget = !x.attacks[0].checks!.belowBudget))[0]).to.match(/checks.belowBudget is (true|false), its distance and robust fraction give/);
+    expect(edit(survivor, (x) => (x.attacks[0].checks!.belowBudget = !x.attacks[0].checks!.belowBudget))[0]).to.match(
+      /checks.belowBudget is (true|false), its distance and robust fraction give/,
+    );
     // shard plan: shard 1/2 of 6 samples in batches of 3 holds positions 3..5
     expect(recordRules(readRunInfo(full.runDir), { index: 1, count: 2 }).range).to.deep.equal({ start: 3, end: 6 });
     expect(checkRecords([...recs, recs[0]], rules, 'j').duplicates).to.equal(1);

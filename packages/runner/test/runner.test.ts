@@ -5,15 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DataFormatError, Journal, SanityCheckError, sha256 } from '@dbp-bench/framework';
 import { readEntry, validateEntry } from '@dbp-bench/leaderboard';
-import {
-  mergeRun,
-  parseShard,
-  readJournal,
-  resolveShard,
-  runBenchmark,
-  shardBatches,
-  type SampleRecord,
-} from '../src';
+import { mergeRun, parseShard, readJournal, resolveShard, runBenchmark, shardBatches, type SampleRecord } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 function tmp(): string {
@@ -36,7 +28,10 @@ describe('runner: shards', () => {
   });
 
   it('reads SLURM arrays and Kubernetes indexed jobs from the environment', () => {
-    expect(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '4' })).to.include({ index: 2, count: 4 });
+    expect(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '4' })).to.include({
+      index: 2,
+      count: 4,
+    });
     expect(resolveShard(undefined, { JOB_COMPLETION_INDEX: '1', DBP_SHARD_COUNT: '3' })).to.include({ index: 1, count: 3 });
     expect(resolveShard(undefined, { JOB_COMPLETION_INDEX: '0', JOB_COMPLETIONS: '2' })).to.include({ index: 0, count: 2 });
     expect(() => resolveShard(undefined, { JOB_COMPLETION_INDEX: '1' })).to.throw(/DBP_SHARD_COUNT/);
@@ -45,7 +40,12 @@ describe('runner: shards', () => {
   });
 
   it('splits batches into contiguous, complete, disjoint ranges', () => {
-    for (const [b, n] of [[4, 2], [5, 3], [2, 5], [7, 7]]) {
+    for (const [b, n] of [
+      [4, 2],
+      [5, 3],
+      [2, 5],
+      [7, 7],
+    ]) {
       const covered: number[] = [];
       for (let i = 0; i < n; i++) {
         const r = shardBatches(b, { index: i, count: n });
@@ -90,7 +90,10 @@ describe('runner: benchmark runs on toy plugins', function () {
     expect(entry.results.robust!.value).to.be.closeTo(100 * mean, 1e-3);
     expect(entry.results.robust!.value).to.be.at.most(entry.results.clean!.value);
     expect(entry.results.attacks.map((a) => a.name)).to.deep.equal(['pgd-eot', 'dw-both']);
-    expect(entry.protocol!.attacks.map((a) => [a.noisePolicy, a.eot])).to.deep.equal([['fresh', 2], ['both', 1]]);
+    expect(entry.protocol!.attacks.map((a) => [a.noisePolicy, a.eot])).to.deep.equal([
+      ['fresh', 2],
+      ['both', 1],
+    ]);
     // The entry in the entries directory links a results file with the right hash.
     const file = path.join(out, 'entries', 'toy-data', 'linf-0.1', 'toy-run.json');
     const loaded = readEntry(file);
@@ -166,12 +169,21 @@ describe('runner: benchmark runs on toy plugins', function () {
     j.append({ ...JSON.parse(lines[0]), shard: { index: 0, count: 2 } });
     j.append(rec);
     j.close();
-    expect(() => mergeRun([a.runDir])).to.throw(DataFormatError, new RegExp(`sample at position ${rec.position} .*differs from its record`));
+    expect(() => mergeRun([a.runDir])).to.throw(
+      DataFormatError,
+      new RegExp(`sample at position ${rec.position} .*differs from its record`),
+    );
     // The same sample tampered inconsistently (its robust fraction flipped) is refused by the record checks.
     const bad = JSON.parse(lines[1 + rec.position]) as SampleRecord;
     bad.robust = 1;
-    fs.writeFileSync(path.join(a.runDir, 'journal.shard-0-of-2.jsonl'), JSON.stringify({ ...JSON.parse(lines[0]), shard: { index: 0, count: 2 } }) + '\n' + JSON.stringify(bad) + '\n');
-    expect(() => mergeRun([a.runDir])).to.throw(DataFormatError, new RegExp(`journal.shard-0-of-2.jsonl: sample at position ${rec.position} \\(dataset index ${rec.index}\\) robust fraction 1, but`));
+    fs.writeFileSync(
+      path.join(a.runDir, 'journal.shard-0-of-2.jsonl'),
+      JSON.stringify({ ...JSON.parse(lines[0]), shard: { index: 0, count: 2 } }) + '\n' + JSON.stringify(bad) + '\n',
+    );
+    expect(() => mergeRun([a.runDir])).to.throw(
+      DataFormatError,
+      new RegExp(`journal.shard-0-of-2.jsonl: sample at position ${rec.position} \\(dataset index ${rec.index}\\) robust fraction 1, but`),
+    );
   });
 });
 
@@ -216,7 +228,16 @@ describe('runner: sanity checks', function () {
   it('rejects attacks with different threat models in one run', async () => {
     let err: unknown;
     try {
-      await run(toyConfig({ defense: 'identity', attacks: [{ id: 'toy-pgd', name: 'a', options: { eot: { samples: 2 } } }, { id: 'toy-dw', name: 'b', options: { eps: 0.2 } }] }), tmp());
+      await run(
+        toyConfig({
+          defense: 'identity',
+          attacks: [
+            { id: 'toy-pgd', name: 'a', options: { eot: { samples: 2 } } },
+            { id: 'toy-dw', name: 'b', options: { eps: 0.2 } },
+          ],
+        }),
+        tmp(),
+      );
     } catch (e) {
       err = e;
     }

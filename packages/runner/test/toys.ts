@@ -50,7 +50,10 @@ export class ToyClassifier implements Classifier {
   private readonly b: tf.Tensor1D;
   constructor(scale = 4) {
     const { w, b } = toyWeights();
-    this.w = tf.tensor2d(w.map((v) => v * scale), [D, CLASSES]);
+    this.w = tf.tensor2d(
+      w.map((v) => v * scale),
+      [D, CLASSES],
+    );
     this.b = tf.tensor1d(b);
   }
   logits(x: tf.Tensor4D): tf.Tensor2D {
@@ -68,7 +71,15 @@ class ToyDataset implements Dataset {
   private readonly images: Float32Array;
   private readonly labels_: Int32Array;
   constructor(size: number) {
-    this.info = { id: 'toy-data', split: 'test', size, shape: [H, H, 1] as const, numClasses: CLASSES, classNames: ['a', 'b', 'c'], source: 'seeded' };
+    this.info = {
+      id: 'toy-data',
+      split: 'test',
+      size,
+      shape: [H, H, 1] as const,
+      numClasses: CLASSES,
+      classNames: ['a', 'b', 'c'],
+      source: 'seeded',
+    };
     const rng = new SeededRng(3, 'toy-data');
     this.images = new Float32Array(size * D).map(() => rng.uniform());
     const { w, b } = toyWeights();
@@ -108,7 +119,12 @@ class IdentityToy implements Defense {
 /** x + sigma * noise (forward stream) + a second, `reverse`-stream draw; clipped to [0,1]. */
 class NoisyToy implements Defense {
   readonly id = 'toy-noise';
-  readonly capabilities = { stochastic: true, streams: ['forward', 'reverse'] as NoiseStreamKind[], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 2 };
+  readonly capabilities = {
+    stochastic: true,
+    streams: ['forward', 'reverse'] as NoiseStreamKind[],
+    gradientModes: ['exact', 'bpda'] as GradientMode[],
+    networkCalls: 2,
+  };
   constructor(private readonly sigma: number) {}
   purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
     return tf.tidy(() => {
@@ -146,7 +162,10 @@ class ZeroGradToy implements Defense {
   readonly id = 'toy-zero-grad';
   readonly capabilities = { stochastic: false, streams: [], gradientModes: ['exact', 'bpda'] as GradientMode[], networkCalls: 0 };
   purify(x: tf.Tensor4D): tf.Tensor4D {
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.clone(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+      value: tf.clone(args[0] as tf.Tensor),
+      gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+    }));
     return f(x) as tf.Tensor4D;
   }
 }
@@ -162,13 +181,24 @@ export type Policy = NoisePolicy;
 export class ToyPgd implements Attack {
   readonly id: string;
   readonly threat;
-  constructor(readonly options: { eps: number; steps: number; stepSize: number; eot: { samples: number }; policy: Policy; overshoot: number }, id = 'toy-pgd') {
+  constructor(
+    readonly options: { eps: number; steps: number; stepSize: number; eot: { samples: number }; policy: Policy; overshoot: number },
+    id = 'toy-pgd',
+  ) {
     this.id = id;
     this.threat = { norm: 'linf' as const, eps: options.eps };
   }
   protocol(): AttackProtocol {
     const o = this.options;
-    return { policy: o.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: 1, gradient: 'target', stepSize: o.stepSize, requires: { inputGradients: true } };
+    return {
+      policy: o.policy,
+      eotSamples: o.eot.samples,
+      steps: o.steps,
+      restarts: 1,
+      gradient: 'target',
+      stepSize: o.stepSize,
+      requires: { inputGradients: true },
+    };
   }
   async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {
     const K = this.options.eot.samples;
@@ -176,11 +206,20 @@ export class ToyPgd implements Attack {
     let adv = tf.clone(x);
     for (let s = 0; s < this.options.steps; s++) {
       const next = tf.tidy(() => {
-        const idx = tf.tensor1d(rows.map((_, i) => Math.floor(i / K)), 'int32');
+        const idx = tf.tensor1d(
+          rows.map((_, i) => Math.floor(i / K)),
+          'int32',
+        );
         const yk = tf.gather(y, idx);
         const g = tf.grad((a: tf.Tensor) => {
           const xr = tf.gather(a, idx) as tf.Tensor4D;
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(yk as tf.Tensor1D, CLASSES), target.logits(xr, rows), undefined, 0, tf.Reduction.SUM);
+          return tf.losses.softmaxCrossEntropy(
+            tf.oneHot(yk as tf.Tensor1D, CLASSES),
+            target.logits(xr, rows),
+            undefined,
+            0,
+            tf.Reduction.SUM,
+          );
         })(adv);
         const stepped = tf.add(adv, tf.mul(this.options.stepSize, tf.sign(g)));
         const lo = tf.sub(x, this.options.eps * this.options.overshoot);
@@ -214,30 +253,83 @@ export function toyRegistry(): PluginRegistry {
     name: 'toys',
     register(reg) {
       reg.add({
-        kind: 'dataset', id: 'toy-data', description: 'seeded 4x4 images',
+        kind: 'dataset',
+        id: 'toy-data',
+        description: 'seeded 4x4 images',
         schema: { type: 'object', additionalProperties: false, properties: { size: { type: 'integer', default: 12 } } },
         create: (o: { size: number }) => new ToyDataset(o.size),
       });
-      reg.add({ kind: 'defense', id: 'identity', description: 'identity', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new IdentityToy() });
       reg.add({
-        kind: 'defense', id: 'toy-noise', description: 'additive noise',
+        kind: 'defense',
+        id: 'identity',
+        description: 'identity',
+        schema: { type: 'object', additionalProperties: false, properties: {} },
+        create: () => new IdentityToy(),
+      });
+      reg.add({
+        kind: 'defense',
+        id: 'toy-noise',
+        description: 'additive noise',
         schema: { type: 'object', additionalProperties: false, properties: { sigma: { type: 'number', default: 0.25 } } },
         create: (o: { sigma: number }) => new NoisyToy(o.sigma),
       });
-      reg.add({ kind: 'defense', id: 'toy-round', description: 'rounding', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new RoundToy() });
-      reg.add({ kind: 'defense', id: 'toy-quantize', description: 'quantiser without an exact gradient', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new QuantizeToy() });
-      reg.add({ kind: 'defense', id: 'toy-zero-grad', description: 'zero backward', schema: { type: 'object', additionalProperties: false, properties: {} }, create: () => new ZeroGradToy() });
       reg.add({
-        kind: 'defense', id: 'toy-file', description: 'identity with a weights file',
-        schema: { type: 'object', additionalProperties: false, required: ['weights'], properties: { weights: { type: 'string', [FILE_OPTION_KEYWORD]: true } } },
+        kind: 'defense',
+        id: 'toy-round',
+        description: 'rounding',
+        schema: { type: 'object', additionalProperties: false, properties: {} },
+        create: () => new RoundToy(),
+      });
+      reg.add({
+        kind: 'defense',
+        id: 'toy-quantize',
+        description: 'quantiser without an exact gradient',
+        schema: { type: 'object', additionalProperties: false, properties: {} },
+        create: () => new QuantizeToy(),
+      });
+      reg.add({
+        kind: 'defense',
+        id: 'toy-zero-grad',
+        description: 'zero backward',
+        schema: { type: 'object', additionalProperties: false, properties: {} },
+        create: () => new ZeroGradToy(),
+      });
+      reg.add({
+        kind: 'defense',
+        id: 'toy-file',
+        description: 'identity with a weights file',
+        schema: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['weights'],
+          properties: { weights: { type: 'string', [FILE_OPTION_KEYWORD]: true } },
+        },
         create: (o: { weights: string }, ctx) => {
           if (!fs.existsSync(ctx.resolvePath(o.weights))) throw new Error(`toy-file: ${o.weights} not found`);
           return new FileToy();
         },
       });
-      reg.add({ kind: 'attack', id: 'toy-pgd', description: 'sign PGD', schema: pgdSchema('fresh', 1), create: (o) => new ToyPgd(o, 'toy-pgd') });
-      reg.add({ kind: 'attack', id: 'toy-dw', description: 'sign PGD on keyed noise', schema: pgdSchema('both', 1), create: (o) => new ToyPgd(o, 'toy-dw') });
-      reg.add({ kind: 'attack', id: 'toy-cheat', description: 'exceeds its budget', schema: pgdSchema('fresh', 3), create: (o) => new ToyPgd(o, 'toy-cheat') });
+      reg.add({
+        kind: 'attack',
+        id: 'toy-pgd',
+        description: 'sign PGD',
+        schema: pgdSchema('fresh', 1),
+        create: (o) => new ToyPgd(o, 'toy-pgd'),
+      });
+      reg.add({
+        kind: 'attack',
+        id: 'toy-dw',
+        description: 'sign PGD on keyed noise',
+        schema: pgdSchema('both', 1),
+        create: (o) => new ToyPgd(o, 'toy-dw'),
+      });
+      reg.add({
+        kind: 'attack',
+        id: 'toy-cheat',
+        description: 'exceeds its budget',
+        schema: pgdSchema('fresh', 3),
+        create: (o) => new ToyPgd(o, 'toy-cheat'),
+      });
     },
   });
   return r;
@@ -261,7 +353,18 @@ export function toyDeps(): RunnerDeps & { loaded: number } {
 }
 
 /** A run config for the toys. */
-export function toyConfig(over: { defense?: string; defenseOptions?: object; attacks?: object[]; n?: number; batchSize?: number; R?: number; name?: string; sanity?: boolean } = {}): object {
+export function toyConfig(
+  over: {
+    defense?: string;
+    defenseOptions?: object;
+    attacks?: object[];
+    n?: number;
+    batchSize?: number;
+    R?: number;
+    name?: string;
+    sanity?: boolean;
+  } = {},
+): object {
   return {
     name: over.name ?? 'toy-run',
     seed: 5,

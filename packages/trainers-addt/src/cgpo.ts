@@ -54,9 +54,14 @@ export interface Coefs {
 /** Build the coefficients of integer timesteps `t` from a schedule (values in float64, cast once to float32). */
 export function coefsFor(t: ArrayLike<number>, alphasCumprod: ArrayLike<number>, gamma: GammaOptions = GAMMA_DEFAULTS, rMax = 10): Coefs {
   const b = t.length;
-  const col = (f: (a: number) => number): tf.Tensor4D => tf.tensor4d(Float32Array.from({ length: b }, (_, i) => f(alphasCumprod[t[i]])), [b, 1, 1, 1]);
+  const col = (f: (a: number) => number): tf.Tensor4D =>
+    tf.tensor4d(
+      Float32Array.from({ length: b }, (_, i) => f(alphasCumprod[t[i]])),
+      [b, 1, 1, 1],
+    );
   for (let i = 0; i < b; i++) {
-    if (!(Number.isInteger(t[i]) && t[i] >= 0 && t[i] < alphasCumprod.length)) throw new DbpError('E_ASSERT', `timestep ${t[i]} is outside 0..${alphasCumprod.length - 1}`);
+    if (!(Number.isInteger(t[i]) && t[i] >= 0 && t[i] < alphasCumprod.length))
+      throw new DbpError('E_ASSERT', `timestep ${t[i]} is outside 0..${alphasCumprod.length - 1}`);
   }
   return {
     t: tf.tensor1d(Float32Array.from(t), 'float32'),
@@ -199,7 +204,11 @@ export const X0_PGD_DEFAULTS: X0PgdOptions = { eps: 8 / 255, stepSize: 4 / 255, 
  * classifier's CE with a fresh eps each step (no accumulation), l_inf budget, x0 + delta in [-1, 1];
  * x_t = sqrt(abar) x0 + sqrt(1-abar) (eps + r_t delta). Returns delta (in [-1,1] units).
  */
-export function x0Pgd(inp: Omit<CgpoInputs, 'objective' | 'onGradient'> & { readonly options: X0PgdOptions }): { delta: tf.Tensor4D; lastObjective: number; gradientEvaluations: number } {
+export function x0Pgd(inp: Omit<CgpoInputs, 'objective' | 'onGradient'> & { readonly options: X0PgdOptions }): {
+  delta: tf.Tensor4D;
+  lastObjective: number;
+  gradientEvaluations: number;
+} {
   const { model, x0, coefs: c } = inp;
   if (!inp.classifier) throw new DbpError('E_ASSERT', 'x0Pgd: needs a classifier');
   const eps2 = 2 * inp.options.eps;

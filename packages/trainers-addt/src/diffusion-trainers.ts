@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
-
   SeededRng,
   type Classifier,
   type Dataset,
@@ -40,7 +39,6 @@ import {
   openTrainData,
   runTraining,
   tfSeed,
-  type CommonTrainOptions,
   type LoopContext,
   type NamedParam,
   type StepOutput,
@@ -96,8 +94,18 @@ export const unetModelSchema = {
   properties: {
     preset: { enum: Object.keys(UNET_PRESETS), default: 'mnist' },
     config: { type: 'object', default: {}, description: 'Overrides of the preset (UNetConfig fields).' },
-    init: { type: ['string', 'null'], default: null, description: 'UNet weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.' },
-    dropout: { type: ['number', 'null'], minimum: 0, exclusiveMaximum: 1, default: null, description: 'Dropout during training (null: from the preset / loaded model).' },
+    init: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'UNet weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.',
+    },
+    dropout: {
+      type: ['number', 'null'],
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: null,
+      description: 'Dropout during training (null: from the preset / loaded model).',
+    },
   },
 } as const;
 
@@ -117,7 +125,8 @@ const diffusionEvalSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'Held-out denoising loss on n images of `split` drawn stratified by class (equal per class as far as possible) with `seed`, at fixed timesteps and noise (comparable across evaluations).',
+  description:
+    'Held-out denoising loss on n images of `split` drawn stratified by class (equal per class as far as possible) with `seed`, at fixed timesteps and noise (comparable across evaluations).',
   properties: {
     enabled: { type: 'boolean', default: true },
     split: { type: 'string', default: 'test' },
@@ -154,7 +163,10 @@ export async function buildUNet(o: UNetModelOptions, info: Dataset['info'], seed
       loaded.dispose();
     }
   } else {
-    const config: UNetConfig = { ...UNET_PRESETS[o.preset as keyof typeof UNET_PRESETS], ...(o.config as Partial<UNetConfig>) } as UNetConfig;
+    const config: UNetConfig = {
+      ...UNET_PRESETS[o.preset as keyof typeof UNET_PRESETS],
+      ...(o.config as Partial<UNetConfig>),
+    } as UNetConfig;
     if (o.dropout !== null) config.dropout = o.dropout;
     model = new UNet(config, seed);
   }
@@ -179,7 +191,14 @@ function namedParams(model: { namedWeights(): Map<string, tf.Variable>; trainabl
  * Held-out denoising MSE with fixed per-image timesteps and noise (seeded by `seed`), so successive
  * evaluations measure the same thing.
  */
-export async function evaluateDenoising(model: UNet, dataset: Dataset, indices: readonly number[], batchSize: number, abar: Float64Array, seed: number): Promise<Record<string, number>> {
+export async function evaluateDenoising(
+  model: UNet,
+  dataset: Dataset,
+  indices: readonly number[],
+  batchSize: number,
+  abar: Float64Array,
+  seed: number,
+): Promise<Record<string, number>> {
   model.setTraining(false);
   const rng = new SeededRng(seed, 'eval-denoise');
   let sum = 0;
@@ -238,7 +257,16 @@ export class DiffusionTask implements TrainingTask {
       if (!a) {
         target = normal();
       } else if (a.ablation === 'no-rbgm') {
-        const r = x0Pgd({ model: this.model, classifier: a.classifier, x0, labels, coefs: c, iterations: a.iterations, noise: normal, options: a.noRbgm });
+        const r = x0Pgd({
+          model: this.model,
+          classifier: a.classifier,
+          x0,
+          labels,
+          coefs: c,
+          iterations: a.iterations,
+          noise: normal,
+          options: a.noRbgm,
+        });
         this.lastCgpoEvaluations = r.gradientEvaluations;
         metrics.cgpoCe = r.lastObjective;
         const eps = normal();
@@ -296,7 +324,10 @@ export class DiffusionTrainer implements Trainer {
       if (this.id === 'addt') {
         const ao = o as AddtTrainOptions;
         if (ao.ablation !== 'no-guidance') {
-          if (!ao.classifier) throw new ConfigValidationError(`options of trainer 'addt'`, [`$.classifier: required for ablation '${ao.ablation}' (CGPO needs the frozen classifier)`]);
+          if (!ao.classifier)
+            throw new ConfigValidationError(`options of trainer 'addt'`, [
+              `$.classifier: required for ablation '${ao.ablation}' (CGPO needs the frozen classifier)`,
+            ]);
           classifier = await loadClassifier(this.ctx.resolvePath(ao.classifier));
           classifier.setTraining(false);
         }
@@ -304,7 +335,11 @@ export class DiffusionTrainer implements Trainer {
       }
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
-        const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
+        const evalSet = await openDatasetRef(
+          this.ctx,
+          { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } },
+          `options.eval of trainer '${this.id}'`,
+        );
         const idx = await heldOutIndices(evalSet, o.eval.n, o.eval.seed);
         evaluation = () => evaluateDenoising(model, evalSet, idx, o.eval.batchSize, abar, o.seed);
       }

@@ -19,7 +19,14 @@ import { ShapeMismatchError } from '@dbp-bench/framework';
  * to the sorted rows of `sample`, in place into `out`. `index(row, k)` gives the flat offset of the
  * k-th element of a row (so NHWC rows can be read without a transpose).
  */
-function rankMatch(values: Float32Array, sample: Float32Array, out: Float32Array, rows: number, rowLen: number, index: (row: number, k: number) => number): void {
+function rankMatch(
+  values: Float32Array,
+  sample: Float32Array,
+  out: Float32Array,
+  rows: number,
+  rowLen: number,
+  index: (row: number, k: number) => number,
+): void {
   const v = new Float64Array(rowLen);
   const z = new Float32Array(rowLen);
   const order = new Uint32Array(rowLen);

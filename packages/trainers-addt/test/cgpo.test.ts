@@ -4,7 +4,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, hash32, type Classifier, type EpsModel } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, createClassifier, type ClassifierModel } from '@dbp-bench/models';
 import { alphasCumprod, linearBetas } from '@dbp-bench/defenses-dbp';
-import { addtLoss, cgpo, classifierLossOnX0, coefsFor, ddpmLoss, disposeCoefs, mixedNoise, noised, rbgm, x0Estimate, x0Pgd, type NoiseFn } from '../src';
+import {
+  addtLoss,
+  cgpo,
+  classifierLossOnX0,
+  coefsFor,
+  ddpmLoss,
+  disposeCoefs,
+  mixedNoise,
+  noised,
+  rbgm,
+  x0Estimate,
+  x0Pgd,
+  type NoiseFn,
+} from '../src';
 
 const abar = alphasCumprod(linearBetas(1000));
 
@@ -36,10 +49,17 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
   let labels: tf.Tensor1D;
   before(() => {
     unet = new UNet({ ...UNET_PRESETS.tiny }, 1);
-    clf = createClassifier('small-cnn', { numClasses: 10, inputShape: [16, 16, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [8, 8], hidden: 16 }, 2);
+    clf = createClassifier(
+      'small-cnn',
+      { numClasses: 10, inputShape: [16, 16, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [8, 8], hidden: 16 },
+      2,
+    );
     clf.setTraining(false);
     const rng = new SeededRng(11);
-    x0 = tf.tensor4d(Float32Array.from({ length: 2 * 16 * 16 * 3 }, () => rng.uniform() * 2 - 1), shape);
+    x0 = tf.tensor4d(
+      Float32Array.from({ length: 2 * 16 * 16 * 3 }, () => rng.uniform() * 2 - 1),
+      shape,
+    );
     labels = tf.tensor1d([3, 7], 'int32');
   });
   after(() => {
@@ -80,7 +100,17 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
     const classifier = countingClassifier(clf);
     const grads: tf.Tensor4D[] = [];
     const before = tf.memory().numTensors;
-    const r = cgpo({ model, classifier, x0, labels, coefs: c, iterations: K, objective: 'ce', noise, onGradient: (_k, g) => grads.push(g.clone()) });
+    const r = cgpo({
+      model,
+      classifier,
+      x0,
+      labels,
+      coefs: c,
+      iterations: K,
+      objective: 'ce',
+      noise,
+      onGradient: (_k, g) => grads.push(g.clone()),
+    });
     expect(r.gradientEvaluations).to.equal(K);
     expect(model.calls).to.equal(K);
     expect(classifier.calls).to.equal(K);
@@ -92,7 +122,15 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
     expect(tf.tidy(() => tf.max(tf.abs(r.G)).dataSync()[0])).to.be.greaterThan(0);
     // each gradient is d CE(C(x0_hat/2+0.5)) / d eps_delta at eps_delta_k = RBGM(g_0 + ... + g_{k-1}) (k > 0)
     for (let k = 0; k < K; k++) {
-      const edk = k === 0 ? noise(0, 'init') : tf.tidy(() => rbgm(grads.slice(0, k).reduce((a, g) => tf.add(a, g) as tf.Tensor4D, tf.zerosLike(x0) as tf.Tensor4D), noise(k - 1, 'rbgm')));
+      const edk =
+        k === 0
+          ? noise(0, 'init')
+          : tf.tidy(() =>
+              rbgm(
+                grads.slice(0, k).reduce((a, g) => tf.add(a, g) as tf.Tensor4D, tf.zerosLike(x0) as tf.Tensor4D),
+                noise(k - 1, 'rbgm'),
+              ),
+            );
       const eps = noise(k, 'eps');
       const g = tf.tidy(() =>
         tf.grad((ed: tf.Tensor) => {
@@ -132,7 +170,9 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
       return p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
     };
     const ce = (z: tf.Tensor): tf.Scalar =>
-      tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, 10), tf.logSoftmax(clf.logits(tf.add(tf.mul(z, 0.5), 0.5) as tf.Tensor4D))), 1))) as tf.Scalar;
+      tf.neg(
+        tf.mean(tf.sum(tf.mul(tf.oneHot(labels, 10), tf.logSoftmax(clf.logits(tf.add(tf.mul(z, 0.5), 0.5) as tf.Tensor4D))), 1)),
+      ) as tf.Scalar;
     const a = tf.valueAndGrad((z: tf.Tensor) => classifierLossOnX0(clf, z as tf.Tensor4D, labels))(x0);
     const b = tf.valueAndGrad(ce)(x0);
     expect(same(a.value, b.value)).to.equal(true);
@@ -161,7 +201,16 @@ describe('trainers-addt: ADDT losses and CGPO (§13 items 22-23)', function () {
 
   it('ablation no-rbgm: x0-space l_inf PGD stays within 8/255 (16/255 in [-1,1]) and the box', () => {
     const c = coefsFor([10, 400], abar);
-    const r = x0Pgd({ model: unet, classifier: clf, x0, labels, coefs: c, iterations: 3, noise: keyedNoise(shape), options: { eps: 8 / 255, stepSize: 4 / 255, rMax: 10 } });
+    const r = x0Pgd({
+      model: unet,
+      classifier: clf,
+      x0,
+      labels,
+      coefs: c,
+      iterations: 3,
+      noise: keyedNoise(shape),
+      options: { eps: 8 / 255, stepSize: 4 / 255, rMax: 10 },
+    });
     expect(r.gradientEvaluations).to.equal(3);
     const [maxAbs, lo, hi] = tf.tidy(() => {
       const x = tf.add(x0, r.delta);

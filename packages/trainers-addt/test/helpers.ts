@@ -7,11 +7,18 @@ export const blobs: PluginDefinition<Dataset> = {
   kind: 'dataset',
   id: 'blobs',
   description: 'test images',
-  schema: { type: 'object', additionalProperties: false, properties: { n: { type: 'integer', default: 16 }, split: { type: 'string', default: 'train' } } },
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { n: { type: 'integer', default: 16 }, split: { type: 'string', default: 'train' } },
+  },
   create: (o: { n: number; split: string }): Dataset => {
     const per = 16 * 16 * 3;
     const rng = new SeededRng(o.split === 'train' ? 1 : 2, 'blobs');
-    const data = Float32Array.from({ length: o.n * per }, (_, i) => 0.5 + 0.4 * Math.sin(i / 37 + (Math.floor(i / per) % 3)) * rng.uniform());
+    const data = Float32Array.from(
+      { length: o.n * per },
+      (_, i) => 0.5 + 0.4 * Math.sin(i / 37 + (Math.floor(i / per) % 3)) * rng.uniform(),
+    );
     const labels = Int32Array.from({ length: o.n }, (_, i) => i % 10);
     return {
       info: { id: 'blobs', split: o.split, size: o.n, shape: [16, 16, 3], numClasses: 10, classNames: [...'0123456789'], source: 'test' },
@@ -26,4 +33,3 @@ export const blobs: PluginDefinition<Dataset> = {
     };
   },
 };
-

@@ -21,9 +21,11 @@ describe('trainers-addt: RBGM (§13 items 16-19)', () => {
     const out = rbgm(g, z);
     expect(Array.from(out.dataSync())).to.deep.equal(Array.from(Float32Array.from([0, -1.6, -0.6, 1.2, 0.8, -0.2, 0.4])));
     // the same through the row API and as a 7-pixel row of an image (1 x 7 width)
-    expect(Array.from(rbgmRows(Float32Array.from([0.5, -2.2, -1.4, 7.2, 5.1, -0.6, 1.1]), Float32Array.from([1.2, 0, -1.6, 0.8, -0.6, 0.4, -0.2]), 7))).to.deep.equal(
-      Array.from(Float32Array.from([0, -1.6, -0.6, 1.2, 0.8, -0.2, 0.4])),
-    );
+    expect(
+      Array.from(
+        rbgmRows(Float32Array.from([0.5, -2.2, -1.4, 7.2, 5.1, -0.6, 1.1]), Float32Array.from([1.2, 0, -1.6, 0.8, -0.6, 0.4, -0.2]), 7),
+      ),
+    ).to.deep.equal(Array.from(Float32Array.from([0, -1.6, -0.6, 1.2, 0.8, -0.2, 0.4])));
     [g, z, out].forEach((t) => t.dispose());
   });
 
@@ -62,8 +64,14 @@ describe('trainers-addt: RBGM (§13 items 16-19)', () => {
     const shape: [number, number, number, number] = [2, 32, 32, 3];
     const n = shape.reduce((a, b) => a * b, 1);
     const Z = tf.tensor4d(normals(n, 5), shape);
-    const G1 = tf.tensor4d(normals(n, 6).map((v) => v * v * v), shape);
-    const G2 = tf.tensor4d(Float32Array.from({ length: n }, (_, i) => Math.sin(i)), shape);
+    const G1 = tf.tensor4d(
+      normals(n, 6).map((v) => v * v * v),
+      shape,
+    );
+    const G2 = tf.tensor4d(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+      shape,
+    );
     const o1 = rbgm(G1, Z);
     const o2 = rbgm(G2, Z);
     const a = o1.dataSync();
@@ -94,7 +102,7 @@ describe('trainers-addt: RBGM (§13 items 16-19)', () => {
   });
 });
 
-describe('trainers-addt: gamma_t and eps\' (§13 items 20-21)', () => {
+describe("trainers-addt: gamma_t and eps' (§13 items 20-21)", () => {
   const abar = alphasCumprod(linearBetas(1000));
   const gamma = gammaSchedule(abar);
 
@@ -146,11 +154,23 @@ describe('trainers-addt: gamma_t and eps\' (§13 items 20-21)', () => {
     };
     // (a) a fixed, arbitrary G: pooled over positions the second moment is 1 (per position it depends
     //     on the rank: RBGM puts the row's extreme samples where G is extreme).
-    const Gfixed = tf.tidy(() => tf.tile(tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => Math.exp(i % 5) - i), [1, 4, 4, 1]), [N, 1, 1, 1]) as tf.Tensor4D);
+    const Gfixed = tf.tidy(
+      () =>
+        tf.tile(
+          tf.tensor4d(
+            Float32Array.from({ length: 16 }, (_, i) => Math.exp(i % 5) - i),
+            [1, 4, 4, 1],
+          ),
+          [N, 1, 1, 1],
+        ) as tf.Tensor4D,
+    );
     const a = stats(Gfixed);
     expect(Math.abs(a.pooled - 1)).to.be.lessThan(0.05);
     // (b) G varying with the sample (as in training, independent of the sample): every element has variance 1.
-    const Grand = tf.tensor4d(normals(n, 9).map((v) => v ** 3), shape);
+    const Grand = tf.tensor4d(
+      normals(n, 9).map((v) => v ** 3),
+      shape,
+    );
     const b = stats(Grand);
     for (const v of b.perElement) expect(Math.abs(v - 1)).to.be.lessThan(0.05);
     [coef.gamma, coef.sqrt1mG2, eps, Z, Gfixed, Grand].forEach((t) => t.dispose());

@@ -45,7 +45,11 @@ describe('trainers-addt: ddpm and addt trainers', function () {
   };
   before(() => {
     dir = tmp('addt');
-    const clf = createClassifier('small-cnn', { numClasses: 10, inputShape: [16, 16, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [4, 4], hidden: 8 }, 4);
+    const clf = createClassifier(
+      'small-cnn',
+      { numClasses: 10, inputShape: [16, 16, 3], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], channels: [4, 4], hidden: 8 },
+      4,
+    );
     classifierFile = path.join(dir, 'clf.safetensors');
     saveModel(classifierFile, clf);
     clf.dispose();
@@ -58,7 +62,10 @@ describe('trainers-addt: ddpm and addt trainers', function () {
 
   it('ddpm: trains a UNet from scratch with EMA, writes loadable EMA weights, loss log and eval', async () => {
     const before = tf.memory().numTensors;
-    const res = await runTrainConfig(registry(), write('ddpm', { trainer: 'ddpm', options: common }), { logger: new MemoryLogger(), out: path.join(dir, 'ddpm') });
+    const res = await runTrainConfig(registry(), write('ddpm', { trainer: 'ddpm', options: common }), {
+      logger: new MemoryLogger(),
+      out: path.join(dir, 'ddpm'),
+    });
     expect(tf.memory().numTensors).to.equal(before);
     ddpmWeights = res.weights;
     const unet = await loadUNet(res.weights);
@@ -76,7 +83,14 @@ describe('trainers-addt: ddpm and addt trainers', function () {
   it('addt: fine-tunes with CGPO (K=2) and resumes to bit-identical weights', async () => {
     const cfg = {
       trainer: 'addt',
-      options: { ...common, model: { init: path.relative(dir, ddpmWeights) }, classifier: 'clf.safetensors', cgpo: { iterations: 2 }, steps: 4, eval: { enabled: false } },
+      options: {
+        ...common,
+        model: { init: path.relative(dir, ddpmWeights) },
+        classifier: 'clf.safetensors',
+        cgpo: { iterations: 2 },
+        steps: 4,
+        eval: { enabled: false },
+      },
     };
     const file = write('addt', cfg);
     const full = await runTrainConfig(registry(), file, { logger: new MemoryLogger(), out: path.join(dir, 'addt-full') });
@@ -94,7 +108,14 @@ describe('trainers-addt: ddpm and addt trainers', function () {
     it(`addt ablation ${ablation} runs`, async () => {
       const cfg = {
         trainer: 'addt',
-        options: { ...common, steps: 1, ablation, classifier: ablation === 'no-guidance' ? null : 'clf.safetensors', cgpo: { iterations: 2 }, eval: { enabled: false } },
+        options: {
+          ...common,
+          steps: 1,
+          ablation,
+          classifier: ablation === 'no-guidance' ? null : 'clf.safetensors',
+          cgpo: { iterations: 2 },
+          eval: { enabled: false },
+        },
       };
       const res = await runTrainConfig(registry(), write(ablation, cfg), { logger: new MemoryLogger(), out: path.join(dir, ablation) });
       const rec = Journal.read<Record<string, number | string>>(path.join(res.outDir, LOSS_LOG)).filter((r) => r.kind === 'train')[0];

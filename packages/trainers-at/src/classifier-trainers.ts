@@ -28,7 +28,6 @@ import {
   loadClassifier,
   readSafetensors,
   saveModel,
-  type ClassifierArch,
   type ClassifierConfig,
   type ClassifierModel,
 } from '@dbp-bench/models';
@@ -41,7 +40,6 @@ import {
   openTrainData,
   runTraining,
   tfSeed,
-  type CommonTrainOptions,
   type LoopContext,
   type NamedParam,
   type StepOutput,
@@ -59,8 +57,16 @@ const modelSchema = {
   description: 'The classifier: an architecture (with config overrides) or weights to fine-tune.',
   properties: {
     arch: { enum: [...CLASSIFIER_ARCHS] },
-    config: { type: 'object', default: {}, description: 'Overrides of the arch defaults (mean, std, width, ...); numClasses and inputShape default to the dataset.' },
-    init: { type: ['string', 'null'], default: null, description: 'Initial weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.' },
+    config: {
+      type: 'object',
+      default: {},
+      description: 'Overrides of the arch defaults (mean, std, width, ...); numClasses and inputShape default to the dataset.',
+    },
+    init: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'Initial weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.',
+    },
   },
 } as const;
 
@@ -69,14 +75,19 @@ function evalSchema(pgdDefault: boolean) {
     type: 'object',
     additionalProperties: false,
     default: {},
-    description: 'Held-out evaluation on n images of the dataset split `split`, drawn stratified by class (equal per class as far as possible) with `seed`.',
+    description:
+      'Held-out evaluation on n images of the dataset split `split`, drawn stratified by class (equal per class as far as possible) with `seed`.',
     properties: {
       enabled: { type: 'boolean', default: true },
       split: { type: 'string', default: 'test' },
       n: { type: 'integer', minimum: 1, default: 512, description: 'Number of held-out images (all of the split when it has fewer).' },
       seed: EVAL_SEED_SCHEMA,
       batchSize: { type: 'integer', minimum: 1, default: 128 },
-      pgd: { type: 'boolean', default: pgdDefault, description: 'Also measure accuracy under PGD (the training attack with the overrides in `attack`).' },
+      pgd: {
+        type: 'boolean',
+        default: pgdDefault,
+        description: 'Also measure accuracy under PGD (the training attack with the overrides in `attack`).',
+      },
       attack: {
         type: 'object',
         additionalProperties: false,
@@ -94,7 +105,11 @@ function evalSchema(pgdDefault: boolean) {
   } as const;
 }
 
-const SGD_DEFAULTS = { optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, schedule: { type: 'step', milestones: [0.5, 0.75] }, batchSize: 128 } as const;
+const SGD_DEFAULTS = {
+  optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  schedule: { type: 'step', milestones: [0.5, 0.75] },
+  batchSize: 128,
+} as const;
 
 /** What distinguishes the classifier trainers (each in its file `src/trainer/<id>.ts`). */
 export interface ClassifierTrainerSpec {
@@ -131,7 +146,12 @@ export type ClassifierModelOptions = ClassifierTrainOptions['model'];
 export type ClassifierEvalOptions = ClassifierTrainOptions['eval'];
 
 /** Build (or load) the classifier for a dataset. */
-export async function buildClassifier(o: ClassifierModelOptions, info: Dataset['info'], seed: number, ctx: PluginContext): Promise<ClassifierModel> {
+export async function buildClassifier(
+  o: ClassifierModelOptions,
+  info: Dataset['info'],
+  seed: number,
+  ctx: PluginContext,
+): Promise<ClassifierModel> {
   if (o.init) {
     const model = await loadClassifier(ctx.resolvePath(o.init));
     if (model.arch !== o.arch) ctx.logger.warn(`model.init holds a ${model.arch}, model.arch says ${o.arch}: using ${model.arch}`);
@@ -143,8 +163,8 @@ export async function buildClassifier(o: ClassifierModelOptions, info: Dataset['
     ...base,
     numClasses: info.numClasses,
     inputShape: [info.shape[0], info.shape[1], info.shape[2]],
-    mean: new Array(c).fill(0),
-    std: new Array(c).fill(1),
+    mean: new Array<number>(c).fill(0),
+    std: new Array<number>(c).fill(1),
     ...(o.config as Partial<ClassifierConfig>),
   };
   return createClassifier(o.arch, config, seed);
@@ -210,7 +230,10 @@ export class ClassifierTask implements TrainingTask {
       if (this.trainerId !== 'standard') {
         // Adversarial examples against the current weights, batch norm in eval mode (as TRADES' reference code).
         m.setTraining(false);
-        xAdv = this.trainerId === 'pgd-at' ? pgdCrossEntropy(m, x, y, this.options.attack, tfSeed(rng)) : tradesAttack(m, x, this.options.attack, tfSeed(rng));
+        xAdv =
+          this.trainerId === 'pgd-at'
+            ? pgdCrossEntropy(m, x, y, this.options.attack, tfSeed(rng))
+            : tradesAttack(m, x, this.options.attack, tfSeed(rng));
         m.setTraining(true);
         if (this.trainerId === 'pgd-at') x = xAdv;
       }
@@ -228,7 +251,11 @@ export class ClassifierTask implements TrainingTask {
       }, vars);
       const acc = correct!.dataSync()[0] / x.shape[0];
       correct!.dispose();
-      return { loss: value, grads: vars.map((v) => grads[v.name]), metrics: { [this.trainerId === 'pgd-at' ? 'trainAdvAcc' : 'trainAcc']: acc } };
+      return {
+        loss: value,
+        grads: vars.map((v) => grads[v.name]),
+        metrics: { [this.trainerId === 'pgd-at' ? 'trainAdvAcc' : 'trainAcc']: acc },
+      };
     } finally {
       y.dispose();
       xAdv?.dispose();
@@ -256,7 +283,11 @@ export class ClassifierTrainer implements Trainer {
     try {
       let evaluation: (() => Promise<Record<string, number>>) | undefined;
       if (o.eval.enabled) {
-        const evalSet = await openDatasetRef(this.ctx, { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } }, `options.eval of trainer '${this.id}'`);
+        const evalSet = await openDatasetRef(
+          this.ctx,
+          { id: o.dataset.id, options: { ...o.dataset.options, split: o.eval.split } },
+          `options.eval of trainer '${this.id}'`,
+        );
         const idx = await heldOutIndices(evalSet, o.eval.n, o.eval.seed);
         const attack = o.eval.pgd ? { ...o.attack, ...o.eval.attack } : undefined;
         evaluation = () => evaluateClassifier(model, evalSet, idx, o.eval.batchSize, attack, o.seed);
@@ -278,7 +309,8 @@ export function classifierTrainer(spec: ClassifierTrainerSpec) {
     description: spec.description,
     schema: classifierTrainerSchema(spec),
     create(options, ctx): Trainer {
-      if (id !== 'standard' && options.attack.steps < 1) throw new ConfigValidationError(`options of trainer '${id}'`, ['$.attack.steps: adversarial training needs at least 1 step']);
+      if (id !== 'standard' && options.attack.steps < 1)
+        throw new ConfigValidationError(`options of trainer '${id}'`, ['$.attack.steps: adversarial training needs at least 1 step']);
       return new ClassifierTrainer(id, options, ctx);
     },
   });

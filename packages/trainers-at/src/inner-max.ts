@@ -26,20 +26,21 @@ export interface InnerAttackOptions {
   readonly randomStart: boolean;
 }
 
-export const innerAttackSchema = (d: InnerAttackOptions, description: string) => ({
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  description,
-  properties: {
-    norm: { enum: [...NORMS], default: d.norm },
-    eps: { type: 'number', minimum: 0, default: d.eps, description: 'Budget in [0,1] pixel units (at most 1 for linf, 1000 for l2).' },
-    stepSize: { type: 'number', exclusiveMinimum: 0, default: d.stepSize },
-    steps: { type: 'integer', minimum: 0, default: d.steps },
-    randomStart: { type: 'boolean', default: d.randomStart },
-  },
-  allOf: budgetRules(d.norm),
-}) as const;
+export const innerAttackSchema = (d: InnerAttackOptions, description: string) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    description,
+    properties: {
+      norm: { enum: [...NORMS], default: d.norm },
+      eps: { type: 'number', minimum: 0, default: d.eps, description: 'Budget in [0,1] pixel units (at most 1 for linf, 1000 for l2).' },
+      stepSize: { type: 'number', exclusiveMinimum: 0, default: d.stepSize },
+      steps: { type: 'integer', minimum: 0, default: d.steps },
+      randomStart: { type: 'boolean', default: d.randomStart },
+    },
+    allOf: budgetRules(d.norm),
+  }) as const;
 
 /**
  * The inner maximisation's projection guard: the l_2 ball projection divides by ||delta||₂ + 1e-10

@@ -46,9 +46,18 @@ export function trainConfigSchema(registry: PluginRegistry): Record<string, unkn
       $schema: { type: 'string' },
       trainer: { type: 'string', enum: ids, description: 'Trainer plugin id.' },
       description: { type: 'string' },
-      plugins: { type: 'array', items: { type: 'string' }, default: [], description: 'Extra plugin modules (relative to the config file).' },
+      plugins: {
+        type: 'array',
+        items: { type: 'string' },
+        default: [],
+        description: 'Extra plugin modules (relative to the config file).',
+      },
       out: { type: 'string', description: 'Output directory (relative to the working directory); default runs/train/<config name>.' },
-      export: { type: 'string', description: 'When training completes, copy the final weights to this path (relative to the config file), e.g. ../../weights/mnist/small-cnn.safetensors.' },
+      export: {
+        type: 'string',
+        description:
+          'When training completes, copy the final weights to this path (relative to the config file), e.g. ../../weights/mnist/small-cnn.safetensors.',
+      },
       options: { type: 'object', default: {} },
     },
     allOf: ids.map((id) => ({
@@ -59,7 +68,10 @@ export function trainConfigSchema(registry: PluginRegistry): Record<string, unkn
 }
 
 /** Read and validate a train config file (loading its `plugins` first). */
-export function loadTrainConfig(registry: PluginRegistry, file: string): { config: DeepReadonly<TrainConfig>; baseDir: string; file: string } {
+export function loadTrainConfig(
+  registry: PluginRegistry,
+  file: string,
+): { config: DeepReadonly<TrainConfig>; baseDir: string; file: string } {
   const abs = path.resolve(file);
   const raw = readJsonFile(abs);
   const baseDir = path.dirname(abs);
@@ -90,7 +102,11 @@ export function trainOutDir(config: DeepReadonly<TrainConfig>, file: string, out
  * Train from a config file. Without `resume`, an output directory that already holds a checkpoint or
  * a finished run is refused (nothing is overwritten).
  */
-export async function runTrainConfig(registry: PluginRegistry, file: string, opts: RunTrainOptions): Promise<TrainResult & { outDir: string; exported?: { file: string; sha256: string } }> {
+export async function runTrainConfig(
+  registry: PluginRegistry,
+  file: string,
+  opts: RunTrainOptions,
+): Promise<TrainResult & { outDir: string; exported?: { file: string; sha256: string } }> {
   const { config, baseDir, file: abs } = loadTrainConfig(registry, file);
   const outDir = trainOutDir(config, abs, opts.out);
   if (!opts.resume) {
@@ -104,8 +120,16 @@ export async function runTrainConfig(registry: PluginRegistry, file: string, opt
   }
   const scope = registry.createScope({ logger: opts.logger, baseDir });
   const trainer = await scope.create<Trainer>('trainer', config.trainer, config.options);
-  opts.logger.info(`train: ${config.trainer} from ${path.relative(process.cwd(), abs) || abs} into ${path.relative(process.cwd(), outDir) || outDir}`);
-  const ctx = { outDir, logger: opts.logger, resume: Boolean(opts.resume), stopAfterSteps: opts.stopAfterSteps, shouldStop: opts.shouldStop };
+  opts.logger.info(
+    `train: ${config.trainer} from ${path.relative(process.cwd(), abs) || abs} into ${path.relative(process.cwd(), outDir) || outDir}`,
+  );
+  const ctx = {
+    outDir,
+    logger: opts.logger,
+    resume: Boolean(opts.resume),
+    stopAfterSteps: opts.stopAfterSteps,
+    shouldStop: opts.shouldStop,
+  };
   const result = await trainer.train(ctx);
   let exported: { file: string; sha256: string } | undefined;
   if (config.export && opts.export !== false && !result.partial) {

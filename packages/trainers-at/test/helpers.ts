@@ -11,7 +11,13 @@ export class MemoryDataset implements Dataset {
   readonly info;
   private readonly images: Float32Array;
   private readonly ys: Int32Array;
-  constructor(n: number, readonly shape: [number, number, number] = [8, 8, 1], seed = 1, numClasses = 4, split = 'train') {
+  constructor(
+    n: number,
+    readonly shape: [number, number, number] = [8, 8, 1],
+    seed = 1,
+    numClasses = 4,
+    split = 'train',
+  ) {
     const [h, w, c] = shape;
     const rng = new SeededRng(seed, 'data');
     this.images = new Float32Array(n * h * w * c);
@@ -26,13 +32,25 @@ export class MemoryDataset implements Dataset {
         this.images[i * h * w * c + p] = Math.min(1, 0.3 * rng.uniform() + (q % numClasses === y ? 0.6 : 0.1));
       }
     }
-    this.info = { id: 'memory', split, size: n, shape, numClasses, classNames: Array.from({ length: numClasses }, (_, i) => String(i)), source: 'memory' } as const;
+    this.info = {
+      id: 'memory',
+      split,
+      size: n,
+      shape,
+      numClasses,
+      classNames: Array.from({ length: numClasses }, (_, i) => String(i)),
+      source: 'memory',
+    } as const;
   }
   async get(indices: readonly number[]): Promise<Batch> {
     const per = this.shape[0] * this.shape[1] * this.shape[2];
     const data = new Float32Array(indices.length * per);
     indices.forEach((idx, r) => data.set(this.images.subarray(idx * per, (idx + 1) * per), r * per));
-    return { images: tf.tensor4d(data, [indices.length, ...this.shape]), labels: Int32Array.from(indices, (i) => this.ys[i]), indices: [...indices] };
+    return {
+      images: tf.tensor4d(data, [indices.length, ...this.shape]),
+      labels: Int32Array.from(indices, (i) => this.ys[i]),
+      indices: [...indices],
+    };
   }
   async labels(indices: readonly number[]): Promise<Int32Array> {
     return Int32Array.from(indices, (i) => this.ys[i]);
@@ -66,7 +84,13 @@ export class Mlp {
   readonly w2: tf.Variable;
   readonly b2: tf.Variable;
   training = false;
-  constructor(readonly inDim: number, readonly hidden: number, readonly numClasses: number, seed = 0, readonly dropoutRate = 0.25) {
+  constructor(
+    readonly inDim: number,
+    readonly hidden: number,
+    readonly numClasses: number,
+    seed = 0,
+    readonly dropoutRate = 0.25,
+  ) {
     const rng = new SeededRng(seed, 'mlp');
     const init = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
     const v = (t: () => tf.Tensor, n: string) => tf.tidy(() => tf.variable(t(), true, `mlp${seed}_${Math.random()}.${n}`));
@@ -84,7 +108,12 @@ export class Mlp {
     });
   }
   namedWeights(): Map<string, tf.Variable> {
-    return new Map([['fc1.weight', this.w1], ['fc1.bias', this.b1], ['fc2.weight', this.w2], ['fc2.bias', this.b2]]);
+    return new Map([
+      ['fc1.weight', this.w1],
+      ['fc1.bias', this.b1],
+      ['fc2.weight', this.w2],
+      ['fc2.bias', this.b2],
+    ]);
   }
   trainableVariables(): tf.Variable[] {
     return [this.w1, this.b1, this.w2, this.b2];
@@ -99,12 +128,17 @@ export class MlpTask implements TrainingTask {
   readonly trainerId = 'mlp-test';
   readonly params: NamedParam[];
   readonly evaluate?: () => Promise<Record<string, number>>;
-  constructor(readonly model: Mlp, evalSet?: MemoryDataset) {
+  constructor(
+    readonly model: Mlp,
+    evalSet?: MemoryDataset,
+  ) {
     this.params = [...model.namedWeights()].map(([name, variable]) => ({ name, variable }));
     if (evalSet) {
       this.evaluate = async () => {
         const b = await evalSet.get(Array.from({ length: evalSet.info.size }, (_, i) => i));
-        const acc = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.logits(b.images), 1), tf.tensor1d(b.labels, 'int32')), 'float32')).dataSync()[0]);
+        const acc = tf.tidy(
+          () => tf.mean(tf.cast(tf.equal(tf.argMax(model.logits(b.images), 1), tf.tensor1d(b.labels, 'int32')), 'float32')).dataSync()[0],
+        );
         b.images.dispose();
         return { cleanAcc: acc };
       };

@@ -116,7 +116,14 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
   });
 
   it('learning-rate schedules: constant, step, cosine, warm-up', () => {
-    const s = (p: Partial<ScheduleOptions>): ScheduleOptions => ({ type: 'constant', warmupSteps: 0, milestones: [0.5, 0.75], gamma: 0.1, minLr: 0, ...p });
+    const s = (p: Partial<ScheduleOptions>): ScheduleOptions => ({
+      type: 'constant',
+      warmupSteps: 0,
+      milestones: [0.5, 0.75],
+      gamma: 0.1,
+      minLr: 0,
+      ...p,
+    });
     expect(learningRate(s({}), 0.1, 57, 100)).to.equal(0.1);
     expect(learningRate(s({ type: 'step' }), 0.1, 49, 100)).to.be.closeTo(0.1, 1e-12);
     expect(learningRate(s({ type: 'step' }), 0.1, 50, 100)).to.be.closeTo(0.01, 1e-12);
@@ -161,7 +168,10 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
   });
 
   it('augmentation: crop with zero padding and flip, deterministic from the RNG', () => {
-    const x = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => i + 1), [1, 4, 4, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 16 }, (_, i) => i + 1),
+      [1, 4, 4, 1],
+    );
     const flipped = augmentBatch(x, { crop: 0, flip: true }, new SeededRng(3));
     const again = augmentBatch(x, { crop: 0, flip: true }, new SeededRng(3));
     expect([...flipped.dataSync()]).to.deep.equal([...again.dataSync()]);
@@ -180,7 +190,8 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
       expect(nonzero.length).to.be.oneOf([9, 12, 16]);
       if (nonzero.length < 16) sawShift = true;
       // neighbours along a row stay neighbours (values differ by 1)
-      for (let r = 0; r < 4; r++) for (let q = 0; q < 3; q++) if (d[r * 4 + q] && d[r * 4 + q + 1]) expect(d[r * 4 + q + 1] - d[r * 4 + q]).to.equal(1);
+      for (let r = 0; r < 4; r++)
+        for (let q = 0; q < 3; q++) if (d[r * 4 + q] && d[r * 4 + q + 1]) expect(d[r * 4 + q + 1] - d[r * 4 + q]).to.equal(1);
     }
     expect(sawShift).to.equal(true);
     [x, flipped, again].forEach((t) => t.dispose());
@@ -202,7 +213,15 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
     const counts = [37, 40, 46, 38, 39, 41, 42, 44, 45, 43];
     const ys = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));
     const sorted = {
-      info: { id: 'sorted', split: 'test', size: ys.length, shape: [1, 1, 1], numClasses: 10, classNames: counts.map(String), source: 'test' },
+      info: {
+        id: 'sorted',
+        split: 'test',
+        size: ys.length,
+        shape: [1, 1, 1],
+        numClasses: 10,
+        classNames: counts.map(String),
+        source: 'test',
+      },
       get: () => Promise.reject(new Error('not used')),
       labels: (idx: readonly number[]) => Promise.resolve(Int32Array.from(idx, (i) => ys[i])),
     } as const;
@@ -226,7 +245,25 @@ describe('trainers-at: optimizers, schedules, clipping, EMA, augmentation', () =
 
   it('draws an SVG chart with axes, ticks and a legend', () => {
     expect(niceTicks(0, 1, 5)).to.deep.equal([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    const svg = lineChartSvg([{ title: 'loss', yLabel: 'loss', series: [{ name: 'train', points: [[1, 2], [2, 1], [3, 0.5]] }] }], { title: 't' });
+    const svg = lineChartSvg(
+      [
+        {
+          title: 'loss',
+          yLabel: 'loss',
+          series: [
+            {
+              name: 'train',
+              points: [
+                [1, 2],
+                [2, 1],
+                [3, 0.5],
+              ],
+            },
+          ],
+        },
+      ],
+      { title: 't' },
+    );
     expect(svg.startsWith('<svg')).to.equal(true);
     expect(svg).to.contain('<path d="M');
     expect(svg).to.contain('>train<');
@@ -258,7 +295,12 @@ describe('trainers-at: the training loop (checkpoints, exact resume, logs)', () 
   async function run(dir: string, o: LoopOptions, extra: { stopAfterSteps?: number; resume?: boolean } = {}) {
     const model = new Mlp(64, 16, 4, 0);
     const task = new MlpTask(model, evalSet);
-    const result = await runTraining(task, data, o, { outDir: dir, logger: new MemoryLogger(), recipe: { a: 1, steps: o.steps }, ...extra });
+    const result = await runTraining(task, data, o, {
+      outDir: dir,
+      logger: new MemoryLogger(),
+      recipe: { a: 1, steps: o.steps },
+      ...extra,
+    });
     const w = weightValues(model);
     model.dispose();
     return { result, w };
@@ -320,7 +362,9 @@ describe('trainers-at: the training loop (checkpoints, exact resume, logs)', () 
     fs.writeFileSync(path.join(dir, `checkpoint.json.tmp-${dead}-${hostTag()}-0badc0df`), '{"lat');
     const resumed = await run(dir, o, { resume: true });
     for (const [k, v] of full.w) expect(Buffer.from(resumed.w.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).to.equal(true);
-    const steps = Journal.read<{ kind: string; step: number }>(path.join(dir, LOSS_LOG)).filter((r) => r.kind === 'train').map((r) => r.step);
+    const steps = Journal.read<{ kind: string; step: number }>(path.join(dir, LOSS_LOG))
+      .filter((r) => r.kind === 'train')
+      .map((r) => r.step);
     expect(steps).to.deep.equal(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(fs.readdirSync(path.join(dir, 'checkpoints')).some((d) => d.includes('.tmp-'))).to.equal(false);
     expect(fs.readdirSync(dir).some((d) => d.includes('.tmp-'))).to.equal(false);

@@ -16,9 +16,16 @@ function registry(): PluginRegistry {
 
 describe('trainers-at: inner maximisation (PGD, TRADES) on a plain classifier', () => {
   it('l_inf and l_2 PGD stay in budget and [0,1] and raise the loss', () => {
-    const clf = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 4], hidden: 8 }, 3);
+    const clf = createClassifier(
+      'small-cnn',
+      { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 4], hidden: 8 },
+      3,
+    );
     const rng = new SeededRng(1);
-    const x = tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => rng.uniform()), [4, 16, 16, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 4 * 256 }, () => rng.uniform()),
+      [4, 16, 16, 1],
+    );
     const y = tf.tensor1d([0, 1, 2, 3], 'int32');
     const ce = (xx: tf.Tensor4D) => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 4), clf.logits(xx)).dataSync()[0]);
     const before = tf.memory().numTensors;
@@ -62,11 +69,21 @@ describe('trainers-at: the inner maximisation equals Madry / TRADES written out,
     return p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
   };
 
-  for (const [norm, eps, a] of [['linf', 8 / 255, 2 / 255], ['l2', 0.5, 0.1]] as ['linf' | 'l2', number, number][]) {
+  for (const [norm, eps, a] of [
+    ['linf', 8 / 255, 2 / 255],
+    ['l2', 0.5, 0.1],
+  ] as ['linf' | 'l2', number, number][]) {
     it(`${norm}: PGD-AT (random start) and TRADES`, () => {
-      const clf = createClassifier('small-cnn', { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 4], hidden: 8 }, 3);
+      const clf = createClassifier(
+        'small-cnn',
+        { numClasses: 4, inputShape: [16, 16, 1], mean: [0.5], std: [0.5], channels: [4, 4], hidden: 8 },
+        3,
+      );
       const rng = new SeededRng(2);
-      const x = tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => rng.uniform()), [4, 16, 16, 1]);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 4 * 256 }, () => rng.uniform()),
+        [4, 16, 16, 1],
+      );
       const y = tf.tensor1d([0, 1, 2, 3], 'int32');
       const o = { norm, eps, stepSize: a, steps: 3, randomStart: true };
       const got = pgdCrossEntropy(clf, x, y, o, 7);
@@ -78,15 +95,18 @@ describe('trainers-at: the inner maximisation equals Madry / TRADES written out,
           const r = tf.randomUniform([4, 1, 1, 1], 0, 1, 'float32', 8);
           xa = project(tf.add(x, tf.mul(tf.div(n, tf.add(l2(n), 1e-10)), tf.mul(r, eps))), x, norm, eps);
         }
-        const ce = (z: tf.Tensor): tf.Scalar => tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, 4), tf.logSoftmax(clf.logits(z as tf.Tensor4D))), 1))) as tf.Scalar;
-        for (let k = 0; k < 3; k++) xa = project(ascend(xa, tf.grad((z: tf.Tensor) => tf.mul(ce(z), 4) as tf.Scalar)(xa), norm, a), x, norm, eps);
+        const ce = (z: tf.Tensor): tf.Scalar =>
+          tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(y, 4), tf.logSoftmax(clf.logits(z as tf.Tensor4D))), 1))) as tf.Scalar;
+        for (let k = 0; k < 3; k++)
+          xa = project(ascend(xa, tf.grad((z: tf.Tensor) => tf.mul(ce(z), 4) as tf.Scalar)(xa), norm, a), x, norm, eps);
         return xa;
       });
       expect(same(got, ref)).to.equal(true);
       const gotT = tradesAttack(clf, x, o, 9);
       const refT = tf.tidy(() => {
         const p = tf.softmax(clf.logits(x));
-        const kl = (z: tf.Tensor): tf.Scalar => tf.sum(tf.mul(p, tf.sub(tf.log(tf.maximum(p, 1e-12)), tf.logSoftmax(clf.logits(z as tf.Tensor4D))))) as tf.Scalar;
+        const kl = (z: tf.Tensor): tf.Scalar =>
+          tf.sum(tf.mul(p, tf.sub(tf.log(tf.maximum(p, 1e-12)), tf.logSoftmax(clf.logits(z as tf.Tensor4D))))) as tf.Scalar;
         let xa = project(tf.add(x, tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', 9), 0.001)), x, norm, eps);
         for (let k = 0; k < 3; k++) xa = project(ascend(xa, tf.grad(kl)(xa), norm, a), x, norm, eps);
         return xa;

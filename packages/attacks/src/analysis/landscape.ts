@@ -9,7 +9,17 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SanityCheckError, SeededRng, createTarget, silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger } from '@dbp-bench/framework';
+import {
+  SanityCheckError,
+  SeededRng,
+  createTarget,
+  silentLogger,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type Classifier,
+  type Defense,
+  type Logger,
+} from '@dbp-bench/framework';
 import { DwBoxAttack } from '../attack/dw-box';
 import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
@@ -102,7 +112,9 @@ export async function analyzeLandscape(
       deltas.push(d.dataSync() as Float32Array);
       d.dispose();
     };
-    const adv = await attack.perturb(target, x, y, { logger: silentLogger, sampleIndices: [index], seed, onStep } as Parameters<PgdAttack['perturb']>[3]);
+    const adv = await attack.perturb(target, x, y, { logger: silentLogger, sampleIndices: [index], seed, onStep } as Parameters<
+      PgdAttack['perturb']
+    >[3]);
     adv.dispose();
     return deltas;
   };
@@ -124,7 +136,10 @@ export async function analyzeLandscape(
   const unit = norm2(dDw);
   if (!(unit > 1e-12)) {
     bar.done();
-    throw new SanityCheckError('zero-gradient', `landscape: the DW-box perturbation of sample ${index} is zero on defense '${defense.id}' (zero gradients?); the plane is undefined`);
+    throw new SanityCheckError(
+      'zero-gradient',
+      `landscape: the DW-box perturbation of sample ${index} is zero on defense '${defense.id}' (zero gradients?); the plane is undefined`,
+    );
   }
   const u = dDw.map((v) => v / unit);
   const along = dot(dEot, u);
@@ -181,11 +196,19 @@ export async function analyzeLandscape(
       extent,
       lossDraws: D,
       seed,
-      normalization: 'u = d_DW/||d_DW||_2, v = residual of d_EoT orthogonal to u (normalised); axis unit = ||d_DW||_2, so (1, 0) is the DW-box optimum',
+      normalization:
+        'u = d_DW/||d_DW||_2, v = residual of d_EoT orthogonal to u (normalised); axis unit = ||d_DW||_2, so (1, 0) is the DW-box optimum',
     },
     sample: { index, label },
     defense: { id: defense.id, stochastic: defense.capabilities.stochastic, streams: [...defense.capabilities.streams] },
-    axes: { a: axis, b: axis, unit, residualNorm: resNorm / unit, eotAlongDw: along / unit, cosineDwEot: along / Math.max(norm2(dEot), 1e-300) },
+    axes: {
+      a: axis,
+      b: axis,
+      unit,
+      residualNorm: resNorm / unit,
+      eotAlongDw: along / unit,
+      cosineDwEot: along / Math.max(norm2(dEot), 1e-300),
+    },
     lossFixedNoise: toGrid(fixed),
     lossFreshNoise: fresh ? toGrid(fresh) : null,
     trajectories: { dwBox: project(dwPath), whiteBoxEot: project(eotPath) },
@@ -199,12 +222,30 @@ export function landscapeSvg(report: LandscapeReport): string {
     { name: 'DW-box trajectory', points: report.trajectories.dwBox, color: '#ff3b30', width: 2.2, markers: true },
     { name: 'White-box-EoT trajectory', points: report.trajectories.whiteBoxEot, color: '#4fc3ff', width: 2.2, markers: true },
   ];
-  const base = { xLabel: 'DW-box attack direction (units of ||d_DW||_2)', yLabel: 'residual direction', xs: report.axes.a, ys: report.axes.b, overlays };
+  const base = {
+    xLabel: 'DW-box attack direction (units of ||d_DW||_2)',
+    yLabel: 'residual direction',
+    xs: report.axes.a,
+    ys: report.axes.b,
+    overlays,
+  };
   const panels = [
-    { kind: 'heatmap' as const, title: 'Loss with the DW-box fixed noise', colorLabel: 'cross-entropy', values: report.lossFixedNoise, ...base },
+    {
+      kind: 'heatmap' as const,
+      title: 'Loss with the DW-box fixed noise',
+      colorLabel: 'cross-entropy',
+      values: report.lossFixedNoise,
+      ...base,
+    },
   ];
   if (report.lossFreshNoise) {
-    panels.push({ kind: 'heatmap' as const, title: `Loss, mean of ${report.protocol.lossDraws} other noise draws`, colorLabel: 'cross-entropy', values: report.lossFreshNoise, ...base });
+    panels.push({
+      kind: 'heatmap' as const,
+      title: `Loss, mean of ${report.protocol.lossDraws} other noise draws`,
+      colorLabel: 'cross-entropy',
+      values: report.lossFreshNoise,
+      ...base,
+    });
   }
   const pr = report.protocol;
   return figure(panels, {

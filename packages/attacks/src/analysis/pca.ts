@@ -51,7 +51,11 @@ export interface PcaResult {
  * Xcᵀ(Xc v), never formed), with deflation by Gram–Schmidt against earlier components. Deterministic:
  * the start vector comes from SeededRng(seed).
  */
-export function pca(data: readonly ArrayLike<number>[], nComponents = 2, options: { maxIter?: number; tol?: number; seed?: number } = {}): PcaResult {
+export function pca(
+  data: readonly ArrayLike<number>[],
+  nComponents = 2,
+  options: { maxIter?: number; tol?: number; seed?: number } = {},
+): PcaResult {
   const P = data.length;
   if (P === 0) throw new RangeError('pca: no data rows');
   const D = data[0].length;

@@ -1,6 +1,14 @@
 /** Cross-entropy of classifier ∘ purification at many points around one sample. */
 import * as tf from '@tensorflow/tfjs-core';
-import { KeyedNoiseSource, crossEntropyLoss, hash32, type Classifier, type Defense, type NoiseRow, type NoiseSource } from '@dbp-bench/framework';
+import {
+  KeyedNoiseSource,
+  crossEntropyLoss,
+  hash32,
+  type Classifier,
+  type Defense,
+  type NoiseRow,
+  type NoiseSource,
+} from '@dbp-bench/framework';
 
 /**
  * Mean CE over `draws` purifications of each point (rows [P, H, W, C]), all for dataset sample

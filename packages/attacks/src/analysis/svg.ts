@@ -92,7 +92,10 @@ export function colormap(t: number): string {
   const a = VIRIDIS[i];
   const b = VIRIDIS[i + 1];
   const ch = (s: string, k: number): number => parseInt(s.slice(1 + 2 * k, 3 + 2 * k), 16);
-  const mix = (k: number): string => Math.round(ch(a, k) + (ch(b, k) - ch(a, k)) * f).toString(16).padStart(2, '0');
+  const mix = (k: number): string =>
+    Math.round(ch(a, k) + (ch(b, k) - ch(a, k)) * f)
+      .toString(16)
+      .padStart(2, '0');
   return `#${mix(0)}${mix(1)}${mix(2)}`;
 }
 
@@ -105,7 +108,13 @@ interface Frame {
   sy: (v: number) => number;
 }
 
-function axes(out: string[], f: Frame, xr: [number, number], yr: [number, number], p: { title: string; xLabel: string; yLabel: string }): void {
+function axes(
+  out: string[],
+  f: Frame,
+  xr: [number, number],
+  yr: [number, number],
+  p: { title: string; xLabel: string; yLabel: string },
+): void {
   const { x0, y0, w, h } = f;
   out.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#333" stroke-width="1"/>`);
   for (const t of niceTicks(xr[0], xr[1])) {
@@ -136,7 +145,8 @@ function drawSeries(out: string[], f: Frame, s: Series): void {
     `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.5}" stroke-opacity="${op}"${s.dashed ? ' stroke-dasharray="5,3"' : ''}><title>${escapeXml(s.name)}</title></path>`,
   );
   if (s.markers) {
-    for (const [a, b] of pts) out.push(`<circle cx="${f.sx(a).toFixed(1)}" cy="${f.sy(b).toFixed(1)}" r="2.2" fill="${s.color}" fill-opacity="${op}"/>`);
+    for (const [a, b] of pts)
+      out.push(`<circle cx="${f.sx(a).toFixed(1)}" cy="${f.sy(b).toFixed(1)}" r="2.2" fill="${s.color}" fill-opacity="${op}"/>`);
   }
 }
 
@@ -144,11 +154,15 @@ function legend(out: string[], f: Frame, series: readonly Series[]): void {
   const shown = series.filter((s) => !s.hideInLegend);
   if (shown.length === 0) return;
   const wBox = 34 + 6.2 * Math.max(...shown.map((s) => s.name.length));
-  out.push(`<rect x="${f.x0 + 3}" y="${f.y0 + 3}" width="${wBox.toFixed(0)}" height="${shown.length * 15 + 4}" fill="#fff" fill-opacity="0.8" stroke="#ccc"/>`);
+  out.push(
+    `<rect x="${f.x0 + 3}" y="${f.y0 + 3}" width="${wBox.toFixed(0)}" height="${shown.length * 15 + 4}" fill="#fff" fill-opacity="0.8" stroke="#ccc"/>`,
+  );
   shown.forEach((s, i) => {
     const y = f.y0 + 12 + i * 15;
     const x = f.x0 + 8;
-    out.push(`<line x1="${x}" y1="${y}" x2="${x + 18}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
+    out.push(
+      `<line x1="${x}" y1="${y}" x2="${x + 18}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
+    );
     out.push(`<text x="${x + 23}" y="${y + 4}" font-size="11">${escapeXml(s.name)}</text>`);
   });
 }
@@ -176,7 +190,10 @@ function heatmapPanel(out: string[], p: HeatmapPanel, ox: number): void {
   const h = PANEL_H - M.top - M.bottom;
   const nx = p.xs.length;
   const ny = p.ys.length;
-  const half = (a: readonly number[], i: number): number => (a.length > 1 ? (a[Math.min(i + 1, a.length - 1)] - a[Math.max(i - 1, 0)]) / (Math.min(i + 1, a.length - 1) - Math.max(i - 1, 0)) / 2 : 0.5);
+  const half = (a: readonly number[], i: number): number =>
+    a.length > 1
+      ? (a[Math.min(i + 1, a.length - 1)] - a[Math.max(i - 1, 0)]) / (Math.min(i + 1, a.length - 1) - Math.max(i - 1, 0)) / 2
+      : 0.5;
   const xr: [number, number] = [p.xs[0] - half(p.xs, 0), p.xs[nx - 1] + half(p.xs, nx - 1)];
   const yr: [number, number] = [p.ys[0] - half(p.ys, 0), p.ys[ny - 1] + half(p.ys, ny - 1)];
   const f: Frame = {
@@ -214,7 +231,9 @@ function heatmapPanel(out: string[], p: HeatmapPanel, ox: number): void {
   const steps = 40;
   for (let k = 0; k < steps; k++) {
     const y = M.top + (k / steps) * h;
-    out.push(`<rect x="${cx}" y="${y.toFixed(1)}" width="14" height="${(h / steps + 0.5).toFixed(1)}" fill="${colormap(1 - (k + 0.5) / steps)}"/>`);
+    out.push(
+      `<rect x="${cx}" y="${y.toFixed(1)}" width="14" height="${(h / steps + 0.5).toFixed(1)}" fill="${colormap(1 - (k + 0.5) / steps)}"/>`,
+    );
   }
   out.push(`<rect x="${cx}" y="${M.top}" width="14" height="${h}" fill="none" stroke="#333"/>`);
   for (const t of niceTicks(lo, hi, 4)) {
@@ -233,7 +252,9 @@ export function figure(panels: readonly Panel[], options: { title: string; capti
   const captions = options.caption ?? [];
   const H = PANEL_H + 30 + captions.length * 15 + 10;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${W / 2}" y="18" font-size="15" font-weight="bold" text-anchor="middle">${escapeXml(options.title)}</text>`);
   out.push(`<g transform="translate(0, 20)">`);

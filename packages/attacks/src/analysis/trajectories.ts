@@ -11,7 +11,16 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { createTarget, silentLogger, writeFileAtomic, writeJsonAtomic, type Classifier, type Defense, type Logger, type PolicyTarget } from '@dbp-bench/framework';
+import {
+  createTarget,
+  silentLogger,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type Classifier,
+  type Defense,
+  type Logger,
+  type PolicyTarget,
+} from '@dbp-bench/framework';
 import { DwBoxAttack } from '../attack/dw-box';
 import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
@@ -152,7 +161,13 @@ export async function analyzeTrajectories(
         d.dispose();
         egc.push(info.replicaGrads && info.replicaGrads.shape[0] > 1 ? meanPairwiseCosine(rowsOf(info.replicaGrads)) : null);
       };
-      const adv = await attack.perturb(target, x, y, { logger: silentLogger, sampleIndices: [index], seed: job.seed, onStep, recordReplicaGradients: job.eot > 1 } as Parameters<PgdAttack['perturb']>[3]);
+      const adv = await attack.perturb(target, x, y, {
+        logger: silentLogger,
+        sampleIndices: [index],
+        seed: job.seed,
+        onStep,
+        recordReplicaGradients: job.eot > 1,
+      } as Parameters<PgdAttack['perturb']>[3]);
       adv.dispose();
       if (isDw) notes.push(...(attack as DwBoxAttack).notes);
       recorded.push({ ...job, deltas, egc, target });
@@ -212,11 +227,17 @@ export async function analyzeTrajectories(
   const dwFinal = final('dw-box')[0];
   const stats = (g: TrajectoryGroup): { mean: number; min: number; max: number } => {
     const v = runsOut.filter((r) => r.group === g).map((r) => r.loss[r.loss.length - 1]);
-    return v.length ? { mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v) } : { mean: NaN, min: NaN, max: NaN };
+    return v.length
+      ? { mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v) }
+      : { mean: NaN, min: NaN, max: NaN };
   };
-  const egcAll = runsOut.filter((r) => r.group === 'white-box-eot').flatMap((r) => r.eotGradientCosine.filter((v): v is number => v !== null));
-  if (!defense.capabilities.stochastic) notes.push(`defense '${defense.id}' is deterministic: all runs coincide and EoT replicas are identical`);
-  if (egcAll.length === 0 && runs > 0 && K > 1) notes.push('no EoT gradient cosines: the target has no fresh randomness, so EoT was reduced to one replica');
+  const egcAll = runsOut
+    .filter((r) => r.group === 'white-box-eot')
+    .flatMap((r) => r.eotGradientCosine.filter((v): v is number => v !== null));
+  if (!defense.capabilities.stochastic)
+    notes.push(`defense '${defense.id}' is deterministic: all runs coincide and EoT replicas are identical`);
+  if (egcAll.length === 0 && runs > 0 && K > 1)
+    notes.push('no EoT gradient cosines: the target has no fresh randomness, so EoT was reduced to one replica');
   return {
     analysis: 'trajectories',
     protocol: {
@@ -288,7 +309,13 @@ export function trajectorySvg(report: TrajectoryReport): string {
   }));
   const dw = report.runs.find((r) => r.group === 'dw-box');
   if (dw?.lossFixedNoise) {
-    loss.push({ name: 'DW-box, its fixed noise', points: dw.lossFixedNoise.map((v, k) => [k, v] as [number, number]), color: GROUP_COLORS['dw-box'], dashed: true, width: 2 });
+    loss.push({
+      name: 'DW-box, its fixed noise',
+      points: dw.lossFixedNoise.map((v, k) => [k, v] as [number, number]),
+      color: GROUP_COLORS['dw-box'],
+      dashed: true,
+      width: 2,
+    });
   }
   const pr = report.protocol;
   const s = report.summary;

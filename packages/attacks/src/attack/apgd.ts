@@ -46,7 +46,7 @@ import {
 } from '@dbp-bench/framework';
 import { estimateGradient, type EotOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
-import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic, type GradientChoice } from './pgd';
+import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic } from './pgd';
 import { gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
@@ -59,7 +59,12 @@ const apgd = definePlugin({
     additionalProperties: false,
     properties: {
       norm: { enum: [...NORMS], default: 'linf' },
-      eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
+      eps: {
+        type: ['number', 'null'],
+        exclusiveMinimum: 0,
+        default: null,
+        description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
+      },
       steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
       losses: {
         type: 'array',
@@ -73,7 +78,12 @@ const apgd = definePlugin({
       momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
       rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
       gradient: { enum: [...GRADIENT_CHOICES], default: 'target' },
-      selectionDraws: { type: 'integer', minimum: 1, default: 20, description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)' },
+      selectionDraws: {
+        type: 'integer',
+        minimum: 1,
+        default: 20,
+        description: 'purifications per sample that compare runs (Fixed AutoAttack eval_iter)',
+      },
     },
     allOf: budgetRules('linf'),
   },
@@ -124,7 +134,14 @@ function normalize(t: tf.Tensor4D, norm: Norm): tf.Tensor4D {
 }
 
 /** AutoAttack's start: x + ε·t/||t|| (t uniform in [−1,1] for l_inf, Gaussian for l2), keyed per sample. */
-export function apgdStart(x: tf.Tensor4D, sampleIndices: readonly number[], norm: Norm, eps: number, seed: number, run: number): tf.Tensor4D {
+export function apgdStart(
+  x: tf.Tensor4D,
+  sampleIndices: readonly number[],
+  norm: Norm,
+  eps: number,
+  seed: number,
+  run: number,
+): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const per = h * w * c;
   const data = new Float32Array(b * per);
@@ -162,7 +179,15 @@ export class ApgdAttack implements Attack {
   /** The declared protocol: no fixed step size (APGD adapts it per sample); restarts per loss. */
   protocol(): AttackProtocol {
     const o = this.options;
-    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: null, requires: { inputGradients: true } };
+    return {
+      policy: this.policy,
+      eotSamples: o.eot.samples,
+      steps: o.steps,
+      restarts: o.restarts,
+      gradient: o.gradient,
+      stepSize: null,
+      requires: { inputGradients: true },
+    };
   }
 
   async perturb(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, ctx: AttackContext): Promise<tf.Tensor4D> {
@@ -171,7 +196,9 @@ export class ApgdAttack implements Attack {
     if (ctx.sampleIndices.length !== B) throw new RangeError(`apgd: ${ctx.sampleIndices.length} sample indices for a batch of ${B}`);
     checkBudgetFitsInput('apgd', this.threat, x);
     if (o.losses.includes('dlr') && target.classifier.numClasses < 3) {
-      throw new IncompatiblePluginError(`attack 'apgd' with loss 'dlr' needs at least 3 classes; the classifier has ${target.classifier.numClasses}`);
+      throw new IncompatiblePluginError(
+        `attack 'apgd' with loss 'dlr' needs at least 3 classes; the classifier has ${target.classifier.numClasses}`,
+      );
     }
     const run = ctx as AttackRunContext;
     const runs = o.losses.length * o.restarts;
@@ -194,13 +221,17 @@ export class ApgdAttack implements Attack {
           const ys = all ? y : gatherRows(y, active);
           const idx = active.map((i) => ctx.sampleIndices[i]);
           try {
-            const onFirst = runIndex === 0 && ctx.reportDiagnostics ? (v: boolean[]) => v.forEach((z, j) => (vanished[active[j]] = z)) : undefined;
+            const onFirst =
+              runIndex === 0 && ctx.reportDiagnostics ? (v: boolean[]) => v.forEach((z, j) => (vanished[active[j]] = z)) : undefined;
             const adv = this.runOnce(target, xs, ys, idx, loss, runIndex, run, () => bar.tick(), onFirst);
             const rec = evaluateRandomized(target, adv, ys, idx, o.selectionDraws);
             const better = active.filter((i, j) => rec[j].mean < score[i]);
             for (const i of better) replaced[i] = true;
             if (better.length > 0) {
-              const sub = gatherRows(adv, better.map((i) => active.indexOf(i)));
+              const sub = gatherRows(
+                adv,
+                better.map((i) => active.indexOf(i)),
+              );
               const next = scatterRows(best, sub, better);
               sub.dispose();
               best.dispose();
@@ -398,4 +429,3 @@ export class ApgdAttack implements Attack {
     return { id: this.id, ...this.options, eps: this.threat.eps, policy: this.policy };
   }
 }
-

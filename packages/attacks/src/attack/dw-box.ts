@@ -95,4 +95,3 @@ export class DwBoxAttack extends PgdAttack {
     return target;
   }
 }
-

@@ -31,7 +31,6 @@ import {
   type AttackTarget,
   type GradientMode,
   type JsonSchema,
-  type LossName,
   type NoisePolicy,
   type Norm,
   type OptionsOf,
@@ -82,14 +81,33 @@ export function eotSchema<const K extends number>(defaultSamples: K) {
 export function pgdProperties<const K extends number>(defaultEot: K) {
   return {
     norm: { enum: [...NORMS], default: 'linf', description: 'threat model norm' },
-    eps: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'budget in [0,1] pixel units, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)' },
-    stepSize: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'step size, > 0 and at most 1 (linf) or 1000 (l2); null = 2/255 (linf) or 0.1 (l2)' },
+    eps: {
+      type: ['number', 'null'],
+      exclusiveMinimum: 0,
+      default: null,
+      description: 'budget in [0,1] pixel units, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
+    },
+    stepSize: {
+      type: ['number', 'null'],
+      exclusiveMinimum: 0,
+      default: null,
+      description: 'step size, > 0 and at most 1 (linf) or 1000 (l2); null = 2/255 (linf) or 0.1 (l2)',
+    },
     steps: { type: 'integer', minimum: 1, default: 20, description: 'PGD iterations' },
     randomStart: { type: 'boolean', default: false, description: 'start from a keyed random point of the ball' },
-    restarts: { type: 'integer', minimum: 1, default: 1, description: 'restarts; per sample the perturbation that fools the model is kept' },
+    restarts: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'restarts; per sample the perturbation that fools the model is kept',
+    },
     loss: { enum: [...LOSS_NAMES], default: 'ce', description: 'ce (cross-entropy), cw (margin) or dlr' },
     eot: eotSchema(defaultEot),
-    gradient: { enum: [...GRADIENT_CHOICES], default: 'target', description: "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense)" },
+    gradient: {
+      enum: [...GRADIENT_CHOICES],
+      default: 'target',
+      description: "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense)",
+    },
     selectionDraws: { type: 'integer', minimum: 1, default: 10, description: 'purifications per sample used to compare restarts' },
   } as const;
 }
@@ -161,7 +179,15 @@ export class PgdAttack implements Attack {
   /** The declared protocol (dw-box inherits it with its own policy). */
   protocol(): AttackProtocol {
     const o = this.options;
-    return { policy: this.policy, eotSamples: o.eot.samples, steps: o.steps, restarts: o.restarts, gradient: o.gradient, stepSize: this.stepSize, requires: { inputGradients: true } };
+    return {
+      policy: this.policy,
+      eotSamples: o.eot.samples,
+      steps: o.steps,
+      restarts: o.restarts,
+      gradient: o.gradient,
+      stepSize: this.stepSize,
+      requires: { inputGradients: true },
+    };
   }
 
   /** The target the attack runs on (subclasses check or adapt the noise policy). */
@@ -219,7 +245,10 @@ export class PgdAttack implements Attack {
           if (!best) {
             best = all ? adv : scatterRows(x, adv, active);
           } else if (better.length > 0) {
-            const sub = gatherRows(adv, better.map((i) => active.indexOf(i)));
+            const sub = gatherRows(
+              adv,
+              better.map((i) => active.indexOf(i)),
+            );
             const next = scatterRows(best, sub, better);
             sub.dispose();
             best.dispose();
@@ -266,7 +295,12 @@ export class PgdAttack implements Attack {
     for (let step = 1; step <= o.steps; step++) {
       let est;
       try {
-        est = estimateGradient(target, adv, y, sampleIndices, { eot, loss: o.loss, gradient, keepReplicaGradients: Boolean(ctx.onStep && ctx.recordReplicaGradients) });
+        est = estimateGradient(target, adv, y, sampleIndices, {
+          eot,
+          loss: o.loss,
+          gradient,
+          keepReplicaGradients: Boolean(ctx.onStep && ctx.recordReplicaGradients),
+        });
       } catch (err) {
         adv.dispose();
         throw err;
@@ -304,4 +338,3 @@ export class PgdAttack implements Attack {
     return { id: this.id, ...this.options, eps: this.threat.eps, stepSize: this.stepSize, policy: this.policy };
   }
 }
-

@@ -118,7 +118,11 @@ describe('APGD (Croce & Hein 2020) with EoT', () => {
     const { x, y } = syntheticData(2, 1);
     let err: unknown;
     try {
-      await new ApgdAttack({ steps: 1 }).perturb(createTarget(two, new IdentityToyDefense()), x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1], seed: 0 });
+      await new ApgdAttack({ steps: 1 }).perturb(createTarget(two, new IdentityToyDefense()), x, y, {
+        logger: new MemoryLogger(),
+        sampleIndices: [0, 1],
+        seed: 0,
+      });
     } catch (e) {
       err = e;
     }
@@ -133,7 +137,18 @@ describe('attack apgd: the plugin', () => {
   it("is created through the registry with AutoAttack 'rand' defaults (100 iterations, ce then dlr, EoT 20)", async () => {
     const a = await registry.createScope().create<ApgdAttack>('attack', 'apgd', {});
     expect(a).to.be.instanceOf(ApgdAttack);
-    expect(a.options).to.deep.equal({ norm: 'linf', eps: null, steps: 100, losses: ['ce', 'dlr'], restarts: 1, eot: { samples: 20, microBatch: 16 }, momentum: 0.75, rho: 0.75, gradient: 'target', selectionDraws: 20 });
+    expect(a.options).to.deep.equal({
+      norm: 'linf',
+      eps: null,
+      steps: 100,
+      losses: ['ce', 'dlr'],
+      restarts: 1,
+      eot: { samples: 20, microBatch: 16 },
+      momentum: 0.75,
+      rho: 0.75,
+      gradient: 'target',
+      selectionDraws: 20,
+    });
     expect(a.threat).to.deep.equal({ norm: 'linf', eps: 8 / 255 });
     expect(a.protocol()).to.deep.include({ stepSize: null, eotSamples: 20, steps: 100 });
   });
@@ -144,8 +159,15 @@ describe('attack apgd: the plugin', () => {
       .create('attack', 'apgd', { momentum: 2 })
       .then(
         () => expect.fail('accepted momentum 2'),
-        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'apgd'[\s\S]*\$\.momentum: must be <= 1/),
+        (e: Error) =>
+          expect(e)
+            .to.be.instanceOf(ConfigValidationError)
+            .and.to.have.property('message')
+            .that.matches(/options of attack 'apgd'[\s\S]*\$\.momentum: must be <= 1/),
       );
-    expect(() => new ApgdAttack({ losses: [] })).to.throw(ConfigValidationError, /options of attack 'apgd'[\s\S]*\$\.losses: must NOT have fewer than 1 items/);
+    expect(() => new ApgdAttack({ losses: [] })).to.throw(
+      ConfigValidationError,
+      /options of attack 'apgd'[\s\S]*\$\.losses: must NOT have fewer than 1 items/,
+    );
   });
 });

@@ -60,7 +60,10 @@ describe('DW-box (ALGORITHMS.md §7)', () => {
     expect(r.target).to.match(/DW_Both/);
     // Replaying the same keyed noise in a new target with the same seed gives the same verdicts.
     const again = createTarget(classifier, defense, { policy: 'both', seed: 0 });
-    const logits = again.logits(r.xAdv, idx.map((sample) => ({ sample, eot: 0 })));
+    const logits = again.logits(
+      r.xAdv,
+      idx.map((sample) => ({ sample, eot: 0 })),
+    );
     const pred = Array.from(tf.argMax(logits, 1).dataSync());
     expect(pred).to.deep.equal(r.adversarial.map((e) => e.predictions[0]));
     tf.dispose([r.xAdv, logits, x, y]);
@@ -119,7 +122,11 @@ describe('attack dw-box: the plugin', () => {
       .create('attack', 'dw-box', { policy: 'fresh' })
       .then(
         () => expect.fail("accepted policy 'fresh'"),
-        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'dw-box'[\s\S]*\$\.policy: must be one of "fwd", "rev", "both"/),
+        (e: Error) =>
+          expect(e)
+            .to.be.instanceOf(ConfigValidationError)
+            .and.to.have.property('message')
+            .that.matches(/options of attack 'dw-box'[\s\S]*\$\.policy: must be one of "fwd", "rev", "both"/),
       );
   });
 });

@@ -1,6 +1,19 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigValidationError, IncompatiblePluginError, MemoryLogger, PluginRegistry, createTarget, crossEntropyLoss, cwLoss, dlrLoss, eotRows, perSampleNorms, pgdStep, randomStart } from '@dbp-bench/framework';
+import {
+  ConfigValidationError,
+  IncompatiblePluginError,
+  MemoryLogger,
+  PluginRegistry,
+  createTarget,
+  crossEntropyLoss,
+  cwLoss,
+  dlrLoss,
+  eotRows,
+  perSampleNorms,
+  pgdStep,
+  randomStart,
+} from '@dbp-bench/framework';
 import { estimateGradient } from '../../src/estimator';
 import { ADDT_DEFAULTS, PgdAttack } from '../../src/attack/pgd';
 import { plugin } from '../../src';
@@ -129,7 +142,9 @@ describe('gradient estimators', () => {
         for (let k = 0; k < K; k++) {
           const xb = x.slice([b, 0, 0, 0], [1, 8, 8, 1]);
           const yb = y.slice([b], [1]);
-          const g = tf.grad((xx: tf.Tensor) => tf.sum(crossEntropyLoss(classifier.logits(defense.purify(xx as tf.Tensor4D, target.noise([{ sample: idx[b], eot: k }]))), yb)))(xb);
+          const g = tf.grad((xx: tf.Tensor) =>
+            tf.sum(crossEntropyLoss(classifier.logits(defense.purify(xx as tf.Tensor4D, target.noise([{ sample: idx[b], eot: k }]))), yb)),
+          )(xb);
           acc = tf.add(acc, g);
         }
         parts.push(acc);
@@ -194,7 +209,11 @@ describe('PGD restarts and protocol', () => {
     }
     expect(err).to.be.instanceOf(IncompatiblePluginError);
     // BPDA needs nothing from the defense
-    const adv = await new PgdAttack({ gradient: 'bpda', steps: 1, eot: { samples: 1 } }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1], seed: 0 });
+    const adv = await new PgdAttack({ gradient: 'bpda', steps: 1, eot: { samples: 1 } }).perturb(t, x, y, {
+      logger: new MemoryLogger(),
+      sampleIndices: [0, 1],
+      seed: 0,
+    });
     tf.dispose([x, y, adv]);
   });
 
@@ -204,7 +223,11 @@ describe('PGD restarts and protocol', () => {
     const t = createTarget(classifier, defense, { seed: 0 });
     const { x, y } = syntheticData(3, 2);
     defense.calls = 0;
-    const adv = await new PgdAttack({ steps: 2, eot: { samples: 8, microBatch: 16 } }).perturb(t, x, y, { logger: new MemoryLogger(), sampleIndices: [0, 1, 2], seed: 0 });
+    const adv = await new PgdAttack({ steps: 2, eot: { samples: 8, microBatch: 16 } }).perturb(t, x, y, {
+      logger: new MemoryLogger(),
+      sampleIndices: [0, 1, 2],
+      seed: 0,
+    });
     expect(defense.calls).to.equal(2 * Math.ceil((3 * 8) / 16));
     tf.dispose([adv, x, y]);
   });
@@ -216,7 +239,18 @@ describe('attack pgd: the plugin', () => {
   it('is created through the registry with the ADDT defaults (20 steps, EoT 10, 8/255 with step 2/255)', async () => {
     const a = await registry.createScope().create<PgdAttack>('attack', 'pgd', {});
     expect(a).to.be.instanceOf(PgdAttack);
-    expect(a.options).to.deep.equal({ norm: 'linf', eps: null, stepSize: null, steps: 20, randomStart: false, restarts: 1, loss: 'ce', eot: { samples: 10, microBatch: 16 }, gradient: 'target', selectionDraws: 10 });
+    expect(a.options).to.deep.equal({
+      norm: 'linf',
+      eps: null,
+      stepSize: null,
+      steps: 20,
+      randomStart: false,
+      restarts: 1,
+      loss: 'ce',
+      eot: { samples: 10, microBatch: 16 },
+      gradient: 'target',
+      selectionDraws: 10,
+    });
     expect(a.threat).to.deep.equal({ norm: 'linf', eps: 8 / 255 });
     expect(a.stepSize).to.equal(2 / 255);
     expect(new PgdAttack().options).to.deep.equal(a.options);
@@ -228,8 +262,15 @@ describe('attack pgd: the plugin', () => {
       .create('attack', 'pgd', { eot: { samples: 0 } })
       .then(
         () => expect.fail('accepted eot.samples 0'),
-        (e: Error) => expect(e).to.be.instanceOf(ConfigValidationError).and.to.have.property('message').that.matches(/options of attack 'pgd'[\s\S]*\$\.eot\.samples: must be >= 1/),
+        (e: Error) =>
+          expect(e)
+            .to.be.instanceOf(ConfigValidationError)
+            .and.to.have.property('message')
+            .that.matches(/options of attack 'pgd'[\s\S]*\$\.eot\.samples: must be >= 1/),
       );
-    expect(() => new PgdAttack({ loss: 'mse' as never })).to.throw(ConfigValidationError, /options of attack 'pgd'[\s\S]*\$\.loss: must be one of "ce", "cw", "dlr"/);
+    expect(() => new PgdAttack({ loss: 'mse' as never })).to.throw(
+      ConfigValidationError,
+      /options of attack 'pgd'[\s\S]*\$\.loss: must be one of "ce", "cw", "dlr"/,
+    );
   });
 });

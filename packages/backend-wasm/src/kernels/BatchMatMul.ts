@@ -7,14 +7,34 @@ import * as tf from '@tensorflow/tfjs-core';
 import { dropView, free, makeView, reshaped, run, runStock, wb } from './kernel_utils';
 import type { KernelArgs, Shape, TI, WasmBackend } from './types';
 
-type MatMulFn = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number, ta: number, tb: number, outId: number) => void;
+type MatMulFn = (
+  aId: number,
+  aShape: Uint8Array,
+  aRank: number,
+  bId: number,
+  bShape: Uint8Array,
+  bRank: number,
+  ta: number,
+  tb: number,
+  outId: number,
+) => void;
 
 const matMulFns = new WeakMap<object, MatMulFn>();
 
 function matMulFn(backend: WasmBackend): MatMulFn {
   let f = matMulFns.get(backend);
   if (!f) {
-    f = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as MatMulFn;
+    f = backend.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]) as MatMulFn;
     matMulFns.set(backend, f);
   }
   return f;
@@ -44,7 +64,8 @@ function batchMatMul(args: KernelArgs): TI {
   const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
   tf.util.assert(
     ka === kb,
-    () => `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape.join(',')} and ${b.shape.join(',')} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    () =>
+      `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape.join(',')} and ${b.shape.join(',')} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
   );
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = tf.util.sizeFromShape(outer);

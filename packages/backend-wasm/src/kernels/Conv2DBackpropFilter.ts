@@ -26,8 +26,20 @@ function conv2DBackpropFilter(args: KernelArgs): TI {
   if (info.dataFormat !== 'channelsLast') {
     throw new Error(`Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only (got '${dataFormat}'), like the wasm Conv2D`);
   }
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`Conv2DBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32')
+    throw new Error(`Conv2DBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   // The result [ci, kh, kw, co] must have spatial size exactly kh x kw: pad (or crop) the bottom/right.

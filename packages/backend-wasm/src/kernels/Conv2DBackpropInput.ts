@@ -24,7 +24,8 @@ function conv2DBackpropInput(args: KernelArgs): TI {
     false,
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
-  if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') return runStock('Conv2DBackpropInput', args);
+  if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32')
+    return runStock('Conv2DBackpropInput', args);
   const { strideHeight: sh, strideWidth: sw } = info;
   const { pt, pl, pb, pr } = transposedConvPads(info);
   if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return runStock('Conv2DBackpropInput', args);

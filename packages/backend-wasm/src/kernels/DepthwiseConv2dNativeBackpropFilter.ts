@@ -12,7 +12,8 @@ function depthwiseBackpropFilter(args: KernelArgs): TI {
   const x = args.inputs.x as TI;
   const dy = args.inputs.dy as TI;
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`DepthwiseConv2dNativeBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32')
+    throw new Error(`DepthwiseConv2dNativeBackpropFilter on wasm needs float32 tensors (got ${x.dtype}, ${dy.dtype})`);
   const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
   const ci = info.inChannels;
   const mult = info.outChannels / ci;

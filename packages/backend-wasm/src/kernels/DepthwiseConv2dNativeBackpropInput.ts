@@ -15,7 +15,8 @@ function depthwiseBackpropInput(args: KernelArgs): TI {
   const filter = args.inputs.filter as TI;
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
-  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error(`DepthwiseConv2dNativeBackpropInput on wasm needs float32 tensors (got ${dy.dtype}, ${filter.dtype})`);
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32')
+    throw new Error(`DepthwiseConv2dNativeBackpropInput on wasm needs float32 tensors (got ${dy.dtype}, ${filter.dtype})`);
   const { inChannels: ci, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const mult = info.outChannels / ci;
   const { pt, pl, pb, pr } = transposedConvPads(info);

@@ -14,7 +14,10 @@ function sign(args: KernelArgs): TI {
   const n = tf.util.sizeFromShape(x.shape);
   const out = backend.makeOutput(x.shape, x.dtype);
   const buf = backend.wasm.HEAPU8.buffer;
-  const view = (t: TI) => (x.dtype === 'int32' ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n) : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n));
+  const view = (t: TI) =>
+    x.dtype === 'int32'
+      ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n)
+      : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, n);
   const xs = view(x);
   const o = view(out);
   for (let i = 0; i < n; i++) {

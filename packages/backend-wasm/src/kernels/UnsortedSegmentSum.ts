@@ -8,14 +8,17 @@ function unsortedSegmentSum(args: KernelArgs): TI {
   const x = args.inputs.x as TI;
   const ids = args.inputs.segmentIds as TI;
   const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum on wasm supports float32 and int32 (got ${x.dtype})`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`UnsortedSegmentSum on wasm supports float32 and int32 (got ${x.dtype})`);
   const innerShape = x.shape.slice(ids.shape.length);
   const inner = tf.util.sizeFromShape(innerShape);
   const count = tf.util.sizeFromShape(ids.shape);
   const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
   const buf = backend.wasm.HEAPU8.buffer;
   const view = (t: TI, size: number) =>
-    t.dtype === 'int32' ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size) : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size);
+    t.dtype === 'int32'
+      ? new Int32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size)
+      : new Float32Array(buf, backend.dataIdMap.get(t.dataId).memoryOffset, size);
   const o = view(out, numSegments * inner);
   const xs = view(x, count * inner);
   const seg = new Int32Array(buf, backend.dataIdMap.get(ids.dataId).memoryOffset, count);

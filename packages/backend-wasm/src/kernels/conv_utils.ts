@@ -105,8 +105,8 @@ export function insertZeros(backend: WasmBackend, dy: TI, sh: number, sw: number
   const src = offsetF32(backend, dy);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
-      let s = src + ((b * h + y) * w) * c;
-      let d = dst + ((b * lh + y * sh) * lw) * c;
+      let s = src + (b * h + y) * w * c;
+      let d = dst + (b * lh + y * sh) * lw * c;
       for (let x = 0; x < w; x++, s += c, d += sw * c) heap.copyWithin(d, s, s + c);
     }
   }
@@ -118,7 +118,14 @@ export function insertZeros(backend: WasmBackend, dy: TI, sh: number, sw: number
  * gradient (size lh x lw) with the flipped filter: the paddings (top, left, bottom, right) that give
  * the input's h x w. A negative padding means this form does not apply (the caller falls back).
  */
-export function transposedConvPads(info: tf.backend_util.Conv2DInfo): { lh: number; lw: number; pt: number; pl: number; pb: number; pr: number } {
+export function transposedConvPads(info: tf.backend_util.Conv2DInfo): {
+  lh: number;
+  lw: number;
+  pt: number;
+  pl: number;
+  pb: number;
+  pr: number;
+} {
   const lh = (info.outHeight - 1) * info.strideHeight + 1;
   const lw = (info.outWidth - 1) * info.strideWidth + 1;
   const pt = info.filterHeight - 1 - info.padInfo.top;
@@ -126,7 +133,11 @@ export function transposedConvPads(info: tf.backend_util.Conv2DInfo): { lh: numb
   return { lh, lw, pt, pl, pb: info.inHeight + info.padInfo.top - lh, pr: info.inWidth + info.padInfo.left - lw };
 }
 
-export function depthwiseInfo(xShape: Shape, filterShape: Shape, attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs): tf.backend_util.Conv2DInfo {
+export function depthwiseInfo(
+  xShape: Shape,
+  filterShape: Shape,
+  attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs,
+): tf.backend_util.Conv2DInfo {
   const dilations = attrs.dilations == null ? 1 : attrs.dilations;
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -146,7 +157,17 @@ export function depthwiseInfo(xShape: Shape, filterShape: Shape, attrs: tf.Depth
  * channels (contiguous in NHWC) itself.
  */
 export function forEachTap(info: tf.backend_util.Conv2DInfo, f: (xOff: number, dyOff: number, fOff: number) => void): void {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: co,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;

@@ -8,7 +8,10 @@ import { heapF32, offsetF32, reshaped, run, runStock, wb } from './kernel_utils'
 import type { KernelArgs, Shape, TI } from './types';
 
 /** [outer, r, inner] when `axes` are consecutive and leave at least 2 kept elements after them; else undefined. */
-function reductionBlock(shape: Shape, axisAttr: number | number[]): { outer: number; r: number; inner: number; axes: number[] } | undefined {
+function reductionBlock(
+  shape: Shape,
+  axisAttr: number | number[],
+): { outer: number; r: number; inner: number; axes: number[] } | undefined {
   const axes = tf.util.parseAxisParam(axisAttr, shape).sort((a, b) => a - b);
   if (axes.length === 0) return undefined;
   for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return undefined;
@@ -36,7 +39,12 @@ export function meanOrSum(name: 'Mean' | 'Sum', args: KernelArgs): TI {
   if (!block) return runStock(name, args);
   const { outer, r, inner, axes } = block;
   // [outer, r, 1, inner] with an r x 1 window: the mean over the block for every (outer, inner).
-  const pooled = run('AvgPool', backend, { x: reshaped(x, [outer, r, 1, inner]) }, { filterSize: [r, 1], strides: [r, 1], pad: 'valid', dimRoundingMode: undefined });
+  const pooled = run(
+    'AvgPool',
+    backend,
+    { x: reshaped(x, [outer, r, 1, inner]) },
+    { filterSize: [r, 1], strides: [r, 1], pad: 'valid', dimRoundingMode: undefined },
+  );
   const heap = heapF32(backend);
   const o = offsetF32(backend, pooled);
   const xo = offsetF32(backend, x);

@@ -74,7 +74,8 @@ export const defensesBench: BenchSuite = {
     const x = tf.tidy(() => tf.tile(tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 1), [BATCH, 1, 1, 1])) as tf.Tensor4D;
     const w = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, 'float32', 2);
     const noise = new FreshNoiseSource(0, eotRows([0], BATCH));
-    const gradOf = (d: Defense) => () => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(d.purify(xx as tf.Tensor4D, noise), w)))(x));
+    const gradOf = (d: Defense) => () =>
+      tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(d.purify(xx as tf.Tensor4D, noise), w)))(x));
     try {
       if (opts.torchPython) {
         const d = new DpDdpm(unet, { numInferenceSteps: opts.quick ? 20 : 100 });

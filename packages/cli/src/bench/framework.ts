@@ -171,7 +171,9 @@ async function unetRows(n: number, hw: number, c: number, mo: MeasureOptions, st
   const label = `unet block ${c}ch ${hw}x${hw} b${n}`;
   const note = 'GFLOP counts the two convolutions';
   const gradX = tf.grad((xx: tf.Tensor) => unetBlock(xx as tf.Tensor4D, p).sum());
-  const gradAll = tf.grads((xx: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor) => unetBlock(xx as tf.Tensor4D, p, w1 as tf.Tensor4D, w2 as tf.Tensor4D).sum());
+  const gradAll = tf.grads((xx: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor) =>
+    unetBlock(xx as tf.Tensor4D, p, w1 as tf.Tensor4D, w2 as tf.Tensor4D).sum(),
+  );
   const rows: BenchRow[] = [];
   try {
     rows.push(row(`${label} fwd`, await measure(() => unetBlock(x, p), mo), g, note));
@@ -210,8 +212,12 @@ async function matMulRows(quick: boolean, mo: MeasureOptions, stockToo: boolean)
     if (stockToo) {
       unregisterWasmKernels();
       try {
-        rows.push(row(`matMul ${s}x${s}x${s} transposed a,b`, await measure(() => tf.matMul(a, b, true, true), STOCK), gMM, 'stock wasm kernels'));
-        rows.push(row('batched matMul 32x[256x64 . 64x256] fwd+bwd', await measure(() => attGrad([q, k]), STOCK), 3 * gAtt, 'stock wasm kernels'));
+        rows.push(
+          row(`matMul ${s}x${s}x${s} transposed a,b`, await measure(() => tf.matMul(a, b, true, true), STOCK), gMM, 'stock wasm kernels'),
+        );
+        rows.push(
+          row('batched matMul 32x[256x64 . 64x256] fwd+bwd', await measure(() => attGrad([q, k]), STOCK), 3 * gAtt, 'stock wasm kernels'),
+        );
       } finally {
         registerWasmKernels();
       }

@@ -5,7 +5,6 @@ import type { BenchRow, BenchSuite } from './types';
 import { RECORDED_TORCH_REFERENCE, ratioNote } from './reference';
 import { median } from './median';
 
-
 /** Median seconds of `reps` timed runs after one warm-up run; also the peak tensor bytes seen. */
 function time(fn: () => tf.Tensor, reps: number): { seconds: number; peakBytes: number } {
   const out: number[] = [];
@@ -36,7 +35,8 @@ export const modelsBench: BenchSuite = {
     const rows: BenchRow[] = [];
     const ref = opts.reference ?? RECORDED_TORCH_REFERENCE;
     /** The reference times the `small` preset only. */
-    const vs = (p: UNetPreset, s: number, r: number | undefined): string => (p === 'small' && r !== undefined ? `; ${ratioNote(s, r)}, ${ref.source}` : '');
+    const vs = (p: UNetPreset, s: number, r: number | undefined): string =>
+      p === 'small' && r !== undefined ? `; ${ratioNote(s, r)}, ${ref.source}` : '';
     for (const p of presets) {
       const cfg = { ...UNET_PRESETS[p], dropout: 0 };
       const unet = new UNet(cfg, 0);
@@ -46,7 +46,15 @@ export const modelsBench: BenchSuite = {
         const fwdFlops = (batch * unetForwardFlops(cfg)) / 1e9;
         const note = `${(unet.parameterCount() / 1e6).toFixed(2)} M params, batch ${batch}`;
         const fwd = time(() => unet.predictEps(x, t), reps);
-        rows.push({ suite: 'models', name: `unet ${p} forward`, seconds: fwd.seconds, gflops: fwdFlops, gflopsPerSecond: fwdFlops / fwd.seconds, peakBytes: fwd.peakBytes, note: note + vs(p, fwd.seconds, ref.forwardSeconds) });
+        rows.push({
+          suite: 'models',
+          name: `unet ${p} forward`,
+          seconds: fwd.seconds,
+          gflops: fwdFlops,
+          gflopsPerSecond: fwdFlops / fwd.seconds,
+          peakBytes: fwd.peakBytes,
+          note: note + vs(p, fwd.seconds, ref.forwardSeconds),
+        });
         // input gradient only (no weight gradients): every conv and linear has one backward product of the
         // forward's size, so forward + backward is ~2x the forward FLOPs (attention products need two)
         const grad = tf.grad((xx) => tf.sum(tf.square(unet.predictEps(xx as tf.Tensor4D, t))));

@@ -72,7 +72,10 @@ export function loadTorchReference(file: string): TorchReference {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new DataFormatError(file, `cannot read the PyTorch reference (expected the JSON written by bench/torch_reference.py): ${(e as Error).message}`);
+    throw new DataFormatError(
+      file,
+      `cannot read the PyTorch reference (expected the JSON written by bench/torch_reference.py): ${(e as Error).message}`,
+    );
   }
   const r = validateSchema<TorchReferenceFile>(TORCH_REFERENCE_SCHEMA, raw, `PyTorch reference ${file}`);
   return {
@@ -104,7 +107,11 @@ export function runTorchReference(python: string, steps: number): TorchReference
   try {
     const r = spawnSync(python, [script, '--steps', String(steps), '--reps', '1', '--out', out], { encoding: 'utf8' });
     if (r.error) throw new DbpError('E_BENCH', `bench --torch: cannot run '${python}': ${r.error.message}`);
-    if (r.status !== 0) throw new DbpError('E_BENCH', `bench --torch: ${python} ${script} exited with ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.status !== 0)
+      throw new DbpError(
+        'E_BENCH',
+        `bench --torch: ${python} ${script} exited with ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+      );
     return { ...loadTorchReference(out), source: `PyTorch CPU on this machine, run alternately with the bench (${python})` };
   } finally {
     fs.rmSync(path.dirname(out), { recursive: true, force: true });

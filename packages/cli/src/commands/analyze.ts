@@ -15,7 +15,8 @@ import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
 function intOption(name: string, min: number) {
   return (v: string): number => {
-    if (!/^-?\d+$/.test(v) || Number(v) < min) throw new ConfigValidationError(`option ${name}`, [`expected an integer >= ${min}, got '${v}'`]);
+    if (!/^-?\d+$/.test(v) || Number(v) < min)
+      throw new ConfigValidationError(`option ${name}`, [`expected an integer >= ${min}, got '${v}'`]);
     return Number(v);
   };
 }
@@ -25,7 +26,8 @@ function numberOption(name: string, min = 0) {
   return (v: string): number => {
     const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(v);
     const n = m ? Number(m[1]) / (m[2] !== undefined ? Number(m[2]) : 1) : NaN;
-    if (!Number.isFinite(n) || n < min) throw new ConfigValidationError(`option ${name}`, [`expected a number >= ${min} (e.g. 0.5 or 8/255), got '${v}'`]);
+    if (!Number.isFinite(n) || n < min)
+      throw new ConfigValidationError(`option ${name}`, [`expected a number >= ${min} (e.g. 0.5 or 8/255), got '${v}'`]);
     return n;
   };
 }
@@ -89,19 +91,25 @@ async function load(ctx: CliContext, opts: CommonOptions) {
   const dataOptions = datasetOptionsFromFlags(registry, opts.data, opts);
   const dataset = await openDataset(opts.data, dataOptions, { registry, logger: ctx.logger, baseDir: process.cwd() });
   if (opts.index >= dataset.info.size) {
-    throw new ConfigValidationError('option --index', [`index ${opts.index} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size} images`]);
+    throw new ConfigValidationError('option --index', [
+      `index ${opts.index} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size} images`,
+    ]);
   }
   const classifier = await loadClassifier(path.resolve(opts.classifier));
   if (classifier.numClasses !== dataset.info.numClasses) {
     classifier.dispose();
-    throw new ShapeMismatchError(`classifier ${opts.classifier} has ${classifier.numClasses} classes but dataset ${dataset.info.id} has ${dataset.info.numClasses}`);
+    throw new ShapeMismatchError(
+      `classifier ${opts.classifier} has ${classifier.numClasses} classes but dataset ${dataset.info.id} has ${dataset.info.numClasses}`,
+    );
   }
   classifier.setTraining(false);
   const defenseOptions: Record<string, unknown> = { ...(opts.set ?? {}) };
   if (opts.weights !== undefined) defenseOptions.weights = opts.weights;
   let defense: Defense;
   try {
-    defense = await registry.createScope({ logger: ctx.logger, baseDir: process.cwd() }).create<Defense>('defense', opts.defense, defenseOptions);
+    defense = await registry
+      .createScope({ logger: ctx.logger, baseDir: process.cwd() })
+      .create<Defense>('defense', opts.defense, defenseOptions);
   } catch (e) {
     classifier.dispose();
     throw e;
@@ -143,7 +151,9 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
   common(
     analyze
       .command('trajectories')
-      .description('PGD trajectories of white-box runs (different seeds), white-box-EoT runs and one DW-box run: PCA projection, loss per step, cosine similarities (JSON + SVG)')
+      .description(
+        'PGD trajectories of white-box runs (different seeds), white-box-EoT runs and one DW-box run: PCA projection, loss per step, cosine similarities (JSON + SVG)',
+      )
       .option('--runs <k>', 'runs per stochastic group', intOption('--runs', 1), 10),
     'analysis-trajectories',
   ).action(async (opts: CommonOptions & { runs: number }) => {
@@ -167,7 +177,9 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
   common(
     analyze
       .command('landscape')
-      .description('loss over the plane of the DW-box direction and the residual white-box-EoT direction, with both trajectories (JSON + SVG)')
+      .description(
+        'loss over the plane of the DW-box direction and the residual white-box-EoT direction, with both trajectories (JSON + SVG)',
+      )
       .option('--grid <k>', 'grid points per axis', intOption('--grid', 2), 21)
       .option('--extent <v>', 'axis range [0, v] in units of ||d_DW||_2', numberOption('--extent', 0), 2),
     'analysis-landscape',

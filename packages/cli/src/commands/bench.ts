@@ -14,7 +14,16 @@ function num(v: number | undefined, digits: number): string {
 export function formatBenchTable(rows: BenchRow[]): string {
   return formatTable(
     ['suite', 'name', 'seconds', 'GFLOP', 'GFLOP/s', 'peak tf.memory', 'RSS', 'note'],
-    rows.map((r) => [r.suite, r.name, num(r.seconds, 4), num(r.gflops, 3), num(r.gflopsPerSecond, 1), mb(r.peakBytes), mb(r.rssBytes), r.note ?? '']),
+    rows.map((r) => [
+      r.suite,
+      r.name,
+      num(r.seconds, 4),
+      num(r.gflops, 3),
+      num(r.gflopsPerSecond, 1),
+      mb(r.peakBytes),
+      mb(r.rssBytes),
+      r.note ?? '',
+    ]),
   );
 }
 
@@ -35,11 +44,18 @@ function wasmHeapBytes(): number | undefined {
 export const addBenchCommand: AddCommand = (program, context, result) => {
   program
     .command('bench')
-    .description('measure forward and forward+backward GFLOP/s and peak memory on the active backend (suites: ' + BENCH_SUITES.map((s) => s.name).join(', ') + ')')
+    .description(
+      'measure forward and forward+backward GFLOP/s and peak memory on the active backend (suites: ' +
+        BENCH_SUITES.map((s) => s.name).join(', ') +
+        ')',
+    )
     .option('--quick', 'fewer repetitions and smaller sizes', false)
     .option('--filter <s>', 'only suites whose name contains s')
     .option('--json', 'print the rows as JSON instead of a table')
-    .option('--reference <file>', 'PyTorch CPU timings of this machine (JSON from python3 bench/torch_reference.py) for the ratios in the notes')
+    .option(
+      '--reference <file>',
+      'PyTorch CPU timings of this machine (JSON from python3 bench/torch_reference.py) for the ratios in the notes',
+    )
     .option('--torch <python>', 'a python with torch: time PyTorch and the purification chains alternately (defenses suite, paired rounds)')
     .action(async (opts: { quick: boolean; filter?: string; json?: boolean; reference?: string; torch?: string }) => {
       const ctx = context();

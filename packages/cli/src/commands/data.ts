@@ -19,7 +19,12 @@ export const addDataCommand: AddCommand = (program, context) => {
       const rows = ctx
         .registry()
         .list('dataset')
-        .map((p) => [p.id, DOWNLOADS[p.id] ? `yes (${DOWNLOADS[p.id].files.reduce((a, f) => a + f.size, 0)} bytes)` : 'no', p.package, p.description]);
+        .map((p) => [
+          p.id,
+          DOWNLOADS[p.id] ? `yes (${DOWNLOADS[p.id].files.reduce((a, f) => a + f.size, 0)} bytes)` : 'no',
+          p.package,
+          p.description,
+        ]);
       ctx.out(formatTable(['id', 'download', 'package', 'description'], rows));
     });
 
@@ -32,31 +37,36 @@ export const addDataCommand: AddCommand = (program, context) => {
     .option('--timeout <seconds>', 'socket idle timeout', (v: string) => Number(v), 30)
     .option('--remove-archive', 'delete the archive after a successful extraction')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, opts: { dir?: string; mirror?: string; retries: number; timeout: number; removeArchive?: boolean; json?: boolean }) => {
-      const ctx = context();
-      const dir = opts.dir ?? `data/${name}`;
-      const r = await downloadDataset(name, {
-        dir,
-        mirror: opts.mirror,
-        logger: ctx.logger,
-        retries: opts.retries,
-        timeoutMs: Math.round(opts.timeout * 1000),
-        removeArchive: opts.removeArchive,
-      });
-      if (opts.json) {
-        ctx.out(JSON.stringify(r, null, 2));
-        return;
-      }
-      if (r.alreadyPresent) ctx.out(`${name}: already installed in ${r.extracted ?? r.dir}`);
-      for (const f of r.files) ctx.out(`${f.name}: ${f.how}, ${f.size} bytes, sha256 ${f.sha256} (verified: ${f.verified.join(', ')})`);
-      if (r.extracted && !r.alreadyPresent) ctx.out(`extracted to ${r.extracted}`);
-      if (!r.alreadyPresent) ctx.out(`manifest: ${r.manifest}`);
-    });
+    .action(
+      async (
+        name: string,
+        opts: { dir?: string; mirror?: string; retries: number; timeout: number; removeArchive?: boolean; json?: boolean },
+      ) => {
+        const ctx = context();
+        const dir = opts.dir ?? `data/${name}`;
+        const r = await downloadDataset(name, {
+          dir,
+          mirror: opts.mirror,
+          logger: ctx.logger,
+          retries: opts.retries,
+          timeoutMs: Math.round(opts.timeout * 1000),
+          removeArchive: opts.removeArchive,
+        });
+        if (opts.json) {
+          ctx.out(JSON.stringify(r, null, 2));
+          return;
+        }
+        if (r.alreadyPresent) ctx.out(`${name}: already installed in ${r.extracted ?? r.dir}`);
+        for (const f of r.files) ctx.out(`${f.name}: ${f.how}, ${f.size} bytes, sha256 ${f.sha256} (verified: ${f.verified.join(', ')})`);
+        if (r.extracted && !r.alreadyPresent) ctx.out(`extracted to ${r.extracted}`);
+        if (!r.alreadyPresent) ctx.out(`manifest: ${r.manifest}`);
+      },
+    );
 
   dataDirOption(
     data
       .command('info <name>')
-      .description('print count, image shape, classes, per-class counts and the first image\'s label and pixel (0,0) (0..255)'),
+      .description("print count, image shape, classes, per-class counts and the first image's label and pixel (0,0) (0..255)"),
   )
     .option('--split <split>', 'split (train, test, val)')
     .option('--option <key=value>', 'another plugin option (JSON value or string); repeatable', collect, [])

@@ -52,7 +52,8 @@ export function datasetOptionsFromFlags(
   if (flags.dataDir !== undefined) {
     if (registry.has('dataset', id)) {
       const props = (registry.get('dataset', id).schema.properties ?? {}) as Record<string, unknown>;
-      if (!('dir' in props)) throw new ConfigValidationError(`--data-dir for dataset '${id}'`, [`dataset '${id}' reads no files (it has no 'dir' option)`]);
+      if (!('dir' in props))
+        throw new ConfigValidationError(`--data-dir for dataset '${id}'`, [`dataset '${id}' reads no files (it has no 'dir' option)`]);
     }
     options.dir = flags.dataDir;
   }

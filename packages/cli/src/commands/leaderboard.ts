@@ -31,7 +31,9 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
         writeEntry(file, entry);
         ctx.out(`${file}`);
       }
-      ctx.out(`imported ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'}${res.skipped.length ? `, skipped ${res.skipped.length}` : ''}`);
+      ctx.out(
+        `imported ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'}${res.skipped.length ? `, skipped ${res.skipped.length}` : ''}`,
+      );
     });
 
   lb.command('build <entries>')
@@ -42,11 +44,15 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
       const ctx = context();
       const loaded = loadEntries(entries);
       const res = await buildSite(loaded, opts.out, { title: opts.title, logger: ctx.logger });
-      ctx.out(`site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`);
+      ctx.out(
+        `site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`,
+      );
     });
 
   lb.command('validate <paths...>')
-    .description('validate entry files (or every entry under directories): the entry schema, its consistency rules, and unique ids per dataset and threat model')
+    .description(
+      'validate entry files (or every entry under directories): the entry schema, its consistency rules, and unique ids per dataset and threat model',
+    )
     .action((paths: string[]) => {
       const ctx = context();
       const all: LoadedEntry[] = [];

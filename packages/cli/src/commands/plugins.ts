@@ -20,7 +20,13 @@ export const addPluginsCommand: AddCommand = (program, context) => {
       const ctx = context();
       const list = ctx.registry().list();
       if (opts.json) {
-        ctx.out(JSON.stringify(list.map(({ schema: _s, ...p }) => p), null, 2));
+        ctx.out(
+          JSON.stringify(
+            list.map(({ schema: _s, ...p }) => p),
+            null,
+            2,
+          ),
+        );
         return;
       }
       const rows = list.map((p) => [p.kind, p.id, p.package, displayFile(p), p.description]);
@@ -28,7 +34,7 @@ export const addPluginsCommand: AddCommand = (program, context) => {
     });
   plugins
     .command('schema <kind> <id>')
-    .description('print the JSON Schema (with defaults) of one plugin\'s options')
+    .description("print the JSON Schema (with defaults) of one plugin's options")
     .action((kind: string, id: string) => {
       const ctx = context();
       ctx.out(JSON.stringify(ctx.registry().get(kind as never, id).schema, null, 2));
@@ -46,6 +52,10 @@ export const addPluginsCommand: AddCommand = (program, context) => {
 export function formatTable(header: string[], rows: (string | number)[][]): string {
   const all = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(all[0]), line(widths.map((w) => '-'.repeat(w))), ...all.slice(1).map(line)].join('\n');
 }

@@ -71,7 +71,9 @@ export const addPurifyCommand: AddCommand = (program, context) => {
       const dataOptions = datasetOptionsFromFlags(registry, opts.data, opts);
       const dataset = await openDataset(opts.data, dataOptions, { registry, logger: ctx.logger, baseDir: process.cwd() });
       if (opts.start + opts.n > dataset.info.size) {
-        throw new ConfigValidationError('options --start/--n', [`images ${opts.start}..${opts.start + opts.n - 1} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size}`]);
+        throw new ConfigValidationError('options --start/--n', [
+          `images ${opts.start}..${opts.start + opts.n - 1} requested but the ${dataset.info.id} ${dataset.info.split} split has ${dataset.info.size}`,
+        ]);
       }
       const defenseOptions: Record<string, unknown> = { ...(opts.set ?? {}) };
       if (opts.weights !== undefined) defenseOptions.weights = opts.weights;

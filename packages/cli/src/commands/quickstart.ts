@@ -28,7 +28,11 @@ export interface QuickstartResult {
 /** The quickstart's config files: every `*.json` in the directory, sorted by name. */
 export function quickstartConfigs(dir: string): string[] {
   if (!fs.existsSync(dir)) throw new MissingFileError(dir, 'expected a directory of quickstart run configs (configs/quickstart)');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(dir, f));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(dir, f));
   if (!files.length) throw new MissingFileError(path.join(dir, '*.json'), 'the quickstart configs directory has no run configs');
   return files;
 }
@@ -46,17 +50,30 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
     for (const w of [raw.classifier?.weights, raw.defense?.options?.weights]) {
       if (typeof w !== 'string') continue;
       const p = path.resolve(path.dirname(file), w);
-      if (!fs.existsSync(p)) throw new MissingFileError(p, `needed by ${file}; the quickstart uses the demo weights in weights/ (see weights/README.md for how they are produced)`);
+      if (!fs.existsSync(p))
+        throw new MissingFileError(
+          p,
+          `needed by ${file}; the quickstart uses the demo weights in weights/ (see weights/README.md for how they are produced)`,
+        );
     }
   }
   const entries: LeaderboardEntry[] = [];
   for (const [i, file] of configs.entries()) {
     const t0 = Date.now();
     o.logger.info(`[${i + 1}/${configs.length}] ${path.basename(file)}`);
-    const r = await runBenchmark({ registry: o.registry, config: file, outDir: path.join(o.outDir, 'runs'), entriesDir, logger: o.logger, deps: o.deps });
+    const r = await runBenchmark({
+      registry: o.registry,
+      config: file,
+      outDir: path.join(o.outDir, 'runs'),
+      entriesDir,
+      logger: o.logger,
+      deps: o.deps,
+    });
     if (!r.entry) throw new Error(`quickstart: run of ${file} did not complete`);
     entries.push(r.entry);
-    o.logger.info(`    clean ${r.entry.results.clean?.value ?? '-'}%, robust ${r.entry.results.robust?.value ?? '-'}% (${formatDuration((Date.now() - t0) / 1000)})`);
+    o.logger.info(
+      `    clean ${r.entry.results.clean?.value ?? '-'}%, robust ${r.entry.results.robust?.value ?? '-'}% (${formatDuration((Date.now() - t0) / 1000)})`,
+    );
   }
   const siteDir = path.join(o.outDir, 'site');
   const site = await buildSite(loadEntries(entriesDir), siteDir, { title: 'dbp-bench quickstart (reduced protocol)', logger: o.logger });
@@ -67,7 +84,9 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
 export const addQuickstartCommand: AddCommand = (program, context) => {
   program
     .command('quickstart')
-    .description('benchmark the demo defenses on MNIST with a reduced protocol (configs/quickstart/*.json), write entries and the site, print the table')
+    .description(
+      'benchmark the demo defenses on MNIST with a reduced protocol (configs/quickstart/*.json), write entries and the site, print the table',
+    )
     .option('--out <dir>', 'output directory (runs/, entries/, site/)', 'dbp-bench-quickstart')
     .option('--configs <dir>', 'directory of run configs to run in name order', DEFAULT_QUICKSTART_CONFIGS)
     .action(async (opts: { out: string; configs: string }) => {

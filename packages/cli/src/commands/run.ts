@@ -20,32 +20,71 @@ function positiveInt(name: string) {
 export const addRunCommand: AddCommand = (program, context) => {
   program
     .command('run <config>')
-    .description('run a benchmark config (resumes from its journal when rerun); writes <out>/<run-hash>/ and, when complete and unsharded, a leaderboard entry')
-    .option('--shard <i/n>', 'run shard i of n (0-based); also read from DBP_SHARD, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX + DBP_SHARD_COUNT')
-    .option('--shard-count <n>', 'number of shards when the index comes from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX', positiveInt('--shard-count'))
+    .description(
+      'run a benchmark config (resumes from its journal when rerun); writes <out>/<run-hash>/ and, when complete and unsharded, a leaderboard entry',
+    )
+    .option(
+      '--shard <i/n>',
+      'run shard i of n (0-based); also read from DBP_SHARD, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX + DBP_SHARD_COUNT',
+    )
+    .option(
+      '--shard-count <n>',
+      'number of shards when the index comes from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX',
+      positiveInt('--shard-count'),
+    )
     .option('--out <dir>', "output root (default: the config's output.dir, else runs/)")
     .option('--entries <dir>', `entries directory for the finished entry (default ${DEFAULT_ENTRIES_DIR})`)
     .option('--no-entries', 'do not write the entry into an entries directory (only into the run directory)')
-    .option('--stop-after-batches <k>', 'stop (resumably) after computing k batches (also DBP_STOP_AFTER_BATCHES)', positiveInt('--stop-after-batches'))
-    .option('--restart', "discard this shard's journal (and an unsharded run's results) and start over; needed after a weights file or plugin module changed")
-    .action(async (file: string, opts: { shard?: string; shardCount?: number; out?: string; entries?: string | boolean; stopAfterBatches?: number; restart?: boolean }) => {
-      const ctx = context();
-      await ctx.backend();
-      const shard = resolveShard(opts.shard, process.env, opts.shardCount);
-      const envStop = process.env.DBP_STOP_AFTER_BATCHES;
-      const stopAfterBatches = opts.stopAfterBatches ?? (envStop ? positiveInt('DBP_STOP_AFTER_BATCHES')(envStop) : undefined);
-      const entriesDir = opts.entries === false ? null : typeof opts.entries === 'string' ? opts.entries : DEFAULT_ENTRIES_DIR;
-      if (shard.count > 1) ctx.logger.info(`shard ${shard.index}/${shard.count} (from ${shard.source})`);
-      const outcome = await runBenchmark({ registry: ctx.registry(), config: file, outDir: opts.out, shard, logger: ctx.logger, stopAfterBatches, entriesDir, restart: Boolean(opts.restart) });
-      if (outcome.entry) {
-        ctx.out(formatLeaderboardText([outcome.entry]));
-        ctx.out(formatAttackChecksText(outcome.entry));
-        ctx.out(`entry: ${outcome.entryFile}\nrun directory: ${outcome.runDir}`);
-      } else {
-        ctx.out(`run ${outcome.run} shard ${shard.index}/${shard.count}: ${outcome.samples.done}/${outcome.samples.total} samples journaled in ${outcome.journal}${outcome.complete ? '' : ' (incomplete: rerun to resume)'}`);
-      }
-      if (outcome.checkWarning) ctx.err(outcome.checkWarning);
-    });
+    .option(
+      '--stop-after-batches <k>',
+      'stop (resumably) after computing k batches (also DBP_STOP_AFTER_BATCHES)',
+      positiveInt('--stop-after-batches'),
+    )
+    .option(
+      '--restart',
+      "discard this shard's journal (and an unsharded run's results) and start over; needed after a weights file or plugin module changed",
+    )
+    .action(
+      async (
+        file: string,
+        opts: {
+          shard?: string;
+          shardCount?: number;
+          out?: string;
+          entries?: string | boolean;
+          stopAfterBatches?: number;
+          restart?: boolean;
+        },
+      ) => {
+        const ctx = context();
+        await ctx.backend();
+        const shard = resolveShard(opts.shard, process.env, opts.shardCount);
+        const envStop = process.env.DBP_STOP_AFTER_BATCHES;
+        const stopAfterBatches = opts.stopAfterBatches ?? (envStop ? positiveInt('DBP_STOP_AFTER_BATCHES')(envStop) : undefined);
+        const entriesDir = opts.entries === false ? null : typeof opts.entries === 'string' ? opts.entries : DEFAULT_ENTRIES_DIR;
+        if (shard.count > 1) ctx.logger.info(`shard ${shard.index}/${shard.count} (from ${shard.source})`);
+        const outcome = await runBenchmark({
+          registry: ctx.registry(),
+          config: file,
+          outDir: opts.out,
+          shard,
+          logger: ctx.logger,
+          stopAfterBatches,
+          entriesDir,
+          restart: Boolean(opts.restart),
+        });
+        if (outcome.entry) {
+          ctx.out(formatLeaderboardText([outcome.entry]));
+          ctx.out(formatAttackChecksText(outcome.entry));
+          ctx.out(`entry: ${outcome.entryFile}\nrun directory: ${outcome.runDir}`);
+        } else {
+          ctx.out(
+            `run ${outcome.run} shard ${shard.index}/${shard.count}: ${outcome.samples.done}/${outcome.samples.total} samples journaled in ${outcome.journal}${outcome.complete ? '' : ' (incomplete: rerun to resume)'}`,
+          );
+        }
+        if (outcome.checkWarning) ctx.err(outcome.checkWarning);
+      },
+    );
 
   program
     .command('merge <inputs...>')
@@ -54,7 +93,11 @@ export const addRunCommand: AddCommand = (program, context) => {
     .option('--entries <dir>', `entries directory when --out is not given (default ${DEFAULT_ENTRIES_DIR})`)
     .action((inputs: string[], opts: { out?: string; entries?: string }) => {
       const ctx = context();
-      const m = mergeRun(inputs, { out: opts.out, entriesDir: opts.out ? null : (opts.entries ?? DEFAULT_ENTRIES_DIR), logger: ctx.logger });
+      const m = mergeRun(inputs, {
+        out: opts.out,
+        entriesDir: opts.out ? null : (opts.entries ?? DEFAULT_ENTRIES_DIR),
+        logger: ctx.logger,
+      });
       ctx.out(formatLeaderboardText([m.entry]));
       ctx.out(formatAttackChecksText(m.entry));
       ctx.out(`entry: ${m.entryFile} (${m.records.length} samples from ${m.journals.length} journal(s))`);

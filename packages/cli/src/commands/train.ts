@@ -21,7 +21,11 @@ export const addTrainCommand: AddCommand = (program, context, result) => {
     .description('train a model from a train config (configs/train/*.json); resumable, with loss log and curve')
     .option('--out <dir>', "output directory (default: the config's `out`, else runs/train/<config name>)")
     .option('--resume', 'continue from the newest checkpoint in the output directory (gives the same weights as an uninterrupted run)')
-    .option('--stop-after <steps>', 'stop after this many steps in this process, with a checkpoint (resume later with --resume)', positiveInt)
+    .option(
+      '--stop-after <steps>',
+      'stop after this many steps in this process, with a checkpoint (resume later with --resume)',
+      positiveInt,
+    )
     .option('--no-export', "do not copy the final weights to the config's `export` path")
     .option('--dry-run', 'validate the config and print it with defaults filled, without training')
     .action(async (file: string, opts: { out?: string; resume?: boolean; stopAfter?: number; dryRun?: boolean; export: boolean }) => {
@@ -49,7 +53,20 @@ export const addTrainCommand: AddCommand = (program, context, result) => {
           shouldStop: () => stopRequested,
           export: opts.export,
         });
-        ctx.out(JSON.stringify({ outDir: res.outDir, weights: res.weights, steps: res.steps, partial: res.partial, finalLoss: res.finalLoss, exported: res.exported ?? null }, null, 2));
+        ctx.out(
+          JSON.stringify(
+            {
+              outDir: res.outDir,
+              weights: res.weights,
+              steps: res.steps,
+              partial: res.partial,
+              finalLoss: res.finalLoss,
+              exported: res.exported ?? null,
+            },
+            null,
+            2,
+          ),
+        );
         if (res.partial && stopRequested) result.code = 130;
       } finally {
         process.off('SIGINT', onSigint);

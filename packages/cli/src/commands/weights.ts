@@ -8,7 +8,8 @@ import { formatTable } from './plugins';
 /** Parse `r,g,b` into numbers; names the option in the error. */
 export function parseNumberList(option: string, v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new ConfigValidationError(option, [`'${v}': expected comma-separated numbers, e.g. 0.4914,0.4822,0.4465`]);
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x)))
+    throw new ConfigValidationError(option, [`'${v}': expected comma-separated numbers, e.g. 0.4914,0.4822,0.4465`]);
   return xs;
 }
 
@@ -20,7 +21,9 @@ function parseConfig(v: string): Record<string, unknown> {
     if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error('not an object');
     return o as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigValidationError('--config', [`expected a JSON object or the path of a JSON file, got '${v.slice(0, 80)}' (${(e as Error).message})`]);
+    throw new ConfigValidationError('--config', [
+      `expected a JSON object or the path of a JSON file, got '${v.slice(0, 80)}' (${(e as Error).message})`,
+    ]);
   }
 }
 
@@ -38,26 +41,49 @@ export const addWeightsCommand: AddCommand = (program, context) => {
 
   weights
     .command('convert <input> <output>')
-    .description('convert a PyTorch checkpoint (.pt/.pth/.ckpt/.bin, zip or legacy format) or a safetensors file to a dbp-bench safetensors file')
-    .option('--arch <id>', 'target architecture: unet, small-cnn, resnet20, resnet56, preact-resnet18, wrn-28-10 (default: inferred from tensor names)')
+    .description(
+      'convert a PyTorch checkpoint (.pt/.pth/.ckpt/.bin, zip or legacy format) or a safetensors file to a dbp-bench safetensors file',
+    )
+    .option(
+      '--arch <id>',
+      'target architecture: unet, small-cnn, resnet20, resnet56, preact-resnet18, wrn-28-10 (default: inferred from tensor names)',
+    )
     .option('--mean <r,g,b>', 'classifier input normalisation mean (default 0 per channel)')
     .option('--std <r,g,b>', 'classifier input normalisation std (default 1 per channel)')
     .option('--num-classes <n>', 'number of classes (default: from the final layer)', (v: string) => Number.parseInt(v, 10))
-    .option('--config <json|file>', 'config fields overriding the inferred ones (UNetConfig, or classifier extras such as {"inputShape":[32,32,3]})')
+    .option(
+      '--config <json|file>',
+      'config fields overriding the inferred ones (UNetConfig, or classifier extras such as {"inputShape":[32,32,3]})',
+    )
     .option('--preset <name>', `UNet preset the inferred config starts from: ${Object.keys(UNET_PRESETS).join(', ')}`, 'ddpm-cifar10')
-    .option('--key <path>', 'dotted key of the state dict inside the checkpoint (default: searched under state_dict/model_state_dict/net/model/ema)')
+    .option(
+      '--key <path>',
+      'dotted key of the state dict inside the checkpoint (default: searched under state_dict/model_state_dict/net/model/ema)',
+    )
     .option('--allow-unexpected', 'ignore tensors the architecture does not have')
     .option('--json', 'print the result as JSON')
     .action(
       async (
         input: string,
         output: string,
-        opts: { arch?: string; mean?: string; std?: string; numClasses?: number; config?: string; preset: string; key?: string; allowUnexpected?: boolean; json?: boolean },
+        opts: {
+          arch?: string;
+          mean?: string;
+          std?: string;
+          numClasses?: number;
+          config?: string;
+          preset: string;
+          key?: string;
+          allowUnexpected?: boolean;
+          json?: boolean;
+        },
       ) => {
         const ctx = context();
         await ctx.backend();
-        if (!(opts.preset in UNET_PRESETS)) throw new ConfigValidationError('--preset', [`'${opts.preset}': expected one of ${Object.keys(UNET_PRESETS).join(', ')}`]);
-        if (opts.numClasses !== undefined && !(opts.numClasses > 0)) throw new ConfigValidationError('--num-classes', ['expected a positive integer']);
+        if (!(opts.preset in UNET_PRESETS))
+          throw new ConfigValidationError('--preset', [`'${opts.preset}': expected one of ${Object.keys(UNET_PRESETS).join(', ')}`]);
+        if (opts.numClasses !== undefined && !(opts.numClasses > 0))
+          throw new ConfigValidationError('--num-classes', ['expected a positive integer']);
         const r = convertWeights(input, {
           arch: opts.arch as ArchId | undefined,
           mean: opts.mean ? parseNumberList('--mean', opts.mean) : undefined,
@@ -69,7 +95,13 @@ export const addWeightsCommand: AddCommand = (program, context) => {
           allowUnexpected: opts.allowUnexpected,
         });
         try {
-          const source = { file: path.basename(input), sha256: await sha256File(input), format: r.format, stateDict: r.statePath, strippedPrefix: r.strippedPrefix };
+          const source = {
+            file: path.basename(input),
+            sha256: await sha256File(input),
+            format: r.format,
+            stateDict: r.statePath,
+            strippedPrefix: r.strippedPrefix,
+          };
           saveModel(output, r.model, { source });
           const summary = {
             output,
@@ -82,7 +114,9 @@ export const addWeightsCommand: AddCommand = (program, context) => {
           };
           if (opts.json) ctx.out(JSON.stringify(summary, null, 2));
           else {
-            ctx.out(`wrote ${output}: ${r.arch}, ${summary.parameters} parameters (${formatCount(summary.parameters)}), ${summary.tensors} tensors from ${source.format} checkpoint ${input} [state dict: ${r.statePath}${r.strippedPrefix ? `, removed prefix '${r.strippedPrefix}'` : ''}]`);
+            ctx.out(
+              `wrote ${output}: ${r.arch}, ${summary.parameters} parameters (${formatCount(summary.parameters)}), ${summary.tensors} tensors from ${source.format} checkpoint ${input} [state dict: ${r.statePath}${r.strippedPrefix ? `, removed prefix '${r.strippedPrefix}'` : ''}]`,
+            );
             const ignored = r.report.ignored.filter((n) => !n.endsWith('num_batches_tracked'));
             if (ignored.length) ctx.out(`ignored: ${ignored.join(', ')}`);
             ctx.out(`config: ${JSON.stringify(r.model.config)}`);
@@ -119,10 +153,19 @@ export const addWeightsCommand: AddCommand = (program, context) => {
         ctx.out(JSON.stringify({ ...info, list: rows }, null, 2));
         return;
       }
-      ctx.out(formatTable(['tensor', 'dtype', 'shape', 'numel'], rows.map((x) => [x.name, x.dtype, `[${x.shape.join(', ')}]`, x.numel])));
+      ctx.out(
+        formatTable(
+          ['tensor', 'dtype', 'shape', 'numel'],
+          rows.map((x) => [x.name, x.dtype, `[${x.shape.join(', ')}]`, x.numel]),
+        ),
+      );
       ctx.out('');
-      ctx.out(`format: ${info.format}; state dict: ${info.stateDict}${info.strippedPrefix ? ` (prefix '${info.strippedPrefix}' removed)` : ''}`);
-      ctx.out(`tensors: ${info.tensors}; dtypes: ${info.dtypes.join(', ')}; parameters: ${parameters} (${formatCount(parameters)}; float tensors without batch-norm running statistics); elements: ${info.elements}`);
+      ctx.out(
+        `format: ${info.format}; state dict: ${info.stateDict}${info.strippedPrefix ? ` (prefix '${info.strippedPrefix}' removed)` : ''}`,
+      );
+      ctx.out(
+        `tensors: ${info.tensors}; dtypes: ${info.dtypes.join(', ')}; parameters: ${parameters} (${formatCount(parameters)}; float tensors without batch-norm running statistics); elements: ${info.elements}`,
+      );
       for (const [k, v] of Object.entries(info.metadata)) ctx.out(`metadata ${k}: ${v}`);
     });
 };

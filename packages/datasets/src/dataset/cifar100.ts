@@ -12,7 +12,11 @@ export default definePlugin({
     properties: {
       split: trainTestOption,
       dir: dirOption('cifar100'),
-      labels: { enum: ['fine', 'coarse'], default: 'fine', description: 'Which label get()/labels() return: fine (100 classes) or coarse (20 superclasses).' },
+      labels: {
+        enum: ['fine', 'coarse'],
+        default: 'fine',
+        description: 'Which label get()/labels() return: fine (100 classes) or coarse (20 superclasses).',
+      },
     },
   },
   create: (o, ctx): Dataset => new CifarDataset('cifar100', { split: o.split, dir: ctx.resolvePath(o.dir), labels: o.labels }, ctx.logger),

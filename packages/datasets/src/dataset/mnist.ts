@@ -5,7 +5,8 @@ import { trainTestOption } from '../dataset-options';
 export default definePlugin({
   kind: 'dataset',
   id: 'mnist',
-  description: 'MNIST digits 28x28x1; bundled (test = the official test set, train = official training images 0..9999) or the official IDX files in dir',
+  description:
+    'MNIST digits 28x28x1; bundled (test = the official test set, train = official training images 0..9999) or the official IDX files in dir',
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -35,7 +35,13 @@ describe('dataset cifar10: the plugin', () => {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    await expectRejects(openDataset('cifar10', { split: 'val' }), /options of dataset 'cifar10'[\s\S]*\$\.split: must be one of "train", "test"/);
-    await expectRejects(openDataset('cifar10', { labels: 'coarse' }), /options of dataset 'cifar10'[\s\S]*\$\.labels: is not a known field/);
+    await expectRejects(
+      openDataset('cifar10', { split: 'val' }),
+      /options of dataset 'cifar10'[\s\S]*\$\.split: must be one of "train", "test"/,
+    );
+    await expectRejects(
+      openDataset('cifar10', { labels: 'coarse' }),
+      /options of dataset 'cifar10'[\s\S]*\$\.labels: is not a known field/,
+    );
   });
 });

@@ -13,7 +13,11 @@ describe('dataset cifar100: the plugin', () => {
     const dir = path.join(tmp.dir, 'data', 'cifar100', 'cifar-100-binary');
     fs.mkdirSync(dir, { recursive: true });
     const b = Buffer.alloc(3 * 3074);
-    [[1, 40], [19, 99], [0, 0]].forEach(([c, f], i) => {
+    [
+      [1, 40],
+      [19, 99],
+      [0, 0],
+    ].forEach(([c, f], i) => {
       b[i * 3074] = c;
       b[i * 3074 + 1] = f;
     });
@@ -38,6 +42,9 @@ describe('dataset cifar100: the plugin', () => {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    await expectRejects(openDataset('cifar100', { labels: 'superclass' }), /options of dataset 'cifar100'[\s\S]*\$\.labels: must be one of "fine", "coarse"/);
+    await expectRejects(
+      openDataset('cifar100', { labels: 'superclass' }),
+      /options of dataset 'cifar100'[\s\S]*\$\.labels: must be one of "fine", "coarse"/,
+    );
   });
 });

@@ -19,7 +19,10 @@ describe('dataset image-folder: the plugin', () => {
     tmp = tempDir();
     // the default dir data/image-folder with its default split subfolder val/
     const root = path.join(tmp.dir, 'data', 'image-folder', 'val');
-    for (const [cls, rgb] of [['dog', [10, 200, 10]], ['cat', [200, 10, 10]]] as [string, [number, number, number]][]) {
+    for (const [cls, rgb] of [
+      ['dog', [10, 200, 10]],
+      ['cat', [200, 10, 10]],
+    ] as [string, [number, number, number]][]) {
       fs.mkdirSync(path.join(root, cls), { recursive: true });
       fs.writeFileSync(path.join(root, cls, 'a.JPEG'), solidJpeg(40, 30, rgb));
       fs.writeFileSync(path.join(root, cls, 'b.png'), 'not a JPEG: not taken');
@@ -29,7 +32,14 @@ describe('dataset image-folder: the plugin', () => {
 
   it('is created through the registry with its defaults: dir/val, resize 256 then center crop 224, JPEG files only', async () => {
     const registry = new PluginRegistry().use(plugin);
-    expect(registry.options('dataset', 'image-folder', {})).to.deep.equal({ dir: 'data/image-folder', split: 'val', resize: 256, crop: 224, extensions: ['.jpeg', '.jpg'], cacheSize: 256 });
+    expect(registry.options('dataset', 'image-folder', {})).to.deep.equal({
+      dir: 'data/image-folder',
+      split: 'val',
+      resize: 256,
+      crop: 224,
+      extensions: ['.jpeg', '.jpg'],
+      cacheSize: 256,
+    });
     const ds = await registry.createScope({ baseDir: tmp.dir }).create<ImageFolderDataset>('dataset', 'image-folder', {});
     expect(ds).to.be.instanceOf(ImageFolderDataset);
     expect(ds.info).to.deep.include({ id: 'image-folder', size: 2, numClasses: 2 });
@@ -44,7 +54,10 @@ describe('dataset image-folder: the plugin', () => {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    await expectRejects(openDataset('image-folder', { extensions: [] }), /options of dataset 'image-folder'[\s\S]*\$\.extensions: must NOT have fewer than 1 items/);
+    await expectRejects(
+      openDataset('image-folder', { extensions: [] }),
+      /options of dataset 'image-folder'[\s\S]*\$\.extensions: must NOT have fewer than 1 items/,
+    );
     await expectRejects(openDataset('image-folder', { crop: 1.5 }), /options of dataset 'image-folder'[\s\S]*\$\.crop: must be integer/);
   });
 });

@@ -23,7 +23,10 @@ describe('mnist', () => {
     expect(row5.slice(0, 12).every((v) => v === 0)).to.equal(true);
     // no digit of the package is an image of the official test set (the bundled t10k file)
     const test = readMnistBundledTest();
-    const key = (b: Uint8Array, i: number) => createHash('sha1').update(b.subarray(i * 784, (i + 1) * 784)).digest('hex');
+    const key = (b: Uint8Array, i: number) =>
+      createHash('sha1')
+        .update(b.subarray(i * 784, (i + 1) * 784))
+        .digest('hex');
     const testKeys = new Set(Array.from({ length: 10000 }, (_, i) => key(test.pixels, i)));
     expect(testKeys.size).to.equal(10000);
     let shared = 0;
@@ -101,7 +104,9 @@ describe('mnist', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(ConfigValidationError);
-    expect((err as Error).message).to.contain('$.dir').and.contain("only read with source 'idx'");
+    expect((err as Error).message)
+      .to.contain('$.dir')
+      .and.contain("only read with source 'idx'");
     err = undefined;
     try {
       await openDataset('mnist', { source: 'package' });
@@ -113,7 +118,8 @@ describe('mnist', () => {
     // dir without source reads the official IDX files there (here: a copy of the bundled t10k files)
     const copy = path.join(tmp.dir, 'copy');
     fs.mkdirSync(copy);
-    for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) fs.copyFileSync(path.join(mnistBundledDir(), f), path.join(copy, f));
+    for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'])
+      fs.copyFileSync(path.join(mnistBundledDir(), f), path.join(copy, f));
     const viaDir = await openDataset('mnist', { dir: copy });
     expect(viaDir.info.source).to.contain(path.join(copy, 't10k-images-idx3-ubyte.gz'));
     expect(viaDir.info.size).to.equal(10000);
@@ -174,7 +180,9 @@ describe('mnist', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(MissingFileError);
-    expect((err as Error).message).to.contain('t10k-images-idx3-ubyte.gz').and.contain('dbp-bench data download mnist');
+    expect((err as Error).message)
+      .to.contain('t10k-images-idx3-ubyte.gz')
+      .and.contain('dbp-bench data download mnist');
 
     // a hand-made IDX pair with a header that claims more images than the file holds
     const dir = path.join(tmp.dir, 'idx');
@@ -196,7 +204,9 @@ describe('mnist', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(DataFormatError);
-    expect((err as Error).message).to.contain(path.join(dir, 't10k-images-idx3-ubyte')).and.contain('header says 3 images');
+    expect((err as Error).message)
+      .to.contain(path.join(dir, 't10k-images-idx3-ubyte'))
+      .and.contain('header says 3 images');
 
     const src = requireShared(this, 'mnist/t10k-images-idx3-ubyte.gz');
     const dir2 = path.join(tmp.dir, 'gz');
@@ -210,6 +220,8 @@ describe('mnist', () => {
       err = e;
     }
     expect(err).to.be.instanceOf(DataFormatError);
-    expect((err as Error).message).to.contain('t10k-images-idx3-ubyte.gz').and.contain('gzip');
+    expect((err as Error).message)
+      .to.contain('t10k-images-idx3-ubyte.gz')
+      .and.contain('gzip');
   });
 });

@@ -8,7 +8,15 @@ describe('dataset synthetic: the plugin', () => {
   const registry = new PluginRegistry().use(plugin);
 
   it('is created through the registry with its defaults: 256 test images 32x32x3 of 10 classes', async () => {
-    expect(registry.options('dataset', 'synthetic', {})).to.deep.equal({ split: 'test', size: 256, numClasses: 10, imageSize: 32, channels: 3, seed: 0, noise: 0.05 });
+    expect(registry.options('dataset', 'synthetic', {})).to.deep.equal({
+      split: 'test',
+      size: 256,
+      numClasses: 10,
+      imageSize: 32,
+      channels: 3,
+      seed: 0,
+      noise: 0.05,
+    });
     const ds = await registry.createScope().create<SyntheticDataset>('dataset', 'synthetic', {});
     expect(ds).to.be.instanceOf(SyntheticDataset);
     expect(ds.info).to.deep.include({ id: 'synthetic', split: 'test', size: 256, numClasses: 10 });
@@ -21,7 +29,10 @@ describe('dataset synthetic: the plugin', () => {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    await expectRejects(openDataset('synthetic', { channels: 2 }), /options of dataset 'synthetic'[\s\S]*\$\.channels: must be one of 1, 3/);
+    await expectRejects(
+      openDataset('synthetic', { channels: 2 }),
+      /options of dataset 'synthetic'[\s\S]*\$\.channels: must be one of 1, 3/,
+    );
     await expectRejects(openDataset('synthetic', { numClasses: 1 }), /options of dataset 'synthetic'[\s\S]*\$\.numClasses: must be >= 2/);
   });
 });
@@ -69,7 +80,10 @@ describe('synthetic dataset', () => {
       b.images.dispose();
       const f: number[][] = [];
       for (let i = 0; i < n; i++) {
-        let h = 0, w = 0, d1 = 0, d2 = 0;
+        let h = 0,
+          w = 0,
+          d1 = 0,
+          d2 = 0;
         for (let yy = 0; yy < 15; yy++)
           for (let xx = 0; xx < 15; xx++) {
             const p = i * 256 + yy * 16 + xx;

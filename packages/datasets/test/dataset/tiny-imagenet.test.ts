@@ -43,7 +43,13 @@ describe('dataset tiny-imagenet: the plugin', () => {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    await expectRejects(openDataset('tiny-imagenet', { split: 'test' }), /options of dataset 'tiny-imagenet'[\s\S]*\$\.split: must be one of "train", "val"/);
-    await expectRejects(openDataset('tiny-imagenet', { cacheSize: -1 }), /options of dataset 'tiny-imagenet'[\s\S]*\$\.cacheSize: must be >= 0/);
+    await expectRejects(
+      openDataset('tiny-imagenet', { split: 'test' }),
+      /options of dataset 'tiny-imagenet'[\s\S]*\$\.split: must be one of "train", "val"/,
+    );
+    await expectRejects(
+      openDataset('tiny-imagenet', { cacheSize: -1 }),
+      /options of dataset 'tiny-imagenet'[\s\S]*\$\.cacheSize: must be >= 0/,
+    );
   });
 });

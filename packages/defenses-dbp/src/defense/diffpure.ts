@@ -18,7 +18,18 @@
  * `clampOutput: false` the raw (x + 1)/2 is returned.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { DbpError, definePlugin, pluginOptionsWithout, type Defense, type DefenseCapabilities, type EpsModel, type JsonSchema, type NoiseSource, type NoiseStreamKind, type OptionsOf } from '@dbp-bench/framework';
+import {
+  DbpError,
+  definePlugin,
+  pluginOptionsWithout,
+  type Defense,
+  type DefenseCapabilities,
+  type EpsModel,
+  type JsonSchema,
+  type NoiseSource,
+  type NoiseStreamKind,
+  type OptionsOf,
+} from '@dbp-bench/framework';
 import { VPSDE, type VpStep } from '../schedulers/vp-sde';
 import { checkpointOption, createWithWeights, gradientOption, strengthOption, weightsOption } from '../diffusion-plugin';
 import { DiffusionPurifier, type OwnsModel } from '../purifier';
@@ -33,9 +44,19 @@ const diffpure = definePlugin({
     required: ['weights'],
     properties: {
       weights: weightsOption,
-      variant: { enum: ['addt', 'diffpure-original'], default: 'addt', description: 'addt: ADDT-repo VP loop (101 steps from t = 0.101); diffpure-original: NVlabs torchsde Euler from a[t-1].' },
+      variant: {
+        enum: ['addt', 'diffpure-original'],
+        default: 'addt',
+        description: 'addt: ADDT-repo VP loop (101 steps from t = 0.101); diffpure-original: NVlabs torchsde Euler from a[t-1].',
+      },
       strength: strengthOption,
-      numInferenceSteps: { type: 'integer', minimum: 2, maximum: 100000, default: 1000, description: 'addt: N of the grid linspace(1, 1e-3, N) (dt = -1/N).' },
+      numInferenceSteps: {
+        type: 'integer',
+        minimum: 2,
+        maximum: 100000,
+        default: 1000,
+        description: 'addt: N of the grid linspace(1, 1e-3, N) (dt = -1/N).',
+      },
       dt: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.001, description: 'diffpure-original: Euler step.' },
       corrector: { type: 'boolean', default: false, description: 'addt: one Langevin corrector step (snr) before each predictor step.' },
       snr: { type: 'number', exclusiveMinimum: 0, default: 0.16, description: 'Corrector signal-to-noise ratio.' },
@@ -44,7 +65,8 @@ const diffpure = definePlugin({
       checkpoint: checkpointOption,
     },
   },
-  create: (options, ctx): Promise<Defense> => createWithWeights('diffpure', options, ctx, (model, o) => new DiffPure(model, { ...o, ownsModel: true })),
+  create: (options, ctx): Promise<Defense> =>
+    createWithWeights('diffpure', options, ctx, (model, o) => new DiffPure(model, { ...o, ownsModel: true })),
 });
 export default diffpure;
 
@@ -78,7 +100,8 @@ export class DiffPure extends DiffusionPurifier {
       this.steps = Object.freeze(this.sde.addtSteps(o.strength, o.numInferenceSteps));
       this.forwardAlphaBar = this.sde.alphaBar(this.steps[0].t);
     } else if (o.variant === 'diffpure-original') {
-      if (o.corrector) throw new DbpError('E_ASSERT', `diffpure: the corrector exists only in variant 'addt' (DiffPure-original is predictor-only)`);
+      if (o.corrector)
+        throw new DbpError('E_ASSERT', `diffpure: the corrector exists only in variant 'addt' (DiffPure-original is predictor-only)`);
       const g = this.sde.diffpureOriginalSteps(o.strength, o.dt);
       this.steps = Object.freeze(g.steps);
       this.forwardAlphaBar = g.forwardAlphaBar;

@@ -6,7 +6,16 @@
  * With eta > 0 the step noise is drawn from stream `reverse` keyed by the timestep value.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { DbpError, definePlugin, pluginOptionsWithout, type Defense, type DefenseCapabilities, type EpsModel, type JsonSchema, type NoiseSource, type OptionsOf } from '@dbp-bench/framework';
+import {
+  DbpError,
+  definePlugin,
+  pluginOptionsWithout,
+  type Defense,
+  type DefenseCapabilities,
+  type EpsModel,
+  type JsonSchema,
+  type OptionsOf,
+} from '@dbp-bench/framework';
 import { DDIMScheduler } from '../schedulers/ddim-scheduler';
 import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, weightsOption } from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
@@ -22,7 +31,13 @@ const dpDdim = definePlugin({
     properties: {
       weights: weightsOption,
       strength: strengthOption,
-      numInferenceSteps: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'N, the DDIM schedule length (100 -> 11 steps at t* = 0.1).' },
+      numInferenceSteps: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+        default: 100,
+        description: 'N, the DDIM schedule length (100 -> 11 steps at t* = 0.1).',
+      },
       eta: { type: 'number', minimum: 0, default: 0, description: 'DDIM eta (0: deterministic reverse process).' },
       clipSample: { type: 'boolean', default: true, description: 'Clamp x0_hat to [-1, 1] in every step.' },
       setAlphaToOne: { type: 'boolean', default: true, description: 'abar_prev = 1 at the last step.' },
@@ -31,7 +46,8 @@ const dpDdim = definePlugin({
       checkpoint: checkpointOption,
     },
   },
-  create: (options, ctx): Promise<Defense> => createWithWeights('dp-ddim', options, ctx, (model, o) => new DpDdim(model, { ...o, ownsModel: true })),
+  create: (options, ctx): Promise<Defense> =>
+    createWithWeights('dp-ddim', options, ctx, (model, o) => new DpDdim(model, { ...o, ownsModel: true })),
 });
 export default dpDdim;
 
@@ -57,7 +73,9 @@ export class DpDdim extends TimestepPurifier {
     super(model, o, ownsModel === true);
     this.options = o;
     if (!(o.eta >= 0)) throw new DbpError('E_ASSERT', `dp-ddim: eta must be >= 0, got ${o.eta}`);
-    this.scheduler = new DDIMScheduler({ clipSample: o.clipSample, setAlphaToOne: o.setAlphaToOne, precision: o.precision }).setTimesteps(o.numInferenceSteps);
+    this.scheduler = new DDIMScheduler({ clipSample: o.clipSample, setAlphaToOne: o.setAlphaToOne, precision: o.precision }).setTimesteps(
+      o.numInferenceSteps,
+    );
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
     this.capabilities = this.timestepCapabilities();
   }

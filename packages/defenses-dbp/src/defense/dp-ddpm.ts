@@ -11,7 +11,15 @@
  * DW_Rev / DW_Both replay uses the same z_t whatever N is.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { definePlugin, pluginOptionsWithout, type Defense, type DefenseCapabilities, type EpsModel, type JsonSchema, type NoiseSource, type OptionsOf } from '@dbp-bench/framework';
+import {
+  definePlugin,
+  pluginOptionsWithout,
+  type Defense,
+  type DefenseCapabilities,
+  type EpsModel,
+  type JsonSchema,
+  type OptionsOf,
+} from '@dbp-bench/framework';
 import { DDPMScheduler } from '../schedulers/ddpm-scheduler';
 import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, weightsOption } from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
@@ -27,7 +35,13 @@ const dpDdpm = definePlugin({
     properties: {
       weights: weightsOption,
       strength: strengthOption,
-      numInferenceSteps: { type: 'integer', minimum: 1, maximum: 1000, default: 1000, description: 'N, the DDPM schedule length (1000 -> 101 steps at t* = 0.1).' },
+      numInferenceSteps: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+        default: 1000,
+        description: 'N, the DDPM schedule length (1000 -> 101 steps at t* = 0.1).',
+      },
       varianceType: { enum: ['fixed_large', 'fixed_small'], default: 'fixed_large', description: 'Reverse-step variance.' },
       clipSample: { type: 'boolean', default: true, description: 'Clamp x0_hat to [-1, 1] in every step.' },
       precision: precisionOption,
@@ -35,7 +49,8 @@ const dpDdpm = definePlugin({
       checkpoint: checkpointOption,
     },
   },
-  create: (options, ctx): Promise<Defense> => createWithWeights('dp-ddpm', options, ctx, (model, o) => new DpDdpm(model, { ...o, ownsModel: true })),
+  create: (options, ctx): Promise<Defense> =>
+    createWithWeights('dp-ddpm', options, ctx, (model, o) => new DpDdpm(model, { ...o, ownsModel: true })),
 });
 export default dpDdpm;
 
@@ -61,7 +76,9 @@ export class DpDdpm extends TimestepPurifier {
     const o = pluginOptionsWithout(dpDdpm, ['weights'], rest);
     super(model, o, ownsModel === true);
     this.options = o;
-    this.scheduler = new DDPMScheduler({ varianceType: o.varianceType, clipSample: o.clipSample, precision: o.precision }).setTimesteps(o.numInferenceSteps);
+    this.scheduler = new DDPMScheduler({ varianceType: o.varianceType, clipSample: o.clipSample, precision: o.precision }).setTimesteps(
+      o.numInferenceSteps,
+    );
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
     this.capabilities = this.timestepCapabilities();
   }

@@ -92,7 +92,10 @@ export class DDPMScheduler extends DiscreteScheduler<DdpmSchedulerConfig> {
   step(eps: tf.Tensor4D, t: number, sample: tf.Tensor4D, z?: tf.Tensor): SchedulerStepOutput {
     const k = this.stepCoefficients(t);
     if (k.variance > 0 && !z) {
-      throw new DbpError('E_ASSERT', `DDPMScheduler.step(t=${t}): the step adds noise (variance ${k.variance}) but no noise tensor was given`);
+      throw new DbpError(
+        'E_ASSERT',
+        `DDPMScheduler.step(t=${t}): the step adds noise (variance ${k.variance}) but no noise tensor was given`,
+      );
     }
     return tf.tidy(() => {
       // 2.-3. predicted x0 from the predicted noise, clipped

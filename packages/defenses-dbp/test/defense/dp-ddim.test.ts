@@ -13,7 +13,16 @@ describe('defense dp-ddim', function () {
   it('is created through the registry with the ADDT defaults: t* = 0.1, N = 100 -> timesteps 100, 90, ..., 0, eta 0', async () => {
     const d = await f.scope.create<DpDdim>('defense', 'dp-ddim', { weights: 'unet.safetensors' });
     expect(d).to.be.instanceOf(DpDdim);
-    expect(d.options).to.deep.equal({ strength: 0.1, numInferenceSteps: 100, eta: 0, clipSample: true, setAlphaToOne: true, precision: 'float64', gradient: 'exact', checkpoint: true });
+    expect(d.options).to.deep.equal({
+      strength: 0.1,
+      numInferenceSteps: 100,
+      eta: 0,
+      clipSample: true,
+      setAlphaToOne: true,
+      precision: 'float64',
+      gradient: 'exact',
+      checkpoint: true,
+    });
     expect(Array.from(d.timesteps)).to.deep.equal([100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0]);
     // eta = 0: the reverse process draws no noise
     expect(d.capabilities).to.deep.include({ stochastic: true, streams: ['forward'], networkCalls: 11 });
@@ -22,9 +31,15 @@ describe('defense dp-ddim', function () {
   });
 
   it('rejects a bad option, naming the plugin and the field (registry and constructor alike)', async () => {
-    await rejects(f.scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', eta: -1 }), /options of defense 'dp-ddim'[\s\S]*\$\.eta: must be >= 0/);
+    await rejects(
+      f.scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', eta: -1 }),
+      /options of defense 'dp-ddim'[\s\S]*\$\.eta: must be >= 0/,
+    );
     // strength too large for N: a config error, not a crash
-    const e = await rejects(f.scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', numInferenceSteps: 2, strength: 0.9 }), /options of defense 'dp-ddim'/);
+    const e = await rejects(
+      f.scope.create('defense', 'dp-ddim', { weights: 'unet.safetensors', numInferenceSteps: 2, strength: 0.9 }),
+      /options of defense 'dp-ddim'/,
+    );
     expect(e).to.be.instanceOf(ConfigValidationError);
     expect(() => new DpDdim(f.unet, { setAlphaToOne: 1 as never })).to.throw(ConfigValidationError, /\$\.setAlphaToOne: must be boolean/);
   });

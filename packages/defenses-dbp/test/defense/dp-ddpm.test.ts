@@ -13,7 +13,15 @@ describe('defense dp-ddpm', function () {
   it('is created through the registry with the ADDT defaults: t* = 0.1, N = 1000 -> timesteps 100, 99, ..., 0', async () => {
     const d = await f.scope.create<DpDdpm>('defense', 'dp-ddpm', { weights: 'unet.safetensors' });
     expect(d).to.be.instanceOf(DpDdpm);
-    expect(d.options).to.deep.equal({ strength: 0.1, numInferenceSteps: 1000, varianceType: 'fixed_large', clipSample: true, precision: 'float64', gradient: 'exact', checkpoint: true });
+    expect(d.options).to.deep.equal({
+      strength: 0.1,
+      numInferenceSteps: 1000,
+      varianceType: 'fixed_large',
+      clipSample: true,
+      precision: 'float64',
+      gradient: 'exact',
+      checkpoint: true,
+    });
     expect(Array.from(d.timesteps)).to.deep.equal(Array.from({ length: 101 }, (_, i) => 100 - i));
     expect(d.capabilities).to.deep.include({ stochastic: true, streams: ['forward', 'reverse'], networkCalls: 101 });
     d.dispose();
@@ -22,9 +30,15 @@ describe('defense dp-ddpm', function () {
   });
 
   it('rejects a bad option, naming the plugin and the field (registry and constructor alike)', async () => {
-    await rejects(f.scope.create('defense', 'dp-ddpm', { weights: 'unet.safetensors', varianceType: 'learned' }), /options of defense 'dp-ddpm'[\s\S]*\$\.varianceType: must be one of "fixed_large", "fixed_small"/);
+    await rejects(
+      f.scope.create('defense', 'dp-ddpm', { weights: 'unet.safetensors', varianceType: 'learned' }),
+      /options of defense 'dp-ddpm'[\s\S]*\$\.varianceType: must be one of "fixed_large", "fixed_small"/,
+    );
     await rejects(f.scope.create('defense', 'dp-ddpm', {}), /options of defense 'dp-ddpm'[\s\S]*\$\.weights: is required/);
-    expect(() => new DpDdpm(f.unet, { numInferenceSteps: 0 })).to.throw(ConfigValidationError, /options of defense 'dp-ddpm'[\s\S]*\$\.numInferenceSteps: must be >= 1/);
+    expect(() => new DpDdpm(f.unet, { numInferenceSteps: 0 })).to.throw(
+      ConfigValidationError,
+      /options of defense 'dp-ddpm'[\s\S]*\$\.numInferenceSteps: must be >= 1/,
+    );
   });
 
   it('purifies with the network loaded from weights exactly as with the saved network; replayed noise replays the output', async () => {

@@ -17,7 +17,10 @@ describe('defense identity', () => {
   });
 
   it('rejects an unknown option, naming the plugin and the field', async () => {
-    const e = await rejects(f.scope.create('defense', 'identity', { strength: 0.1 }), /options of defense 'identity'[\s\S]*\$\.strength: is not a known field/);
+    const e = await rejects(
+      f.scope.create('defense', 'identity', { strength: 0.1 }),
+      /options of defense 'identity'[\s\S]*\$\.strength: is not a known field/,
+    );
     expect(e).to.be.instanceOf(ConfigValidationError);
   });
 

@@ -16,7 +16,12 @@ export default definePlugin({
     properties: {
       preset: { type: 'string', enum: Object.keys(UNET_PRESETS), default: 'ddpm-cifar10' },
       config: { type: 'object', description: 'UNetConfig fields overriding the preset', default: {} },
-      weights: { type: 'string', [FILE_OPTION_KEYWORD]: true, description: 'dbp-bench safetensors file to load (overrides preset/config)', default: '' },
+      weights: {
+        type: 'string',
+        [FILE_OPTION_KEYWORD]: true,
+        description: 'dbp-bench safetensors file to load (overrides preset/config)',
+        default: '',
+      },
       seed: { type: 'integer', default: 0 },
     },
   },

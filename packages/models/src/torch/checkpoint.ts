@@ -108,7 +108,13 @@ function torchCall(file: string) {
           if (d instanceof PyGlobal && d.module === 'torch' && TORCH_DTYPES[d.name]) dtype = TORCH_DTYPES[d.name];
           else throw new DataFormatError(file, `${fn.qualname}: unsupported dtype ${d instanceof PyGlobal ? d.qualname : String(d)}`);
         }
-        return new TorchTensor(storage, num(offset, 'storage offset', file), intList(size, 'tensor size', file), intList(stride, 'tensor stride', file), dtype);
+        return new TorchTensor(
+          storage,
+          num(offset, 'storage offset', file),
+          intList(size, 'tensor size', file),
+          intList(stride, 'tensor stride', file),
+          dtype,
+        );
       }
       case 'torch._utils._rebuild_parameter':
       case 'torch._utils._rebuild_parameter_with_state':
@@ -129,7 +135,11 @@ function torchCall(file: string) {
 function storageDtype(type: unknown, file: string): string {
   const name = type instanceof PyGlobal ? type.name : String(type);
   const d = STORAGE_DTYPES[name];
-  if (!d) throw new DataFormatError(file, `unsupported storage type ${type instanceof PyGlobal ? type.qualname : name} (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`);
+  if (!d)
+    throw new DataFormatError(
+      file,
+      `unsupported storage type ${type instanceof PyGlobal ? type.qualname : name} (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`,
+    );
   return d;
 }
 
@@ -147,7 +157,11 @@ export function readTorchCheckpoint(file: string, data?: Uint8Array): TorchCheck
 function readZip(file: string, buf: Uint8Array): TorchCheckpoint {
   const zip = new ZipReader(buf, file);
   const pkl = [...zip.entries.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
-  if (!pkl) throw new DataFormatError(file, `zip archive without a data.pkl entry (entries: ${[...zip.entries.keys()].slice(0, 10).join(', ')}); not a torch.save archive`);
+  if (!pkl)
+    throw new DataFormatError(
+      file,
+      `zip archive without a data.pkl entry (entries: ${[...zip.entries.keys()].slice(0, 10).join(', ')}); not a torch.save archive`,
+    );
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const bo = zip.entries.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
   if (bo !== 'little') throw new DataFormatError(file, `byteorder '${bo}' is not supported (only little-endian checkpoints)`);
@@ -156,7 +170,8 @@ function readZip(file: string, buf: Uint8Array): TorchCheckpoint {
   const { value } = unpickle(zip.read(pkl), where, {
     call: torchCall(file),
     persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(where, `unsupported persistent id ${describePyValue(pid)}`);
+      if (!Array.isArray(pid) || pid[0] !== 'storage')
+        throw new DataFormatError(where, `unsupported persistent id ${describePyValue(pid)}`);
       const key = String(pid[2]);
       let s = storages.get(key);
       if (!s) {
@@ -165,7 +180,11 @@ function readZip(file: string, buf: Uint8Array): TorchCheckpoint {
         const entry = `${prefix}data/${key}`;
         if (!zip.entries.has(entry)) throw new DataFormatError(file, `storage '${key}' has no entry ${entry} in the archive`);
         const bytes = zip.read(entry);
-        if (bytes.length < s.numel * ELEM[dtype]) throw new DataFormatError(file, `storage ${entry} holds ${bytes.length} bytes, ${s.numel} ${dtype} elements need ${s.numel * ELEM[dtype]}`);
+        if (bytes.length < s.numel * ELEM[dtype])
+          throw new DataFormatError(
+            file,
+            `storage ${entry} holds ${bytes.length} bytes, ${s.numel} ${dtype} elements need ${s.numel * ELEM[dtype]}`,
+          );
         s.bytes = bytes;
         storages.set(key, s);
       }
@@ -180,45 +199,69 @@ const MAGIC = 0x1950a86a20f9469cfc6cn;
 function readLegacy(file: string, buf: Uint8Array): TorchCheckpoint {
   const first = unpickle(buf, file, {}, 0);
   if (first.value !== MAGIC && !(typeof first.value === 'bigint' && first.value === MAGIC)) {
-    throw new DataFormatError(file, `wrong magic number at byte 0: the first pickle holds ${describePyValue(first.value)}, expected the integer 0x1950a86a20f9469cfc6c; this is a plain pickle, not a torch.save file`);
+    throw new DataFormatError(
+      file,
+      `wrong magic number at byte 0: the first pickle holds ${describePyValue(first.value)}, expected the integer 0x1950a86a20f9469cfc6c; this is a plain pickle, not a torch.save file`,
+    );
   }
   const proto = unpickle(buf, file, {}, first.end);
-  if (proto.value !== 1001) throw new DataFormatError(file, `legacy protocol version ${String(proto.value)} at byte ${first.end}, expected 1001`);
+  if (proto.value !== 1001)
+    throw new DataFormatError(file, `legacy protocol version ${String(proto.value)} at byte ${first.end}, expected 1001`);
   const sys = unpickle(buf, file, {}, proto.end);
-  if (sys.value instanceof Map && sys.value.get('little_endian') === false) throw new DataFormatError(file, 'big-endian checkpoints are not supported');
+  if (sys.value instanceof Map && sys.value.get('little_endian') === false)
+    throw new DataFormatError(file, 'big-endian checkpoints are not supported');
   const storages = new Map<string, TorchStorage>();
-  const main = unpickle(buf, file, {
-    call: torchCall(file),
-    persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new DataFormatError(file, `unsupported persistent id ${describePyValue(pid)}`);
-      const [, type, rootKey, location, size, view] = pid as unknown[];
-      const key = String(rootKey);
-      let root = storages.get(key);
-      if (!root) {
-        root = new TorchStorage(key, storageDtype(type, file), num(size, 'storage size', file), String(location));
-        storages.set(key, root);
-      }
-      if (Array.isArray(view) && view.length === 3) {
-        const [, off, vsize] = view as unknown[];
-        return new TorchStorage(`${key}[view]`, root.dtype, num(vsize, 'view size', file), root.location, num(off, 'view offset', file), root);
-      }
-      return root;
+  const main = unpickle(
+    buf,
+    file,
+    {
+      call: torchCall(file),
+      persistentLoad(pid) {
+        if (!Array.isArray(pid) || pid[0] !== 'storage')
+          throw new DataFormatError(file, `unsupported persistent id ${describePyValue(pid)}`);
+        const [, type, rootKey, location, size, view] = pid as unknown[];
+        const key = String(rootKey);
+        let root = storages.get(key);
+        if (!root) {
+          root = new TorchStorage(key, storageDtype(type, file), num(size, 'storage size', file), String(location));
+          storages.set(key, root);
+        }
+        if (Array.isArray(view) && view.length === 3) {
+          const [, off, vsize] = view as unknown[];
+          return new TorchStorage(
+            `${key}[view]`,
+            root.dtype,
+            num(vsize, 'view size', file),
+            root.location,
+            num(off, 'view offset', file),
+            root,
+          );
+        }
+        return root;
+      },
     },
-  }, sys.end);
+    sys.end,
+  );
   const keysP = unpickle(buf, file, {}, main.end);
-  if (!Array.isArray(keysP.value)) throw new DataFormatError(file, `expected the list of storage keys after the main pickle at byte ${main.end}`);
+  if (!Array.isArray(keysP.value))
+    throw new DataFormatError(file, `expected the list of storage keys after the main pickle at byte ${main.end}`);
   let pos = keysP.end;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   for (const k of keysP.value) {
     const key = String(k);
     const s = storages.get(key);
     if (!s) throw new DataFormatError(file, `storage key '${key}' in the key list was not referenced by the pickle`);
-    if (pos + 8 > buf.length) throw new DataFormatError(file, `truncated: the size of storage '${key}' at byte ${pos} is missing (file has ${buf.length} bytes)`);
+    if (pos + 8 > buf.length)
+      throw new DataFormatError(file, `truncated: the size of storage '${key}' at byte ${pos} is missing (file has ${buf.length} bytes)`);
     const n = Number(dv.getBigInt64(pos, true));
     if (n < 0) throw new DataFormatError(file, `storage '${key}': negative element count ${n} at byte ${pos}`);
     pos += 8;
     const bytes = n * ELEM[s.dtype];
-    if (pos + bytes > buf.length) throw new DataFormatError(file, `truncated: storage '${key}' needs ${bytes} bytes from byte ${pos}, the file ends at byte ${buf.length}`);
+    if (pos + bytes > buf.length)
+      throw new DataFormatError(
+        file,
+        `truncated: storage '${key}' needs ${bytes} bytes from byte ${pos}, the file ends at byte ${buf.length}`,
+      );
     s.bytes = buf.subarray(pos, pos + bytes);
     pos += bytes;
   }
@@ -235,19 +278,28 @@ export function materialize(t: TorchTensor, file: string, name = '?'): RawTensor
   const shape = t.shape;
   const isCount = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
   if (!shape.every(isCount) || !t.stride.every(isCount) || !isCount(base) || t.stride.length !== shape.length) {
-    throw new DataFormatError(file, `tensor '${name}': size [${shape.join(', ')}], stride [${t.stride.join(', ')}] and storage offset ${t.offset} must be non-negative integers of equal rank`);
+    throw new DataFormatError(
+      file,
+      `tensor '${name}': size [${shape.join(', ')}], stride [${t.stride.join(', ')}] and storage offset ${t.offset} must be non-negative integers of equal rank`,
+    );
   }
   const numel = shape.reduce((a, b) => a * b, 1);
   if (numel === 0) return { dtype, shape, data: decodeBytes(new Uint8Array(0), dtype) };
   if (numel * es > s.bytes.length) {
     // Only an overlapping view (stride 0, i.e. torch's expand) has more elements than its storage:
     // refused, so a small file cannot decode to an arbitrarily large tensor.
-    throw new DataFormatError(file, `tensor '${name}': shape [${shape.join(', ')}] holds ${numel} elements, more than its storage '${s.key}' (${Math.floor(s.bytes.length / es)}); overlapping (expanded) views are not supported`);
+    throw new DataFormatError(
+      file,
+      `tensor '${name}': shape [${shape.join(', ')}] holds ${numel} elements, more than its storage '${s.key}' (${Math.floor(s.bytes.length / es)}); overlapping (expanded) views are not supported`,
+    );
   }
   let maxIndex = base;
   for (let i = 0; i < shape.length; i++) maxIndex += (shape[i] - 1) * t.stride[i];
   if ((maxIndex + 1) * es > s.bytes.length) {
-    throw new DataFormatError(file, `tensor '${name}': shape [${shape.join(', ')}] with stride [${t.stride.join(', ')}] and offset ${t.offset} reads past the end of storage '${s.key}' (${s.bytes.length / es} elements)`);
+    throw new DataFormatError(
+      file,
+      `tensor '${name}': shape [${shape.join(', ')}] with stride [${t.stride.join(', ')}] and offset ${t.offset} reads past the end of storage '${s.key}' (${s.bytes.length / es} elements)`,
+    );
   }
   let contiguous = true;
   for (let i = shape.length - 1, expect = 1; i >= 0; i--) {
@@ -289,7 +341,8 @@ const MAX_MODULE_DEPTH = 64;
 
 /** Tensors of a pickled nn.Module (its _parameters, _buffers and _modules). */
 function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTensor>, file: string, depth = 0): void {
-  if (depth > MAX_MODULE_DEPTH) throw new DataFormatError(file, `pickled modules nest more than ${MAX_MODULE_DEPTH} deep at '${prefix}' (a cycle, or not a network)`);
+  if (depth > MAX_MODULE_DEPTH)
+    throw new DataFormatError(file, `pickled modules nest more than ${MAX_MODULE_DEPTH} deep at '${prefix}' (a cycle, or not a network)`);
   const st = obj.state instanceof Map ? obj.state : undefined;
   if (!st) return;
   for (const part of ['_parameters', '_buffers']) {
@@ -297,7 +350,8 @@ function flattenModule(obj: PyObject, prefix: string, out: Map<string, TorchTens
     if (m instanceof Map) for (const [k, v] of m) if (v instanceof TorchTensor) out.set(`${prefix}${String(k)}`, v);
   }
   const mods: unknown = st.get('_modules');
-  if (mods instanceof Map) for (const [k, v] of mods) if (v instanceof PyObject) flattenModule(v, `${prefix}${String(k)}.`, out, file, depth + 1);
+  if (mods instanceof Map)
+    for (const [k, v] of mods) if (v instanceof PyObject) flattenModule(v, `${prefix}${String(k)}.`, out, file, depth + 1);
 }
 
 function isModule(v: unknown): v is PyObject {
@@ -361,8 +415,12 @@ export function extractStateDict(ck: TorchCheckpoint, key?: string): StateDictRe
     }
     if (!visit(obj, key, 4)) throw new DataFormatError(ck.file, `key '${key}' does not hold a state dict of tensors`);
   } else if (!visit(ck.root, '(root)', 0)) {
-    const top = ck.root instanceof Map ? [...ck.root.keys()].map(String).join(', ') : ck.root instanceof PyObject ? ck.root.cls : typeof ck.root;
-    throw new DataFormatError(ck.file, `no state dict of tensors found (looked at the root and under ${STATE_KEYS.join('/')}); top level: ${top}. Name the key with --key`);
+    const top =
+      ck.root instanceof Map ? [...ck.root.keys()].map(String).join(', ') : ck.root instanceof PyObject ? ck.root.cls : typeof ck.root;
+    throw new DataFormatError(
+      ck.file,
+      `no state dict of tensors found (looked at the root and under ${STATE_KEYS.join('/')}); top level: ${top}. Name the key with --key`,
+    );
   }
   let names = [...found!.keys()];
   let stripped = '';
@@ -386,7 +444,10 @@ export function extractStateDict(ck: TorchCheckpoint, key?: string): StateDictRe
     const raw = materialize(t, ck.file, name);
     decoded += raw.data.byteLength;
     if (decoded > budget) {
-      throw new LimitExceededError(ck.file, `its tensors decode to more than ${budget} bytes from ${storageBytes} bytes of storage (at tensor '${name}'); refused (limit: ${LIMITS.tensorExpansion}x the storage bytes, plus ${LIMITS.inflateMinBytes})`);
+      throw new LimitExceededError(
+        ck.file,
+        `its tensors decode to more than ${budget} bytes from ${storageBytes} bytes of storage (at tensor '${name}'); refused (limit: ${LIMITS.tensorExpansion}x the storage bytes, plus ${LIMITS.inflateMinBytes})`,
+      );
     }
     tensors.set(name.slice(stripped.length), raw);
   }
@@ -411,7 +472,10 @@ export function renameLegacyDiffusers(tensors: Map<string, RawTensor>): Map<stri
  * Read the tensors of any supported weights file: a PyTorch checkpoint (zip or legacy) or a
  * safetensors file (e.g. a diffusers `diffusion_pytorch_model.safetensors`).
  */
-export function readWeightsFile(file: string, key?: string): StateDictResult & { format: 'zip' | 'legacy' | 'safetensors'; metadata?: Record<string, string> } {
+export function readWeightsFile(
+  file: string,
+  key?: string,
+): StateDictResult & { format: 'zip' | 'legacy' | 'safetensors'; metadata?: Record<string, string> } {
   const buf = readFileChecked(file, 'a weights file (.safetensors, .pt, .pth, .ckpt, .bin)');
   if (!isZip(buf) && buf[0] !== 0x80 && buf.length >= 9 && buf[8] === 0x7b /* '{' */) {
     const st = parseSafetensors(buf, file);

@@ -7,7 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigValidationError, DataFormatError, readJsonChecked } from '@dbp-bench/framework';
 import { UNet, UNET_PRESETS, type UNetConfig, type UNetPreset } from '../unet';
-import { CLASSIFIER_ARCHS, createClassifier, defaultClassifierConfig, type ClassifierArch, type ClassifierConfig, type ClassifierModel } from '../classifiers';
+import {
+  CLASSIFIER_ARCHS,
+  createClassifier,
+  defaultClassifierConfig,
+  type ClassifierArch,
+  type ClassifierConfig,
+  type ClassifierModel,
+} from '../classifiers';
 import { applyStateDict, type ApplyReport } from '../io';
 import type { RawTensor } from '../safetensors';
 import { readWeightsFile, renameLegacyDiffusers } from './checkpoint';
@@ -69,7 +76,8 @@ export function unetConfigFromDiffusers(j: Record<string, unknown>, file = 'conf
   const out: Partial<UNetConfig> = {};
   const blocks = j.block_out_channels as number[] | undefined;
   const sample = (j.sample_size as number | undefined) ?? 32;
-  if (j._class_name !== undefined && j._class_name !== 'UNet2DModel') throw new DataFormatError(file, `_class_name is ${JSON.stringify(j._class_name)}, expected UNet2DModel`);
+  if (j._class_name !== undefined && j._class_name !== 'UNet2DModel')
+    throw new DataFormatError(file, `_class_name is ${JSON.stringify(j._class_name)}, expected UNet2DModel`);
   out.sampleSize = sample;
   if (typeof j.in_channels === 'number') out.inChannels = j.in_channels;
   if (typeof j.out_channels === 'number') out.outChannels = j.out_channels;
@@ -85,8 +93,14 @@ export function unetConfigFromDiffusers(j: Record<string, unknown>, file = 'conf
   if (j.add_attention === false) out.midAttention = false;
   const down = j.down_block_types as string[] | undefined;
   if (down) out.attentionResolutions = down.map((t, i) => (t.startsWith('Attn') ? Math.ceil(sample / 2 ** i) : -1)).filter((r) => r > 0);
-  for (const [k, want] of [['time_embedding_type', 'positional'], ['resnet_time_scale_shift', 'default'], ['act_fn', 'silu'], ['center_input_sample', false]] as const) {
-    if (j[k] !== undefined && j[k] !== want) throw new DataFormatError(file, `${k} = ${JSON.stringify(j[k])} is not supported (expected ${JSON.stringify(want)})`);
+  for (const [k, want] of [
+    ['time_embedding_type', 'positional'],
+    ['resnet_time_scale_shift', 'default'],
+    ['act_fn', 'silu'],
+    ['center_input_sample', false],
+  ] as const) {
+    if (j[k] !== undefined && j[k] !== want)
+      throw new DataFormatError(file, `${k} = ${JSON.stringify(j[k])} is not supported (expected ${JSON.stringify(want)})`);
   }
   return out;
 }
@@ -107,7 +121,8 @@ export function inferUNetConfig(tensors: Map<string, RawTensor>, base: UNetConfi
   c.midAttention = names.some((n) => n.startsWith('mid_block.attentions.0.'));
   const sample = overrides.sampleSize ?? c.sampleSize;
   c.attentionResolutions = [];
-  for (let i = 0; i < levels; i++) if (names.some((n) => n.startsWith(`down_blocks.${i}.attentions.0.`))) c.attentionResolutions.push(Math.ceil(sample / 2 ** i));
+  for (let i = 0; i < levels; i++)
+    if (names.some((n) => n.startsWith(`down_blocks.${i}.attentions.0.`))) c.attentionResolutions.push(Math.ceil(sample / 2 ** i));
   return { ...c, ...overrides } as UNetConfig;
 }
 
@@ -172,7 +187,9 @@ export function convertWeights(file: string, opts: ConvertOptions = {}): Convert
   let tensors = src.tensors;
   const arch = opts.arch ?? inferArch(tensors);
   if (!arch) {
-    throw new ConfigValidationError('weights convert', [`--arch: cannot infer the architecture of ${file} from its tensor names (e.g. ${[...tensors.keys()].slice(0, 5).join(', ')}); pass --arch unet|${CLASSIFIER_ARCHS.join('|')}`]);
+    throw new ConfigValidationError('weights convert', [
+      `--arch: cannot infer the architecture of ${file} from its tensor names (e.g. ${[...tensors.keys()].slice(0, 5).join(', ')}); pass --arch unet|${CLASSIFIER_ARCHS.join('|')}`,
+    ]);
   }
   let model: UNet | ClassifierModel;
   if (arch === 'unet') {
@@ -187,7 +204,10 @@ export function convertWeights(file: string, opts: ConvertOptions = {}): Convert
     const config = inferUNetConfig(tensors, UNET_PRESETS[opts.preset ?? 'ddpm-cifar10'], overrides);
     model = new UNet(config);
   } else {
-    if (!CLASSIFIER_ARCHS.includes(arch)) throw new ConfigValidationError('weights convert', [`--arch: unknown architecture '${arch}'; expected unet or one of ${CLASSIFIER_ARCHS.join(', ')}`]);
+    if (!CLASSIFIER_ARCHS.includes(arch))
+      throw new ConfigValidationError('weights convert', [
+        `--arch: unknown architecture '${arch}'; expected unet or one of ${CLASSIFIER_ARCHS.join(', ')}`,
+      ]);
     const cfg = { ...inferClassifierConfig(arch, tensors), ...(opts.config ?? {}) } as ClassifierConfig;
     if (opts.numClasses !== undefined) cfg.numClasses = opts.numClasses;
     if (opts.mean) cfg.mean = opts.mean;

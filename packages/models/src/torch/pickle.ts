@@ -15,7 +15,10 @@ import { DataFormatError, LIMITS, LimitExceededError } from '@dbp-bench/framewor
 
 /** A reference to a Python global `module.name`. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualname(): string {
     return `${this.module}.${this.name}`;
   }
@@ -26,7 +29,10 @@ export class PyObject {
   state: unknown = undefined;
   readonly items: unknown[] = [];
   readonly dict = new Map<unknown, unknown>();
-  constructor(readonly cls: string, readonly args: unknown[]) {}
+  constructor(
+    readonly cls: string,
+    readonly args: unknown[],
+  ) {}
 }
 
 /** A Python tuple (kept distinct from lists only for readability of inspect output). */
@@ -71,8 +77,16 @@ export function describePyValue(v: unknown): string {
     if (x instanceof PyObject) return `<${x.cls} object>`;
     if (x instanceof Uint8Array) return `<${x.length} bytes>`;
     if (depth >= 1) return x instanceof Map ? '{...}' : x instanceof Set ? 'set(...)' : Array.isArray(x) ? '[...]' : '<?>';
-    if (Array.isArray(x)) return `(${x.slice(0, 6).map((e) => short(e, depth + 1)).join(', ')}${x.length > 6 ? ', ...' : ''})`;
-    if (x instanceof Map) return `{${[...x.keys()].slice(0, 6).map((k) => short(k, depth + 1)).join(', ')}${x.size > 6 ? ', ...' : ''}}`;
+    if (Array.isArray(x))
+      return `(${x
+        .slice(0, 6)
+        .map((e) => short(e, depth + 1))
+        .join(', ')}${x.length > 6 ? ', ...' : ''})`;
+    if (x instanceof Map)
+      return `{${[...x.keys()]
+        .slice(0, 6)
+        .map((k) => short(k, depth + 1))
+        .join(', ')}${x.size > 6 ? ', ...' : ''}}`;
     if (x instanceof Set) return `set of ${x.size}`;
     return typeof x;
   };
@@ -101,17 +115,22 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
   const maxObjects = LIMITS.pickleObjects;
   const push = (v: unknown): void => {
     if (++pushes > maxObjects) {
-      throw new LimitExceededError(file, `the pickle creates more than ${maxObjects} values (at byte ${pos - 1}); refused (a checkpoint's pickle needs far fewer)`);
+      throw new LimitExceededError(
+        file,
+        `the pickle creates more than ${maxObjects} values (at byte ${pos - 1}); refused (a checkpoint's pickle needs far fewer)`,
+      );
     }
     stack.push(v);
   };
   const longBytes = (n: number): Uint8Array => {
-    if (n > LIMITS.pickleLongBytes) throw new LimitExceededError(file, `a pickled integer of ${n} bytes at byte ${pos}; at most ${LIMITS.pickleLongBytes} are allowed`);
+    if (n > LIMITS.pickleLongBytes)
+      throw new LimitExceededError(file, `a pickled integer of ${n} bytes at byte ${pos}; at most ${LIMITS.pickleLongBytes} are allowed`);
     return bytes(n);
   };
 
   const need = (n: number, what: string): void => {
-    if (pos + n > buf.length) throw new DataFormatError(file, `truncated pickle: ${what} at byte ${pos} needs ${n} bytes, the data ends at byte ${buf.length}`);
+    if (pos + n > buf.length)
+      throw new DataFormatError(file, `truncated pickle: ${what} at byte ${pos} needs ${n} bytes, the data ends at byte ${buf.length}`);
   };
   const u8 = (): number => {
     need(1, 'a 1-byte argument');
@@ -195,7 +214,8 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
   };
 
   for (;;) {
-    if (pos >= buf.length) throw new DataFormatError(file, `truncated pickle: no STOP opcode before the end of the data (byte ${buf.length})`);
+    if (pos >= buf.length)
+      throw new DataFormatError(file, `truncated pickle: no STOP opcode before the end of the data (byte ${buf.length})`);
     const opAt = pos;
     const op = buf[pos++];
     switch (op) {
@@ -373,7 +393,11 @@ export function unpickle(buf: Uint8Array, file: string, hooks: PickleHooks = {},
       case 0x4c: {
         // LONG
         const s = line().replace(/L$/, '');
-        if (s.length > 2.5 * LIMITS.pickleLongBytes) throw new LimitExceededError(file, `a pickled integer of ${s.length} digits at byte ${opAt}; at most ${Math.floor(2.5 * LIMITS.pickleLongBytes)} are allowed`);
+        if (s.length > 2.5 * LIMITS.pickleLongBytes)
+          throw new LimitExceededError(
+            file,
+            `a pickled integer of ${s.length} digits at byte ${opAt}; at most ${Math.floor(2.5 * LIMITS.pickleLongBytes)} are allowed`,
+          );
         let b: bigint;
         try {
           b = BigInt(s);

@@ -21,7 +21,10 @@ export class ZipReader {
   private readonly dv: DataView;
   /** Bytes deflated entries may still inflate to (see the module comment). */
   private inflateLeft: number;
-  constructor(private readonly buf: Uint8Array, private readonly file: string) {
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly file: string,
+  ) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.inflateLeft = inflateBudget(buf.length);
     this.readDirectory();
@@ -50,13 +53,18 @@ export class ZipReader {
       const loc = eocd - 20;
       if (loc < 0 || dv.getUint32(loc, true) !== 0x07064b50) this.fail('zip64 end-of-central-directory locator missing');
       const z = Number(dv.getBigUint64(loc + 8, true));
-      if (z + 56 > b.length || dv.getUint32(z, true) !== 0x06064b50) this.fail(`zip64 end-of-central-directory record missing at byte ${z}`);
+      if (z + 56 > b.length || dv.getUint32(z, true) !== 0x06064b50)
+        this.fail(`zip64 end-of-central-directory record missing at byte ${z}`);
       count = Number(dv.getBigUint64(z + 32, true));
       cdSize = Number(dv.getBigUint64(z + 40, true));
       cdOffset = Number(dv.getBigUint64(z + 48, true));
     }
-    if (count > LIMITS.zipEntries) throw new LimitExceededError(this.file, `zip archive: ${count} entries; at most ${LIMITS.zipEntries} are allowed`);
-    if (cdOffset + cdSize > b.length) this.fail(`central directory (bytes ${cdOffset}..${cdOffset + cdSize}) lies beyond the end of the file (${b.length} bytes): truncated`);
+    if (count > LIMITS.zipEntries)
+      throw new LimitExceededError(this.file, `zip archive: ${count} entries; at most ${LIMITS.zipEntries} are allowed`);
+    if (cdOffset + cdSize > b.length)
+      this.fail(
+        `central directory (bytes ${cdOffset}..${cdOffset + cdSize}) lies beyond the end of the file (${b.length} bytes): truncated`,
+      );
     let p = cdOffset;
     const dec = new TextDecoder('utf-8');
     for (let k = 0; k < count; k++) {
@@ -103,7 +111,8 @@ export class ZipReader {
     if (h + 30 > this.buf.length || dv.getUint32(h, true) !== 0x04034b50) this.fail(`bad local header of '${name}' at byte ${h}`);
     const start = h + 30 + dv.getUint16(h + 26, true) + dv.getUint16(h + 28, true);
     const end = start + en.compressedSize;
-    if (end > this.buf.length) this.fail(`entry '${name}' (bytes ${start}..${end}) extends past the end of the file (${this.buf.length} bytes): truncated`);
+    if (end > this.buf.length)
+      this.fail(`entry '${name}' (bytes ${start}..${end}) extends past the end of the file (${this.buf.length} bytes): truncated`);
     const raw = this.buf.subarray(start, end);
     if (en.method === 0) {
       if (en.size !== en.compressedSize) this.fail(`stored entry '${name}' declares ${en.size} bytes but holds ${en.compressedSize}`);

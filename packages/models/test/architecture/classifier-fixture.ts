@@ -35,7 +35,10 @@ export function describeClassifierArchitecture(c: ArchCase): void {
         [{ inputShape: [8, 8] }, /\$\.inputShape: must NOT have fewer than 3 items/],
         [{ numClasses: 0 }, /\$\.numClasses: must be >= 1/],
       ] as const) {
-        const err = await scope.create('architecture', c.arch, options).then(() => undefined, (e: Error) => e);
+        const err = await scope.create('architecture', c.arch, options).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err, JSON.stringify(options)).to.be.instanceOf(ConfigValidationError);
         expect(err!.message).to.match(new RegExp(`options of architecture '${c.arch}'[\\s\\S]*${re.source}`));
       }
@@ -60,12 +63,18 @@ export function describeClassifierArchitecture(c: ArchCase): void {
       m.dispose();
       loaded.dispose();
       const other: ClassifierArch = c.arch === 'small-cnn' ? 'resnet20' : 'small-cnn';
-      const o = createClassifier(other, other === 'small-cnn'
-        ? { numClasses: 10, inputShape: [16, 16, 1], mean: [0], std: [1], channels: [2, 2], hidden: 4 }
-        : { numClasses: 10, inputShape: [8, 8, 3], mean: [0, 0, 0], std: [1, 1, 1], width: 2, blocksPerStage: 1 });
+      const o = createClassifier(
+        other,
+        other === 'small-cnn'
+          ? { numClasses: 10, inputShape: [16, 16, 1], mean: [0], std: [1], channels: [2, 2], hidden: 4 }
+          : { numClasses: 10, inputShape: [8, 8, 3], mean: [0, 0, 0], std: [1, 1, 1], width: 2, blocksPerStage: 1 },
+      );
       saveModel(path.join(dir, 'other.safetensors'), o);
       o.dispose();
-      const err = await scope.create('architecture', c.arch, { weights: 'other.safetensors' }).then(() => undefined, (e: Error) => e);
+      const err = await scope.create('architecture', c.arch, { weights: 'other.safetensors' }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(err).to.be.instanceOf(ConfigValidationError);
       expect(err!.message).to.match(new RegExp(`architecture '${c.arch}'[\\s\\S]*holds a ${other} classifier, not ${c.arch}`));
     });

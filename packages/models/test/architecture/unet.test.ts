@@ -18,14 +18,24 @@ describe('architecture unet', function () {
   });
 
   it('rejects a bad option, naming the plugin and the field', async () => {
-    const err = await registry.createScope().create('architecture', 'unet', { preset: 'huge' }).then(() => undefined, (e: Error) => e);
+    const err = await registry
+      .createScope()
+      .create('architecture', 'unet', { preset: 'huge' })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     expect(err).to.be.instanceOf(ConfigValidationError);
     expect(err!.message).to.match(/options of architecture 'unet'[\s\S]*\$\.preset: must be one of "tiny"/);
   });
 
   it('builds a preset with config overrides; from weights it is the saved network', async () => {
     const scope = registry.createScope({ baseDir: dir });
-    const u = await scope.create<UNet>('architecture', 'unet', { preset: 'tiny', config: { blockOutChannels: [8, 16], normGroups: 4 }, seed: 2 });
+    const u = await scope.create<UNet>('architecture', 'unet', {
+      preset: 'tiny',
+      config: { blockOutChannels: [8, 16], normGroups: 4 },
+      seed: 2,
+    });
     expect(u).to.be.instanceOf(UNet);
     expect(u.config).to.deep.equal({ ...UNET_PRESETS.tiny, blockOutChannels: [8, 16], normGroups: 4 });
     saveModel(path.join(dir, 'u.safetensors'), u);

@@ -16,21 +16,41 @@ const addt = definePlugin({
     required: ['dataset'],
     properties: {
       ...diffusionTrainProperties(),
-      classifier: { type: ['string', 'null'], default: null, description: 'Frozen classifier for CGPO (dbp-bench safetensors; relative to the config file). Required unless ablation is no-guidance.' },
+      classifier: {
+        type: ['string', 'null'],
+        default: null,
+        description:
+          'Frozen classifier for CGPO (dbp-bench safetensors; relative to the config file). Required unless ablation is no-guidance.',
+      },
       cgpo: {
         type: 'object',
         additionalProperties: false,
         default: {},
-        properties: { iterations: { type: 'integer', minimum: 1, default: 5, description: 'K: CGPO iterations (gradient evaluations) per training step.' } },
+        properties: {
+          iterations: {
+            type: 'integer',
+            minimum: 1,
+            default: 5,
+            description: 'K: CGPO iterations (gradient evaluations) per training step.',
+          },
+        },
       },
       gamma: {
         type: 'object',
         additionalProperties: false,
         default: {},
         description: 'gamma_t = clip(scale * sqrt(abar/(1-abar)), 0, max).',
-        properties: { scale: { type: 'number', minimum: 0, default: GAMMA_DEFAULTS.scale }, max: { type: 'number', minimum: 0, maximum: 1, default: GAMMA_DEFAULTS.max } },
+        properties: {
+          scale: { type: 'number', minimum: 0, default: GAMMA_DEFAULTS.scale },
+          max: { type: 'number', minimum: 0, maximum: 1, default: GAMMA_DEFAULTS.max },
+        },
       },
-      ablation: { enum: ['none', 'no-rbgm', 'no-guidance'], default: 'none', description: 'none: ADDT; no-rbgm: l_inf PGD in x0 space instead of CGPO+RBGM; no-guidance: CGPO ascends the denoising error instead of the classifier CE.' },
+      ablation: {
+        enum: ['none', 'no-rbgm', 'no-guidance'],
+        default: 'none',
+        description:
+          'none: ADDT; no-rbgm: l_inf PGD in x0 space instead of CGPO+RBGM; no-guidance: CGPO ascends the denoising error instead of the classifier CE.',
+      },
       noRbgm: {
         type: 'object',
         additionalProperties: false,

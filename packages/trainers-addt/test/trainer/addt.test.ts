@@ -31,9 +31,20 @@ describe('trainer addt', function () {
     if (!tf.getKernel('Conv2DBackpropFilter', tf.getBackend())) this.skip();
     const scope = trainerRegistry().createScope();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-addt-'));
-    const common = { dataset: { id: 'blobs', options: { n: 4 } }, model: { preset: 'tiny' }, batchSize: 2, steps: 1, evalEvery: -1, eval: { enabled: false }, cgpo: { iterations: 1 } };
+    const common = {
+      dataset: { id: 'blobs', options: { n: 4 } },
+      model: { preset: 'tiny' },
+      batchSize: 2,
+      steps: 1,
+      evalEvery: -1,
+      eval: { enabled: false },
+      cgpo: { iterations: 1 },
+    };
     const t = await scope.create<Trainer>('trainer', 'addt', common);
-    const err = await t.train({ outDir: path.join(dir, 'a'), logger: new MemoryLogger() }).then(() => undefined, (e: Error) => e);
+    const err = await t.train({ outDir: path.join(dir, 'a'), logger: new MemoryLogger() }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).to.match(/options of trainer 'addt'[\s\S]*\$\.classifier: required for ablation 'none'/);
     const ng = await scope.create<Trainer>('trainer', 'addt', { ...common, ablation: 'no-guidance' });
     const res = await ng.train({ outDir: path.join(dir, 'b'), logger: new MemoryLogger() });

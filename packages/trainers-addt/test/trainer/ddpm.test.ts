@@ -41,7 +41,10 @@ describe('trainer ddpm', function () {
     u.dispose();
     // the default preset (mnist, 28x28x1) does not fit the 16x16x3 images
     const bad = await scope.create<Trainer>('trainer', 'ddpm', common);
-    const err = await bad.train({ outDir: path.join(dir, 'b'), logger: new MemoryLogger() }).then(() => undefined, (e: Error) => e);
+    const err = await bad.train({ outDir: path.join(dir, 'b'), logger: new MemoryLogger() }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).to.match(/the UNet takes 28x28x1 .* but dataset 'blobs' has 16x16x3 images/);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -42,16 +42,22 @@ function fmt(v: number): string {
 }
 
 /** Render stacked panels sharing an x axis label. */
-export function lineChartSvg(panels: readonly Panel[], opts: { title?: string; xLabel?: string; width?: number; panelHeight?: number } = {}): string {
+export function lineChartSvg(
+  panels: readonly Panel[],
+  opts: { title?: string; xLabel?: string; width?: number; panelHeight?: number } = {},
+): string {
   const width = opts.width ?? 720;
   const ph = opts.panelHeight ?? 300;
   const m = { left: 72, right: 150, top: 34, bottom: 46 };
   const titleH = opts.title ? 28 : 0;
   const height = titleH + panels.length * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
-  if (opts.title) out.push(`<text x="${width / 2}" y="19" text-anchor="middle" font-size="14" font-weight="bold">${esc(opts.title)}</text>`);
+  if (opts.title)
+    out.push(`<text x="${width / 2}" y="19" text-anchor="middle" font-size="14" font-weight="bold">${esc(opts.title)}</text>`);
   panels.forEach((panel, pi) => {
     const y0 = titleH + pi * ph;
     const x1 = m.left;
@@ -67,21 +73,31 @@ export function lineChartSvg(panels: readonly Panel[], opts: { title?: string; x
     }
     let xmin = Math.min(...pts.map((p) => p[0]));
     let xmax = Math.max(...pts.map((p) => p[0]));
-    if (xmax === xmin) { xmin -= 1; xmax += 1; }
+    if (xmax === xmin) {
+      xmin -= 1;
+      xmax += 1;
+    }
     const ys = pts.map((p) => p[1]);
     const positive = ys.every((v) => v > 0);
-    const logY = panel.logY === 'auto' || panel.logY === undefined ? positive && Math.max(...ys) / Math.min(...ys) > 30 : panel.logY && positive;
+    const logY =
+      panel.logY === 'auto' || panel.logY === undefined ? positive && Math.max(...ys) / Math.min(...ys) > 30 : panel.logY && positive;
     const tr = (v: number): number => (logY ? Math.log10(v) : v);
     let ymin = Math.min(...ys.map(tr));
     let ymax = Math.max(...ys.map(tr));
-    if (ymax === ymin) { ymin -= 0.5 * (Math.abs(ymin) || 1); ymax += 0.5 * (Math.abs(ymax) || 1); }
+    if (ymax === ymin) {
+      ymin -= 0.5 * (Math.abs(ymin) || 1);
+      ymax += 0.5 * (Math.abs(ymax) || 1);
+    }
     const pad = 0.05 * (ymax - ymin);
-    ymin -= pad; ymax += pad;
+    ymin -= pad;
+    ymax += pad;
     const sx = (x: number): number => x1 + ((x - xmin) / (xmax - xmin)) * (x2 - x1);
     const sy = (v: number): number => yb - ((tr(v) - ymin) / (ymax - ymin)) * (yb - yt);
     // y ticks and grid
     const yticks = logY
-      ? niceTicks(Math.ceil(ymin), Math.floor(ymax), 6).filter((e) => Number.isInteger(e)).map((e) => Math.pow(10, e))
+      ? niceTicks(Math.ceil(ymin), Math.floor(ymax), 6)
+          .filter((e) => Number.isInteger(e))
+          .map((e) => Math.pow(10, e))
       : niceTicks(ymin, ymax, 5);
     for (const v of yticks) {
       const y = sy(v);
@@ -97,7 +113,9 @@ export function lineChartSvg(panels: readonly Panel[], opts: { title?: string; x
     }
     out.push(`<text x="${(x1 + x2) / 2}" y="${yb + 36}" text-anchor="middle">${esc(opts.xLabel ?? 'step')}</text>`);
     const cy = (yt + yb) / 2;
-    out.push(`<text x="16" y="${cy}" text-anchor="middle" transform="rotate(-90 16 ${cy})">${esc(panel.yLabel)}${logY ? ' (log)' : ''}</text>`);
+    out.push(
+      `<text x="16" y="${cy}" text-anchor="middle" transform="rotate(-90 16 ${cy})">${esc(panel.yLabel)}${logY ? ' (log)' : ''}</text>`,
+    );
     panel.series.forEach((s, si) => {
       const color = s.color ?? PALETTE[si % PALETTE.length];
       const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
@@ -106,7 +124,8 @@ export function lineChartSvg(panels: readonly Panel[], opts: { title?: string; x
       } else if (good.length > 1) {
         const d = good.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
         out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
-        if (good.length <= 40) for (const [x, y] of good) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2" fill="${color}"/>`);
+        if (good.length <= 40)
+          for (const [x, y] of good) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2" fill="${color}"/>`);
       }
       const ly = yt + 12 + si * 16;
       out.push(`<line x1="${x2 + 10}" y1="${ly - 4}" x2="${x2 + 28}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);

@@ -132,10 +132,17 @@ export class Optimizer {
       for (const s of this.slotNames()) {
         const key = `${p.name}/${s}`;
         const saved = tensors.get(key);
-        if (!saved) throw new DbpError('E_FORMAT', `${source}: optimizer slot '${key}' is missing (was the checkpoint written with another optimizer type?)`);
+        if (!saved)
+          throw new DbpError(
+            'E_FORMAT',
+            `${source}: optimizer slot '${key}' is missing (was the checkpoint written with another optimizer type?)`,
+          );
         const shape = p.variable.shape;
         if (saved.shape.length !== shape.length || saved.shape.some((d, j) => d !== shape[j])) {
-          throw new DbpError('E_SHAPE', `${source}: optimizer slot '${key}' has shape [${saved.shape.join(',')}], parameter has [${shape.join(',')}]`);
+          throw new DbpError(
+            'E_SHAPE',
+            `${source}: optimizer slot '${key}' has shape [${saved.shape.join(',')}], parameter has [${shape.join(',')}]`,
+          );
         }
         const slot = this.slot(p, s);
         tf.tidy(() => slot.assign(tf.tensor(saved.data, shape as number[], 'float32')));
@@ -161,7 +168,12 @@ export const scheduleSchema = {
   properties: {
     type: { enum: ['constant', 'step', 'cosine'], default: 'constant' },
     warmupSteps: { type: 'integer', minimum: 0, default: 0 },
-    milestones: { type: 'array', items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, default: [0.5, 0.75], description: '`step`: fractions of the run at which lr is multiplied by gamma.' },
+    milestones: {
+      type: 'array',
+      items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+      default: [0.5, 0.75],
+      description: '`step`: fractions of the run at which lr is multiplied by gamma.',
+    },
     gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1 },
     minLr: { type: 'number', minimum: 0, default: 0 },
   },

@@ -21,8 +21,17 @@ export function datasetRefSchema(defaults: { split: string; description: string 
     description: defaults.description,
     properties: {
       id: { type: 'string', description: 'Dataset plugin id (mnist, cifar10, synthetic, ...).' },
-      options: { type: 'object', default: { split: defaults.split }, description: 'Options of the dataset plugin (validated by its schema), e.g. {"split": "train", "dir": "..."}.' },
-      subset: { type: 'integer', minimum: 0, default: 0, description: 'Use only n evenly spaced samples (index floor(i*size/n); 0 = all).' },
+      options: {
+        type: 'object',
+        default: { split: defaults.split },
+        description: 'Options of the dataset plugin (validated by its schema), e.g. {"split": "train", "dir": "..."}.',
+      },
+      subset: {
+        type: 'integer',
+        minimum: 0,
+        default: 0,
+        description: 'Use only n evenly spaced samples (index floor(i*size/n); 0 = all).',
+      },
     },
   } as const;
 }
@@ -39,7 +48,10 @@ export interface TrainDefaults {
 }
 
 /** A copy of an object schema with some property defaults replaced. */
-export function withDefaults<S extends { properties: Record<string, unknown> }>(schema: S, defaults: Record<string, unknown> | undefined): S {
+export function withDefaults<S extends { properties: Record<string, unknown> }>(
+  schema: S,
+  defaults: Record<string, unknown> | undefined,
+): S {
   if (!defaults) return schema;
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema.properties)) {
@@ -60,11 +72,21 @@ export function commonTrainProperties(d: TrainDefaults = {}) {
     gradClip: { type: 'number', minimum: 0, default: d.gradClip ?? 0, description: 'Clip gradients to this global L2 norm (0 = off).' },
     ema: withDefaults(emaSchema, d.ema as Record<string, unknown>),
     augment: withDefaults(augmentSchema, d.augment as Record<string, unknown>),
-    checkpointEvery: { type: 'integer', minimum: 1, default: d.checkpointEvery ?? 500, description: 'Write a checkpoint every N steps (and at the end).' },
+    checkpointEvery: {
+      type: 'integer',
+      minimum: 1,
+      default: d.checkpointEvery ?? 500,
+      description: 'Write a checkpoint every N steps (and at the end).',
+    },
     keepCheckpoints: { type: 'integer', minimum: 1, default: 2, description: 'How many newest checkpoints to keep.' },
     logEvery: { type: 'integer', minimum: 1, default: 10, description: 'Append the mean loss to loss.jsonl every N steps.' },
     evalEvery: { type: 'integer', minimum: -1, default: 0, description: 'Evaluate every N steps; 0 = every epoch; -1 = only at the end.' },
-    seed: { type: 'integer', minimum: 0, default: 0, description: 'Seeds initialisation, data order, augmentation and all training noise.' },
+    seed: {
+      type: 'integer',
+      minimum: 0,
+      default: 0,
+      description: 'Seeds initialisation, data order, augmentation and all training noise.',
+    },
   } as const;
 }
 
@@ -95,9 +117,15 @@ export function loopOptions(o: CommonTrainOptions, trainSize: number): LoopOptio
 }
 
 /** Create a dataset plugin through the registry (options validated by its schema). */
-export async function openDatasetRef(ctx: PluginContext, ref: { id: string; options: Record<string, unknown> }, field: string): Promise<Dataset> {
+export async function openDatasetRef(
+  ctx: PluginContext,
+  ref: { id: string; options: Record<string, unknown> },
+  field: string,
+): Promise<Dataset> {
   if (!ctx.registry.has('dataset', ref.id)) {
-    throw new ConfigValidationError(field, [`$.id: unknown dataset '${ref.id}'; registered: ${ctx.registry.ids('dataset').join(', ') || '(none)'}`]);
+    throw new ConfigValidationError(field, [
+      `$.id: unknown dataset '${ref.id}'; registered: ${ctx.registry.ids('dataset').join(', ') || '(none)'}`,
+    ]);
   }
   const def = ctx.registry.get('dataset', ref.id);
   const opts = ctx.registry.options('dataset', ref.id, ref.options);
@@ -127,7 +155,8 @@ export const EVAL_SEED_SCHEMA = {
   type: 'integer',
   minimum: 0,
   default: 0,
-  description: 'Seed of the stratified draw of the held-out images (independent of the training seed, so runs with different seeds are evaluated on the same images).',
+  description:
+    'Seed of the stratified draw of the held-out images (independent of the training seed, so runs with different seeds are evaluated on the same images).',
 } as const;
 
 /**

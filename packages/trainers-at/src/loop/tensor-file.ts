@@ -66,7 +66,11 @@ export function readF32Safetensors(file: string): { tensors: Map<string, F32Entr
     if (e.dtype !== 'F32') throw new DataFormatError(file, `tensor '${name}' has dtype ${e.dtype}; expected F32`);
     const [a, b] = e.data_offsets;
     const count = e.shape.reduce((x, y) => x * y, 1);
-    if (b - a !== count * 4 || base + b > buf.length) throw new DataFormatError(file, `tensor '${name}': data_offsets [${a}, ${b}] do not fit shape [${e.shape.join(',')}] or the file size`);
+    if (b - a !== count * 4 || base + b > buf.length)
+      throw new DataFormatError(
+        file,
+        `tensor '${name}': data_offsets [${a}, ${b}] do not fit shape [${e.shape.join(',')}] or the file size`,
+      );
     const data = new Float32Array(count);
     Buffer.from(data.buffer).set(buf.subarray(base + a, base + b));
     tensors.set(name, { shape: e.shape, data });

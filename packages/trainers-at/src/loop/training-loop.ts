@@ -161,12 +161,22 @@ export function writeLossCurve(file: string, records: readonly LogRecord[], titl
   const train = records.filter((r) => r.kind === 'train');
   const evals = records.filter((r) => r.kind === 'eval');
   const panels: Panel[] = [
-    { title: 'training loss', yLabel: 'loss', series: [{ name: 'train loss', points: train.map((r) => [r.step, Number(r.loss)] as [number, number]) }] },
+    {
+      title: 'training loss',
+      yLabel: 'loss',
+      series: [{ name: 'train loss', points: train.map((r) => [r.step, Number(r.loss)] as [number, number]) }],
+    },
   ];
-  const evalKeys = [...new Set(evals.flatMap((r) => Object.keys(r)))].filter((k) => !['kind', 'step', 'epoch', 'time', 'seconds'].includes(k));
+  const evalKeys = [...new Set(evals.flatMap((r) => Object.keys(r)))].filter(
+    (k) => !['kind', 'step', 'epoch', 'time', 'seconds'].includes(k),
+  );
   const accKeys = evalKeys.filter((k) => /acc/i.test(k));
   const otherKeys = evalKeys.filter((k) => !/acc/i.test(k));
-  const series = (keys: string[]) => keys.map((k) => ({ name: k, points: evals.filter((r) => typeof r[k] === 'number').map((r) => [r.step, r[k] as number] as [number, number]) }));
+  const series = (keys: string[]) =>
+    keys.map((k) => ({
+      name: k,
+      points: evals.filter((r) => typeof r[k] === 'number').map((r) => [r.step, r[k] as number] as [number, number]),
+    }));
   if (accKeys.length) panels.push({ title: 'evaluation (held-out)', yLabel: 'accuracy', series: series(accKeys), logY: false });
   if (otherKeys.length) panels.push({ title: 'evaluation (held-out)', yLabel: 'value', series: series(otherKeys) });
   writeFileAtomic(file, lineChartSvg(panels, { title, xLabel: 'step' }));
@@ -183,13 +193,17 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
   const logger = ctx.logger;
   const n = data.indices.length;
   const spe = Math.floor(n / options.batchSize);
-  if (spe < 1) throw new ConfigValidationError(`trainer '${task.trainerId}'`, [`$.batchSize: ${options.batchSize} is larger than the training set (${n} samples)`]);
+  if (spe < 1)
+    throw new ConfigValidationError(`trainer '${task.trainerId}'`, [
+      `$.batchSize: ${options.batchSize} is larger than the training set (${n} samples)`,
+    ]);
   const total = options.steps;
   const hash = recipeHash(ctx.recipe);
 
   // Leftovers of writes interrupted by a kill: staged checkpoints, temporaries of the files in `out`.
   const ckRoot = path.join(out, CKPT_DIR);
-  for (const n of [...cleanStaleTemporariesIn(ckRoot), ...cleanStaleTemporariesIn(out)]) logger.info(`removed ${n}, left by an interrupted write`);
+  for (const n of [...cleanStaleTemporariesIn(ckRoot), ...cleanStaleTemporariesIn(out)])
+    logger.info(`removed ${n}, left by an interrupted write`);
 
   const optimizer = new Optimizer(options.optimizer, task.params);
   const ema = options.ema.enabled ? new Ema(options.ema, task.params) : undefined;
@@ -200,17 +214,32 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
   if (latest) {
     const st = latest.state;
     if (st.format !== 'dbp-bench-train-checkpoint' || st.trainer !== task.trainerId) {
-      throw new DataFormatError(path.join(latest.dir, 'state.json'), `not a checkpoint of trainer '${task.trainerId}' (found trainer '${st.trainer}')`);
+      throw new DataFormatError(
+        path.join(latest.dir, 'state.json'),
+        `not a checkpoint of trainer '${task.trainerId}' (found trainer '${st.trainer}')`,
+      );
     }
     if (st.recipeHash !== hash) {
-      throw new DbpError('E_CONFIG', `${out} holds a checkpoint written with other trainer options (recipe hash ${st.recipeHash}, now ${hash}); resume with the same config or choose another output directory`);
+      throw new DbpError(
+        'E_CONFIG',
+        `${out} holds a checkpoint written with other trainer options (recipe hash ${st.recipeHash}, now ${hash}); resume with the same config or choose another output directory`,
+      );
     }
     task.loadWeights(path.join(latest.dir, 'model.safetensors'));
-    if (optimizer.slotNames().length) optimizer.loadState(readF32Safetensors(path.join(latest.dir, 'optimizer.safetensors')).tensors, st.optimizer.stepCount, path.join(latest.dir, 'optimizer.safetensors'));
+    if (optimizer.slotNames().length)
+      optimizer.loadState(
+        readF32Safetensors(path.join(latest.dir, 'optimizer.safetensors')).tensors,
+        st.optimizer.stepCount,
+        path.join(latest.dir, 'optimizer.safetensors'),
+      );
     else optimizer.loadState(new Map(), st.optimizer.stepCount, latest.dir);
     if (ema) {
       if (!st.ema) throw new DataFormatError(latest.dir, 'the checkpoint has no EMA state but EMA is enabled');
-      ema.loadState(readF32Safetensors(path.join(latest.dir, 'ema.safetensors')).tensors, st.ema.updates, path.join(latest.dir, 'ema.safetensors'));
+      ema.loadState(
+        readF32Safetensors(path.join(latest.dir, 'ema.safetensors')).tensors,
+        st.ema.updates,
+        path.join(latest.dir, 'ema.safetensors'),
+      );
     }
     rng = SeededRng.fromState(st.rng, 'train');
     start = st.step;
@@ -244,7 +273,10 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
     const dir = path.join(ckRoot, name);
     const tmp = stageDirectory(dir);
     task.saveWeights(path.join(tmp, 'model.safetensors'), { trainer: task.trainerId, step, ema: false });
-    writeF32Safetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.stateTensors(), { type: options.optimizer.type, step: String(optimizer.stepCount) });
+    writeF32Safetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.stateTensors(), {
+      type: options.optimizer.type,
+      step: String(optimizer.stepCount),
+    });
     if (ema) writeF32Safetensors(path.join(tmp, 'ema.safetensors'), ema.stateTensors(), { updates: String(ema.updates) });
     const state: CheckpointState = {
       format: 'dbp-bench-train-checkpoint',
@@ -261,8 +293,12 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
     writeJsonAtomic(path.join(tmp, 'state.json'), state);
     commitDirectory(tmp, dir);
     writeJsonAtomic(path.join(out, POINTER), { latest: path.join(CKPT_DIR, name), step });
-    const all = fs.readdirSync(ckRoot).filter((d) => /^step-\d+$/.test(d)).sort();
-    for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, options.keepCheckpoints)))) discardDirectory(path.join(ckRoot, old));
+    const all = fs
+      .readdirSync(ckRoot)
+      .filter((d) => /^step-\d+$/.test(d))
+      .sort();
+    for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, options.keepCheckpoints))))
+      discardDirectory(path.join(ckRoot, old));
     writeLossCurve(path.join(out, LOSS_SVG), records, `${task.trainerId}: ${path.basename(out)}`);
   };
 
@@ -273,7 +309,11 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
     const rec: LogRecord = { kind: 'eval', step, epoch: step / spe, ...metrics, seconds: (Date.now() - t0) / 1000 };
     records.push(rec);
     journal.append(rec);
-    logger.info(`${task.trainerId}: eval at step ${step}: ${Object.entries(metrics).map(([k, v]) => `${k}=${fmtNum(v)}`).join(' ')}`);
+    logger.info(
+      `${task.trainerId}: eval at step ${step}: ${Object.entries(metrics)
+        .map(([k, v]) => `${k}=${fmtNum(v)}`)
+        .join(' ')}`,
+    );
   };
 
   const progress = logger.progress(`train ${task.trainerId}`, total, start);
@@ -307,7 +347,10 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
         metrics = outp.metrics;
         if (!Number.isFinite(lossValue)) {
           outp.grads.forEach((g) => g.dispose());
-          throw new DbpError('E_DIVERGED', `${task.trainerId}: the loss is ${lossValue} at step ${s + 1}; lower the learning rate or enable gradient clipping (resume restarts from the last checkpoint)`);
+          throw new DbpError(
+            'E_DIVERGED',
+            `${task.trainerId}: the loss is ${lossValue} at step ${s + 1}; lower the learning rate or enable gradient clipping (resume restarts from the last checkpoint)`,
+          );
         }
         const clipped = clipByGlobalNorm(outp.grads, options.gradClip);
         gradNorm = clipped.norm;
@@ -340,7 +383,9 @@ export async function runTraining(task: TrainingTask, data: TrainData, options: 
       if (step % options.checkpointEvery === 0 || step === total || stopNow) {
         writeCheckpoint(step);
         const rate = (Date.now() - t0) / 1000 / done;
-        logger.info(`${task.trainerId}: step ${step}/${total} loss ${fmtNum(lossValue)} lr ${fmtNum(lr)} (${rate.toFixed(2)} s/step, ETA ${formatDuration(rate * (total - step))}); checkpoint written`);
+        logger.info(
+          `${task.trainerId}: step ${step}/${total} loss ${fmtNum(lossValue)} lr ${fmtNum(lr)} (${rate.toFixed(2)} s/step, ETA ${formatDuration(rate * (total - step))}); checkpoint written`,
+        );
       }
       if (stopNow && step < total) {
         stopped = true;
@@ -394,7 +439,8 @@ export function withSeededMathRandom<T>(rng: SeededRng, fn: () => T): T {
   Math.random = () => rng.uniform();
   try {
     const r = fn();
-    if (r && typeof (r as { then?: unknown }).then === 'function') throw new DbpError('E_ASSERT', 'withSeededMathRandom: fn must be synchronous');
+    if (r && typeof (r as { then?: unknown }).then === 'function')
+      throw new DbpError('E_ASSERT', 'withSeededMathRandom: fn must be synchronous');
     return r;
   } finally {
     Math.random = original;

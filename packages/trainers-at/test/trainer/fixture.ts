@@ -48,7 +48,10 @@ export async function expectRefused(id: string, options: Record<string, unknown>
   const err = await trainerRegistry()
     .createScope()
     .create('trainer', id, { ...REQUIRED, ...options })
-    .then(() => undefined, (e: Error) => e);
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   expect(err, JSON.stringify(options)).to.be.instanceOf(ConfigValidationError);
   expect(err!.message).to.match(new RegExp(`options of trainer '${id}'[\\s\\S]*${field.source}`));
 }
