@@ -97,12 +97,47 @@ export interface AttackChecks {
   flags: AttackCheckFlag[];
 }
 
+/** counts[c] = samples with exactly c of `draws` purifications correct (c = 0..draws). */
+export interface DrawHistogram {
+  draws: number;
+  counts: number[];
+}
+
+/**
+ * Any-iteration (in-loop) counts (ALGORITHMS.md §14.4): broken if the criterion held at any iterate of
+ * this attack or an earlier one. `source` eot: the attack's own EoT copies at each iterate (draws null);
+ * independent: `draws` extra purifications of every iterate.
+ */
+export interface AnyIterationResult {
+  source: 'eot' | 'independent';
+  draws: number | null;
+  avgRob: Metric;
+  worRob: Metric;
+  majority: Metric;
+}
+
+/** Robust accuracy (percent, all n samples) against attack iteration, any-iteration counts up to each iteration. */
+export interface RobustnessCurve {
+  iteration: number[];
+  avgRob: number[];
+  worRob: number[];
+  majority?: number[];
+}
+
 export interface AttackResult {
   name: string;
   id: string;
+  /** Avg.Rob after the attack: mean fraction of the R final draws correct (running minimum over the attacks). */
   accuracy: Metric;
+  /** Wor.Rob after the attack: all R draws correct here and at every earlier evaluation. */
   worstOfR?: Metric | null;
   majorityOfR?: Metric | null;
+  /** The first of the R draws correct here and at every earlier evaluation. */
+  single?: Metric | null;
+  /** Correct draws out of R on the returned example, over the samples the attack ran on. */
+  histogram?: DrawHistogram;
+  anyIteration?: AnyIterationResult;
+  curve?: RobustnessCurve;
   attacked?: number;
   checks?: AttackChecks;
 }
@@ -139,7 +174,21 @@ export interface LeaderboardEntry {
     capabilities?: { stochastic?: boolean; streams?: string[]; gradientModes?: string[]; networkCalls?: number } | null;
   };
   classifier: { architecture?: string | null; weights?: string | null; sha256?: string | null; additionalData?: boolean | null };
-  results: { clean: Metric | null; cleanWorstOfR?: Metric | null; attacks: AttackResult[]; robust: Metric | null };
+  results: {
+    clean: Metric | null;
+    cleanWorstOfR?: Metric | null;
+    cleanSingle?: Metric | null;
+    cleanMajority?: Metric | null;
+    cleanHistogram?: DrawHistogram;
+    /** R: final purifications per evaluated example. */
+    draws?: number;
+    attacks: AttackResult[];
+    robust: Metric | null;
+    robustSingle?: Metric | null;
+    robustWorst?: Metric | null;
+    robustMajority?: Metric | null;
+    robustAnyIteration?: AnyIterationResult;
+  };
   values: { reported: SourcedValue | null; measured: SourcedValue | null; bestKnown: SourcedValue | null };
   protocol: {
     attacks: ProtocolAttack[];
