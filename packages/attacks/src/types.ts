@@ -25,6 +25,13 @@ export interface StepInfo {
   readonly loss: Float32Array;
   /** Fraction of EoT replicas classified correctly at the previous iterate, per row. */
   readonly correctFraction: Float32Array;
+  /** K: the EoT replicas (purifications) judged per row at the previous iterate. */
+  readonly draws?: number;
+  /**
+   * Predicted class of each of the K replicas at the previous iterate, sample-major (rows·K), the draws
+   * behind `correctFraction` (the any-iteration counts and the majority vote use them).
+   */
+  readonly predictions?: Int32Array;
   /** Step size of each row used for this update (APGD adapts it per sample). */
   readonly stepSize: ArrayLike<number>;
   /** Per-replica gradients [rows·K, ...] when the context asked for them. */

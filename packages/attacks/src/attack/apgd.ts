@@ -284,11 +284,13 @@ export class ApgdAttack implements Attack {
     const eot: EotOptions = { samples: K, microBatch: o.eot.microBatch };
     const gradient = o.gradient === 'target' ? target.gradient : o.gradient;
     const keepReplica = Boolean(ctx.onStep && ctx.recordReplicaGradients);
-    const estimate = (at: tf.Tensor4D): { grad: tf.Tensor4D; loss: Float32Array; correct: Float32Array; replica?: tf.Tensor4D } => {
+    const estimate = (
+      at: tf.Tensor4D,
+    ): { grad: tf.Tensor4D; loss: Float32Array; correct: Float32Array; pred: Int32Array; replica?: tf.Tensor4D } => {
       const e = estimateGradient(target, at, y, sampleIndices, { eot, loss, gradient, keepReplicaGradients: keepReplica });
       const mean = K === 1 ? e.grad : tf.tidy(() => tf.div(e.grad, K) as tf.Tensor4D);
       if (mean !== e.grad) e.grad.dispose();
-      return { grad: mean, loss: e.loss, correct: e.correctFraction, replica: e.replicaGrads };
+      return { grad: mean, loss: e.loss, correct: e.correctFraction, pred: e.replicaPred, replica: e.replicaGrads };
     };
     const sched = apgdSchedule(o.steps);
     const live: tf.Tensor[] = [];
@@ -314,6 +316,7 @@ export class ApgdAttack implements Attack {
       const lossBest = Float32Array.from(est.loss);
       let prevLoss = est.loss;
       let prevCorrect = est.correct;
+      let prevPred = est.pred;
       const retFooled = Float64Array.from(est.correct, (c) => 1 - c);
       const retLoss = Float32Array.from(est.loss);
       const stepSize = new Float32Array(B).fill(2 * eps);
@@ -358,6 +361,8 @@ export class ApgdAttack implements Attack {
           grad,
           loss: prevLoss,
           correctFraction: prevCorrect,
+          draws: K,
+          predictions: prevPred,
           stepSize: Float32Array.from(stepSize),
           replicaGrads: est.replica,
         });
@@ -368,6 +373,7 @@ export class ApgdAttack implements Attack {
         const y1 = est.loss;
         prevLoss = y1;
         prevCorrect = est.correct;
+        prevPred = est.pred;
         // The returned point: most EoT replicas fooled, then the larger loss.
         const retMask = Array.from({ length: B }, (_, b) => {
           const f = 1 - est.correct[b];

@@ -321,6 +321,8 @@ export class PgdAttack implements Attack {
           grad: est.grad,
           loss: est.loss,
           correctFraction: est.correctFraction,
+          draws: eot.samples,
+          predictions: est.replicaPred,
           stepSize: new Float32Array(x.shape[0]).fill(this.stepSize),
           replicaGrads: est.replicaGrads,
         });
