@@ -104,4 +104,14 @@ describe('cli: plugins list / doc', function () {
     expect(out).to.match(/^### pgd\n\nattack `pgd`: /);
     expect(out).to.include('| `steps` | integer | `20` | PGD iterations (≥ 1) |');
   });
+
+  it('an unknown plugin kind names the kinds (and the singular of a plural), not an empty list of plugins', async () => {
+    const r = await runCliCaptured(['plugins', 'schema', 'defenses', 'dp-ddpm']);
+    expect(r.code).to.not.equal(0);
+    expect(String(r.error?.message ?? r.stderr)).to.match(
+      /unknown plugin kind 'defenses' \(did you mean 'defense'\?\); the kinds are dataset, architecture, defense, attack, trainer/,
+    );
+    const s = JSON.parse((await cli('plugins', 'schema', 'defense', 'dp-ddpm')).out) as { properties: Record<string, unknown> };
+    expect(s.properties).to.have.property('numInferenceSteps');
+  });
 });

@@ -38,6 +38,15 @@ export class UnknownPluginError extends DbpError {
   }
 }
 
+/** A plugin kind was asked for that does not exist (`defenses` for `defense`). */
+export class UnknownPluginKindError extends DbpError {
+  constructor(kind: string, kinds: readonly string[]) {
+    const singular = kind.endsWith('s') ? kind.slice(0, -1) : kind;
+    const hint = kinds.includes(singular) ? ` (did you mean '${singular}'?)` : '';
+    super('E_UNKNOWN_PLUGIN_KIND', `unknown plugin kind '${kind}'${hint}; the kinds are ${kinds.join(', ')}.`);
+  }
+}
+
 /** Two plugins cannot be combined (e.g. an attack needs exact gradients a defense does not give). */
 export class IncompatiblePluginError extends DbpError {
   constructor(message: string) {

@@ -6,13 +6,18 @@
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DuplicatePluginError, PluginLoadError, UnknownPluginError } from './errors';
+import { DuplicatePluginError, PluginLoadError, UnknownPluginError, UnknownPluginKindError } from './errors';
 import type { DeepReadonly } from './json';
 import { silentLogger, type Logger } from './logger';
 import { validateSchema, type JsonSchema } from './schema';
 
 export type PluginKind = 'dataset' | 'architecture' | 'defense' | 'attack' | 'trainer';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['dataset', 'architecture', 'defense', 'attack', 'trainer'];
+
+/** `kind` as a PluginKind, or an error naming the kinds (a plural such as `defenses` gets a did-you-mean). */
+export function checkPluginKind(kind: string): asserts kind is PluginKind {
+  if (!(PLUGIN_KINDS as readonly string[]).includes(kind)) throw new UnknownPluginKindError(kind, PLUGIN_KINDS);
+}
 
 /** What a plugin's create() receives besides its options. */
 export interface PluginContext {
@@ -149,6 +154,7 @@ export class PluginRegistry {
 
   /** The registration record of plugin `id` of `kind` (package, module file); throws UnknownPluginError. */
   registration(kind: PluginKind, id: string): RegisteredPlugin {
+    checkPluginKind(kind);
     const p = this.plugins.get(pluginToken(kind, id));
     if (!p) throw new UnknownPluginError(kind, id, this.ids(kind));
     const { def: _def, ...rest } = p;
@@ -156,6 +162,7 @@ export class PluginRegistry {
   }
 
   get(kind: PluginKind, id: string): PluginDefinition {
+    checkPluginKind(kind);
     const p = this.plugins.get(pluginToken(kind, id));
     if (!p) throw new UnknownPluginError(kind, id, this.ids(kind));
     return p.def;
