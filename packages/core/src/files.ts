@@ -10,6 +10,19 @@ import { ConfigValidationError, DataFormatError, FileAccessError, LimitExceededE
 
 const MiB = 1024 * 1024;
 
+/** A byte count for people: `1.6 MB`, `170.5 MB`, `512 B` (decimal units, three significant digits at most one decimal). */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return `${n} B`;
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let u = 0;
+  let v = n;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
 /**
  * The limits on inputs. Each one is far above what a genuine input needs (the reason is given for
  * each) and far below what would exhaust a machine.

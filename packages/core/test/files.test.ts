@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
+  formatBytes,
   ConfigValidationError,
   DataFormatError,
   FileAccessError,
@@ -21,6 +22,19 @@ import {
   readFileChecked,
   validateSchema,
 } from '../src';
+
+describe('formatBytes', () => {
+  it('prints decimal units with at most one decimal', () => {
+    expect([0, 999, 1000, 1_648_877, 170_498_071, 12_345_678_901].map(formatBytes)).to.deep.equal([
+      '0 B',
+      '999 B',
+      '1.0 kB',
+      '1.6 MB',
+      '170 MB',
+      '12.3 GB',
+    ]);
+  });
+});
 
 describe('user-named files', () => {
   let dir: string;

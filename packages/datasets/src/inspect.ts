@@ -74,6 +74,10 @@ export function formatSummary(s: DatasetSummary): string {
   }
   lines.push('per class:');
   const w = String(s.numClasses - 1).length;
-  s.perClass.forEach((n, c) => lines.push(`  ${String(c).padStart(w)}  ${s.classNames[c] ?? ''}  ${n}`));
+  const wName = Math.max(0, ...s.perClass.map((_, c) => (s.classNames[c] ?? '').length));
+  const wCount = Math.max(...s.perClass.map((n) => String(n).length));
+  s.perClass.forEach((n, c) =>
+    lines.push(`  ${String(c).padStart(w)}  ${(s.classNames[c] ?? '').padEnd(wName)}  ${String(n).padStart(wCount)}`.trimEnd()),
+  );
   return lines.join('\n');
 }

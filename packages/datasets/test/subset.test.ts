@@ -239,5 +239,16 @@ describe('plugin registration, schemas, openDataset, summary', () => {
       .to.contain('count:     12')
       .and.contain(`pixel (0,0) = (${s.first!.pixel00.join(',')})`)
       .and.contain('class-2  4');
+    // the per-class table is aligned: the counts end in one column
+    const unequal = formatSummary({
+      ...s,
+      numClasses: 11,
+      perClass: [5, 1200, ...new Array<number>(9).fill(7)],
+      classNames: ['a', 'longer-name'],
+    });
+    const rows = unequal.split('\n').slice(unequal.split('\n').indexOf('per class:') + 1);
+    expect(rows).to.have.length(11);
+    expect(new Set(rows.map((r) => r.length))).to.have.property('size', 1);
+    expect(rows[1]).to.equal('   1  longer-name  1200');
   });
 });

@@ -1,4 +1,4 @@
-import type { Dataset } from '@dbp-bench/framework';
+import { formatBytes, type Dataset } from '@dbp-bench/framework';
 import { DOWNLOADS, downloadDataset, formatSummary, summarizeDataset } from '@dbp-bench/datasets';
 import type { AddCommand } from './types';
 import { formatTable } from './plugins';
@@ -21,7 +21,7 @@ export const addDataCommand: AddCommand = (program, context) => {
         .list('dataset')
         .map((p) => [
           p.id,
-          DOWNLOADS[p.id] ? `yes (${DOWNLOADS[p.id].files.reduce((a, f) => a + f.size, 0)} bytes)` : 'no',
+          DOWNLOADS[p.id] ? `yes (${formatBytes(DOWNLOADS[p.id].files.reduce((a, f) => a + f.size, 0))})` : 'no',
           p.package,
           p.description,
         ]);
@@ -57,7 +57,8 @@ export const addDataCommand: AddCommand = (program, context) => {
           return;
         }
         if (r.alreadyPresent) ctx.out(`${name}: already installed in ${r.extracted ?? r.dir}`);
-        for (const f of r.files) ctx.out(`${f.name}: ${f.how}, ${f.size} bytes, sha256 ${f.sha256} (verified: ${f.verified.join(', ')})`);
+        for (const f of r.files)
+          ctx.out(`${f.name}: ${f.how}, ${formatBytes(f.size)}, sha256 ${f.sha256} (verified: ${f.verified.join(', ')})`);
         if (r.extracted && !r.alreadyPresent) ctx.out(`extracted to ${r.extracted}`);
         if (!r.alreadyPresent) ctx.out(`manifest: ${r.manifest}`);
       },
