@@ -32,6 +32,13 @@ export function activeBackend(): BackendInfo | undefined {
   return active;
 }
 
+/** What a native backend needs, for the message when it is missing or fails to load. */
+const NATIVE_NEEDS = {
+  'node-gpu':
+    'an optional dependency: `npm install @tensorflow/tfjs-node-gpu` downloads libtensorflow at install time; it runs on Linux x64 with an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1 on the library path',
+  node: 'an optional dependency: `npm install @tensorflow/tfjs-node` downloads libtensorflow (CPU) at install time; Linux, macOS or Windows x64',
+} as const;
+
 function tryRequire(name: string): { ok: true; mod: unknown } | { ok: false; reason: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional backends are probed at run time
@@ -69,11 +76,7 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
       const pkg = cand === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
       const r = tryRequire(pkg);
       if (!r.ok) {
-        skipped.push(
-          cand === 'node-gpu' && !r.reason.endsWith('not installed')
-            ? `${r.reason} (tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1 on the library path)`
-            : r.reason,
-        );
+        skipped.push(`${r.reason} (${NATIVE_NEEDS[cand]})`);
         continue;
       }
       if (await tf.setBackend('tensorflow')) {
@@ -106,6 +109,9 @@ export async function initBackend(preference?: BackendPreference, logger?: Logge
       require('@tensorflow/tfjs-backend-cpu');
       if (await tf.setBackend('cpu')) {
         await tf.ready();
+        // The cpu backend prints "looks like you are running TensorFlow.js in Node.js" on its first
+        // write; the choice was made here, on purpose, so the banner is noise.
+        (tf.backend() as { firstUse?: boolean }).firstUse = false;
         active = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: versionOf('@tensorflow/tfjs-backend-cpu'), skipped };
         break;
       }
