@@ -168,11 +168,30 @@ export function parseJsonChecked(text: string, file: string, kind: 'config' | 'd
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw fail(`not valid JSON: ${(cause as Error).message}`, cause);
+    throw fail(`not valid JSON: ${jsonSyntaxProblem(text, (cause as Error).message)}`, cause);
   }
   const bad = firstNonFinite(value);
   if (bad) throw fail(`${bad}: the number overflows a double (it would be read as Infinity)`);
   return value;
+}
+
+/**
+ * A JSON.parse message with the line and column of its position and the offending line with a caret:
+ * `Expected ',' or '}' after property value at line 3, column 13:\n    "seed": 0,,\n              ^`.
+ */
+export function jsonSyntaxProblem(text: string, message: string): string {
+  const m = /(?: in JSON)? at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
+  if (!m) return message;
+  const pos = Math.min(Number(m[1]), text.length);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const column = pos - lineStart + 1;
+  const lineEnd = text.indexOf('\n', pos);
+  const source = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd).replace(/\r$/, '');
+  const shown = source.length > 120 ? source.slice(Math.max(0, column - 60), column + 60) : source;
+  const caret = source.length > 120 ? Math.min(column - 1, 59) : column - 1;
+  return `${message.slice(0, m.index)}${message.slice(m.index + m[0].length)} at line ${line}, column ${column}:\n      ${shown}\n      ${' '.repeat(caret)}^`;
 }
 
 /** Maximum nesting of `[`/`{` in JSON text, ignoring brackets inside strings; one pass, no recursion. */

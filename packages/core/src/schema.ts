@@ -11,25 +11,108 @@ import { deepFreeze, type DeepReadonly } from './json';
 export type JsonSchema = Record<string, unknown>;
 
 export function createAjv(): Ajv {
-  return new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+  // verbose: errors carry their parent schema (the known fields for a did-you-mean)
+  return new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true });
 }
 
 const shared = createAjv();
 const cache = new WeakMap<object, ValidateFunction>();
 
-/** Turn ajv errors into one readable line each: `$.attacks[0].options.eps: must be <= 1`. */
+/** Edit distance (insertions, deletions, substitutions, adjacent transpositions) of two short strings. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The candidate closest to `word` (case-insensitive edit distance at most max(1, ⌊len/3⌋)), if any. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (dist < bestD) {
+      best = c;
+      bestD = dist;
+    }
+  }
+  return best;
+}
+
+/**
+ * Keep, for every failed oneOf/anyOf, only the errors of its best-matching branch: the branch with the
+ * fewest errors, where a mismatched `const`/`enum` (a discriminator such as `kind`) counts as 100. When
+ * every branch fails on the same discriminator, one line names its allowed values instead.
+ */
+function bestBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+  let out = [...errors];
+  const groups = out
+    .filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const g of groups) {
+    if (!out.includes(g)) continue; // dropped with an outer group's losing branch
+    const byBranch = new Map<number, ErrorObject[]>();
+    for (const e of out) {
+      if (e === g || !e.instancePath.startsWith(g.instancePath) || !e.schemaPath.startsWith(`${g.schemaPath}/`)) continue;
+      const branch = e.schemaPath.slice(g.schemaPath.length + 1).split('/')[0];
+      if (!/^\d+$/.test(branch)) continue;
+      const k = Number(branch);
+      byBranch.set(k, [...(byBranch.get(k) ?? []), e]);
+    }
+    if (byBranch.size === 0) continue; // several branches matched: the oneOf message itself is the problem
+    const discriminator = (e: ErrorObject): boolean => e.keyword === 'const' || e.keyword === 'enum';
+    const score = (es: ErrorObject[]): number => es.reduce((s, e) => s + (discriminator(e) ? 100 : 1), 0);
+    const branches = [...byBranch.entries()].sort((a, b) => score(a[1]) - score(b[1]) || a[0] - b[0]);
+    const losing = new Set(branches.slice(1).flatMap(([, es]) => es));
+    const allOnDiscriminator =
+      branches.length > 1 &&
+      branches.every(([, es]) => es.some(discriminator)) &&
+      new Set(branches.map(([, es]) => es.find(discriminator)!.instancePath)).size === 1;
+    if (allOnDiscriminator) {
+      const d = [...branches].sort((a, b) => a[0] - b[0]).map(([, es]) => es.find(discriminator)!);
+      const allowed = d.flatMap((e) =>
+        e.keyword === 'const'
+          ? [(e.params as { allowedValue: unknown }).allowedValue]
+          : (e.params as { allowedValues: unknown[] }).allowedValues,
+      );
+      const merged: ErrorObject = { ...d[0], keyword: 'enum', params: { allowedValues: [...new Set(allowed)] } };
+      out = out.filter((e) => e !== g && !losing.has(e) && !branches[0][1].includes(e));
+      out.push(merged);
+      continue;
+    }
+    out = out.filter((e) => e !== g && !losing.has(e));
+  }
+  return out;
+}
+
+/**
+ * Turn ajv errors into one readable line each: `$.attacks[0].options.eps: must be <= 1`. A failed
+ * oneOf/anyOf reports only its best-matching branch; an unknown field gets a did-you-mean.
+ */
 export function formatAjvErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const e of errors ?? []) {
+  for (const e of bestBranches(errors ?? [])) {
     if (e.keyword === 'if') continue; // the failing `then` already says what is wrong
     let where = '$' + e.instancePath.replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
     let msg = e.message ?? 'is invalid';
     if (e.keyword === 'additionalProperties') {
-      where += `.${(e.params as { additionalProperty: string }).additionalProperty}`;
-      msg = 'is not a known field';
+      const field = (e.params as { additionalProperty: string }).additionalProperty;
+      where += `.${field}`;
+      const known = Object.keys(((e.parentSchema as JsonSchema | undefined)?.properties as JsonSchema | undefined) ?? {});
+      const hint = didYouMean(field, known);
+      msg = `is not a known field${hint ? ` (did you mean \`${hint}\`?)` : ''}`;
     } else if (e.keyword === 'enum') {
       msg = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    } else if (e.keyword === 'const') {
+      msg = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
     } else if (e.keyword === 'required') {
       where += `.${(e.params as { missingProperty: string }).missingProperty}`;
       msg = 'is required';
