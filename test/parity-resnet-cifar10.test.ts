@@ -143,7 +143,9 @@ describe('parity: akamaster ResNet-56 on CIFAR-10, clean and PGD vs PyTorch (pub
       parameters: number;
       config: Record<string, unknown>;
       source: { sha256: string; stateDict: string; strippedPrefix: string };
+      warnings: string[];
     };
+    expect(summary.warnings).to.deep.equal([]);
     expect(summary.arch).to.equal('resnet56');
     expect(summary.config).to.deep.include({ numClasses: 10, inputShape: [32, 32, 3], mean: MEAN, std: STD, width: 16, blocksPerStage: 9 });
     expect(summary.parameters).to.equal(853018); // ResNet-56: 0.85 M

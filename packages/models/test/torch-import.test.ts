@@ -147,6 +147,50 @@ describe(`PyTorch checkpoint import (fixtures from torch ${manifest.torch})`, ()
     }
   });
 
+  it('converting a dbp-bench file keeps its architecture and input normalisation; a change is applied and reported', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-reconvert-'));
+    try {
+      const cfg = { inputShape: [28, 28, 1], numClasses: 10, channels: [4, 8], hidden: 16, mean: [0.1307], std: [0.3081] };
+      const m = createClassifier('small-cnn', cfg as unknown as ClassifierConfig);
+      const src = path.join(dir, 'small.safetensors');
+      saveModel(src, m);
+      const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const before = m.logits(x);
+      m.dispose();
+      // as it is: same architecture, same normalisation, same logits, nothing to report
+      const same = convertWeights(src);
+      expect(same.arch).to.equal('small-cnn');
+      expect(same.warnings).to.deep.equal([]);
+      expect((same.model.config as ClassifierConfig).mean).to.deep.equal([0.1307]);
+      expect((same.model.config as ClassifierConfig).std).to.deep.equal([0.3081]);
+      const after = (same.model as { logits(x: tf.Tensor4D): tf.Tensor2D }).logits(x);
+      expect(maxAbsDiff(after.dataSync(), before.dataSync())).to.equal(0);
+      after.dispose();
+      same.model.dispose();
+      // a different normalisation is applied and named
+      const changed = convertWeights(src, { mean: [0.5] });
+      expect((changed.model.config as ClassifierConfig).mean).to.deep.equal([0.5]);
+      expect(changed.warnings).to.have.length(1);
+      expect(changed.warnings[0]).to.match(
+        /input normalisation mean changes from \[0\.1307\] \(recorded in small\.safetensors\) to \[0\.5\]/,
+      );
+      changed.model.dispose();
+      before.dispose();
+      x.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a classifier imported from PyTorch without --mean/--std is converted with a warning that says so', () => {
+    const r = convertWeights(path.join(FIX, 'wrn.zip.pt'), { arch: 'wrn-28-10' });
+    expect(r.warnings.join('\n')).to.match(/no input normalisation given: .* convert again with --mean and --std/);
+    r.model.dispose();
+    const withNorm = convertWeights(path.join(FIX, 'wrn.zip.pt'), { arch: 'wrn-28-10', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+    expect(withNorm.warnings).to.deep.equal([]);
+    withNorm.model.dispose();
+  });
+
   it('shape mismatch with the architecture names the tensor and both shapes', () => {
     expect(() => convertWeights(path.join(FIX, 'wrn.zip.pt'), { arch: 'wrn-28-10', config: { widenFactor: 1 } })).to.throw(
       ShapeMismatchError,

@@ -103,6 +103,7 @@ export const addWeightsCommand: AddCommand = (program, context) => {
             strippedPrefix: r.strippedPrefix,
           };
           saveModel(output, r.model, { source });
+          for (const w of r.warnings) ctx.logger.warn(`weights convert: ${w}`);
           const summary = {
             output,
             arch: r.arch,
@@ -111,6 +112,7 @@ export const addWeightsCommand: AddCommand = (program, context) => {
             ignored: r.report.ignored,
             config: r.model.config,
             source,
+            warnings: r.warnings,
           };
           if (opts.json) ctx.out(JSON.stringify(summary, null, 2));
           else {

@@ -15,7 +15,7 @@ import {
   type ClassifierConfig,
   type ClassifierModel,
 } from '../classifiers';
-import { applyStateDict, type ApplyReport } from '../io';
+import { WEIGHTS_FORMAT, applyStateDict, type ApplyReport } from '../io';
 import type { RawTensor } from '../safetensors';
 import { readWeightsFile, renameLegacyDiffusers } from './checkpoint';
 
@@ -44,7 +44,26 @@ export interface ConvertResult {
   statePath: string;
   strippedPrefix: string;
   report: ApplyReport;
+  /**
+   * What the conversion changed or could not know, one sentence each (the CLI prints them as warnings):
+   * an architecture or input normalisation that differs from the source file's dbp-bench metadata, or a
+   * classifier imported from PyTorch without --mean/--std.
+   */
+  warnings: string[];
 }
+
+/** The architecture and config a dbp-bench safetensors file records (undefined: not one). */
+function dbpBenchSource(metadata: Record<string, string> | undefined): { arch: string; config: Record<string, unknown> } | undefined {
+  if (metadata?.format !== WEIGHTS_FORMAT || !metadata.arch || !metadata.config) return undefined;
+  try {
+    const config = JSON.parse(metadata.config) as unknown;
+    return config && typeof config === 'object' ? { arch: metadata.arch, config: config as Record<string, unknown> } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sameNumbers = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 const shapeOf = (t: Map<string, RawTensor>, k: string): number[] | undefined => t.get(k)?.shape;
 
@@ -185,7 +204,13 @@ export function inferClassifierConfig(arch: ClassifierArch, tensors: Map<string,
 export function convertWeights(file: string, opts: ConvertOptions = {}): ConvertResult {
   const src = readWeightsFile(file, opts.key);
   let tensors = src.tensors;
-  const arch = opts.arch ?? inferArch(tensors);
+  // A dbp-bench file already says what it is: its architecture, config and input normalisation carry
+  // over; an option that changes one of them is applied and reported.
+  const prior = dbpBenchSource(src.metadata);
+  const warnings: string[] = [];
+  if (prior && opts.arch && opts.arch !== prior.arch)
+    warnings.push(`--arch ${opts.arch} replaces the architecture '${prior.arch}' recorded in ${path.basename(file)}`);
+  const arch = opts.arch ?? (prior?.arch as ArchId | undefined) ?? inferArch(tensors);
   if (!arch) {
     throw new ConfigValidationError('weights convert', [
       `--arch: cannot infer the architecture of ${file} from its tensor names (e.g. ${[...tensors.keys()].slice(0, 5).join(', ')}); pass --arch unet|${CLASSIFIER_ARCHS.join('|')}`,
@@ -200,7 +225,8 @@ export function convertWeights(file: string, opts: ConvertOptions = {}): Convert
       const j = readJsonChecked(side, 'a diffusers config.json') as Record<string, unknown> | null;
       if (j && typeof j === 'object' && j._class_name === 'UNet2DModel') overrides = unetConfigFromDiffusers(j, side);
     }
-    overrides = { ...overrides, ...((opts.config ?? {}) as Partial<UNetConfig>) };
+    const carried = prior?.arch === 'unet' ? (prior.config as Partial<UNetConfig>) : {};
+    overrides = { ...overrides, ...carried, ...((opts.config ?? {}) as Partial<UNetConfig>) };
     const config = inferUNetConfig(tensors, UNET_PRESETS[opts.preset ?? 'ddpm-cifar10'], overrides);
     model = new UNet(config);
   } else {
@@ -208,15 +234,28 @@ export function convertWeights(file: string, opts: ConvertOptions = {}): Convert
       throw new ConfigValidationError('weights convert', [
         `--arch: unknown architecture '${arch}'; expected unet or one of ${CLASSIFIER_ARCHS.join(', ')}`,
       ]);
-    const cfg = { ...inferClassifierConfig(arch, tensors), ...(opts.config ?? {}) } as ClassifierConfig;
+    const carried = prior?.arch === arch ? prior.config : {};
+    const cfg = { ...inferClassifierConfig(arch, tensors), ...carried, ...(opts.config ?? {}) } as ClassifierConfig;
     if (opts.numClasses !== undefined) cfg.numClasses = opts.numClasses;
     if (opts.mean) cfg.mean = opts.mean;
     if (opts.std) cfg.std = opts.std;
+    if (prior?.arch === arch) {
+      for (const k of ['mean', 'std'] as const) {
+        if (!sameNumbers(cfg[k], prior.config[k]))
+          warnings.push(
+            `the input normalisation ${k} changes from ${JSON.stringify(prior.config[k])} (recorded in ${path.basename(file)}) to ${JSON.stringify(cfg[k])}`,
+          );
+      }
+    } else if (!prior && !opts.mean && !opts.std) {
+      warnings.push(
+        `no input normalisation given: the classifier will see inputs in [0, 1] as they are (mean 0, std 1); if it was trained on normalised inputs, convert again with --mean and --std (the per-channel values of the model's training transform)`,
+      );
+    }
     model = createClassifier(arch, cfg);
   }
   try {
     const report = applyStateDict(model, tensors, { source: file, strict: !opts.allowUnexpected });
-    return { model, arch, format: src.format, statePath: src.path, strippedPrefix: src.strippedPrefix, report };
+    return { model, arch, format: src.format, statePath: src.path, strippedPrefix: src.strippedPrefix, report, warnings };
   } catch (e) {
     model.dispose();
     throw e;
