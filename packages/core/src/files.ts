@@ -10,6 +10,17 @@ import { ConfigValidationError, DataFormatError, FileAccessError, LimitExceededE
 
 const MiB = 1024 * 1024;
 
+/**
+ * A number for people: 4 significant digits, exponent notation below 1e-3 or from 1e5 on, so that a small
+ * value is never printed as 0 (`1.234e-4`, not `0.000`). Non-finite values as JavaScript prints them.
+ */
+export function formatNumber(v: number, digits = 4): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(Math.max(0, digits - 1));
+  return String(Number(v.toPrecision(digits)));
+}
+
 /** A byte count for people: `1.6 MB`, `170.5 MB`, `512 B` (decimal units, three significant digits at most one decimal). */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return `${n} B`;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
   formatBytes,
+  formatNumber,
   ConfigValidationError,
   DataFormatError,
   FileAccessError,
@@ -22,6 +23,23 @@ import {
   readFileChecked,
   validateSchema,
 } from '../src';
+
+describe('formatNumber', () => {
+  it('keeps four significant digits and never rounds a small value to zero', () => {
+    expect([1e-4, 0.00012346, 0.5, 2.3188, 1234.5678, 123456, 0, -0.0004, NaN].map((v) => formatNumber(v))).to.deep.equal([
+      '1.000e-4',
+      '1.235e-4',
+      '0.5',
+      '2.319',
+      '1235',
+      '1.235e+5',
+      '0',
+      '-4.000e-4',
+      'NaN',
+    ]);
+    expect(formatNumber(0.000123, 2)).to.equal('1.2e-4');
+  });
+});
 
 describe('formatBytes', () => {
   it('prints decimal units with at most one decimal', () => {

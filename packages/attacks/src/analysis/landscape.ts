@@ -19,6 +19,7 @@ import {
   type Classifier,
   type Defense,
   type Logger,
+  formatNumber,
 } from '@dbp-bench/framework';
 import { DwBoxAttack } from '../attack/dw-box';
 import { PgdAttack } from '../attack/pgd';
@@ -251,7 +252,7 @@ export function landscapeSvg(report: LandscapeReport): string {
   return figure(panels, {
     title: `Loss landscape: defense ${report.defense.id}, sample ${report.sample.index} (label ${report.sample.label}), l_inf ${(pr.eps * 255).toFixed(1)}/255`,
     caption: [
-      `||d_DW||_2 = ${report.axes.unit.toFixed(4)} ([0,1] units); cos(d_DW, d_EoT) = ${report.axes.cosineDwEot.toFixed(3)}; residual norm = ${report.axes.residualNorm.toFixed(3)} units`,
+      `||d_DW||_2 = ${report.axes.unit.toFixed(4)} ([0,1] units); cos(d_DW, d_EoT) = ${formatNumber(report.axes.cosineDwEot)}; residual norm = ${formatNumber(report.axes.residualNorm)} units`,
       ...report.notes,
     ],
   });

@@ -2,6 +2,7 @@
  * Minimal self-contained SVG plots (no dependencies): line/scatter panels and heatmap panels with
  * axes, ticks, labels, legends and a colour bar, laid out side by side in one figure.
  */
+import { formatNumber } from '@dbp-bench/framework';
 
 export interface Series {
   readonly name: string;
@@ -50,11 +51,10 @@ export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Tick and tooltip labels: short (two significant digits in exponent notation), never rounded to zero. */
 function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
-  return String(Number(v.toPrecision(4)));
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? formatNumber(v, 2) : formatNumber(v);
 }
 
 /** "Nice" tick values covering [lo, hi] (1-2-5 steps). */

@@ -20,6 +20,7 @@ import {
   type Defense,
   type Logger,
   type PolicyTarget,
+  formatNumber,
 } from '@dbp-bench/framework';
 import { DwBoxAttack } from '../attack/dw-box';
 import { PgdAttack } from '../attack/pgd';
@@ -319,7 +320,7 @@ export function trajectorySvg(report: TrajectoryReport): string {
   }
   const pr = report.protocol;
   const s = report.summary;
-  const f = (v: number | null): string => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
+  const f = (v: number | null): string => (v === null || !Number.isFinite(v) ? 'n/a' : formatNumber(v));
   return figure(
     [
       {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { ConfigValidationError, ShapeMismatchError, type Defense } from '@dbp-bench/framework';
+import { ConfigValidationError, ShapeMismatchError, formatNumber, type Defense } from '@dbp-bench/framework';
 import { openDataset } from '@dbp-bench/datasets';
 import { loadClassifier } from '@dbp-bench/models';
 import { analyzeLandscape, analyzeTrajectories, writeLandscapeReport, writeTrajectoryReport } from '@dbp-bench/attacks';
@@ -167,8 +167,8 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
       const files = writeTrajectoryReport(report, path.resolve(opts.out));
       const s = report.summary;
       ctx.out(
-        `${files.json}\n${files.svg}\nfinal loss: white-box ${s.finalLoss['white-box'].mean.toFixed(3)}, white-box-EoT ${s.finalLoss['white-box-eot'].mean.toFixed(3)}, ` +
-          `DW-box ${s.finalLoss['dw-box'].mean.toFixed(3)} (its fixed noise ${s.dwFinalLossFixedNoise.toFixed(3)})` +
+        `${files.json}\n${files.svg}\nfinal loss: white-box ${formatNumber(s.finalLoss['white-box'].mean)}, white-box-EoT ${formatNumber(s.finalLoss['white-box-eot'].mean)}, ` +
+          `DW-box ${formatNumber(s.finalLoss['dw-box'].mean)} (its fixed noise ${formatNumber(s.dwFinalLossFixedNoise)})` +
           (report.notes.length ? `\n${report.notes.join('\n')}` : ''),
       );
     });
@@ -195,8 +195,8 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
       const files = writeLandscapeReport(report, path.resolve(opts.out));
       const flat = report.lossFixedNoise.flat();
       ctx.out(
-        `${files.json}\n${files.svg}\n||d_DW||_2 = ${report.axes.unit.toFixed(4)}, cos(d_DW, d_EoT) = ${report.axes.cosineDwEot.toFixed(3)}, ` +
-          `fixed-noise loss ${Math.min(...flat).toFixed(3)}..${Math.max(...flat).toFixed(3)}`,
+        `${files.json}\n${files.svg}\n||d_DW||_2 = ${report.axes.unit.toFixed(4)}, cos(d_DW, d_EoT) = ${formatNumber(report.axes.cosineDwEot)}, ` +
+          `fixed-noise loss ${formatNumber(Math.min(...flat))}..${formatNumber(Math.max(...flat))}`,
       );
     });
   });
