@@ -84,6 +84,18 @@ describe('cli: quickstart machinery', function () {
   });
 });
 
+describe('cli: leaderboard build on nothing', function () {
+  this.timeout(60000);
+  it('an entries directory without entries is an error that names it, and no site is written', async () => {
+    const empty = tmp();
+    const site = path.join(tmp(), 'site');
+    const r = await runCliCaptured(['leaderboard', 'build', empty, '--out', site]);
+    expect(r.error?.message).to.match(/holds no leaderboard entries \(expected <dataset>\/<threat>\/<id>\.json files/);
+    expect(r.error?.message).to.include(empty);
+    expect(fs.existsSync(site)).to.equal(false);
+  });
+});
+
 describe('cli: plugins list / doc', function () {
   this.timeout(60000);
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataFormatError } from '@dbp-bench/framework';
 import {
   assertUniqueEntryIds,
   buildSite,
@@ -43,6 +44,11 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
     .action(async (entries: string, opts: { out: string; title: string }) => {
       const ctx = context();
       const loaded = loadEntries(entries);
+      if (!loaded.length)
+        throw new DataFormatError(
+          entries,
+          'holds no leaderboard entries (expected <dataset>/<threat>/<id>.json files, as `dbp-bench run` and `leaderboard import-robustbench` write them); nothing was built',
+        );
       const res = await buildSite(loaded, opts.out, { title: opts.title, logger: ctx.logger });
       ctx.out(
         `site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`,
