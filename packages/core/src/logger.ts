@@ -23,9 +23,16 @@ export interface Logger {
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Draw progress bars; default: stderr is a TTY and `CI` is not set. */
+  /** Draw progress bars; default: the stream is a TTY and `CI` is not set. */
   interactive?: boolean;
   stream?: NodeJS.WriteStream;
+  /**
+   * Seconds between plain progress lines when the stream is not a TTY (a job log); default
+   * `DBP_PROGRESS_INTERVAL` or 30; 0 turns them off. Under `CI` there are none.
+   */
+  progressInterval?: number;
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
 }
 
 /** Format seconds as `1h02m`, `3m05s` or `12s`. */
@@ -45,19 +52,28 @@ export function isInteractive(stream: NodeJS.WriteStream = process.stderr): bool
   return Boolean(stream.isTTY) && !process.env.CI;
 }
 
+/** How progress is shown: bars on a TTY, periodic plain lines in a log, nothing under CI or below info. */
+type ProgressMode = 'tty' | 'plain' | 'quiet';
+
 export class ConsoleLogger implements Logger {
   private readonly level: number;
-  private readonly interactive: boolean;
   private readonly stream: NodeJS.WriteStream;
+  private readonly mode: ProgressMode;
+  private readonly board: ProgressBoard;
   constructor(options: LoggerOptions = {}) {
     this.level = LEVELS[options.level ?? (process.env.DBP_LOG_LEVEL as LogLevel | undefined) ?? 'info'] ?? LEVELS.info;
     this.stream = options.stream ?? process.stderr;
-    this.interactive = options.interactive ?? isInteractive(this.stream);
+    const interactive = options.interactive ?? isInteractive(this.stream);
+    const envInterval = Number(process.env.DBP_PROGRESS_INTERVAL);
+    const interval = options.progressInterval ?? (Number.isFinite(envInterval) && envInterval >= 0 ? envInterval : 30);
+    this.mode = this.level > LEVELS.info ? 'quiet' : interactive ? 'tty' : process.env.CI || interval <= 0 ? 'quiet' : 'plain';
+    this.board = new ProgressBoard(this.stream, options.now ?? Date.now, interval);
   }
   private write(level: LogLevel, msg: string): void {
     if (LEVELS[level] < this.level) return;
     const prefix = level === 'info' ? '' : `${level}: `;
-    this.stream.write(`${prefix}${msg}\n`);
+    // above the bars, never into them
+    this.board.printAbove(`${prefix}${msg}\n`);
   }
   debug(msg: string): void {
     this.write('debug', msg);
@@ -71,9 +87,137 @@ export class ConsoleLogger implements Logger {
   error(msg: string): void {
     this.write('error', msg);
   }
+  /**
+   * A progress bar. On a TTY every open bar has its own line, the first one opened on top (an overall
+   * bar above a nested per-attack bar), with its ETA; log lines go above them. In a log (not a TTY) a
+   * plain line `label: done/total (pct), rate, elapsed, ETA` every `progressInterval` seconds and one
+   * when it finishes. Nothing under CI.
+   */
   progress(label: string, total: number, start = 0): Progress {
-    if (!this.interactive || this.level > LEVELS.info) return { tick() {}, done() {} };
-    return new TtyProgress(this.stream, label, total, start);
+    if (this.mode === 'quiet') return { tick() {}, done() {} };
+    return this.board.open(label, total, start, this.mode);
+  }
+}
+
+interface BarState {
+  label: string;
+  total: number;
+  done: number;
+  start: number;
+  t0: number;
+  note: string;
+  lastPlain: number;
+  /** Opened while another bar was open (a per-attack bar inside a run). */
+  nested: boolean;
+  /** Printed a periodic plain line. */
+  printed: boolean;
+}
+
+/** Rate of work: `3.2/s`, or `12.5 s each` when slower than one unit per second. */
+function formatRate(perSecond: number): string {
+  if (!(perSecond > 0) || !Number.isFinite(perSecond)) return '--';
+  return perSecond >= 1 ? `${Number(perSecond.toPrecision(3))}/s` : `${Number((1 / perSecond).toPrecision(3))} s each`;
+}
+
+function status(b: BarState, now: number): { elapsed: number; frac: number; rate: number; eta: number } {
+  const elapsed = (now - b.t0) / 1000;
+  const frac = b.total > 0 ? Math.min(1, b.done / b.total) : 1;
+  const rate = (b.done - b.start) / Math.max(elapsed, 1e-9);
+  const eta = rate > 0 ? Math.max(0, b.total - b.done) / rate : NaN;
+  return { elapsed, frac, rate, eta };
+}
+
+/** The open progress bars of one stream, drawn together and kept below log lines. */
+class ProgressBoard {
+  private readonly bars: BarState[] = [];
+  /** Lines the TTY bars take on screen now (0: nothing drawn). */
+  private drawn = 0;
+  private lastDraw = 0;
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly now: () => number,
+    private readonly interval: number,
+  ) {}
+
+  open(label: string, total: number, start: number, mode: 'tty' | 'plain'): Progress {
+    const t = this.now();
+    const b: BarState = { label, total, done: start, start, t0: t, note: '', lastPlain: t, nested: this.bars.length > 0, printed: false };
+    this.bars.push(b);
+    if (mode === 'tty') this.redraw();
+    let closed = false;
+    return {
+      tick: (n = 1, note?: string) => {
+        if (closed) return;
+        b.done += n;
+        if (note !== undefined) b.note = note;
+        const now = this.now();
+        if (mode === 'tty') {
+          if (now - this.lastDraw > 200 || b.done >= b.total) this.redraw();
+        } else if (this.interval > 0 && now - b.lastPlain >= this.interval * 1000 && b.done < b.total) {
+          b.lastPlain = now;
+          b.printed = true;
+          this.stream.write(`${this.plainLine(b, now)}\n`);
+        }
+      },
+      done: (note?: string) => {
+        if (closed) return;
+        closed = true;
+        if (note !== undefined) b.note = note;
+        const now = this.now();
+        const line = mode === 'tty' ? this.barLine(b, now) : this.plainLine(b, now, true);
+        this.clear();
+        this.bars.splice(this.bars.indexOf(b), 1);
+        // The finished bar stays as a log line (the others are drawn below it); in a log, a short nested
+        // bar (one that never printed a periodic line) finishes silently.
+        if (mode === 'tty' || !b.nested || b.printed) this.stream.write(`${line}\n`);
+        if (mode === 'tty') this.redraw();
+      },
+    };
+  }
+
+  /** Write log text above the bars: clear them, write, draw them again. */
+  printAbove(text: string): void {
+    if (this.drawn === 0) {
+      this.stream.write(text);
+      return;
+    }
+    this.clear();
+    this.stream.write(text);
+    this.redraw();
+  }
+
+  private clear(): void {
+    if (this.drawn === 0) return;
+    // to the start of the first bar line, then clear to the end of the screen
+    this.stream.write(`${this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : ''}\r\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private redraw(): void {
+    const now = this.now();
+    this.lastDraw = now;
+    this.clear();
+    if (!this.bars.length) return;
+    this.stream.write(this.bars.map((b, k) => `${k > 0 ? '  ' : ''}${this.barLine(b, now)}`).join('\n'));
+    this.drawn = this.bars.length;
+  }
+
+  private barLine(b: BarState, now: number): string {
+    const s = status(b, now);
+    const width = 24;
+    const fill = Math.round(s.frac * width);
+    const bar = '#'.repeat(fill) + '-'.repeat(width - fill);
+    const cols = this.stream.columns && this.stream.columns > 20 ? this.stream.columns - 1 : 1000;
+    const line = `${b.label} [${bar}] ${b.done}/${b.total} ${formatDuration(s.elapsed)} elapsed, ETA ${formatDuration(s.eta)}${b.note ? ' ' + b.note : ''}`;
+    return line.length > cols ? line.slice(0, cols) : line;
+  }
+
+  private plainLine(b: BarState, now: number, finished = false): string {
+    const s = status(b, now);
+    const pct = `${(100 * s.frac).toFixed(s.frac < 0.1 ? 1 : 0)}%`;
+    const head = `progress: ${b.label}: ${b.done}/${b.total} (${pct})`;
+    if (finished) return `${head} done in ${formatDuration(s.elapsed)}${b.note ? `, ${b.note}` : ''}`;
+    return `${head}, ${formatRate(s.rate)}, ${formatDuration(s.elapsed)} elapsed, ETA ${formatDuration(s.eta)}${b.note ? `, ${b.note}` : ''}`;
   }
 }
 
@@ -99,41 +243,3 @@ export class MemoryLogger implements Logger {
 
 /** A logger that prints nothing. */
 export const silentLogger: Logger = new ConsoleLogger({ level: 'silent', interactive: false });
-
-class TtyProgress implements Progress {
-  private done_ = 0;
-  private readonly t0 = Date.now();
-  private lastDraw = 0;
-  private readonly startDone: number;
-  constructor(
-    private readonly stream: NodeJS.WriteStream,
-    private readonly label: string,
-    private readonly total: number,
-    start: number,
-  ) {
-    this.done_ = start;
-    this.startDone = start;
-    this.draw('');
-  }
-  tick(n = 1, note = ''): void {
-    this.done_ += n;
-    const now = Date.now();
-    if (now - this.lastDraw > 200 || this.done_ >= this.total) this.draw(note);
-  }
-  done(note = ''): void {
-    this.draw(note);
-    this.stream.write('\n');
-  }
-  private draw(note: string): void {
-    this.lastDraw = Date.now();
-    const elapsed = (this.lastDraw - this.t0) / 1000;
-    const frac = this.total > 0 ? Math.min(1, this.done_ / this.total) : 1;
-    const rate = (this.done_ - this.startDone) / Math.max(elapsed, 1e-9);
-    const eta = rate > 0 ? (this.total - this.done_) / rate : NaN;
-    const width = 24;
-    const fill = Math.round(frac * width);
-    const bar = '#'.repeat(fill) + '-'.repeat(width - fill);
-    const line = `${this.label} [${bar}] ${this.done_}/${this.total} ${formatDuration(elapsed)} elapsed, ETA ${formatDuration(eta)}${note ? ' ' + note : ''}`;
-    this.stream.write(`\r\x1b[K${line}`);
-  }
-}
