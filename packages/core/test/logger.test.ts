@@ -116,11 +116,13 @@ describe('logger and progress', () => {
     let row = 0;
     const s = stream.text;
     for (let i = 0; i < s.length; i++) {
-      const m = /^\x1b\[(\d*)([AJK])/.exec(s.slice(i));
+      const m = new RegExp(`^${String.fromCharCode(27)}\\[(\\d*)([AJK])`).exec(s.slice(i));
       if (m) {
         if (m[2] === 'A') row -= Number(m[1] || 1);
-        else if (m[2] === 'J') (screen.splice(row + 1), (screen[row] = ''));
-        else screen[row] = '';
+        else if (m[2] === 'J') {
+          screen.splice(row + 1);
+          screen[row] = '';
+        } else screen[row] = '';
         i += m[0].length - 1;
       } else if (s[i] === '\r') screen[row] = '';
       else if (s[i] === '\n') {
