@@ -2,7 +2,9 @@ import type { BenchSuite } from './types';
 import { frameworkBench } from './framework';
 import { modelsBench } from './models';
 import { defensesBench } from './defenses';
+import { profileBench } from './profile';
 
-export const BENCH_SUITES: BenchSuite[] = [frameworkBench, modelsBench, defensesBench];
+export const BENCH_SUITES: BenchSuite[] = [frameworkBench, modelsBench, defensesBench, profileBench];
 export * from './types';
 export * from './reference';
+export { kernelFlops, kernelShares } from './profile';
