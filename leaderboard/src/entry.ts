@@ -338,6 +338,54 @@ export function entryProblems(e: LeaderboardEntry): string[] {
     }
   });
   metric(e.results.robust, '$.results.robust');
+  // The randomized scoring fields (all optional): metrics, histograms, any-iteration counts, curves.
+  const r = e.results;
+  for (const k of ['cleanSingle', 'cleanMajority', 'robustSingle', 'robustWorst', 'robustMajority'] as const)
+    metric(r[k], `$.results.${k}`);
+  const histogram = (h: DrawHistogram | undefined, where: string, total: number | null | undefined): void => {
+    if (!h) return;
+    if (h.counts.length !== h.draws + 1)
+      problems.push(`${where}.counts: ${h.counts.length} entries, expected draws + 1 = ${h.draws + 1} (0..${h.draws} correct draws)`);
+    if (r.draws !== undefined && h.draws !== r.draws) problems.push(`${where}.draws: ${h.draws}, but results.draws is ${r.draws}`);
+    const sum = h.counts.reduce((a, b) => a + b, 0);
+    if (total !== null && total !== undefined && sum !== total) problems.push(`${where}.counts: sum ${sum}, expected ${total}`);
+  };
+  const anyIteration = (x: AnyIterationResult | undefined, where: string, after: Metric | null | undefined): void => {
+    if (!x) return;
+    metric(x.avgRob, `${where}.avgRob`);
+    metric(x.worRob, `${where}.worRob`);
+    metric(x.majority, `${where}.majority`);
+    if (x.worRob.value > x.avgRob.value + PCT_TOL)
+      problems.push(
+        `${where}.worRob: ${x.worRob.value} is above avgRob ${x.avgRob.value} (no wrong draw anywhere implies the mean fraction is 1)`,
+      );
+    if (after && x.avgRob.value > after.value + PCT_TOL)
+      problems.push(
+        `${where}.avgRob: ${x.avgRob.value} is above the after-attack accuracy ${after.value} (its final evaluation is counted too)`,
+      );
+  };
+  histogram(r.cleanHistogram, '$.results.cleanHistogram', e.kind === 'measured' ? r.clean?.n : undefined);
+  r.attacks.forEach((a, i) => {
+    const at = `$.results.attacks[${i}]`;
+    metric(a.single, `${at}.single`);
+    histogram(a.histogram, `${at}.histogram`, a.attacked);
+    anyIteration(a.anyIteration, `${at}.anyIteration`, a.accuracy);
+    const c = a.curve;
+    if (c) {
+      const n = c.iteration.length;
+      if (c.avgRob.length !== n || c.worRob.length !== n || (c.majority && c.majority.length !== n))
+        problems.push(`${at}.curve: iteration, avgRob, worRob and majority must have the same length (${n})`);
+      if (c.iteration.some((v, j) => j > 0 && v <= c.iteration[j - 1])) problems.push(`${at}.curve.iteration: must increase`);
+      if (
+        c.avgRob.some((v, j) => j > 0 && v > c.avgRob[j - 1] + PCT_TOL) ||
+        c.worRob.some((v, j) => j > 0 && v > c.worRob[j - 1] + PCT_TOL)
+      )
+        problems.push(`${at}.curve: any-iteration robust accuracy cannot rise with the iterations`);
+      if (a.anyIteration && n && Math.abs(c.avgRob[n - 1] - a.anyIteration.avgRob.value) > PCT_TOL)
+        problems.push(`${at}.curve.avgRob: ends at ${c.avgRob[n - 1]}, the attack's anyIteration.avgRob is ${a.anyIteration.avgRob.value}`);
+    }
+  });
+  anyIteration(r.robustAnyIteration, '$.results.robustAnyIteration', r.robust);
   if (flagged && !e.flags.stalledAttack)
     problems.push('$.flags.stalledAttack: an attack is flagged (results.attacks[].checks.flags) but stalledAttack is not true');
   if (e.flags.stalledAttack && !e.flags.unreliable)

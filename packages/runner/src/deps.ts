@@ -37,7 +37,8 @@ export interface RunnerDeps {
   createTarget(
     classifier: Classifier,
     defense: Defense,
-    options: { policy: NoisePolicy; seed: number; gradient: GradientMode },
+    /** freshSeed: the seed of the fresh streams (default `seed`). */
+    options: { policy: NoisePolicy; seed: number; freshSeed?: number; gradient: GradientMode },
   ): AttackTarget;
   evaluateRandomized(
     target: AttackTarget,

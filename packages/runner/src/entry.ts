@@ -130,8 +130,20 @@ export function buildMeasuredEntry(
     results: {
       clean: agg.clean,
       cleanWorstOfR: R > 1 ? agg.cleanWorstOfR : null,
+      cleanSingle: agg.cleanSingle,
+      cleanMajority: agg.cleanMajority,
+      cleanHistogram: agg.cleanHistogram,
+      draws: R,
       attacks: agg.attacks,
       robust: info.attacks.length ? agg.robust : null,
+      ...(info.attacks.length
+        ? {
+            robustSingle: agg.robustSingle,
+            robustWorst: agg.robustWorst,
+            robustMajority: agg.robustMajority,
+            ...(agg.robustAnyIteration ? { robustAnyIteration: agg.robustAnyIteration } : {}),
+          }
+        : {}),
     },
     values: {
       reported: null,

@@ -20,7 +20,18 @@ import {
 } from '@dbp-bench/framework';
 import type { LoadedClassifier, RunnerDeps } from './deps';
 import { batchPositions, type RunAttack, type SubsetPlan } from './plan';
-import { drawRecord, sampleChecks, type AttackRecord, type JournalLine, type SampleRecord } from './records';
+import {
+  drawRecord,
+  nextAnyState,
+  pluralityCorrect,
+  sampleChecks,
+  type AnyState,
+  type AttackRecord,
+  type IterateRecord,
+  type JournalLine,
+  type SampleRecord,
+} from './records';
+import type { AttackRunContext, StepInfo } from '@dbp-bench/attacks';
 import { checkBudget } from './sanity';
 
 /** What evaluating a batch needs. */
@@ -34,6 +45,8 @@ export interface BatchContext {
   indices: readonly number[];
   cleanSeed: number;
   attackSeed(k: number): number;
+  /** Seed of the fresh streams of attack k's final evaluation (its keyed streams stay the attack's). */
+  finalSeed(k: number): number;
   cleanGradient: GradientMode;
   logger: Logger;
 }
@@ -85,6 +98,7 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
     });
     const worst = records.map((r) => r.clean.worst);
     const majority = records.map((r) => r.clean.majority);
+    const any: AnyState[] = records.map((r) => ({ robust: r.clean.mean, worst: r.clean.worst, majority: r.clean.majority }));
     for (const [k, a] of c.attacks.entries()) {
       const surv = records.map((r, i) => (r.robust > 0 ? i : -1)).filter((i) => i >= 0);
       const results = new Map<number, AttackRecord>();
@@ -95,21 +109,35 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
         const ys = tf.tensor1d(sLabels, 'int32');
         let xAdv: tf.Tensor4D | undefined;
         const got: { diagnostics?: AttackDiagnostics } = {};
+        const iterates = new IterateCollector(sIdx, sLabels);
         try {
           const target = c.deps.createTarget(c.classifier, c.defense, { policy: a.policy, seed: c.attackSeed(k), gradient: a.gradient });
-          xAdv = await a.attack.perturb(target, xs, ys, {
+          const ctx: AttackRunContext = {
             logger: c.logger,
             sampleIndices: sIdx,
             seed: c.attackSeed(k),
             reportDiagnostics: (d) => (got.diagnostics = d),
-          });
+            onStep: (info) => iterates.add(info),
+          };
+          xAdv = await a.attack.perturb(target, xs, ys, ctx);
           const dist = checkBudget(a, xs, xAdv, sIdx);
           const diag = got.diagnostics;
           if (diag) checkDiagnostics(a, diag, surv.length);
           const step = diag?.stepSize ?? a.stepSize;
-          const ev = await c.deps.evaluateRandomized(target, xAdv, sLabels, sIdx, c.R);
+          // The final evaluation: a target with the attack's keyed streams and fresh streams of its own
+          // seed, started afresh, so draw r of a sample is keyed by (final seed, sample, r) alone and can
+          // be recomputed from the returned example (`dbp-bench recheck`).
+          const finalTarget = c.deps.createTarget(c.classifier, c.defense, {
+            policy: a.policy,
+            seed: c.attackSeed(k),
+            freshSeed: c.finalSeed(k),
+            gradient: a.gradient,
+          });
+          const ev = await c.deps.evaluateRandomized(finalTarget, xAdv, sLabels, sIdx, c.R);
           surv.forEach((i, j) => {
             const e = drawRecord(labels[i], ev[j].predictions);
+            const it = iterates.record(j);
+            any[i] = nextAnyState(any[i], it, e);
             const robust = Math.min(records[i].robust, e.mean);
             worst[i] = worst[i] && e.worst;
             majority[i] = majority[i] && e.majority;
@@ -126,6 +154,10 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
               robust,
               robustWorst: worst[i],
               robustMajority: majority[i],
+              ...(it ? { iterates: it } : {}),
+              anyRobust: any[i].robust,
+              anyWorst: any[i].worst,
+              anyMajority: any[i].majority,
             });
           });
         } finally {
@@ -135,7 +167,16 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
         }
       }
       records.forEach((r, i) => {
-        const res = results.get(i) ?? { name: a.name, ran: false, robust: r.robust, robustWorst: worst[i], robustMajority: majority[i] };
+        const res = results.get(i) ?? {
+          name: a.name,
+          ran: false,
+          robust: r.robust,
+          robustWorst: worst[i],
+          robustMajority: majority[i],
+          anyRobust: any[i].robust,
+          anyWorst: any[i].worst,
+          anyMajority: any[i].majority,
+        };
         r.attacks.push(res);
         r.robust = res.robust;
       });
@@ -143,6 +184,48 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
     return records;
   } finally {
     batch.images.dispose();
+  }
+}
+
+/**
+ * The iterates an attack reports through its step hook, per attacked row: the draws it classified at
+ * each iterate (StepInfo.predictions, K per row). Iterate g = restart · steps + step − 1.
+ */
+export class IterateCollector {
+  private readonly rowOf = new Map<number, number>();
+  private readonly rows: { draws: number; iteration: number[]; correct: number[]; majority: boolean[] }[];
+  constructor(
+    sampleIndices: readonly number[],
+    private readonly labels: Int32Array,
+  ) {
+    sampleIndices.forEach((s, j) => this.rowOf.set(s, j));
+    this.rows = sampleIndices.map(() => ({ draws: 0, iteration: [], correct: [], majority: [] }));
+  }
+  add(info: StepInfo): void {
+    const preds = info.predictions;
+    const rows = info.sampleIndices.length;
+    if (!preds || rows === 0) return; // an attack that reports no draws contributes its final evaluation only
+    const K = info.draws ?? preds.length / rows;
+    if (!Number.isInteger(K) || K < 1 || preds.length !== K * rows) return;
+    const g = info.restart * info.totalSteps + info.step - 1;
+    info.sampleIndices.forEach((s, i) => {
+      const j = this.rowOf.get(s);
+      if (j === undefined) return;
+      const row = this.rows[j];
+      if (row.iteration.length && (g <= row.iteration[row.iteration.length - 1] || row.draws !== K)) return;
+      const p = preds.subarray(i * K, (i + 1) * K);
+      let ok = 0;
+      for (const v of p) if (v === this.labels[j]) ok++;
+      row.draws = K;
+      row.iteration.push(g);
+      row.correct.push(ok);
+      row.majority.push(pluralityCorrect(this.labels[j], p));
+    });
+  }
+  /** Row j's iterates, or undefined when the attack reported none for it. */
+  record(j: number): IterateRecord | undefined {
+    const r = this.rows[j];
+    return r.iteration.length ? { draws: r.draws, iteration: r.iteration, correct: r.correct, majority: r.majority } : undefined;
   }
 }
 

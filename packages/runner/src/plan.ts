@@ -274,11 +274,25 @@ export function runThreat(attacks: readonly { name: string; norm: 'linf' | 'l2';
   return { norm: a0.norm, eps: a0.eps, id: override ?? threatId(a0.norm, a0.eps) };
 }
 
-/** The seeds of a run, derived from the config seed: run, clean, sanity and one per attack (`attack:<k>:<name>`). */
+/**
+ * The seeds of a run, derived from the config seed: run, clean, sanity, and per attack its own
+ * (`attack:<k>:<name>`, also the keyed noise) and its final evaluation's fresh streams (`final:<k>:<name>`).
+ */
 export function runSeeds(seed: number, attacks: readonly Pick<RunAttack, 'name'>[]): Record<string, number> {
   const seeds: Record<string, number> = { run: seed, clean: deriveSeed(seed, 'clean'), sanity: deriveSeed(seed, 'sanity') };
-  attacks.forEach((a, k) => (seeds[`attack:${k}:${a.name}`] = deriveSeed(seed, `attack:${k}`)));
+  attacks.forEach((a, k) => {
+    seeds[`attack:${k}:${a.name}`] = attackSeed(seed, k);
+    seeds[`final:${k}:${a.name}`] = finalSeed(seed, k);
+  });
   return seeds;
+}
+
+/**
+ * The seed of the fresh streams of attack `k`'s final evaluation: draw r of sample s is keyed by
+ * (this seed, stream, step, s, r), so it can be recomputed from the returned example alone.
+ */
+export function finalSeed(seed: number, k: number): number {
+  return deriveSeed(seed, `final:${k}`);
 }
 
 /** The seed of attack `k` (its target's keyed seed and the attack's own). */

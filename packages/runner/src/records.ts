@@ -9,11 +9,26 @@
  *   adversarial example that are correct) — ADDT's "Fixed AutoAttack" rule; with R = 1 this is the
  *   usual worst case over attacks.
  * - `robust` = the running fraction after the last attack; the entry's robust accuracy is its mean
- *   over samples. `worst` (all R draws correct) and `majority` (plurality vote) are tracked alongside.
+ *   over samples. `worst` (all R draws correct) and `majority` (plurality vote) are tracked alongside;
+ *   `single` (the first of the R draws) is derived from the predictions.
+ * - any-iteration (ALGORITHMS.md §14.4): every iterate an attack reports through its step hook is
+ *   judged by the draws it classified there (its EoT copies: `iterates`); a sample is broken at any
+ *   iteration if the criterion held at any iterate of any attack so far or at a final evaluation.
+ *   `anyRobust` = min of the running fraction and every iterate's correct fraction, `anyWorst` = no
+ *   wrong draw anywhere, `anyMajority` = the label won the plurality everywhere.
  */
 import { DataFormatError, canonicalJson } from '@dbp-bench/framework';
 import type { RunIdentity } from './identity';
-import { accuracyMetric, type AttackChecks, type AttackCheckFlag, type AttackResult, type Metric } from '@dbp-bench/leaderboard';
+import {
+  accuracyMetric,
+  type AnyIterationResult,
+  type AttackChecks,
+  type AttackCheckFlag,
+  type AttackResult,
+  type DrawHistogram,
+  type Metric,
+  type RobustnessCurve,
+} from '@dbp-bench/leaderboard';
 
 /** The outcome of R purifications of one input. */
 export interface DrawRecord {
@@ -25,6 +40,22 @@ export interface DrawRecord {
   worst: boolean;
   /** The label wins the plurality vote (a tie is not robust). */
   majority: boolean;
+}
+
+/**
+ * The iterates an attack reported (its step hook), each judged by the draws it classified there.
+ * Iterate g = restart · steps + step − 1: the point before the update of `step` in run `restart`
+ * (0 = the starting point); the returned example is judged by the final evaluation instead.
+ */
+export interface IterateRecord {
+  /** Draws (EoT copies) judged per iterate. */
+  draws: number;
+  /** Iterate indices, increasing. */
+  iteration: number[];
+  /** Correct draws at each iterate (0..draws). */
+  correct: number[];
+  /** The label won the plurality of the draws at each iterate (a tie is not a win). */
+  majority: boolean[];
 }
 
 export interface AttackRecord {
@@ -41,6 +72,12 @@ export interface AttackRecord {
   robust: number;
   robustWorst: boolean;
   robustMajority: boolean;
+  /** The iterates the attack reported on this sample (absent when not ran or when it reported none). */
+  iterates?: IterateRecord;
+  /** Any-iteration running fraction / worst / majority after this attack (absent in journals of older versions). */
+  anyRobust?: number;
+  anyWorst?: boolean;
+  anyMajority?: boolean;
 }
 
 export interface SampleRecord {
@@ -112,27 +149,64 @@ export interface JournalHeader {
 
 export type JournalLine = JournalHeader | SampleRecord;
 
+/** The label wins the plurality vote of `predictions` (strictly more votes than any other class). */
+export function pluralityCorrect(label: number, predictions: ArrayLike<number>): boolean {
+  const votes = new Map<number, number>();
+  for (let i = 0; i < predictions.length; i++) votes.set(predictions[i], (votes.get(predictions[i]) ?? 0) + 1);
+  let bestOther = 0;
+  for (const [cls, v] of votes) if (cls !== label) bestOther = Math.max(bestOther, v);
+  return (votes.get(label) ?? 0) > bestOther;
+}
+
 /** Judge R predictions against a label. */
 export function drawRecord(label: number, predictions: readonly number[]): DrawRecord {
   const nCorrect = predictions.filter((p) => p === label).length;
-  const votes = new Map<number, number>();
-  for (const p of predictions) votes.set(p, (votes.get(p) ?? 0) + 1);
-  let bestOther = 0;
-  for (const [cls, v] of votes) if (cls !== label) bestOther = Math.max(bestOther, v);
   return {
     predictions: [...predictions],
     mean: nCorrect / predictions.length,
     worst: nCorrect === predictions.length,
-    majority: nCorrect > bestOther,
+    majority: pluralityCorrect(label, predictions),
   };
+}
+
+/** The any-iteration state of a sample: running fraction, no wrong draw, plurality always the label. */
+export interface AnyState {
+  robust: number;
+  worst: boolean;
+  majority: boolean;
+}
+
+/** The any-iteration state after an attack that ran: the previous state, every iterate, the final evaluation. */
+export function nextAnyState(prev: AnyState, iterates: IterateRecord | undefined, final: DrawRecord): AnyState {
+  let robust = Math.min(prev.robust, final.mean);
+  let worst = prev.worst && final.worst;
+  let majority = prev.majority && final.majority;
+  if (iterates) {
+    for (let t = 0; t < iterates.correct.length; t++) {
+      robust = Math.min(robust, iterates.correct[t] / iterates.draws);
+      worst = worst && iterates.correct[t] === iterates.draws;
+      majority = majority && iterates.majority[t];
+    }
+  }
+  return { robust, worst, majority };
 }
 
 export interface AggregatedResults {
   n: number;
+  /** R: final purifications per evaluation. */
+  draws: number;
   clean: Metric;
   cleanWorstOfR: Metric;
+  cleanSingle: Metric;
+  cleanMajority: Metric;
+  cleanHistogram: DrawHistogram;
   attacks: AttackResult[];
   robust: Metric;
+  robustSingle: Metric;
+  robustWorst: Metric;
+  robustMajority: Metric;
+  /** Absent for journals without any-iteration state. */
+  robustAnyIteration?: AnyIterationResult;
 }
 
 /**
@@ -192,39 +266,172 @@ export function aggregate(
 ): AggregatedResults {
   const n = records.length;
   const sum = (f: (r: SampleRecord) => number): number => records.reduce((a, r) => a + f(r), 0);
-  const results: AttackResult[] = attacks.map((a, k) => ({
-    name: a.name,
-    id: a.id,
-    accuracy: accuracyMetric(
-      sum((r) => r.attacks[k].robust),
-      n,
-    ),
-    worstOfR: accuracyMetric(
-      sum((r) => (r.attacks[k].robustWorst ? 1 : 0)),
-      n,
-    ),
-    majorityOfR: accuracyMetric(
-      sum((r) => (r.attacks[k].robustMajority ? 1 : 0)),
-      n,
-    ),
-    attacked: sum((r) => (r.attacks[k].ran ? 1 : 0)),
-    checks: countChecks(records, k, a.norm),
-  }));
-  return {
+  const count = (f: (r: SampleRecord) => boolean): number => records.reduce((a, r) => a + (f(r) ? 1 : 0), 0);
+  const R = records.length ? records[0].clean.predictions.length : 1;
+  // single draw: the first of the R draws, correct on the clean input and at every evaluation so far
+  const single = records.map((r) => r.clean.predictions[0] === r.label);
+  // any-iteration state per sample (undefined for records of journals without it)
+  const hasAny = records.every((r) => r.attacks.every((a) => a.anyRobust !== undefined));
+  const results: AttackResult[] = attacks.map((a, k) => {
+    records.forEach((r, i) => {
+      const e = r.attacks[k].eval;
+      if (r.attacks[k].ran && e) single[i] = single[i] && e.predictions[0] === r.label;
+    });
+    const ran = records.filter((r) => r.attacks[k].ran && r.attacks[k].eval);
+    const res: AttackResult = {
+      name: a.name,
+      id: a.id,
+      accuracy: accuracyMetric(
+        sum((r) => r.attacks[k].robust),
+        n,
+      ),
+      worstOfR: accuracyMetric(
+        count((r) => r.attacks[k].robustWorst),
+        n,
+      ),
+      majorityOfR: accuracyMetric(
+        count((r) => r.attacks[k].robustMajority),
+        n,
+      ),
+      single: accuracyMetric(single.filter(Boolean).length, n),
+      histogram: drawHistogram(
+        ran.map((r) => r.attacks[k].eval!),
+        R,
+      ),
+      attacked: count((r) => r.attacks[k].ran),
+      checks: countChecks(records, k, a.norm),
+    };
+    if (hasAny && n > 0) {
+      res.anyIteration = anyIterationResult(records, k);
+      const curve = robustnessCurve(records, k);
+      if (curve) res.curve = curve;
+    }
+    return res;
+  });
+  const out: AggregatedResults = {
     n,
+    draws: R,
     clean: accuracyMetric(
       sum((r) => r.clean.mean),
       n,
     ),
     cleanWorstOfR: accuracyMetric(
-      sum((r) => (r.clean.worst ? 1 : 0)),
+      count((r) => r.clean.worst),
       n,
+    ),
+    cleanSingle: accuracyMetric(
+      count((r) => r.clean.predictions[0] === r.label),
+      n,
+    ),
+    cleanMajority: accuracyMetric(
+      count((r) => r.clean.majority),
+      n,
+    ),
+    cleanHistogram: drawHistogram(
+      records.map((r) => r.clean),
+      R,
     ),
     attacks: results,
     robust: accuracyMetric(
       sum((r) => r.robust),
       n,
     ),
+    robustSingle: accuracyMetric(single.filter(Boolean).length, n),
+    robustWorst: results.length
+      ? results[results.length - 1].worstOfR!
+      : accuracyMetric(
+          count((r) => r.clean.worst),
+          n,
+        ),
+    robustMajority: results.length
+      ? results[results.length - 1].majorityOfR!
+      : accuracyMetric(
+          count((r) => r.clean.majority),
+          n,
+        ),
+  };
+  const last = results[results.length - 1];
+  if (last?.anyIteration) out.robustAnyIteration = last.anyIteration;
+  return out;
+}
+
+/** counts[c] = draw records with exactly c of their `draws` predictions correct. */
+export function drawHistogram(evals: readonly DrawRecord[], draws: number): DrawHistogram {
+  const counts = new Array<number>(draws + 1).fill(0);
+  for (const e of evals) counts[Math.round(e.mean * e.predictions.length)]++;
+  return { draws, counts };
+}
+
+/** The any-iteration state of record `r` before attack `k` (the clean evaluation for k = 0). */
+function anyBefore(r: SampleRecord, k: number): AnyState {
+  if (k === 0) return { robust: r.clean.mean, worst: r.clean.worst, majority: r.clean.majority };
+  const a = r.attacks[k - 1];
+  return { robust: a.anyRobust!, worst: a.anyWorst!, majority: a.anyMajority! };
+}
+
+/** Any-iteration Avg.Rob / Wor.Rob / majority after attack `k` (source: the attacks' EoT copies). */
+function anyIterationResult(records: readonly SampleRecord[], k: number): AnyIterationResult {
+  const n = records.length;
+  const draws = new Set(records.map((r) => r.attacks[k].iterates?.draws).filter((d): d is number => d !== undefined));
+  return {
+    source: 'eot',
+    draws: draws.size === 1 ? [...draws][0] : null,
+    avgRob: accuracyMetric(
+      records.reduce((s, r) => s + r.attacks[k].anyRobust!, 0),
+      n,
+    ),
+    worRob: accuracyMetric(
+      records.reduce((s, r) => s + (r.attacks[k].anyWorst ? 1 : 0), 0),
+      n,
+    ),
+    majority: accuracyMetric(
+      records.reduce((s, r) => s + (r.attacks[k].anyMajority ? 1 : 0), 0),
+      n,
+    ),
+  };
+}
+
+const pct = (x: number): number => Math.round(x * 1e6) / 1e4;
+
+/**
+ * Robust accuracy against the iterations of attack `k`, over all samples: at iteration t, each sample
+ * counts its any-iteration state before the attack combined with its iterates up to t; the last point
+ * (one past the largest iterate) adds the final evaluations, so it equals the attack's anyIteration.
+ * Null when no sample reported an iterate.
+ */
+export function robustnessCurve(records: readonly SampleRecord[], k: number): RobustnessCurve | null {
+  const grid = [...new Set(records.flatMap((r) => r.attacks[k].iterates?.iteration ?? []))].sort((a, b) => a - b);
+  if (!grid.length) return null;
+  const finalIt = grid[grid.length - 1] + 1;
+  const n = records.length;
+  const avg = new Float64Array(grid.length + 1);
+  const wor = new Float64Array(grid.length + 1);
+  const maj = new Float64Array(grid.length + 1);
+  for (const r of records) {
+    const s = anyBefore(r, k);
+    const it = r.attacks[k].iterates;
+    let p = 0;
+    for (let g = 0; g < grid.length; g++) {
+      while (it && p < it.iteration.length && it.iteration[p] <= grid[g]) {
+        s.robust = Math.min(s.robust, it.correct[p] / it.draws);
+        s.worst = s.worst && it.correct[p] === it.draws;
+        s.majority = s.majority && it.majority[p];
+        p++;
+      }
+      avg[g] += s.robust;
+      wor[g] += s.worst ? 1 : 0;
+      maj[g] += s.majority ? 1 : 0;
+    }
+    const a = r.attacks[k];
+    avg[grid.length] += a.anyRobust!;
+    wor[grid.length] += a.anyWorst ? 1 : 0;
+    maj[grid.length] += a.anyMajority ? 1 : 0;
+  }
+  return {
+    iteration: [...grid, finalIt],
+    avgRob: Array.from(avg, (v) => pct(v / n)),
+    worRob: Array.from(wor, (v) => pct(v / n)),
+    majority: Array.from(maj, (v) => pct(v / n)),
   };
 }
 
@@ -293,6 +500,33 @@ function drawProblems(d: unknown, label: number, R: number, where: string): stri
   return out;
 }
 
+/** What is wrong with an attack's iterate record (shape, ranges, order, plurality bounds). */
+function iterateProblems(it: unknown, where: string): string[] {
+  if (!isObject(it)) return [`${where}.iterates is not a JSON object`];
+  const d = it.draws;
+  if (!(Number.isInteger(d) && (d as number) >= 1)) return [`${where}.iterates.draws ${JSON.stringify(d)} is not a positive integer`];
+  const draws = d as number;
+  const { iteration, correct, majority } = it;
+  if (!Array.isArray(iteration) || !Array.isArray(correct) || !Array.isArray(majority))
+    return [`${where}.iterates needs the arrays iteration, correct and majority`];
+  if (correct.length !== iteration.length || majority.length !== iteration.length)
+    return [`${where}.iterates: iteration, correct and majority have ${iteration.length}, ${correct.length}, ${majority.length} entries`];
+  for (let t = 0; t < iteration.length; t++) {
+    const g = iteration[t] as unknown;
+    const c = correct[t] as unknown;
+    const m = majority[t] as unknown;
+    if (!Number.isInteger(g) || (g as number) < 0 || (t > 0 && (g as number) <= (iteration[t - 1] as number)))
+      return [`${where}.iterates.iteration[${t}] = ${JSON.stringify(g)} is not a non-negative integer above the previous one`];
+    if (!Number.isInteger(c) || (c as number) < 0 || (c as number) > draws)
+      return [`${where}.iterates.correct[${t}] = ${JSON.stringify(c)} is not an integer in [0, ${draws}]`];
+    if (typeof m !== 'boolean') return [`${where}.iterates.majority[${t}] is not a boolean`];
+    // more than half of the draws correct wins the plurality; none correct cannot
+    if ((2 * (c as number) > draws && !m) || (c === 0 && m))
+      return [`${where}.iterates.majority[${t}] = ${m} contradicts ${JSON.stringify(c)} of ${draws} draws correct`];
+  }
+  return [];
+}
+
 /**
  * What is wrong with one record under the run's rules (empty: consistent). Checked: the position is in
  * the journal's plan and names the subset's dataset index; every draw record agrees with its
@@ -327,6 +561,9 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
     return [`has ${Array.isArray(r.attacks) ? r.attacks.length : 'no'} attack records, the run has ${rules.attacks.length} attacks`];
   }
   let run = { robust: clean.mean, worst: clean.worst, majority: clean.majority };
+  let any: AnyState = { robust: clean.mean, worst: clean.worst, majority: clean.majority };
+  const withAny = (r.attacks as unknown[]).map((a) => isObject(a) && a.anyRobust !== undefined);
+  if (withAny.some(Boolean) && !withAny.every(Boolean)) return [...out, 'records any-iteration state for some attacks only'];
   for (const [k, spec] of rules.attacks.entries()) {
     const a = r.attacks[k] as unknown;
     const where = `attack '${spec.name}'`;
@@ -390,7 +627,23 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
     if (a.robustWorst !== expect.worst) out.push(`${where}: robustWorst ${JSON.stringify(a.robustWorst)}, expected ${expect.worst}`);
     if (a.robustMajority !== expect.majority)
       out.push(`${where}: robustMajority ${JSON.stringify(a.robustMajority)}, expected ${expect.majority}`);
+    if (a.iterates !== undefined) {
+      if (!survivor) out.push(`${where} did not run but records iterates`);
+      else out.push(...iterateProblems(a.iterates, where));
+    }
     if (out.length) return out;
+    if (withAny[k]) {
+      const e = survivor
+        ? nextAnyState(any, a.iterates as IterateRecord | undefined, a.eval as unknown as DrawRecord)
+        : { robust: any.robust, worst: any.worst, majority: any.majority };
+      if (a.anyRobust !== e.robust || a.anyWorst !== e.worst || a.anyMajority !== e.majority)
+        out.push(
+          `${where}: any-iteration state (${JSON.stringify(a.anyRobust)}, ${JSON.stringify(a.anyWorst)}, ${JSON.stringify(a.anyMajority)}), ` +
+            `its iterates and evaluation give (${e.robust}, ${e.worst}, ${e.majority})`,
+        );
+      if (out.length) return out;
+      any = e;
+    }
     run = expect;
   }
   if (r.robust !== run.robust) {

@@ -33,7 +33,18 @@ import { defaultDeps, type LoadedClassifier, type RunnerDeps } from './deps';
 import { RUN_INFO_FILE, finalizeRun, type RunInfo, type ShardMeta } from './entry';
 import { executeBatches } from './execute';
 import { lockShard, metaFile, readJournal, recordRules, resumeJournal } from './journal';
-import { attackSeed, defaultGradient, planAttacks, planIdentity, planSubset, runInfo, runSeeds, runThreat, type RunAttack } from './plan';
+import {
+  attackSeed,
+  defaultGradient,
+  finalSeed,
+  planAttacks,
+  planIdentity,
+  planSubset,
+  runInfo,
+  runSeeds,
+  runThreat,
+  type RunAttack,
+} from './plan';
 import { runProvenance } from './provenance';
 import { aggregate, attackCheckWarning, checkRecords, type JournalHeader, type JournalLine } from './records';
 import { preflight } from './sanity';
@@ -186,6 +197,7 @@ async function runShard(
         indices: subset.indices,
         cleanSeed: seeds.clean,
         attackSeed: (k) => attackSeed(config.seed, k),
+        finalSeed: (k) => finalSeed(config.seed, k),
         cleanGradient: defaultGradient(defense),
         logger,
       },
