@@ -473,6 +473,11 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
         metricText(e.results.clean),
         metricText(e.results.robust),
         ciText(e.results.robust),
+        metricText(e.results.robustSingle),
+        metricText(e.results.robustWorst),
+        metricText(e.results.robustMajority),
+        metricText(e.results.robustAnyIteration?.worRob),
+        e.results.draws !== undefined ? String(e.results.draws) : String(e.protocol?.purifications ?? '–'),
         String(e.dataset.n ?? '–'),
         [
           e.flags.stalledAttack ? 'STALLED-ATTACK' : '',
@@ -483,7 +488,10 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
           .filter(Boolean)
           .join(' '),
       ]);
-    const header = ['model', 'family', 'kind', 'clean %', 'robust %', '95% CI', 'n', 'flags'];
+    // robust % = Avg.Rob after the attacks (mean fraction of the R final draws correct); single = the
+    // first draw; Wor = all R draws; maj = plurality of the R draws; any-it Wor = no wrong draw at any
+    // iterate of any attack (ALGORITHMS.md §14.4)
+    const header = ['model', 'family', 'kind', 'clean %', 'robust %', '95% CI', 'single', 'Wor', 'maj', 'any-it Wor', 'R', 'n', 'flags'];
     const all = [header, ...rows];
     const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
     const line = (r: string[]): string =>
