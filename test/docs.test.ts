@@ -113,7 +113,7 @@ export function invocations(text: string): string[][] {
   const merged: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     let w = raw[i];
-    if (/^\[*<[^>]*$/.test(w)) while (i + 1 < raw.length && !w.includes('>')) w += ` ${raw[++i]}`;
+    if (/<[^>]*$/.test(w)) while (i + 1 < raw.length && !w.includes('>')) w += ` ${raw[++i]}`;
     merged.push(w);
   }
   const out: string[][] = [];

@@ -8,7 +8,10 @@
  * noise counters start from zero per batch; keyed noise depends on (seed, sample) only. Hence a
  * sharded, resumed or uninterrupted run writes identical per-sample records.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeSafetensors } from '@dbp-bench/models';
 import {
   SanityCheckError,
   type AttackDiagnostics,
@@ -49,6 +52,23 @@ export interface BatchContext {
   finalSeed(k: number): number;
   cleanGradient: GradientMode;
   logger: Logger;
+  /**
+   * Where the returned adversarial examples are kept (one safetensors file per batch and attack,
+   * written before the batch's records are journaled; `dbp-bench export` collects them); none if absent.
+   */
+  adversarialDir?: string;
+}
+
+/** `<run dir>/adversarial`, created: the returned adversarial examples of every batch and attack. */
+export function adversarialDir(runDir: string): string {
+  const dir = path.join(runDir, 'adversarial');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The file of the adversarial examples of attack `k` on the batch starting at subset position `first`. */
+export function adversarialFile(dir: string, first: number, k: number): string {
+  return path.join(dir, `p${first}-a${k}.safetensors`);
 }
 
 /**
@@ -134,6 +154,19 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
             gradient: a.gradient,
           });
           const ev = await c.deps.evaluateRandomized(finalTarget, xAdv, sLabels, sIdx, c.R);
+          if (c.adversarialDir) {
+            const [m, h, w, ch] = xAdv.shape;
+            writeSafetensors(
+              adversarialFile(c.adversarialDir, positions[0], k),
+              {
+                x_adv: { dtype: 'F32', shape: [m, h, w, ch], data: xAdv.dataSync() as Float32Array },
+                index: { dtype: 'I32', shape: [m], data: Int32Array.from(sIdx) },
+                position: { dtype: 'I32', shape: [m], data: Int32Array.from(surv.map((i) => positions[i])) },
+                label: { dtype: 'I32', shape: [m], data: sLabels },
+              },
+              { format: 'dbp-bench-adversarial', attack: a.name, k: String(k) },
+            );
+          }
           surv.forEach((i, j) => {
             const e = drawRecord(labels[i], ev[j].predictions);
             const it = iterates.record(j);

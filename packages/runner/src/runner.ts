@@ -31,7 +31,7 @@ import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { loadRunConfig } from './config';
 import { defaultDeps, type LoadedClassifier, type RunnerDeps } from './deps';
 import { RUN_INFO_FILE, finalizeRun, type RunInfo, type ShardMeta } from './entry';
-import { executeBatches } from './execute';
+import { adversarialDir, executeBatches } from './execute';
 import { lockShard, metaFile, readJournal, recordRules, resumeJournal } from './journal';
 import {
   attackSeed,
@@ -198,6 +198,7 @@ async function runShard(
         cleanSeed: seeds.clean,
         attackSeed: (k) => attackSeed(config.seed, k),
         finalSeed: (k) => finalSeed(config.seed, k),
+        adversarialDir: adversarialDir(runDir),
         cleanGradient: defaultGradient(defense),
         logger,
       },

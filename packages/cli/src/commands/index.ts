@@ -15,10 +15,12 @@ import { addLeaderboardCommand } from './leaderboard';
 import { addQuickstartCommand } from './quickstart';
 import { addBenchCommand } from './bench';
 import { addInitPluginCommand } from './init-plugin';
+import { addExportCommands } from './export';
 
 export const COMMANDS: AddCommand[] = [
   addQuickstartCommand,
   addRunCommand,
+  addExportCommands,
   addValidateCommand,
   addPluginsCommand,
   addInitPluginCommand,
