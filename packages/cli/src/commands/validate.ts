@@ -1,16 +1,92 @@
-import { loadRunConfig } from '@dbp-bench/runner';
+import * as fs from 'node:fs';
+import { ConfigValidationError, fileOptions, type Dataset, type Defense, type PluginKind } from '@dbp-bench/framework';
+import { loadClassifier } from '@dbp-bench/models';
+import { loadRunConfig, planAttacks, runThreat } from '@dbp-bench/runner';
+import type { CliContext } from '../context';
 import type { AddCommand } from './types';
 
-/** `dbp-bench validate <config.json>`: validate a run config against the composed schema. */
+/**
+ * What `run` would refuse in its preflight that the schema cannot see, one line per problem with its
+ * JSON path: files the config names (classifier weights and every file option of its plugins) that
+ * do not exist, plugins that cannot be built (a weights file of the wrong kind, a budget larger than
+ * the input), attacks the defense cannot serve, the threat model of the attacks, a classifier whose
+ * classes differ from the dataset's, and a randomized defense attacked with EoT 1 on fresh noise.
+ */
+export async function runnableProblems(ctx: CliContext, source: string): Promise<string[]> {
+  const registry = ctx.registry();
+  const { config, baseDir, file } = loadRunConfig(registry, source);
+  const scope = registry.createScope({ logger: ctx.logger, baseDir });
+  const problems: string[] = [];
+  const missing = (where: string, value: string): void => {
+    const p = scope.resolvePath(value);
+    if (!fs.existsSync(p)) problems.push(`${where}: ${p} not found (resolved from ${JSON.stringify(value)} against ${baseDir})`);
+  };
+  missing('$.classifier.weights', config.classifier.weights);
+  const slots: [string, PluginKind, { id: string; options: unknown }][] = [
+    ['$.dataset', 'dataset', config.dataset],
+    ['$.defense', 'defense', config.defense],
+    ...config.attacks.map((a, k) => [`$.attacks[${k}]`, 'attack', a] as [string, PluginKind, { id: string; options: unknown }]),
+  ];
+  for (const [where, kind, slot] of slots) {
+    for (const f of fileOptions(registry.get(kind, slot.id).schema, slot.options)) missing(`${where}.options.${f.path}`, f.value);
+  }
+  if (problems.length) return problems;
+  await ctx.backend();
+  const step = async <T>(where: string, f: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof ConfigValidationError) problems.push(...e.problems);
+      else problems.push(`${where}: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  const dataset = await step('$.dataset', () => scope.create<Dataset>('dataset', config.dataset.id, config.dataset.options));
+  const classifier = await step('$.classifier.weights', () => loadClassifier(scope.resolvePath(config.classifier.weights)));
+  const defense = await step('$.defense', () => scope.create<Defense>('defense', config.defense.id, config.defense.options));
+  try {
+    if (dataset && classifier && classifier.numClasses !== dataset.info.numClasses)
+      problems.push(
+        `$.classifier.weights: the classifier has ${classifier.numClasses} classes, dataset '${dataset.info.id}' has ${dataset.info.numClasses}`,
+      );
+    if (!dataset || !defense) return problems;
+    const attacks = await step('$.attacks', () => planAttacks(registry, scope, config, dataset, defense, file, ctx.logger));
+    if (!attacks) return problems;
+    await step('$.attacks', async () => runThreat(attacks, config.leaderboard.threatModel));
+    if (defense.capabilities.stochastic) {
+      attacks.forEach((a, k) => {
+        if (a.eot <= 1 && a.policy === 'fresh')
+          problems.push(
+            `$.attacks[${k}]: defense '${defense.id}' is randomized but attack '${a.name}' (${a.id}) uses EoT ${a.eot} with fresh noise, ` +
+              'which `run` refuses: set its eot.samples above 1 (expectation over transformation) or use a DW-box noise policy (fwd, rev, both)',
+          );
+      });
+    }
+  } finally {
+    (classifier as { dispose?: () => void } | undefined)?.dispose?.();
+    (defense as { dispose?: () => void } | undefined)?.dispose?.();
+  }
+  return problems;
+}
+
+/** `dbp-bench validate <config.json>`: the schema, then everything `run` checks before it computes. */
 export const addValidateCommand: AddCommand = (program, context) => {
   program
     .command('validate <config>')
-    .description('validate a run config (all errors with JSON paths); print the resolved config with defaults')
+    .description(
+      'validate a run config: the schema (all errors with JSON paths), then the files it names, the plugins it builds and the protocol rules run checks; print the resolved config with defaults',
+    )
     .option('--quiet', 'print only OK or the errors')
-    .action((file: string, opts: { quiet?: boolean }) => {
+    .option('--schema-only', 'check the schema only (no files, no plugins built)')
+    .action(async (file: string, opts: { quiet?: boolean; schemaOnly?: boolean }) => {
       const ctx = context();
       const { config, hash } = loadRunConfig(ctx.registry(), file);
-      if (opts.quiet) ctx.out(`OK ${file} (run ${hash})`);
+      if (!opts.schemaOnly) {
+        const problems = await runnableProblems(ctx, file);
+        if (problems.length) throw new ConfigValidationError(file, problems);
+      }
+      if (opts.quiet)
+        ctx.out(`OK ${file} (run ${hash})${opts.schemaOnly ? ', schema only' : ': files found, plugins built, protocol checked'}`);
       else ctx.out(JSON.stringify({ run: hash, config }, null, 2));
     });
 };

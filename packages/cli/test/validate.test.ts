@@ -1,0 +1,70 @@
+/**
+ * `dbp-bench validate` checks what `run` checks before it computes: the files a config names, the
+ * plugins it builds, and the protocol rule for randomized defenses (EoT or a DW-box policy).
+ */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCliCaptured } from '../src';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+
+type Cfg = {
+  classifier: { weights: string };
+  defense: { options: { weights: string } };
+  attacks: { options: { eot: { samples: number } } }[];
+};
+
+function quickstartConfig(edit: (c: Cfg) => void): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-validate-'));
+  const c = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/quickstart/03-dp-ddpm-pgd-eot.json'), 'utf8')) as Cfg;
+  c.classifier.weights = path.join(ROOT, 'weights/mnist/small-cnn.safetensors');
+  c.defense.options.weights = path.join(ROOT, 'weights/mnist/ddpm-mnist.safetensors');
+  edit(c);
+  const file = path.join(dir, 'run.json');
+  fs.writeFileSync(file, JSON.stringify(c));
+  return file;
+}
+
+describe('cli: validate checks what run checks', function () {
+  this.timeout(120_000);
+
+  it('a runnable config is OK, and every shipped quickstart config validates', async () => {
+    const r = await runCliCaptured(['validate', '--quiet', quickstartConfig(() => {})]);
+    expect(r.error).to.equal(undefined);
+    expect(r.stdout).to.match(/^OK .*files found, plugins built, protocol checked/);
+    for (const f of fs.readdirSync(path.join(ROOT, 'configs/quickstart'))) {
+      const q = await runCliCaptured(['validate', '--quiet', path.join(ROOT, 'configs/quickstart', f)]);
+      expect(q.error, f).to.equal(undefined);
+    }
+  });
+
+  it('names every missing file with its JSON path, where the schema alone says OK', async () => {
+    const file = quickstartConfig((c) => {
+      c.classifier.weights = 'missing-classifier.safetensors';
+      c.defense.options.weights = 'missing-unet.safetensors';
+    });
+    expect((await runCliCaptured(['validate', '--quiet', '--schema-only', file])).stdout).to.match(/^OK .*schema only/);
+    const r = await runCliCaptured(['validate', '--quiet', file]);
+    const msg = r.error?.message ?? '';
+    expect(msg).to.match(/\$\.classifier\.weights: .*missing-classifier\.safetensors not found/);
+    expect(msg).to.match(/\$\.defense\.options\.weights: .*missing-unet\.safetensors not found/);
+  });
+
+  it('refuses EoT 1 with fresh noise on a randomized defense, as run does', async () => {
+    const r = await runCliCaptured(['validate', '--quiet', quickstartConfig((c) => (c.attacks[0].options.eot.samples = 1))]);
+    expect(r.error?.message).to.match(
+      /\$\.attacks\[0\]: defense 'dp-ddpm' is randomized but attack 'PGD-5\+EoT-2' \(pgd\) uses EoT 1 with fresh noise, which `run` refuses/,
+    );
+  });
+
+  it('a weights file of the wrong kind is named', async () => {
+    const r = await runCliCaptured([
+      'validate',
+      '--quiet',
+      quickstartConfig((c) => (c.classifier.weights = path.join(ROOT, 'weights/mnist/ddpm-mnist.safetensors'))),
+    ]);
+    expect(r.error?.message).to.match(/\$\.classifier\.weights: .*ddpm-mnist\.safetensors/);
+  });
+});
