@@ -137,6 +137,48 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
     for (const m of entry.provenance.modules!) expect(m.sha256).to.match(/^[0-9a-f]{64}$/);
   });
 
+  it('Ctrl-C: the run stops after the current batch, says what it kept and how to resume; the resumed run completes; a finished run does nothing', async function () {
+    this.timeout(600_000);
+    const dir = tmp();
+    const root = path.resolve(__dirname, '..', '..', '..', '..');
+    const c = JSON.parse(fs.readFileSync(path.join(root, 'configs/quickstart/03-dp-ddpm-pgd-eot.json'), 'utf8')) as Record<string, any>;
+    c.name = 'sigint-test';
+    c.dataset.subset.n = 6;
+    c.evaluation.batchSize = 2;
+    c.classifier.weights = path.join(root, 'weights/mnist/small-cnn.safetensors');
+    c.defense.options.weights = path.join(root, 'weights/mnist/ddpm-mnist.safetensors');
+    const cfg = path.join(dir, 'run.json');
+    fs.writeFileSync(cfg, JSON.stringify(c));
+    const out = path.join(dir, 'runs');
+    const args = [CLI, 'run', cfg, '--out', out, '--no-entries'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ended = exited(child);
+    const journal = await waitFor(
+      'the first journaled batch',
+      () => {
+        const hash = fs.existsSync(out) ? fs.readdirSync(out)[0] : undefined;
+        const f = hash ? path.join(out, hash, 'journal.jsonl') : undefined;
+        return f && fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length >= 2 ? f : undefined;
+      },
+      400_000,
+    );
+    child.kill('SIGINT');
+    const r = await ended;
+    expect(r.code, r.stderr).to.equal(130);
+    const kept = readJournal(journal).records.length;
+    expect(kept % 2, 'whole batches only').to.equal(0);
+    expect(kept).to.be.within(2, 4);
+    expect(r.stderr).to.contain('SIGINT: stopping after the current batch');
+    expect(r.stderr).to.contain(`interrupted: ${kept}/6 samples kept in ${journal}; resume with: dbp-bench run ${cfg} --out ${out}`);
+    const resumed = await exited(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect(resumed.code, resumed.stderr).to.equal(0);
+    expect(readJournal(journal).records).to.have.length(6);
+    const again = await exited(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stderr).to.match(/is complete: 6 samples journaled, entry .*; nothing to do/);
+    expect(again.stderr).to.not.match(/resuming|sanity/);
+  });
+
   it('two concurrent `dbp-bench run` processes on one config and --out: the second refuses, naming the holder pid and host', async () => {
     const dir = tmp();
     const cfg = writeSyntheticRunConfig(dir, 8, 'synthetic-lock');

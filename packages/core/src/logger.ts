@@ -216,7 +216,8 @@ class ProgressBoard {
     const s = status(b, now);
     const pct = `${(100 * s.frac).toFixed(s.frac < 0.1 ? 1 : 0)}%`;
     const head = `progress: ${b.label}: ${b.done}/${b.total} (${pct})`;
-    if (finished) return `${head} done in ${formatDuration(s.elapsed)}${b.note ? `, ${b.note}` : ''}`;
+    if (finished)
+      return `${head} ${b.done >= b.total ? 'done in' : 'stopped after'} ${formatDuration(s.elapsed)}${b.note ? `, ${b.note}` : ''}`;
     return `${head}, ${formatRate(s.rate)}, ${formatDuration(s.elapsed)} elapsed, ETA ${formatDuration(s.eta)}${b.note ? `, ${b.note}` : ''}`;
   }
 }

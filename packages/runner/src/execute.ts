@@ -81,7 +81,7 @@ export async function executeBatches(
   plan: SubsetPlan,
   journal: Journal<JournalLine>,
   done: Set<number>,
-  o: { stopAfterBatches?: number; progressLabel: string; onBatch?: () => void },
+  o: { stopAfterBatches?: number; progressLabel: string; onBatch?: () => void; shouldStop?: () => boolean },
 ): Promise<number> {
   let computed = 0;
   const bar = c.logger.progress(o.progressLabel, plan.shardPositions, done.size);
@@ -99,6 +99,9 @@ export async function executeBatches(
     computed++;
     bar.tick(missing.length, `batch ${b + 1}/${plan.batches}`);
     o.onBatch?.();
+    // let signal handlers run between batches; a stop request ends the shard here, resumably
+    await new Promise((resolve) => setImmediate(resolve));
+    if (o.shouldStop?.()) break;
   }
   bar.done();
   return computed;

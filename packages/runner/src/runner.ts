@@ -27,10 +27,10 @@ import {
   type Logger,
   type PluginRegistry,
 } from '@dbp-bench/framework';
-import type { LeaderboardEntry } from '@dbp-bench/leaderboard';
+import { readEntry, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { loadRunConfig } from './config';
 import { defaultDeps, type LoadedClassifier, type RunnerDeps } from './deps';
-import { RUN_INFO_FILE, finalizeRun, type RunInfo, type ShardMeta } from './entry';
+import { RUN_INFO_FILE, finalizeRun, readRunInfo, type RunInfo, type ShardMeta } from './entry';
 import { adversarialDir, executeBatches } from './execute';
 import { lockShard, metaFile, readJournal, recordRules, resumeJournal } from './journal';
 import {
@@ -68,6 +68,8 @@ export interface RunOptions {
   restart?: boolean;
   /** Clock (tests). */
   now?: () => Date;
+  /** Polled after every batch: true stops the run there, resumably (SIGINT/SIGTERM in the CLI). */
+  shouldStop?: () => boolean;
 }
 
 export interface RunOutcome {
@@ -85,6 +87,10 @@ export interface RunOutcome {
   info: RunInfo;
   /** The multi-line warning when an attack's checks flagged it (over the entry, or this shard's records); print it last. */
   checkWarning?: string;
+  /** The shard was already complete (and, unsharded, its entry written): nothing was computed or written. */
+  alreadyComplete?: boolean;
+  /** shouldStop() stopped the run before the shard was complete. */
+  interrupted?: boolean;
 }
 
 /** Run (or resume) one shard of a benchmark. */
@@ -95,13 +101,55 @@ export async function runBenchmark(opts: RunOptions): Promise<RunOutcome> {
   const { config, hash, baseDir, file } = loadRunConfig(opts.registry, opts.config, opts.baseDir);
   const outDir = path.resolve(opts.outDir ?? config.output.dir);
   const runDir = path.join(outDir, hash);
+  // A run that fails before it journaled anything leaves no directory behind (it removes what it created).
+  const created = [outDir, runDir].filter((d) => !fs.existsSync(d));
   fs.mkdirSync(runDir, { recursive: true });
   const lock = lockShard(runDir, shard, `run ${hash} shard ${shard.index}/${shard.count} (${runDir})`, logger);
   try {
     for (const t of cleanStaleTemporariesIn(runDir)) logger.info(`removed ${t}, left in ${runDir} by an interrupted write`);
     return await runShard(opts, { logger, deps, shard, hash, baseDir, file, runDir, config });
+  } catch (e) {
+    lock.release();
+    removeIfEmpty(created.reverse());
+    throw e;
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * A shard that needs nothing more: every sample journaled, and its end written (unsharded: entry.json,
+ * which finalisation writes last, so every copy of the entry is complete; sharded: meta says complete).
+ * Null when there is work left (or `restart`).
+ */
+function finishedShard(
+  runDir: string,
+  shard: ShardSpec,
+  done: number,
+  total: number,
+  restart: boolean,
+): { entry?: LeaderboardEntry } | null {
+  if (restart || done !== total || !fs.existsSync(path.join(runDir, RUN_INFO_FILE))) return null;
+  if (shard.count === 1) {
+    const file = path.join(runDir, 'entry.json');
+    return fs.existsSync(file) ? { entry: readEntry(file) } : null;
+  }
+  const meta = metaFile(runDir, shard);
+  return fs.existsSync(meta) && (JSON.parse(fs.readFileSync(meta, 'utf8')) as ShardMeta).complete ? {} : null;
+}
+
+/** Remove the directories in `dirs` (innermost first) that hold nothing but empty files and directories (a journal opened, nothing written). */
+function removeIfEmpty(dirs: readonly string[]): void {
+  const empty = (d: string): boolean =>
+    fs
+      .readdirSync(d, { withFileTypes: true })
+      .every((e) => (e.isDirectory() ? empty(path.join(d, e.name)) : e.isFile() && fs.statSync(path.join(d, e.name)).size === 0));
+  for (const d of dirs) {
+    try {
+      if (fs.existsSync(d) && empty(d)) fs.rmSync(d, { recursive: true });
+    } catch {
+      // best effort: a directory another process writes into stays
+    }
   }
 }
 
@@ -138,6 +186,29 @@ async function runShard(
   };
   const { file: jFile, prior } = resumeJournal(runDir, shard, header, Boolean(opts.restart), logger);
   const done = new Set(prior.records.map((r) => r.position));
+  const finished = finishedShard(runDir, shard, done.size, shardPositions, Boolean(opts.restart));
+  if (finished) {
+    // nothing is computed or written, but the journal is still checked record by record
+    const info = readRunInfo(runDir);
+    checkRecords(prior.records, recordRules(info, shard), jFile);
+    logger.info(
+      shard.count > 1
+        ? `run ${config.name} (${hash}) shard ${shard.index}/${shard.count} is complete (${done.size} samples journaled); nothing to do. When all shards are done: dbp-bench merge ${runDir}`
+        : `run ${config.name} (${hash}) is complete: ${done.size} samples journaled, entry ${path.join(runDir, 'entry.json')}; nothing to do (--restart computes it again)`,
+    );
+    return {
+      run: hash,
+      runDir,
+      journal: jFile,
+      shard,
+      complete: true,
+      samples: { done: done.size, total: shardPositions },
+      batchesComputed: 0,
+      info,
+      alreadyComplete: true,
+      ...(finished.entry ? { entry: finished.entry, entryFile: path.join(runDir, 'entry.json') } : {}),
+    };
+  }
   logger.info(
     `run ${config.name} (${hash}) shard ${shard.index}/${shard.count}: ${shardPositions} of ${n} samples (batches ${range.start}..${range.end - 1} of ${batches})${done.size ? `, ${done.size} already journaled: resuming` : ''}`,
   );
@@ -207,6 +278,7 @@ async function runShard(
       done,
       {
         stopAfterBatches: opts.stopAfterBatches,
+        shouldStop: opts.shouldStop,
         progressLabel: `${config.name} ${shard.count > 1 ? `shard ${shard.index}/${shard.count}` : ''}`.trim(),
         onBatch: () => (meta.samples.done = done.size),
       },
@@ -227,10 +299,11 @@ async function runShard(
       info,
     };
     if (!complete) {
+      const interrupted = Boolean(opts.shouldStop?.());
       logger.info(
-        `stopped after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled); rerun the same command to resume`,
+        `${interrupted ? 'interrupted' : 'stopped'} after ${batchesComputed} batches (${done.size}/${shardPositions} samples journaled in ${jFile}); rerun the same command to resume`,
       );
-      return outcome;
+      return { ...outcome, interrupted };
     }
     // Aggregate only what the journal holds, deduplicated and checked record by record.
     const checked = checkRecords(readJournal(jFile, header).records, rules, jFile);

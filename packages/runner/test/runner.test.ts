@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DataFormatError, Journal, SanityCheckError, sha256 } from '@dbp-bench/framework';
+import { DataFormatError, Journal, MemoryLogger, SanityCheckError, sha256 } from '@dbp-bench/framework';
 import { readEntry, validateEntry } from '@dbp-bench/leaderboard';
 import { mergeRun, parseShard, readJournal, resolveShard, runBenchmark, shardBatches, type SampleRecord } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
@@ -103,6 +103,36 @@ describe('runner: benchmark runs on toy plugins', function () {
     expect(loaded.provenance.datasetIndicesHash).to.equal(sha256('0,1,2,3,4,5,6,7,8,9').slice(0, 16));
   });
 
+  it('a finished run rerun says it is complete, computes nothing and writes nothing', async () => {
+    const out = tmp();
+    const first = await run(toyConfig({ n: 4 }), out);
+    const files = (): Record<string, number> =>
+      Object.fromEntries(
+        (fs.readdirSync(first.runDir, { recursive: true }) as string[]).map((f) => [f, fs.statSync(path.join(first.runDir, f)).mtimeMs]),
+      );
+    const before = files();
+    const logger = new MemoryLogger();
+    const again = await run(toyConfig({ n: 4 }), out, { logger });
+    expect(again.alreadyComplete).to.equal(true);
+    expect(again.batchesComputed).to.equal(0);
+    expect(again.entry).to.deep.equal(first.entry);
+    expect(files()).to.deep.equal(before);
+    expect(logger.lines.join('\n')).to.match(/is complete: 4 samples journaled, entry .*entry\.json; nothing to do/);
+    expect(logger.lines.join('\n')).to.not.match(/resuming|sanity/);
+  });
+
+  it('a stop request (SIGINT in the CLI) ends the run after the current batch, resumably', async () => {
+    const out = tmp();
+    let batches = 0;
+    const stopped = await run(toyConfig({ n: 9, batchSize: 3 }), out, { shouldStop: () => ++batches >= 1 });
+    expect(stopped.interrupted).to.equal(true);
+    expect(stopped.complete).to.equal(false);
+    expect(stopped.samples.done).to.equal(3);
+    const resumed = await run(toyConfig({ n: 9, batchSize: 3 }), out);
+    expect(resumed.complete).to.equal(true);
+    expect(resumed.batchesComputed).to.equal(2);
+  });
+
   it('resumes after a kill and ends with exactly the records of an uninterrupted run', async () => {
     const full = await run(toyConfig(), tmp());
     const out = tmp();
@@ -200,6 +230,10 @@ describe('runner: sanity checks', function () {
     expect(err).to.be.instanceOf(SanityCheckError);
     expect((err as SanityCheckError).flag).to.equal('randomized-defense');
     expect(String(err)).to.match(/plain-pgd/);
+    // the failed run leaves no directory behind
+    const out = path.join(tmp(), 'fresh-out');
+    await run(toyConfig({ attacks: [{ id: 'toy-pgd', name: 'plain-pgd', options: {} }] }), out).catch(() => undefined);
+    expect(fs.existsSync(out), fs.existsSync(out) ? fs.readdirSync(out, { recursive: true }).join(', ') : '').to.equal(false);
     // The same attack on a deterministic defense is fine.
     const ok = await run(toyConfig({ defense: 'identity', R: 1, attacks: [{ id: 'toy-pgd', name: 'plain-pgd', options: {} }] }), tmp());
     expect(ok.entry!.flags.randomized).to.equal(false);

@@ -4,6 +4,7 @@ import { MissingFileError, formatDuration, readJsonFile, type Logger, type Plugi
 import { buildSite, formatLeaderboardText, loadEntries, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { runBenchmark, type RunnerDeps } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
+import { withStopSignals } from '../signals';
 
 /** The repository's `configs/quickstart` (from packages/cli/dist/src/commands). */
 export const DEFAULT_QUICKSTART_CONFIGS = path.resolve(__dirname, '../../../../../configs/quickstart');
@@ -16,6 +17,8 @@ export interface QuickstartOptions {
   outDir: string;
   logger: Logger;
   deps?: RunnerDeps;
+  /** Polled after every batch: true stops the quickstart there (the finished runs and batches are kept). */
+  shouldStop?: () => boolean;
 }
 
 export interface QuickstartResult {
@@ -23,6 +26,8 @@ export interface QuickstartResult {
   table: string;
   site: string;
   entriesDir: string;
+  /** A stop request ended it in this config (the finished runs are kept). */
+  interrupted?: { config: string; done: number; total: number };
 }
 
 /** The quickstart's config files: every `*.json` in the directory, sorted by name. */
@@ -68,7 +73,10 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
       entriesDir,
       logger: o.logger,
       deps: o.deps,
+      shouldStop: o.shouldStop,
     });
+    if (r.interrupted)
+      return { entries, table: '', site: '', entriesDir, interrupted: { config: file, done: r.samples.done, total: r.samples.total } };
     if (!r.entry) throw new Error(`quickstart: run of ${file} did not complete`);
     entries.push(r.entry);
     o.logger.info(
@@ -81,7 +89,7 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
 }
 
 /** `dbp-bench quickstart`: the data-driven list of configs/quickstart/*.json on MNIST with the demo weights. */
-export const addQuickstartCommand: AddCommand = (program, context) => {
+export const addQuickstartCommand: AddCommand = (program, context, result) => {
   program
     .command('quickstart')
     .description(
@@ -93,7 +101,30 @@ export const addQuickstartCommand: AddCommand = (program, context) => {
       const ctx = context();
       await ctx.backend();
       const t0 = Date.now();
-      const r = await runQuickstart({ registry: ctx.registry(), configsDir: opts.configs, outDir: opts.out, logger: ctx.logger });
+      const resume = `dbp-bench quickstart --out ${opts.out}`;
+      const r = await withStopSignals(
+        ctx.logger,
+        {
+          unit: 'batch',
+          abandon: () => `The finished runs and batches are kept in ${path.resolve(opts.out, 'runs')}; resume with: ${resume}`,
+        },
+        (stop) =>
+          runQuickstart({
+            registry: ctx.registry(),
+            configsDir: opts.configs,
+            outDir: opts.out,
+            logger: ctx.logger,
+            shouldStop: stop.requested,
+          }),
+      );
+      if (r.interrupted) {
+        ctx.err(
+          `interrupted in ${path.basename(r.interrupted.config)} (${r.interrupted.done}/${r.interrupted.total} samples kept) after ${r.entries.length} finished configs; ` +
+            `everything done is kept in ${path.resolve(opts.out, 'runs')}; resume with: ${resume} (finished runs are not recomputed)`,
+        );
+        result.code = 130;
+        return;
+      }
       ctx.out(r.table);
       ctx.out(`These numbers use a reduced protocol (small subset, few attack steps): compare them only with each other.`);
       ctx.out(`entries: ${path.resolve(r.entriesDir)}`);

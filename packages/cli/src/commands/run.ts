@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { formatAttackChecksText, formatLeaderboardText } from '@dbp-bench/leaderboard';
 import { mergeRun, resolveShard, runBenchmark } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
+import { withStopSignals } from '../signals';
 
 /** Default entries directory (relative to the working directory). */
 export const DEFAULT_ENTRIES_DIR = path.join('leaderboard', 'entries');
@@ -17,7 +18,7 @@ function positiveInt(name: string) {
  * `dbp-bench run <config.json>`: run, resume or shard a benchmark; `dbp-bench merge`: combine shard
  * journals into the entry an unsharded run writes.
  */
-export const addRunCommand: AddCommand = (program, context) => {
+export const addRunCommand: AddCommand = (program, context, result) => {
   program
     .command('run <config>')
     .description(
@@ -63,16 +64,39 @@ export const addRunCommand: AddCommand = (program, context) => {
         const stopAfterBatches = opts.stopAfterBatches ?? (envStop ? positiveInt('DBP_STOP_AFTER_BATCHES')(envStop) : undefined);
         const entriesDir = opts.entries === false ? null : typeof opts.entries === 'string' ? opts.entries : DEFAULT_ENTRIES_DIR;
         if (shard.count > 1) ctx.logger.info(`shard ${shard.index}/${shard.count} (from ${shard.source})`);
-        const outcome = await runBenchmark({
-          registry: ctx.registry(),
-          config: file,
-          outDir: opts.out,
-          shard,
-          logger: ctx.logger,
-          stopAfterBatches,
-          entriesDir,
-          restart: Boolean(opts.restart),
-        });
+        // the command that resumes this run (the same one, without --restart)
+        const resume = [
+          'dbp-bench run',
+          file,
+          ...(opts.shard ? ['--shard', opts.shard] : []),
+          ...(opts.out ? ['--out', opts.out] : []),
+        ].join(' ');
+        const outcome = await withStopSignals(
+          ctx.logger,
+          {
+            unit: 'batch',
+            abandon: () => `Every batch finished before it is kept in the run's journal; resume with: ${resume}`,
+          },
+          (stop) =>
+            runBenchmark({
+              registry: ctx.registry(),
+              config: file,
+              outDir: opts.out,
+              shard,
+              logger: ctx.logger,
+              stopAfterBatches,
+              entriesDir,
+              restart: Boolean(opts.restart),
+              shouldStop: stop.requested,
+            }),
+        );
+        if (outcome.interrupted) {
+          ctx.err(
+            `interrupted: ${outcome.samples.done}/${outcome.samples.total} samples kept in ${outcome.journal}; resume with: ${resume}`,
+          );
+          result.code = 130;
+          return;
+        }
         if (outcome.entry) {
           ctx.out(formatLeaderboardText([outcome.entry]));
           ctx.out(formatAttackChecksText(outcome.entry));
