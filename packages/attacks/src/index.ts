@@ -15,6 +15,8 @@ export * from './types';
 export * from './attack/pgd';
 export * from './attack/dw-box';
 export * from './attack/apgd';
+export * from './attack/diffhammer';
+export * from './replay-noise';
 export { PLUGINS, register } from './plugins';
 export * from './run';
 export * from './analysis';
