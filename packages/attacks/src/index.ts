@@ -16,6 +16,7 @@ export * from './attack/pgd';
 export * from './attack/dw-box';
 export * from './attack/apgd';
 export * from './attack/diffhammer';
+export * from './attack/autoattack-rand';
 export * from './replay-noise';
 export { PLUGINS, register } from './plugins';
 export * from './run';
