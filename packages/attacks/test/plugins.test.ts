@@ -8,8 +8,8 @@ import { PgdAttack } from '../src/attack/pgd';
 describe('@dbp-bench/attacks plugins', () => {
   const registry = new PluginRegistry().use(plugin);
 
-  it('registers pgd, dw-box and apgd as attacks', () => {
-    expect(registry.ids('attack')).to.deep.equal(['apgd', 'dw-box', 'pgd']);
+  it('registers pgd, dw-box, apgd, diffhammer and autoattack-rand as attacks', () => {
+    expect(registry.ids('attack')).to.deep.equal(['apgd', 'autoattack-rand', 'diffhammer', 'dw-box', 'pgd']);
     expect(registry.list('attack').every((p) => p.package === '@dbp-bench/attacks')).to.equal(true);
     expect(() => register(registry)).to.throw(/already registered/);
     expect(() => registry.get('attack', 'eot')).to.throw(UnknownPluginError);

@@ -161,6 +161,73 @@ export function apgdStart(
   });
 }
 
+/**
+ * One APGD update (autopgd_base.py): z = P(x_k + η·u(g)), x_{k+1} = P(x_k + a(z − x_k) + (1 − a)(x_k − x_{k−1}))
+ * with u = sign (l_inf) or g/‖g‖₂ (l2), P the projection onto the ε-ball around x and the [0, 1] box,
+ * `stepSize` η per row and momentum `a` (1 at the first step).
+ */
+export function apgdStep(
+  x: tf.Tensor4D,
+  xAdv: tf.Tensor4D,
+  xOld: tf.Tensor4D,
+  grad: tf.Tensor4D,
+  stepSize: Float32Array,
+  a: number,
+  norm: Norm,
+  eps: number,
+): tf.Tensor4D {
+  const B = x.shape[0];
+  return tf.tidy(() => {
+    const grad2 = tf.sub(xAdv, xOld);
+    const step = tf.tensor4d(stepSize, [B, 1, 1, 1]);
+    if (norm === 'linf') {
+      const xLo = tf.sub(x, eps);
+      const xHi = tf.add(x, eps);
+      let z: tf.Tensor = ascend(xAdv, grad, 'linf', step);
+      z = tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1);
+      z = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(grad2, 1 - a));
+      return tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1) as tf.Tensor4D;
+    }
+    const lp = (z: tf.Tensor4D): tf.Tensor4D => {
+      const d = tf.sub(z, x) as tf.Tensor4D;
+      return tf.clipByValue(tf.add(x, tf.mul(normalize(d, 'l2'), tf.minimum(eps, l2Norm(d)))), 0, 1) as tf.Tensor4D;
+    };
+    let z = lp(tf.add(xAdv, tf.mul(step, normalize(grad, 'l2'))) as tf.Tensor4D);
+    z = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(grad2, 1 - a)) as tf.Tensor4D;
+    return lp(z);
+  });
+}
+
+/**
+ * The checkpoint test after iteration `i` (k iterations since the last checkpoint): per row 1 (halve the
+ * step and reset to the best point) when the loss rose in at most ρ·k of those steps, or when the step
+ * was not halved at the last checkpoint and the best loss did not improve; else 0.
+ */
+export function apgdCheckpointTest(
+  lossSteps: readonly Float32Array[],
+  i: number,
+  k: number,
+  rho: number,
+  reducedLastCheck: Float32Array,
+  lossBestLastCheck: Float32Array,
+  lossBest: Float32Array,
+): Float32Array<ArrayBuffer> {
+  const B = lossBest.length;
+  const fl = new Float32Array(B);
+  for (let b = 0; b < B; b++) {
+    let t = 0;
+    for (let c = 0; c < k; c++) {
+      const cur = lossSteps[i - c][b];
+      const prev = i - c - 1 >= 0 ? lossSteps[i - c - 1][b] : 0; // upstream reads a zero row here
+      if (cur > prev) t++;
+    }
+    const osc = t <= k * rho ? 1 : 0;
+    const noImpr = (1 - reducedLastCheck[b]) * (lossBestLastCheck[b] >= lossBest[b] ? 1 : 0);
+    fl[b] = Math.max(osc, noImpr);
+  }
+  return fl;
+}
+
 export class ApgdAttack implements Attack {
   readonly id = 'apgd';
   readonly options: ApgdOptions;
@@ -325,29 +392,9 @@ export class ApgdAttack implements Attack {
       let reducedLastCheck = new Float32Array(B).fill(1);
       let k = sched.first;
       let counter3 = 0;
-      const xLo = track(tf.tidy(() => tf.sub(x, eps)));
-      const xHi = track(tf.tidy(() => tf.add(x, eps)));
-      const lp = (z: tf.Tensor4D): tf.Tensor4D =>
-        tf.tidy(() => {
-          const d = tf.sub(z, x) as tf.Tensor4D;
-          return tf.clipByValue(tf.add(x, tf.mul(normalize(d, 'l2'), tf.minimum(eps, l2Norm(d)))), 0, 1) as tf.Tensor4D;
-        });
-
       for (let i = 0; i < o.steps; i++) {
         const a = i > 0 ? o.momentum : 1;
-        const next = tf.tidy(() => {
-          const grad2 = tf.sub(xAdv, xOld);
-          const step = tf.tensor4d(stepSize, [B, 1, 1, 1]);
-          if (norm === 'linf') {
-            let z: tf.Tensor = ascend(xAdv, grad, 'linf', step);
-            z = tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1);
-            z = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(grad2, 1 - a));
-            return tf.clipByValue(tf.minimum(tf.maximum(z, xLo), xHi), 0, 1) as tf.Tensor4D;
-          }
-          let z = lp(tf.add(xAdv, tf.mul(step, normalize(grad, 'l2'))) as tf.Tensor4D);
-          z = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(grad2, 1 - a)) as tf.Tensor4D;
-          return lp(z);
-        });
+        const next = apgdStep(x, xAdv, xOld, grad, stepSize, a, norm, eps);
         xOld = swap(xOld, xAdv.clone());
         xAdv = swap(xAdv, next);
         ctx.onStep?.({
@@ -397,18 +444,7 @@ export class ApgdAttack implements Attack {
         }
         counter3++;
         if (counter3 === k) {
-          const fl = new Float32Array(B);
-          for (let b = 0; b < B; b++) {
-            let t = 0;
-            for (let c = 0; c < k; c++) {
-              const cur = lossSteps[i - c][b];
-              const prev = i - c - 1 >= 0 ? lossSteps[i - c - 1][b] : 0; // upstream reads a zero row here
-              if (cur > prev) t++;
-            }
-            const osc = t <= k * o.rho ? 1 : 0;
-            const noImpr = (1 - reducedLastCheck[b]) * (lossBestLastCheck[b] >= lossBest[b] ? 1 : 0);
-            fl[b] = Math.max(osc, noImpr);
-          }
+          const fl = apgdCheckpointTest(lossSteps, i, k, o.rho, reducedLastCheck, lossBestLastCheck, lossBest);
           reducedLastCheck = fl;
           lossBestLastCheck = Float32Array.from(lossBest);
           const reduce = Array.from(fl, (v) => v > 0);
