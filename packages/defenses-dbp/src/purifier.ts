@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   checkpointedChain,
+  IncompatiblePluginError,
   isRecordingGradient,
   ShapeMismatchError,
   type Defense,
@@ -70,8 +71,26 @@ export abstract class DiffusionPurifier implements Defense {
     (model as ModelWithConfig).setTraining?.(false);
   }
 
+  private surrogate_?: DiffusionPurifier;
+
   /** Number of reverse steps in the chain. */
   abstract get numSteps(): number;
+  /**
+   * A new instance of the same defense on the same network (not owning it) with the surrogate's
+   * schedule length (the `surrogate` option), or undefined when this configuration has no surrogate.
+   */
+  protected abstract buildSurrogate(): DiffusionPurifier | undefined;
+
+  /**
+   * The shorter-step twin for gradient mode `surrogate` (Lee & Kim, ALGORITHMS.md §14.3): same
+   * network, strength and sampler options, the `surrogate.numInferenceSteps` schedule. Built once;
+   * disposed with this defense.
+   */
+  surrogate(): Defense {
+    this.surrogate_ ??= this.buildSurrogate();
+    if (!this.surrogate_) throw new IncompatiblePluginError(`${this.id}: this configuration has no surrogate process (gradient mode 'surrogate')`);
+    return this.surrogate_;
+  }
   /** sqrt(abar) and sqrt(1 - abar) of the forward noising. */
   protected abstract forwardCoefficients(): { signal: number; noise: number };
   /** Draw the noise tensors step `i` needs (may be empty), in the order `runStep` expects. */
@@ -135,6 +154,8 @@ export abstract class DiffusionPurifier implements Defense {
   }
 
   dispose(): void {
+    this.surrogate_?.dispose();
+    this.surrogate_ = undefined;
     if (this.ownsModel) (this.model as ModelWithConfig).dispose?.();
   }
 }
@@ -165,13 +186,16 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
     return this.stepAddsNoise(t) ? [noise.normal({ kind: 'reverse', step: t }, shape)] : [];
   }
 
-  /** The capabilities once `timesteps` is set: `reverse` is a stream only if some step draws noise. */
+  /**
+   * The capabilities once `timesteps` is set: `reverse` is a stream only if some step draws noise;
+   * gradient modes `exact` and `surrogate`.
+   */
   protected timestepCapabilities(): DefenseCapabilities {
     const hasReverse = Array.from(this.timesteps).some((t) => this.stepAddsNoise(t));
     return Object.freeze({
       stochastic: true,
       streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
-      gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
+      gradientModes: Object.freeze(['exact', 'surrogate']) as DefenseCapabilities['gradientModes'],
       networkCalls: this.timesteps.length,
     });
   }

@@ -16,3 +16,4 @@ export * from './entry';
 export * from './deps';
 export * from './runner';
 export * from './merge';
+export * from './vote';
