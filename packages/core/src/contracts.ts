@@ -87,6 +87,11 @@ export interface DefenseCapabilities {
   readonly networkCalls: number;
 }
 
+/** Which reverse states enter DiffAttack's L_dev: every one (`all`) or n uniformly spaced ones. */
+export interface DeviationOptions {
+  readonly steps: 'all' | number;
+}
+
 /** A pre-processing defense: purify(x) then classify. */
 export interface Defense {
   readonly id: string;
@@ -105,6 +110,13 @@ export interface Defense {
    * options; ALGORITHMS.md §14.3). The defense owns it (one instance, disposed with the defense).
    */
   surrogate?(): Defense;
+  /**
+   * DiffAttack's deviated-reconstruction term with the purification (ALGORITHMS.md §14.2), for exact
+   * gradients: the purified images and, per row, L_dev = mean over the selected reverse states x'_t of
+   * the MSE (pixels in [-1, 1]) between x'_t and the forward-noised x_t = sqrt(abar_t) x0 +
+   * sqrt(1 - abar_t) eps_f built with the purification's own forward draw. Differentiable in x.
+   */
+  purifyWithDeviation?(x: tf.Tensor4D, noise: NoiseSource, options: DeviationOptions): { purified: tf.Tensor4D; deviation: tf.Tensor1D };
   /** Release weights and caches. */
   dispose?(): void;
 }

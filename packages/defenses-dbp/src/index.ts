@@ -16,7 +16,15 @@ export * from './defense/identity';
 export * from './defense/dp-ddpm';
 export * from './defense/dp-ddim';
 export * from './defense/diffpure';
-export { weightsOption, strengthOption, gradientOption, checkpointOption, precisionOption, surrogateOption, createWithWeights } from './diffusion-plugin';
+export {
+  weightsOption,
+  strengthOption,
+  gradientOption,
+  checkpointOption,
+  precisionOption,
+  surrogateOption,
+  createWithWeights,
+} from './diffusion-plugin';
 export { PLUGINS, register } from './plugins';
 export * from './grid';
 

@@ -25,7 +25,10 @@ function images(): tf.Tensor4D {
 /** d/dx sum(w * purify(x)) with a gradient mode. */
 function grad(defense: Defense, x: tf.Tensor4D, w: tf.Tensor, mode: 'exact' | 'surrogate'): Float32Array {
   return tf.tidy(
-    () => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(purifyWithGradient(defense, xx as tf.Tensor4D, keyed(), mode), w)))(x).dataSync() as Float32Array,
+    () =>
+      tf
+        .grad((xx: tf.Tensor) => tf.sum(tf.mul(purifyWithGradient(defense, xx as tf.Tensor4D, keyed(), mode), w)))(x)
+        .dataSync() as Float32Array,
   );
 }
 
@@ -141,7 +144,10 @@ describe('surrogate gradients (Lee & Kim, §14.3)', function () {
 
   it('the target refuses surrogate on a defense without one, naming it', () => {
     const x = images();
-    expect(() => purifyWithGradient(new IdentityDefense(), x, keyed(), 'surrogate')).to.throw(IncompatiblePluginError, /identity.*surrogate/);
+    expect(() => purifyWithGradient(new IdentityDefense(), x, keyed(), 'surrogate')).to.throw(
+      IncompatiblePluginError,
+      /identity.*surrogate/,
+    );
     const orig = new DiffPure(unet, { variant: 'diffpure-original' });
     expect(orig.capabilities.gradientModes).to.deep.equal(['exact']);
     expect(() => purifyWithGradient(orig, x, keyed(), 'surrogate')).to.throw(IncompatiblePluginError, /diffpure/);

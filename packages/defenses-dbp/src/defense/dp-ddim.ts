@@ -17,7 +17,15 @@ import {
   type OptionsOf,
 } from '@dbp-bench/framework';
 import { DDIMScheduler } from '../schedulers/ddim-scheduler';
-import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, surrogateOption, weightsOption } from '../diffusion-plugin';
+import {
+  checkpointOption,
+  createWithWeights,
+  gradientOption,
+  precisionOption,
+  strengthOption,
+  surrogateOption,
+  weightsOption,
+} from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
 
 const dpDdim = definePlugin({

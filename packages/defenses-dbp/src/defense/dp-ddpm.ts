@@ -21,7 +21,15 @@ import {
   type OptionsOf,
 } from '@dbp-bench/framework';
 import { DDPMScheduler } from '../schedulers/ddpm-scheduler';
-import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, surrogateOption, weightsOption } from '../diffusion-plugin';
+import {
+  checkpointOption,
+  createWithWeights,
+  gradientOption,
+  precisionOption,
+  strengthOption,
+  surrogateOption,
+  weightsOption,
+} from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
 
 const dpDdpm = definePlugin({
