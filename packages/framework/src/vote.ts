@@ -113,7 +113,8 @@ export class VoteTarget implements AttackTarget {
     readonly inner: AttackTarget,
     readonly options: VoteOptions,
   ) {
-    if (!Number.isInteger(options.k) || options.k < 1) throw new DbpError('E_ASSERT', `vote: k must be a positive integer, got ${options.k}`);
+    if (!Number.isInteger(options.k) || options.k < 1)
+      throw new DbpError('E_ASSERT', `vote: k must be a positive integer, got ${options.k}`);
     if (!VOTE_TIES.includes(options.ties)) {
       throw new DbpError('E_ASSERT', `vote: ties must be one of ${VOTE_TIES.join(', ')}, got '${String(options.ties)}'`);
     }
@@ -135,7 +136,16 @@ export class VoteTarget implements AttackTarget {
     if (rows.length !== B) throw new RangeError(`VoteTarget: ${rows.length} rows for a batch of ${B}`);
     const copyRows = voteRows(rows, K);
     const { copies, numClasses } = tf.tidy(() => {
-      const xr = K === 1 ? x : (tf.gather(x, tf.tensor1d(copyRows.map((_, i) => Math.floor(i / K)), 'int32')) as tf.Tensor4D);
+      const xr =
+        K === 1
+          ? x
+          : (tf.gather(
+              x,
+              tf.tensor1d(
+                copyRows.map((_, i) => Math.floor(i / K)),
+                'int32',
+              ),
+            ) as tf.Tensor4D);
       const noise = this.noise(copyRows);
       const logits = this.classifier.logits(this.defense.purify(xr, noise));
       return { copies: tf.argMax(logits, 1).dataSync() as Int32Array, numClasses: logits.shape[1] };

@@ -35,7 +35,9 @@ export function withVote(deps: RunnerDeps, vote: DeepReadonly<VoteOptions> | und
 }
 
 /** The defense options the entry records: the plugin's, plus `vote` when the run votes. */
-export function recordedDefenseOptions(defense: DeepReadonly<{ options: Record<string, unknown>; vote?: VoteOptions }>): Record<string, unknown> {
+export function recordedDefenseOptions(
+  defense: DeepReadonly<{ options: Record<string, unknown>; vote?: VoteOptions }>,
+): Record<string, unknown> {
   const options = defense.options as Record<string, unknown>;
   return defense.vote ? { ...options, vote: defense.vote } : options;
 }
