@@ -234,7 +234,9 @@ export function deviationSteps(n: number, steps: 'all' | number, id = 'purifier'
   if (m < 1) throw new IncompatiblePluginError(`${id}: a one-step chain has no intermediate reverse state for DiffAttack's deviation loss`);
   if (steps === 'all') return Array.from({ length: m }, (_, i) => i);
   if (!Number.isInteger(steps) || steps < 1 || steps > m) {
-    throw new IncompatiblePluginError(`${id}: deviation.steps must be 'all' or an integer in [1, ${m}] (the chain has ${n} steps), got ${steps}`);
+    throw new IncompatiblePluginError(
+      `${id}: deviation.steps must be 'all' or an integer in [1, ${m}] (the chain has ${n} steps), got ${steps}`,
+    );
   }
   return Array.from({ length: steps }, (_, j) => Math.round(((j + 1) * m) / steps) - 1);
 }
@@ -255,7 +257,7 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
     return this.timesteps.length;
   }
 
-  protected stateAlphaBar(i: number): number | undefined {
+  protected override stateAlphaBar(i: number): number | undefined {
     return i + 1 < this.timesteps.length ? this.alphasCumprod[this.timesteps[i + 1]] : undefined;
   }
 
