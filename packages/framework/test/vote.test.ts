@@ -136,7 +136,14 @@ describe('vote wrapper (§14.6)', () => {
     samples.forEach((_, b) => {
       const p = Array.from(copies.subarray(b * K, (b + 1) * K));
       expect(voteLabel(p, 4, 'lowest-index')).to.equal(labels[b]);
-      for (const o of orders) expect(voteLabel(o.map((k) => p[k]), 4, 'lowest-index')).to.equal(labels[b]);
+      for (const o of orders)
+        expect(
+          voteLabel(
+            o.map((k) => p[k]),
+            4,
+            'lowest-index',
+          ),
+        ).to.equal(labels[b]);
     });
     expect(labels.length).to.equal(samples.length);
     xs.dispose();
