@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   checkGradientMode,
   eotRows,
+  IncompatiblePluginError,
+  type Defense,
   lossFunction,
   purifyWithGradient,
   type AttackTarget,
@@ -28,6 +30,11 @@ export interface EstimateOptions {
   readonly loss: LossName;
   /** Gradient mode; default: the target's. */
   readonly gradient?: GradientMode;
+  /**
+   * DiffAttack's deviated-reconstruction term (ALGORITHMS.md §14.2): with weight w != 0 the loss is
+   * L_cls + w · L_dev through the defense's `purifyWithDeviation` (exact gradients only).
+   */
+  readonly deviation?: { readonly weight: number; readonly steps: 'all' | number };
   /** Also return the per-replica gradients (for the trajectory analysis). */
   readonly keepReplicaGradients?: boolean;
 }
@@ -44,6 +51,17 @@ export interface GradientEstimate {
   readonly correctFraction: Float32Array;
   /** [B·K, H, W, C] replica gradients when asked for; caller disposes. */
   readonly replicaGrads?: tf.Tensor4D;
+}
+
+/** The defense's purifyWithDeviation, checked: exact gradients and a defense that provides it. */
+function deviationOf(target: AttackTarget, gradient: GradientMode): NonNullable<Defense['purifyWithDeviation']> {
+  const d = target.defense;
+  if (gradient !== 'exact' || typeof d.purifyWithDeviation !== 'function') {
+    throw new IncompatiblePluginError(
+      `DiffAttack's deviation loss needs exact gradients through a diffusion defense with intermediate reverse states; defense '${d.id}' with gradient '${gradient}' has none`,
+    );
+  }
+  return (x, noise, o) => d.purifyWithDeviation!(x, noise, o);
 }
 
 /**
@@ -64,6 +82,7 @@ export function estimateGradient(
   checkGradientMode(target.defense, gradient);
   if (sampleIndices.length !== B) throw new RangeError(`estimateGradient: ${sampleIndices.length} sample indices for a batch of ${B}`);
   const lossFn = lossFunction(options.loss);
+  const dev = options.deviation && options.deviation.weight !== 0 ? deviationOf(target, gradient) : undefined;
   const rows = eotRows(sampleIndices, K);
   const N = B * K;
   const replicaLoss = new Float32Array(N);
@@ -80,6 +99,12 @@ export function estimateGradient(
         const yr = tf.gather(yInt, it) as tf.Tensor1D;
         const noise = target.noise(rows.slice(s, e));
         const f = (xx: tf.Tensor4D): tf.Tensor1D => {
+          if (dev) {
+            const { purified, deviation } = dev(xx, noise, { steps: options.deviation!.steps });
+            const logits = target.classifier.logits(purified);
+            replicaPred.set(tf.argMax(logits, 1).dataSync() as Int32Array, s);
+            return tf.add(lossFn(logits, yr), tf.mul(deviation, options.deviation!.weight)) as tf.Tensor1D;
+          }
           const purified = purifyWithGradient(target.defense, xx, noise, gradient);
           const logits = target.classifier.logits(purified);
           replicaPred.set(tf.argMax(logits, 1).dataSync() as Int32Array, s);

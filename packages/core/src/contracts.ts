@@ -64,9 +64,12 @@ export interface Trainable {
  * be differentiable and say so); `bpda`: the attack target's BPDA estimator (Athalye et al. 2018,
  * g(x) = x): purify runs forward, the classifier gradient at the purified point is passed back as
  * the input gradient. BPDA is applied by the target for every defense; no defense implements it.
+ * `surrogate` (Lee & Kim): the attack differentiates (forward and backward) through a shorter
+ * denoising process of the same defense (`Defense.surrogate()`), while the defended process is
+ * used for evaluation; a defense offers it by listing it in its capabilities.
  */
-export type GradientMode = 'exact' | 'bpda';
-export const GRADIENT_MODES: readonly GradientMode[] = ['exact', 'bpda'];
+export type GradientMode = 'exact' | 'bpda' | 'surrogate';
+export const GRADIENT_MODES: readonly GradientMode[] = ['exact', 'bpda', 'surrogate'];
 
 export interface DefenseCapabilities {
   /** True when purify() draws random numbers. */
@@ -75,12 +78,18 @@ export interface DefenseCapabilities {
   readonly streams: readonly NoiseStreamKind[];
   /**
    * Gradients the defense provides itself: `['exact']` when purify() is differentiable, `[]` when it
-   * is not. `bpda` needs no support from the defense (the target provides it for every defense), so
-   * listing it changes nothing; `targetGradientModes` gives what a target offers.
+   * is not; `surrogate` as well when it provides `surrogate()`. `bpda` needs no support from the
+   * defense (the target provides it for every defense), so listing it changes nothing;
+   * `targetGradientModes` gives what a target offers.
    */
   readonly gradientModes: readonly GradientMode[];
   /** Network evaluations per purification (for the leaderboard's forward-pass count). */
   readonly networkCalls: number;
+}
+
+/** Which reverse states enter DiffAttack's L_dev: every one (`all`) or n uniformly spaced ones. */
+export interface DeviationOptions {
+  readonly steps: 'all' | number;
 }
 
 /** A pre-processing defense: purify(x) then classify. */
@@ -95,6 +104,19 @@ export interface Defense {
   purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D;
   /** Gradient mode of a target created on this defense without one (default `exact`). */
   readonly defaultGradient?: GradientMode;
+  /**
+   * The defense's surrogate for gradient mode `surrogate` (required when the capabilities list it):
+   * a differentiable twin with a shorter denoising process (same weights, strength and sampler
+   * options; ALGORITHMS.md §14.3). The defense owns it (one instance, disposed with the defense).
+   */
+  surrogate?(): Defense;
+  /**
+   * DiffAttack's deviated-reconstruction term with the purification (ALGORITHMS.md §14.2), for exact
+   * gradients: the purified images and, per row, L_dev = mean over the selected reverse states x'_t of
+   * the MSE (pixels in [-1, 1]) between x'_t and the forward-noised x_t = sqrt(abar_t) x0 +
+   * sqrt(1 - abar_t) eps_f built with the purification's own forward draw. Differentiable in x.
+   */
+  purifyWithDeviation?(x: tf.Tensor4D, noise: NoiseSource, options: DeviationOptions): { purified: tf.Tensor4D; deviation: tf.Tensor1D };
   /** Release weights and caches. */
   dispose?(): void;
 }

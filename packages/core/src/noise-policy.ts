@@ -48,8 +48,8 @@ export function isNoisePolicy(value: unknown): value is NoisePolicy {
 // Gradient modes
 
 /**
- * The gradient modes an attack target offers on a defense, in GRADIENT_MODES order: `exact` when the
- * defense declares it (purify is differentiable), and `bpda` always (the target's BPDA estimator:
+ * The gradient modes an attack target offers on a defense, in GRADIENT_MODES order: `exact` and
+ * `surrogate` when the defense declares them (purify is differentiable; it has a shorter-step twin), and `bpda` always (the target's BPDA estimator:
  * identity backward through purify; the defense needs nothing for it).
  */
 export function targetGradientModes(capabilities: Pick<DefenseCapabilities, 'gradientModes'>): GradientMode[] {

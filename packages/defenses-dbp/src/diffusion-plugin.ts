@@ -35,6 +35,27 @@ export const gradientOption = {
   description:
     "Gradient mode of attack targets created on this defense without one (the runner always names one: the attack's `gradient` option, else exact); bpda is the target's BPDA.",
 } as const;
+/**
+ * The `surrogate` option of a diffusion defense (Lee & Kim, ALGORITHMS.md §14.3): the schedule length
+ * N of the shorter-step twin that gradient mode `surrogate` differentiates through. The object is
+ * optional (absent: the default N below; the option changes gradients only, never the purification).
+ */
+export function surrogateOption<const N extends number>(defaultSteps: N, maximum: number, what: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      numInferenceSteps: {
+        type: 'integer',
+        minimum: 1,
+        maximum,
+        default: defaultSteps,
+        description: `N of the surrogate (${what}) that gradient mode 'surrogate' differentiates through; evaluation uses the defense's own N.`,
+      },
+    },
+    description: "Lee & Kim surrogate process for gradient mode 'surrogate': the same defense with fewer, larger steps.",
+  } as const;
+}
 export const checkpointOption = {
   type: 'boolean',
   default: true,

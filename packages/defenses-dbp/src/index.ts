@@ -10,12 +10,21 @@ export * from './schedulers/discrete-scheduler';
 export * from './schedulers/ddpm-scheduler';
 export * from './schedulers/ddim-scheduler';
 export * from './schedulers/vp-sde';
+export * from './schedulers/lee-kim';
 export * from './purifier';
 export * from './defense/identity';
 export * from './defense/dp-ddpm';
 export * from './defense/dp-ddim';
 export * from './defense/diffpure';
-export { weightsOption, strengthOption, gradientOption, checkpointOption, precisionOption, createWithWeights } from './diffusion-plugin';
+export {
+  weightsOption,
+  strengthOption,
+  gradientOption,
+  checkpointOption,
+  precisionOption,
+  surrogateOption,
+  createWithWeights,
+} from './diffusion-plugin';
 export { PLUGINS, register } from './plugins';
 export * from './grid';
 

@@ -14,10 +14,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   checkpointedChain,
+  IncompatiblePluginError,
   isRecordingGradient,
   ShapeMismatchError,
   type Defense,
   type DefenseCapabilities,
+  type DeviationOptions,
   type EpsModel,
   type GradientMode,
   type NoiseSource,
@@ -70,14 +72,42 @@ export abstract class DiffusionPurifier implements Defense {
     (model as ModelWithConfig).setTraining?.(false);
   }
 
+  private surrogate_?: DiffusionPurifier;
+
   /** Number of reverse steps in the chain. */
   abstract get numSteps(): number;
+  /**
+   * A new instance of the same defense on the same network (not owning it) with the surrogate's
+   * schedule length (the `surrogate` option), or undefined when this configuration has no surrogate.
+   */
+  protected abstract buildSurrogate(): DiffusionPurifier | undefined;
+
+  /**
+   * The shorter-step twin for gradient mode `surrogate` (Lee & Kim, ALGORITHMS.md §14.3): same
+   * network, strength and sampler options, the `surrogate.numInferenceSteps` schedule. Built once;
+   * disposed with this defense.
+   */
+  surrogate(): Defense {
+    this.surrogate_ ??= this.buildSurrogate();
+    if (!this.surrogate_)
+      throw new IncompatiblePluginError(`${this.id}: this configuration has no surrogate process (gradient mode 'surrogate')`);
+    return this.surrogate_;
+  }
   /** sqrt(abar) and sqrt(1 - abar) of the forward noising. */
   protected abstract forwardCoefficients(): { signal: number; noise: number };
   /** Draw the noise tensors step `i` needs (may be empty), in the order `runStep` expects. */
   protected abstract drawStepNoise(i: number, noise: NoiseSource, shape: [number, number, number, number]): tf.Tensor[];
   /** Step i: a deterministic function of x (diffusion space) and its noise tensors. */
   protected abstract runStep(x: tf.Tensor4D, i: number, noise: readonly tf.Tensor[]): tf.Tensor4D;
+  /**
+   * abar_t of the reverse state after step i (i < numSteps - 1), the noise level of the forward-noised
+   * x_t DiffAttack's L_dev compares it with (ALGORITHMS.md §14.2); undefined when the defense does not
+   * define one.
+   */
+  protected stateAlphaBar(_i: number): number | undefined {
+    return undefined;
+  }
+
   /** Diffusion space -> [0,1] (default: x/2 + 1/2 clamped to [0,1]). */
   protected toImage(x: tf.Tensor4D): tf.Tensor4D {
     return tf.clipByValue(tf.add(tf.mul(x, 0.5), 0.5), 0, 1) as tf.Tensor4D;
@@ -134,9 +164,81 @@ export abstract class DiffusionPurifier implements Defense {
     });
   }
 
+  /**
+   * The purification with DiffAttack's L_dev (ALGORITHMS.md §14.2; `Defense.purifyWithDeviation`): the
+   * chain carries (x'_t, x0, running L_dev) as one tensor [x', x0, acc] (channels C + C + 1), so the
+   * per-step recompute of `checkpointedChain` differentiates L_dev through every reverse state and,
+   * through x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps_f, directly through the input; eps_f is the
+   * purification's own forward draw. L_dev = mean over the selected states of mean((x'_t - x_t)^2).
+   */
+  purifyWithDeviation(x: tf.Tensor4D, noise: NoiseSource, options: DeviationOptions): { purified: tf.Tensor4D; deviation: tf.Tensor1D } {
+    this.checkInput(x, noise);
+    const shape = x.shape as [number, number, number, number];
+    const [B, , , C] = shape;
+    const n = this.numSteps;
+    const selected = deviationSteps(n, options.steps, this.id);
+    const coef = new Map<number, [number, number]>();
+    for (const i of selected) {
+      const a = this.stateAlphaBar(i);
+      if (a === undefined) throw new IncompatiblePluginError(`${this.id}: no reverse-state noise level for DiffAttack's deviation loss`);
+      coef.set(i, [Math.sqrt(a), Math.sqrt(1 - a)]);
+    }
+    const w = 1 / selected.length;
+    const out = tf.tidy(() => {
+      const { signal, noise: sigma } = this.forwardCoefficients();
+      const eps = noise.normal({ kind: 'forward' }, shape);
+      const x0 = tf.sub(tf.mul(x, 2), 1);
+      const xt = tf.add(tf.mul(x0, signal), tf.mul(eps, sigma));
+      const state0 = tf.concat([xt, x0, tf.zeros([B, shape[1], shape[2], 1])], 3) as tf.Tensor4D;
+      const aux = Array.from({ length: n }, (_, i) => [...this.drawStepNoise(i, noise, shape), eps]);
+      const step = (st: tf.Tensor4D, i: number, a: readonly tf.Tensor[]): tf.Tensor4D => {
+        const xp = tf.slice(st, [0, 0, 0, 0], [-1, -1, -1, C]) as tf.Tensor4D;
+        const z0 = tf.slice(st, [0, 0, 0, C], [-1, -1, -1, C]);
+        let acc = tf.slice(st, [0, 0, 0, 2 * C], [-1, -1, -1, 1]);
+        const next = this.runStep(xp, i, a.slice(0, a.length - 1));
+        const c = coef.get(i);
+        if (c) {
+          const target = tf.add(tf.mul(z0, c[0]), tf.mul(a[a.length - 1], c[1]));
+          const d = tf.mul(tf.mean(tf.square(tf.sub(next, target)), [1, 2, 3]), w);
+          acc = tf.add(acc, tf.reshape(d, [B, 1, 1, 1]));
+        }
+        return tf.concat([next, z0, acc], 3) as tf.Tensor4D;
+      };
+      let xn: tf.Tensor4D;
+      if (isRecordingGradient() && this.useCheckpoint) xn = checkpointedChain(state0, n, step, aux);
+      else {
+        xn = state0;
+        for (let i = 0; i < n; i++) xn = step(xn, i, aux[i]);
+      }
+      const purified = this.toImage(tf.slice(xn, [0, 0, 0, 0], [-1, -1, -1, C]) as tf.Tensor4D);
+      const deviation = tf.reshape(tf.slice(xn, [0, 0, 0, 2 * C], [-1, 1, 1, 1]), [B]) as tf.Tensor1D;
+      return { purified, deviation };
+    });
+    return out;
+  }
+
   dispose(): void {
+    this.surrogate_?.dispose();
+    this.surrogate_ = undefined;
     if (this.ownsModel) (this.model as ModelWithConfig).dispose?.();
   }
+}
+
+/**
+ * The reverse states (step indices i: the state after step i) DiffAttack's L_dev uses on an n-step
+ * chain: every state but the output (`all`, i = 0 .. n - 2), or k uniformly spaced ones
+ * (round((j + 1)(n - 1) / k) - 1, j < k; k = n - 1 is `all`).
+ */
+export function deviationSteps(n: number, steps: 'all' | number, id = 'purifier'): number[] {
+  const m = n - 1;
+  if (m < 1) throw new IncompatiblePluginError(`${id}: a one-step chain has no intermediate reverse state for DiffAttack's deviation loss`);
+  if (steps === 'all') return Array.from({ length: m }, (_, i) => i);
+  if (!Number.isInteger(steps) || steps < 1 || steps > m) {
+    throw new IncompatiblePluginError(
+      `${id}: deviation.steps must be 'all' or an integer in [1, ${m}] (the chain has ${n} steps), got ${steps}`,
+    );
+  }
+  return Array.from({ length: steps }, (_, j) => Math.round(((j + 1) * m) / steps) - 1);
 }
 
 /**
@@ -155,6 +257,10 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
     return this.timesteps.length;
   }
 
+  protected override stateAlphaBar(i: number): number | undefined {
+    return i + 1 < this.timesteps.length ? this.alphasCumprod[this.timesteps[i + 1]] : undefined;
+  }
+
   protected forwardCoefficients(): { signal: number; noise: number } {
     const a = this.alphasCumprod[this.timesteps[0]];
     return { signal: Math.sqrt(a), noise: Math.sqrt(1 - a) };
@@ -165,13 +271,16 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
     return this.stepAddsNoise(t) ? [noise.normal({ kind: 'reverse', step: t }, shape)] : [];
   }
 
-  /** The capabilities once `timesteps` is set: `reverse` is a stream only if some step draws noise. */
+  /**
+   * The capabilities once `timesteps` is set: `reverse` is a stream only if some step draws noise;
+   * gradient modes `exact` and `surrogate`.
+   */
   protected timestepCapabilities(): DefenseCapabilities {
     const hasReverse = Array.from(this.timesteps).some((t) => this.stepAddsNoise(t));
     return Object.freeze({
       stochastic: true,
       streams: Object.freeze(hasReverse ? ['forward', 'reverse'] : ['forward']) as DefenseCapabilities['streams'],
-      gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
+      gradientModes: Object.freeze(['exact', 'surrogate']) as DefenseCapabilities['gradientModes'],
       networkCalls: this.timesteps.length,
     });
   }

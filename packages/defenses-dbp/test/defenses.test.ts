@@ -139,7 +139,7 @@ describe('diffusion defenses', function () {
       expect(ddpm.timesteps[0]).to.equal(100);
       expect(ddpm.capabilities).to.deep.include({ stochastic: true, networkCalls: 101 });
       expect(ddpm.capabilities.streams).to.deep.equal(['forward', 'reverse']);
-      expect(ddpm.capabilities.gradientModes).to.deep.equal(['exact']);
+      expect(ddpm.capabilities.gradientModes).to.deep.equal(['exact', 'surrogate']);
       expect(ddpm.scheduler.config.varianceType).to.equal('fixed_large');
       const ddim = new DpDdim(unet);
       expect(Array.from(ddim.timesteps)).to.deep.equal([100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0]);

@@ -19,3 +19,4 @@ export * from './policy-target';
 export * from './geometry';
 export * from './losses';
 export { prepareWasmBackend, type WasmSetup, type WasmSetupResult } from '@dbp-bench/backend-wasm';
+export * from './vote';

@@ -9,13 +9,15 @@
  * Gradient modes: `exact` differentiates through `Defense.purify`; `bpda` (Athalye et al. 2018, with
  * g(x) = x) runs purify forward and passes the classifier's gradient at the purified point back as
  * the input gradient. BPDA lives here only: defenses implement purify and, when they can, an exact
- * gradient; `bpda` is available on every defense.
+ * gradient; `bpda` is available on every defense. `surrogate` differentiates through the defense's
+ * shorter-step twin (ALGORITHMS.md §14.3).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttackTarget, Classifier, Defense, GradientMode, NoiseRow, NoiseSource, NoiseStream, NoiseStreamKind } from '@dbp-bench/core';
 import { IncompatiblePluginError } from '@dbp-bench/core';
 import { KEYED_KINDS, NOISE_POLICIES, POLICY_NAMES, targetGradientModes, type NoisePolicy } from '@dbp-bench/core';
 import { FreshNoiseSource, KeyedNoiseSource } from './noise-sources';
+import { isRecordingGradient } from './checkpoint';
 
 /**
  * A NoiseSource that is keyed for some stream kinds and fresh for the others. Keyed draws ignore the
@@ -57,12 +59,26 @@ export function identityBackward(f: (x: tf.Tensor4D) => tf.Tensor4D, x: tf.Tenso
 
 /**
  * `defense.purify(x, noise)` differentiable with gradient mode `gradient`: `exact` is purify itself;
- * `bpda` is purify forward with the identity backward (the BPDA estimator). Checks the mode first.
+ * `bpda` is purify forward with the identity backward (the BPDA estimator); `surrogate` (Lee & Kim,
+ * ALGORITHMS.md §14.3) is the defense's shorter-step twin (`defense.surrogate()`, forward and backward)
+ * under a gradient tape, and the defense itself outside one, so evaluations (predictions, the final
+ * evaluation) always see the defended process. Checks the mode first.
  */
 export function purifyWithGradient(defense: Defense, x: tf.Tensor4D, noise: NoiseSource, gradient: GradientMode): tf.Tensor4D {
   checkGradientMode(defense, gradient);
   if (gradient === 'bpda') return identityBackward((xx) => defense.purify(xx, noise), x);
+  if (gradient === 'surrogate' && isRecordingGradient()) return surrogateOf(defense).purify(x, noise);
   return defense.purify(x, noise);
+}
+
+/** The defense's surrogate twin (gradient mode `surrogate`); IncompatiblePluginError when it has none. */
+export function surrogateOf(defense: Defense): Defense {
+  if (typeof defense.surrogate !== 'function') {
+    throw new IncompatiblePluginError(
+      `defense '${defense.id}' lists gradient mode 'surrogate' but has no surrogate(): a defense offering it must build its shorter-step twin`,
+    );
+  }
+  return defense.surrogate();
 }
 
 /** classifier(purify(x)) with gradient mode `gradient` through the defense. */

@@ -93,6 +93,7 @@ describe('noise policies (pure data)', () => {
     expect(targetGradientModes({ gradientModes: ['exact'] })).to.deep.equal(['exact', 'bpda']);
     expect(targetGradientModes({ gradientModes: ['bpda', 'exact'] })).to.deep.equal(['exact', 'bpda']);
     expect(targetGradientModes({ gradientModes: [] })).to.deep.equal(['bpda']);
+    expect(targetGradientModes({ gradientModes: ['exact', 'surrogate'] })).to.deep.equal(['exact', 'bpda', 'surrogate']);
   });
 
   it('noise-policy.js loads no TensorFlow.js module (it lives in the TF-free core)', () => {

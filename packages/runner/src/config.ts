@@ -18,6 +18,8 @@ import {
   type PluginRegistry,
   type SubsetSpec,
 } from '@dbp-bench/core';
+import type { VoteOptions } from '@dbp-bench/framework';
+import { VOTE_SCHEMA } from './vote';
 
 export interface PluginRef {
   id: string;
@@ -31,7 +33,7 @@ export interface RunConfig {
   plugins: string[];
   dataset: PluginRef & { subset: SubsetSpec };
   classifier: { weights: string };
-  defense: PluginRef;
+  defense: PluginRef & { vote?: VoteOptions };
   attacks: (PluginRef & { name?: string })[];
   evaluation: { purifications: number; batchSize: number; sanityChecks: boolean };
   leaderboard: {
@@ -131,7 +133,7 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
           },
         },
       },
-      defense: { ...pluginSlotSchema(registry, 'defense'), default: { id: 'identity' } },
+      defense: { ...pluginSlotSchema(registry, 'defense', { vote: VOTE_SCHEMA }), default: { id: 'identity' } },
       attacks: {
         type: 'array',
         minItems: 1,

@@ -32,6 +32,7 @@ import { defaultDeps, type RunnerDeps } from './deps';
 import { RUN_INFO_FILE, readRunInfo, type RunInfo } from './entry';
 import { adversarialFile } from './execute';
 import { readJournal } from './journal';
+import { withVote } from './vote';
 import { attackSeed, defaultGradient, finalSeed } from './plan';
 import type { SampleRecord } from './records';
 
@@ -224,8 +225,9 @@ export async function recheckExport(
   o: { positions?: readonly number[]; logger: Logger; deps?: RunnerDeps },
 ): Promise<RecheckResult> {
   const m = readExport(dir);
-  const deps = o.deps ?? defaultDeps();
   const { config, baseDir } = loadRunConfig(registry, m.config, m.configDir);
+  // the targets the run used: with the config's vote wrapper when it has one
+  const deps = withVote(o.deps ?? defaultDeps(), config.defense.vote);
   const scope = registry.createScope({ logger: o.logger, baseDir });
   const weights = scope.resolvePath(config.classifier.weights);
   const weightsChanged = m.classifier.sha256 !== null && fs.existsSync(weights) && (await sha256File(weights)) !== m.classifier.sha256;

@@ -17,3 +17,4 @@ export * from './deps';
 export * from './runner';
 export * from './merge';
 export * from './export';
+export * from './vote';

@@ -8,6 +8,7 @@
  * protocol with the attack's validated options (docs/RUNNER.md, "Attack protocol").
  */
 import {
+  GRADIENT_MODES,
   ConfigValidationError,
   DataFormatError,
   IncompatiblePluginError,
@@ -36,6 +37,7 @@ import type { RunnerDeps } from './deps';
 import type { RunInfo } from './entry';
 import { computeRunIdentity, configFiles, pluginModules, type RunIdentity, type ServingModule } from './identity';
 import { shardBatches, type ShardSpec } from './shard';
+import { recordedDefenseOptions } from './vote';
 
 /** Derive a 32-bit seed for a named purpose from the run seed. */
 export function deriveSeed(seed: number, purpose: string): number {
@@ -145,7 +147,7 @@ export const ATTACK_PROTOCOL_SCHEMA: JsonSchema = {
     eotSamples: { type: 'integer', minimum: 1 },
     steps: { type: ['integer', 'null'], minimum: 1 },
     restarts: { type: 'integer', minimum: 1 },
-    gradient: { enum: ['target', 'exact', 'bpda'] },
+    gradient: { enum: ['target', ...GRADIENT_MODES] },
     stepSize: { type: ['number', 'null'], exclusiveMinimum: 0 },
     requires: {
       type: 'object',
@@ -338,7 +340,7 @@ export function runInfo(p: {
     },
     defense: {
       id: defense.id,
-      options: config.defense.options as Record<string, unknown>,
+      options: recordedDefenseOptions(config.defense),
       capabilities: {
         stochastic: defense.capabilities.stochastic,
         streams: [...defense.capabilities.streams],

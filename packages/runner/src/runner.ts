@@ -49,6 +49,7 @@ import { runProvenance } from './provenance';
 import { aggregate, attackCheckWarning, checkRecords, type JournalHeader, type JournalLine } from './records';
 import { preflight } from './sanity';
 import { UNSHARDED, type ShardSpec } from './shard';
+import { withVote } from './vote';
 
 export interface RunOptions {
   registry: PluginRegistry;
@@ -236,8 +237,9 @@ async function runShard(
     const threat = runThreat(attacks, config.leaderboard.threatModel);
     const seeds = runSeeds(config.seed, attacks);
     const def = defense;
+    const targetDeps = withVote(deps, config.defense.vote);
     const makeTarget = (policy: RunAttack['policy'], gradient: GradientMode, seed: number) =>
-      deps.createTarget(classifier, def, { policy, seed, gradient });
+      targetDeps.createTarget(classifier, def, { policy, seed, gradient });
     const sanity = await preflight({
       enabled: config.evaluation.sanityChecks,
       dataset,
@@ -263,7 +265,7 @@ async function runShard(
         classifier,
         defense,
         attacks,
-        deps,
+        deps: targetDeps,
         R: config.evaluation.purifications,
         indices: subset.indices,
         cleanSeed: seeds.clean,

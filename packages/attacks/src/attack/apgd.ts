@@ -44,11 +44,32 @@ import {
   type OptionsOf,
   type ThreatModel,
 } from '@dbp-bench/framework';
-import { estimateGradient, type EotOptions } from '../estimator';
+import { estimateGradient, type EotOptions, type EstimateOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic } from './pgd';
 import { gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
+
+/**
+ * DiffAttack's deviated-reconstruction loss (ALGORITHMS.md §14.2) as an option of the exact chain
+ * gradient: L = L_cls + weight · L_dev over `steps` reverse states; absent: the plain loss.
+ */
+export const DEVIATION_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'DiffAttack: add weight x L_dev (MSE of the reverse states to the forward-noised states, same eps_f) to the loss; exact gradients only',
+  properties: {
+    weight: { type: 'number', minimum: 0, default: 1, description: 'lambda (DiffAttack: 1)' },
+    steps: {
+      oneOf: [{ const: 'all' }, { type: 'integer', minimum: 1 }],
+      default: 'all',
+      description: "reverse states: 'all' or n uniformly spaced ones",
+    },
+    distance: { enum: ['mse'], default: 'mse', description: 'd: mean squared error over pixels in [-1, 1]' },
+    noise: { enum: ['forward'], default: 'forward', description: "x_t built with the purification's own forward draw" },
+  },
+} as const;
 
 const apgd = definePlugin({
   kind: 'attack',
@@ -78,6 +99,7 @@ const apgd = definePlugin({
       momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
       rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },
       gradient: { enum: [...GRADIENT_CHOICES], default: 'target' },
+      deviation: DEVIATION_SCHEMA,
       selectionDraws: {
         type: 'integer',
         minimum: 1,
@@ -354,7 +376,13 @@ export class ApgdAttack implements Attack {
     const estimate = (
       at: tf.Tensor4D,
     ): { grad: tf.Tensor4D; loss: Float32Array; correct: Float32Array; pred: Int32Array; replica?: tf.Tensor4D } => {
-      const e = estimateGradient(target, at, y, sampleIndices, { eot, loss, gradient, keepReplicaGradients: keepReplica });
+      const e = estimateGradient(target, at, y, sampleIndices, {
+        eot,
+        loss,
+        gradient,
+        keepReplicaGradients: keepReplica,
+        deviation: o.deviation as EstimateOptions['deviation'], // steps: 'all' | integer (oneOf, validated by the schema)
+      });
       const mean = K === 1 ? e.grad : tf.tidy(() => tf.div(e.grad, K) as tf.Tensor4D);
       if (mean !== e.grad) e.grad.dispose();
       return { grad: mean, loss: e.loss, correct: e.correctFraction, pred: e.replicaPred, replica: e.replicaGrads };

@@ -106,7 +106,8 @@ export function pgdProperties<const K extends number>(defaultEot: K) {
     gradient: {
       enum: [...GRADIENT_CHOICES],
       default: 'target',
-      description: "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense)",
+      description:
+        "gradient estimator through the defense; 'target' = the target's mode, 'bpda' = the target's BPDA (any defense), 'surrogate' = the defense's shorter-step twin (Lee & Kim; diffusion defenses)",
     },
     selectionDraws: { type: 'integer', minimum: 1, default: 10, description: 'purifications per sample used to compare restarts' },
   } as const;

@@ -31,7 +31,7 @@ import {
   type OptionsOf,
 } from '@dbp-bench/framework';
 import { VPSDE, type VpStep } from '../schedulers/vp-sde';
-import { checkpointOption, createWithWeights, gradientOption, strengthOption, weightsOption } from '../diffusion-plugin';
+import { checkpointOption, createWithWeights, gradientOption, strengthOption, surrogateOption, weightsOption } from '../diffusion-plugin';
 import { DiffusionPurifier, type OwnsModel } from '../purifier';
 
 const diffpure = definePlugin({
@@ -63,6 +63,7 @@ const diffpure = definePlugin({
       clampOutput: { type: 'boolean', default: true, description: 'Clamp the purified image to [0, 1].' },
       gradient: gradientOption,
       checkpoint: checkpointOption,
+      surrogate: surrogateOption(100, 100000, "diffpure variant 'addt' only: 100 -> 11 steps at t* = 0.1"),
     },
   },
   create: (options, ctx): Promise<Defense> =>
@@ -114,13 +115,21 @@ export class DiffPure extends DiffusionPurifier {
     this.capabilities = Object.freeze({
       stochastic: true,
       streams: Object.freeze(streams),
-      gradientModes: Object.freeze(['exact']) as DefenseCapabilities['gradientModes'],
+      gradientModes: Object.freeze(o.variant === 'addt' ? ['exact', 'surrogate'] : ['exact']) as DefenseCapabilities['gradientModes'],
       networkCalls: this.steps.length * (o.corrector ? 2 : 1),
     });
   }
 
   get numSteps(): number {
     return this.steps.length;
+  }
+
+  /** Variant `addt`: the same defense on the same network with the `surrogate` grid length N (§14.3). */
+  protected buildSurrogate(): DiffPure | undefined {
+    if (this.options.variant !== 'addt') return undefined;
+    const { surrogate, ...rest } = this.options;
+    const n = surrogate?.numInferenceSteps ?? diffpure.schema.properties.surrogate.properties.numInferenceSteps.default;
+    return new DiffPure(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
   }
 
   protected forwardCoefficients(): { signal: number; noise: number } {

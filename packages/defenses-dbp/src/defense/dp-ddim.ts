@@ -17,7 +17,15 @@ import {
   type OptionsOf,
 } from '@dbp-bench/framework';
 import { DDIMScheduler } from '../schedulers/ddim-scheduler';
-import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, weightsOption } from '../diffusion-plugin';
+import {
+  checkpointOption,
+  createWithWeights,
+  gradientOption,
+  precisionOption,
+  strengthOption,
+  surrogateOption,
+  weightsOption,
+} from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
 
 const dpDdim = definePlugin({
@@ -44,6 +52,7 @@ const dpDdim = definePlugin({
       precision: precisionOption,
       gradient: gradientOption,
       checkpoint: checkpointOption,
+      surrogate: surrogateOption(20, 1000, 'dp-ddim: 20 -> 3 steps at t* = 0.1'),
     },
   },
   create: (options, ctx): Promise<Defense> =>
@@ -78,6 +87,13 @@ export class DpDdim extends TimestepPurifier {
     );
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
     this.capabilities = this.timestepCapabilities();
+  }
+
+  /** The same defense on the same network with the `surrogate` schedule length (§14.3). */
+  protected buildSurrogate(): DpDdim {
+    const { surrogate, ...rest } = this.options;
+    const n = surrogate?.numInferenceSteps ?? dpDdim.schema.properties.surrogate.properties.numInferenceSteps.default;
+    return new DpDdim(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
   }
 
   protected get alphasCumprod(): ArrayLike<number> {

@@ -21,7 +21,15 @@ import {
   type OptionsOf,
 } from '@dbp-bench/framework';
 import { DDPMScheduler } from '../schedulers/ddpm-scheduler';
-import { checkpointOption, createWithWeights, gradientOption, precisionOption, strengthOption, weightsOption } from '../diffusion-plugin';
+import {
+  checkpointOption,
+  createWithWeights,
+  gradientOption,
+  precisionOption,
+  strengthOption,
+  surrogateOption,
+  weightsOption,
+} from '../diffusion-plugin';
 import { TimestepPurifier, type OwnsModel } from '../purifier';
 
 const dpDdpm = definePlugin({
@@ -47,6 +55,7 @@ const dpDdpm = definePlugin({
       precision: precisionOption,
       gradient: gradientOption,
       checkpoint: checkpointOption,
+      surrogate: surrogateOption(100, 1000, 'dp-ddpm: 100 -> 11 steps at t* = 0.1'),
     },
   },
   create: (options, ctx): Promise<Defense> =>
@@ -81,6 +90,13 @@ export class DpDdpm extends TimestepPurifier {
     );
     this.timesteps = this.scheduler.purificationTimesteps(o.strength);
     this.capabilities = this.timestepCapabilities();
+  }
+
+  /** The same defense on the same network with the `surrogate` schedule length (§14.3). */
+  protected buildSurrogate(): DpDdpm {
+    const { surrogate, ...rest } = this.options;
+    const n = surrogate?.numInferenceSteps ?? dpDdpm.schema.properties.surrogate.properties.numInferenceSteps.default;
+    return new DpDdpm(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
   }
 
   protected get alphasCumprod(): ArrayLike<number> {
