@@ -20,7 +20,7 @@ th[aria-sort="ascending"]::after { content: " ▲"; color: var(--fg); }
 th[aria-sort="descending"]::after { content: " ▼"; color: var(--fg); }
 td.num, th.num { text-align: right; }
 td.model { min-width: 11rem; max-width: 17rem; }
-td.flags { max-width: 8rem; font-size: .9em; } td.flags .badge { white-space: normal; }
+td.flags { max-width: 8rem; font-size: .85em; overflow-wrap: normal; } td.flags .badge { white-space: normal; }
 h1, td, dd { overflow-wrap: anywhere; }
 td.model .paper, td .sub, td .by { display: block; font-size: .75rem; color: var(--muted); white-space: normal; font-weight: 400; }
 td .ci { display: block; font-size: .75rem; color: var(--muted); font-weight: 400; }

@@ -208,20 +208,28 @@ function scatter(rows: Row[]): string {
     R = 12,
     T = 12,
     B = 40;
-  const x = (v: number): number => L + ((W - L - R) * v) / 100;
+  // The clean axis starts at the decade below the lowest clean accuracy, so close defenses spread out.
+  const cleans = rows.map((r) => r.clean?.metric.value).filter((v): v is number => typeof v === 'number');
+  const x0 = Math.max(0, Math.min(80, Math.floor((cleans.length ? Math.min(...cleans) : 0) / 10) * 10 - 10));
+  const x = (v: number): number => L + ((W - L - R) * (v - x0)) / (100 - x0);
   const y = (v: number): number => H - B - ((H - T - B) * v) / 100;
   const parts: string[] = [];
-  for (let v = 0; v <= 100; v += 20) {
+  const xStep = 100 - x0 <= 50 ? 10 : 20;
+  for (let v = x0; v <= 100; v += xStep) {
     parts.push(`<line class="grid" x1="${x(v)}" y1="${y(0)}" x2="${x(v)}" y2="${y(100)}"/>`);
-    parts.push(`<line class="grid" x1="${x(0)}" y1="${y(v)}" x2="${x(100)}" y2="${y(v)}"/>`);
     parts.push(`<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
-    parts.push(`<text x="${x(0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  for (let v = 0; v <= 100; v += 20) {
+    parts.push(`<line class="grid" x1="${x(x0)}" y1="${y(v)}" x2="${x(100)}" y2="${y(v)}"/>`);
+    parts.push(`<text x="${x(x0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   }
   parts.push(
-    `<line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(100)}"/>`,
+    `<line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(x0)}" y2="${y(100)}"/>`,
   );
-  parts.push(`<text x="${(x(0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
-  parts.push(`<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">robust accuracy (%)</text>`);
+  parts.push(`<text x="${(x(x0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
+  parts.push(
+    `<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">worst-case robust accuracy (%)</text>`,
+  );
   rows.forEach((r, i) => {
     const c = r.clean?.metric.value;
     const w = r.worst;
@@ -540,7 +548,7 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
   const out: string[] = [];
   for (const list of groups.values()) {
     const e0 = list[0];
-    out.push(plainText(`${e0.dataset.id} — ${threatLabel(e0.threatModel)}`));
+    out.push(plainText(`${e0.dataset.id} — ${sectionLabel(e0)}`));
     const rows = [...list]
       .sort((a, b) => (b.results.robust?.value ?? -1) - (a.results.robust?.value ?? -1))
       .map((e) => [
