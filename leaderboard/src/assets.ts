@@ -7,7 +7,7 @@
 export const SITE_CSS = `
 :root { --fg: #1d2430; --muted: #5b6675; --line: #d8dde4; --bg: #fff; --head: #f3f5f8; --dbp: #1f77b4; --at: #d62728; --none: #7f7f7f; }
 * { box-sizing: border-box; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; max-width: 1200px; padding: 1rem 1.25rem 3rem; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; max-width: 1360px; padding: 1rem 1.25rem 3rem; }
 h1 { font-size: 1.6rem; margin: .4rem 0 .2rem; } h2 { font-size: 1.25rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 .muted { color: var(--muted); } .small { font-size: .85rem; }
@@ -19,9 +19,33 @@ th[data-sortable]::after { content: " ↕"; color: var(--muted); font-weight: 40
 th[aria-sort="ascending"]::after { content: " ▲"; color: var(--fg); }
 th[aria-sort="descending"]::after { content: " ▼"; color: var(--fg); }
 td.num, th.num { text-align: right; }
-td.model { min-width: 14rem; }
+td.model { min-width: 11rem; max-width: 17rem; }
+td.flags { max-width: 8rem; font-size: .85em; overflow-wrap: normal; } td.flags .badge { white-space: normal; }
+h1, td, dd { overflow-wrap: anywhere; }
+td.model .paper, td .sub, td .by { display: block; font-size: .75rem; color: var(--muted); white-space: normal; font-weight: 400; }
+td .ci { display: block; font-size: .75rem; color: var(--muted); font-weight: 400; }
+td.num .ci, td.num .by { white-space: nowrap; }
+table.lb th { white-space: normal; vertical-align: bottom; }
+table.lb td.worst { min-width: 6.5rem; }
+td.worst { font-weight: 600; background: #f6f9ff; }
+.table-wrap { overflow-x: auto; max-width: 100%; margin: .5rem 0 1rem; border: 1px solid var(--line); border-radius: 6px; }
+.table-wrap table { margin: 0; }
+table.lb th.model, table.lb td.model { position: sticky; left: 0; background: var(--bg); z-index: 1; box-shadow: 1px 0 0 var(--line); }
+table.lb th.model { background: var(--head); }
+table.lb td.fam a, table.lb td.worst a { text-decoration: none; }
+h2 .eps[title] { text-decoration: underline dotted; cursor: help; }
+@media (max-width: 700px) {
+  body { padding: .5rem .5rem 2rem; font-size: 14px; }
+  th, td { padding: .25rem .3rem; }
+  th.rank, td.rank { display: none; }
+  td.model { min-width: 7rem; max-width: 9rem; word-break: break-word; }
+  td.model .paper, td.model .sub { display: none; }
+  .filters { gap: .5rem; }
+  dl.kv { grid-template-columns: 1fr; }
+  table:not(.lb):not(.metrics) { display: block; overflow-x: auto; }
+}
 td.num { white-space: nowrap; }
-tr[hidden], circle[hidden] { display: none; }
+tr[hidden], circle[hidden], g[hidden] { display: none; }
 .filters { display: flex; flex-wrap: wrap; gap: 1rem; align-items: end; background: var(--head); padding: .6rem .8rem; border-radius: 6px; }
 .filters label { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }
 .filters select { font: inherit; padding: .15rem .3rem; }
@@ -37,6 +61,17 @@ svg.scatter text { font-size: 11px; fill: var(--muted); }
 svg.scatter circle { stroke-width: 2; fill-opacity: .8; }
 svg.scatter circle.dbp { fill: var(--dbp); stroke: var(--dbp); } svg.scatter circle.at { fill: var(--at); stroke: var(--at); } svg.scatter circle.none { fill: var(--none); stroke: var(--none); }
 svg.scatter circle.reported { fill: #fff; }
+svg.scatter line.span { stroke-width: 1.5; stroke-opacity: .5; } svg.scatter line.dbp { stroke: var(--dbp); } svg.scatter line.at { stroke: var(--at); } svg.scatter line.none { stroke: var(--none); }
+svg.scatter rect.dbp { fill: var(--dbp); } svg.scatter rect.at { fill: var(--at); } svg.scatter rect.none { fill: var(--none); }
+svg.scatter text.label { font-size: 10px; fill: var(--fg); font-weight: 600; }
+figure.plot { margin: .5rem 0 1rem; }
+svg.curve { max-width: 640px; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+svg.curve text, svg.hist text { font-size: 11px; fill: var(--muted); } svg.curve .axis, svg.hist .axis { stroke: #888; } svg.curve .grid, svg.hist .grid { stroke: #eee; }
+svg.curve polyline { fill: none; stroke-width: 2; } svg.curve polyline.wor { stroke-dasharray: 5 3; }
+svg.curve text.pt-label { font-size: 10px; font-weight: 600; }
+svg.hist text.title { font-size: 12px; fill: var(--fg); font-weight: 600; } svg.hist text.bar-label { font-size: 9px; fill: var(--fg); }
+.hists { display: flex; flex-wrap: wrap; gap: .5rem; } svg.hist { width: 260px; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
+.legend svg.swatch { vertical-align: -1px; }
 pre.json, pre.text { background: var(--head); padding: .5rem .7rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; white-space: pre-wrap; word-break: break-word; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.kv dt { color: var(--muted); } dl.kv dd { margin: 0; word-break: break-word; }
 .legend span { margin-right: 1rem; }
@@ -98,7 +133,7 @@ export const SITE_JS = `
       if (el.tagName.toLowerCase() === 'tr') { total++; if (ok) shown++; }
     });
     var count = document.getElementById('filter-count');
-    if (count) count.textContent = shown + ' of ' + total + ' entries shown';
+    if (count) count.textContent = shown + ' of ' + total + ' defenses shown';
   }
   function setupFilters() {
     ['filter-family', 'filter-attack', 'filter-kind'].forEach(function (id) {

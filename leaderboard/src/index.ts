@@ -4,3 +4,5 @@ export * from './robustbench';
 export * from './site';
 export { esc, link, neutraliseBidi, plainText, safeUrl } from './html';
 export { browserUrlText, httpUrl, urlProblem } from './url';
+export * from './by-defense';
+export { drawHistogramPlot, drawMetricsTable, robustnessCurvePlot } from './plots';

@@ -115,6 +115,29 @@ function safeId(s: string): string {
   );
 }
 
+/** Words of a model name, title or footnote that mark a diffusion-based purification defense. */
+const DBP_WORDS = /diffusion|diffpure|purif|score[- ]?based|denois/i;
+/** Words that mark a randomized (stochastic) defense. */
+const RANDOM_WORDS = /randomi[sz]|stochastic|random (noise|transformation|resiz)|noise injection/i;
+
+/**
+ * Whether a RobustBench model is a randomized defense, and a diffusion-based purification (DBP) one:
+ * DBP when its name, title or footnote speak of diffusion, purification, score-based models or
+ * denoising; randomized when DBP, when they speak of randomization / stochastic defenses, or when
+ * RobustBench records more than one forward pass per prediction (`number_forward_passes` > 1: an
+ * average over several stochastic passes). Randomized defenses are never imported as family `at`.
+ */
+export function randomizedKind(model: string, info: RobustBenchModelInfo): { randomized: boolean; dbp: boolean; why: string } {
+  const text = [model, info.name, info.footnote].filter((t): t is string => typeof t === 'string').join(' ');
+  const dbp = DBP_WORDS.test(text);
+  const fwd = typeof info.number_forward_passes === 'number' ? info.number_forward_passes : 1;
+  const reasons: string[] = [];
+  if (dbp) reasons.push('diffusion/purification defense');
+  else if (RANDOM_WORDS.test(text)) reasons.push('described as randomized');
+  if (fwd > 1) reasons.push(`${fwd} forward passes per prediction`);
+  return { randomized: reasons.length > 0, dbp, why: reasons.join(', ') };
+}
+
 /** Convert one model_info file. */
 export function importRobustBenchFile(file: string, options: ImportOptions = {}): LeaderboardEntry {
   const info = readJsonChecked(file, 'a RobustBench model_info JSON file', LIMITS.configBytes) as RobustBenchModelInfo;
@@ -155,6 +178,7 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
   if (fwd !== undefined && (typeof fwd !== 'number' || !(fwd >= 0)))
     throw new DataFormatError(file, `field 'number_forward_passes' is ${JSON.stringify(fwd)}, expected a non-negative number`);
   const standard = /^standard/i.test(model) && autoattack === 0;
+  const kindOf = randomizedKind(model, info);
   const architecture = typeof info.architecture === 'string' ? info.architecture : null;
   if (info.link !== undefined && info.link !== '') {
     const problem = urlProblem(info.link);
@@ -181,7 +205,12 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
     },
     dataset: { id: dataset, split: 'test', n: null, subset: null, indicesHash: null },
     threatModel: { id: threatId(threat, eps), norm: threat, eps: { value: eps, display: String(info.eps).trim() } },
-    defense: { id: model, family: standard ? 'none' : 'at', options: {}, capabilities: null },
+    defense: {
+      id: model,
+      family: kindOf.dbp ? 'dbp' : kindOf.randomized || standard ? 'none' : 'at',
+      options: {},
+      capabilities: kindOf.randomized ? { stochastic: true } : null,
+    },
     classifier: {
       architecture,
       weights: null,
@@ -222,12 +251,19 @@ export function importRobustBenchFile(file: string, options: ImportOptions = {})
       aggregation: 'as evaluated by RobustBench',
     },
     flags: {
-      randomized: null,
+      randomized: kindOf.randomized ? true : null,
       forwardPasses: typeof fwd === 'number' ? fwd : null,
       unreliable: info.unreliable === true,
       reducedProtocol: false,
       additionalData: typeof info.additional_data === 'boolean' ? info.additional_data : null,
-      sanity: [],
+      sanity: kindOf.randomized
+        ? [
+            {
+              id: 'randomized-defense',
+              message: `imported from RobustBench as a randomized defense (${kindOf.why}); its AutoAttack (standard version) number is not an evaluation with EoT over the defense's randomness${external !== null ? ', see the external evaluation' : ''}`,
+            },
+          ]
+        : [],
     },
     provenance: {
       source: 'robustbench import',

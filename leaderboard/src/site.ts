@@ -27,6 +27,17 @@ import {
   type Metric,
 } from './entry';
 import { esc, jsonBlock, link, num, plainText } from './html';
+import {
+  ATTACK_FAMILIES,
+  canonicalEps,
+  defenseRows,
+  rowName,
+  sectionKey,
+  sectionLabel,
+  type AttackCell,
+  type DefenseRow,
+} from './by-defense';
+import { drawHistogramPlot, drawMetricsTable, robustnessCurvePlot } from './plots';
 
 export interface BuildSiteOptions {
   /** Page title. */
@@ -136,9 +147,6 @@ function ciText(m: Metric | null | undefined): string {
 function attackIds(e: LeaderboardEntry): string[] {
   return [...new Set(e.results.attacks.map((a) => a.id))];
 }
-function bestKnown(e: LeaderboardEntry): number | null {
-  return e.values.bestKnown?.robust ?? null;
-}
 
 function flagBadges(e: LeaderboardEntry): string {
   const b: string[] = [];
@@ -166,75 +174,144 @@ function checkSummary(c: AttackChecks): string {
 }
 
 function groupKey(e: LeaderboardEntry): string {
-  return `${e.dataset.id}\u0000${e.threatModel.id}`;
+  return sectionKey(e);
 }
 
-function scatter(entries: PageEntry[]): string {
+type Row = DefenseRow<PageEntry>;
+
+const href = (p: PageEntry, root = ''): string => `${root}entries/${esc(p.pageId)}.html`;
+
+/** Families with at least one result in these rows, in column order. */
+function presentFamilies(rows: Row[]): (typeof ATTACK_FAMILIES)[number][] {
+  return ATTACK_FAMILIES.filter((f) => rows.some((r) => r.cells.has(f.id)));
+}
+
+function familyLabel(id: string): string {
+  return ATTACK_FAMILIES.find((f) => f.id === id)?.label ?? id;
+}
+
+function rowKind(r: Row): string {
+  const kinds = [...new Set(r.entries.map((x) => x.entry.kind))];
+  return kinds.length === 1 ? kinds[0] : 'mixed';
+}
+
+function rowData(r: Row): string {
+  const e = r.entries[0].entry;
+  const attacks = [...new Set(r.entries.flatMap((x) => attackIds(x.entry)))];
+  return `data-entry="${esc(r.entries[0].page.pageId)}" data-family="${esc(e.defense.family)}" data-kind="${esc(rowKind(r))}" data-attacks="${esc(JSON.stringify(attacks))}"`;
+}
+
+function scatter(rows: Row[]): string {
   const W = 420,
     H = 300,
     L = 48,
     R = 12,
     T = 12,
     B = 40;
-  const x = (v: number): number => L + ((W - L - R) * v) / 100;
+  // The clean axis starts at the decade below the lowest clean accuracy, so close defenses spread out.
+  const cleans = rows.map((r) => r.clean?.metric.value).filter((v): v is number => typeof v === 'number');
+  const x0 = Math.max(0, Math.min(80, Math.floor((cleans.length ? Math.min(...cleans) : 0) / 10) * 10 - 10));
+  const x = (v: number): number => L + ((W - L - R) * (v - x0)) / (100 - x0);
   const y = (v: number): number => H - B - ((H - T - B) * v) / 100;
   const parts: string[] = [];
-  for (let v = 0; v <= 100; v += 20) {
+  const xStep = 100 - x0 <= 50 ? 10 : 20;
+  for (let v = x0; v <= 100; v += xStep) {
     parts.push(`<line class="grid" x1="${x(v)}" y1="${y(0)}" x2="${x(v)}" y2="${y(100)}"/>`);
-    parts.push(`<line class="grid" x1="${x(0)}" y1="${y(v)}" x2="${x(100)}" y2="${y(v)}"/>`);
     parts.push(`<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
-    parts.push(`<text x="${x(0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  for (let v = 0; v <= 100; v += 20) {
+    parts.push(`<line class="grid" x1="${x(x0)}" y1="${y(v)}" x2="${x(100)}" y2="${y(v)}"/>`);
+    parts.push(`<text x="${x(x0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   }
   parts.push(
-    `<line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(100)}"/>`,
+    `<line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(x0)}" y2="${y(100)}"/>`,
   );
-  parts.push(`<text x="${(x(0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
-  parts.push(`<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">robust accuracy (%)</text>`);
-  for (const p of entries) {
-    const e = p.entry;
-    const c = e.results.clean?.value;
-    const r = e.results.robust?.value;
-    if (typeof c !== 'number' || typeof r !== 'number') continue;
-    parts.push(
-      `<a href="entries/${esc(p.pageId)}.html"><circle ${rowData(p)} class="${esc(e.defense.family)}${e.kind === 'reported' ? ' reported' : ''}" cx="${x(c).toFixed(1)}" cy="${y(r).toFixed(1)}" r="5"><title>${esc(`${e.name}: clean ${num(c)}%, robust ${num(r)}% (${e.kind})`)}</title></circle></a>`,
+  parts.push(`<text x="${(x(x0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
+  parts.push(
+    `<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">worst-case robust accuracy (%)</text>`,
+  );
+  rows.forEach((r, i) => {
+    const c = r.clean?.metric.value;
+    const w = r.worst;
+    if (typeof c !== 'number' || !w) return;
+    const e = r.entries[0].entry;
+    const cls = `${esc(e.defense.family)}${rowKind(r) === 'reported' ? ' reported' : ''}`;
+    const cells = [...r.cells.values()];
+    const vals = cells.map((k) => k.attack.accuracy.value);
+    const g: string[] = [];
+    // The defense's attacks, linked: a line from its best to its worst attack family, a tick per family.
+    if (cells.length > 1)
+      g.push(
+        `<line class="span ${cls}" x1="${x(c).toFixed(1)}" y1="${y(Math.max(...vals)).toFixed(1)}" x2="${x(c).toFixed(1)}" y2="${y(Math.min(...vals)).toFixed(1)}"/>`,
+      );
+    for (const k of cells)
+      g.push(
+        `<a href="${href(k.page)}"><rect class="${cls}" x="${(x(c) - 3).toFixed(1)}" y="${(y(k.attack.accuracy.value) - 1.5).toFixed(1)}" width="6" height="3"><title>${esc(`${rowName(r)}: ${familyLabel(k.family)} ${num(k.attack.accuracy.value)}%`)}</title></rect></a>`,
+      );
+    g.push(
+      `<a href="${href(w.page)}"><circle class="${cls}" cx="${x(c).toFixed(1)}" cy="${y(w.attack.accuracy.value).toFixed(1)}" r="5"><title>${esc(`${i + 1}. ${rowName(r)}: clean ${num(c)}%, worst case ${num(w.attack.accuracy.value)}% (${familyLabel(w.family)})`)}</title></circle></a>`,
+      `<text class="label" x="${(x(c) + 7).toFixed(1)}" y="${(y(w.attack.accuracy.value) + 4).toFixed(1)}">${i + 1}</text>`,
     );
-  }
-  return `<svg class="scatter" viewBox="0 0 ${W} ${H}" role="img" aria-label="clean versus robust accuracy">${parts.join('')}</svg>
-<p class="legend small muted"><span>● DBP (blue)</span><span>● AT (red)</span><span>● none (grey)</span><span>○ reported (hollow)</span></p>`;
+    parts.push(`<g ${rowData(r)}>${g.join('')}</g>`);
+  });
+  return `<svg class="scatter" viewBox="0 0 ${W} ${H}" role="img" aria-label="clean accuracy versus worst-case robust accuracy, one point per defense, numbered by rank">${parts.join('')}</svg>
+<p class="legend small muted"><span>● DBP (blue)</span><span>● AT (red)</span><span>● none (grey)</span><span>○ reported (hollow)</span><span>numbers: rank; ticks on a vertical line: the defense's other attack families</span></p>`;
 }
 
-function rowData(p: PageEntry): string {
-  const e = p.entry;
-  return `data-entry="${esc(p.pageId)}" data-family="${esc(e.defense.family)}" data-kind="${esc(e.kind)}" data-attacks="${esc(JSON.stringify(attackIds(e)))}"`;
+/** The secondary numbers of a headline: Wor.Rob after the attack and any-iteration Avg.Rob, when recorded. */
+function secondary(c: AttackCell<PageEntry>): string {
+  const a = c.attack;
+  const bits: string[] = [];
+  if (a.worstOfR) bits.push(`Wor.Rob ${num(a.worstOfR.value, 1)}`);
+  if (a.anyIteration) bits.push(`any-iter ${num(a.anyIteration.avgRob.value, 1)}`);
+  return bits.length ? `<span class="sub">${esc(bits.join(' · '))}</span>` : '';
 }
 
-function table(entries: PageEntry[]): string {
-  const sorted = [...entries].sort((a, b) => (b.entry.results.robust?.value ?? -1) - (a.entry.results.robust?.value ?? -1));
+function paperLine(e: LeaderboardEntry): string {
+  const p = e.paper;
+  if (!p || (!p.title && !p.venue)) return '';
+  const title = p.title ? link(p.url, p.title) : '';
+  return `<span class="paper">${title}${p.venue ? ` <span class="muted">${esc(p.venue)}</span>` : ''}</span>`;
+}
+
+function table(rows: Row[]): string {
+  const fams = presentFamilies(rows);
   const head = `<thead><tr>
-<th data-sortable data-type="number" class="num">#</th><th data-sortable>Model</th><th data-sortable>Family</th><th data-sortable>Kind</th>
-<th data-sortable data-type="number" class="num">Clean %</th><th data-sortable data-type="number" class="num">Robust %</th><th class="num">95% CI</th>
-<th data-sortable data-type="number" class="num">Best known %</th><th data-sortable>Attacks</th><th data-sortable data-type="number" class="num">n</th>
-<th data-sortable data-type="number" class="num">Fwd passes</th><th>Flags</th></tr></thead>`;
-  const rows = sorted.map((p, i) => {
-    const e = p.entry;
-    const robust = e.results.robust;
-    const attacks = e.results.attacks.map((a) => a.name).join(', ');
-    return `<tr ${rowData(p)}>
-<td class="num" data-sort="${i + 1}">${i + 1}</td>
-<td class="model" data-sort="${esc(e.name)}"><a href="entries/${esc(p.pageId)}.html">${esc(e.name)}</a></td>
-<td><span class="badge ${esc(e.defense.family)}">${esc(e.defense.family)}</span></td>
-<td>${esc(e.kind)}</td>
-<td class="num" data-sort="${e.results.clean?.value ?? ''}">${metricText(e.results.clean)}</td>
-<td class="num" data-sort="${robust?.value ?? ''}">${metricText(robust)}</td>
-<td class="num">${ciText(robust)}</td>
-<td class="num" data-sort="${bestKnown(e) ?? ''}">${num(bestKnown(e))}</td>
-<td>${esc(attacks || '–')}</td>
-<td class="num" data-sort="${e.dataset.n ?? ''}">${e.dataset.n ?? '–'}</td>
-<td class="num" data-sort="${e.flags.forwardPasses ?? ''}">${e.flags.forwardPasses ?? '–'}</td>
-<td>${flagBadges(e)}</td>
+<th data-sortable data-type="number" class="num rank">#</th><th data-sortable class="model">Defense</th>
+<th data-sortable data-type="number" class="num worst" title="lowest Avg.Rob after-attack accuracy over every attack and configuration of this defense">Worst case %</th>
+<th data-sortable data-type="number" class="num">Clean %</th>
+${fams.map((f) => `<th data-sortable data-type="number" class="num fam" title="${esc(f.title)}">${esc(f.label)}</th>`).join('')}
+<th data-sortable data-type="number" class="num">n</th><th>Flags</th></tr></thead>`;
+  const body = rows.map((r, i) => {
+    const e = r.entries[0].entry;
+    const w = r.worst;
+    const name = rowName(r);
+    const worst = w
+      ? `<a href="${href(w.page)}">${num(w.attack.accuracy.value, 1)}</a>${w.attack.accuracy.ci ? `<span class="ci">[${num(w.attack.accuracy.ci.lower, 1)}, ${num(w.attack.accuracy.ci.upper, 1)}]</span>` : ''}<span class="by">${esc(familyLabel(w.family))}</span>${secondary(w)}`
+      : '–';
+    const cells = fams.map((f) => {
+      const c = r.cells.get(f.id);
+      if (!c) return '<td class="num fam muted">–</td>';
+      const m = c.attack.accuracy;
+      const tip = `${c.attack.name} (${c.entry.name}): ${num(m.value)}%${m.ci ? ` [${num(m.ci.lower)}, ${num(m.ci.upper)}]` : ''}${c.protocol ? `, EoT ${c.protocol.eot}, ${c.protocol.steps ?? '?'} steps, noise ${c.protocol.noisePolicy}` : ''}`;
+      return `<td class="num fam" data-sort="${m.value}"><a href="${href(c.page)}" title="${esc(tip)}">${num(m.value, 1)}</a></td>`;
+    });
+    const n = Math.max(...r.entries.map((x) => x.entry.dataset.n ?? 0));
+    const configs =
+      r.entries.length > 1
+        ? `<span class="sub">${r.entries.length} configurations: ${r.entries.map((x, k) => `<a href="${href(x.page)}" title="${esc(x.entry.name)}">${k + 1}</a>`).join(' ')}</span>`
+        : '';
+    return `<tr ${rowData(r)}>
+<td class="num rank" data-sort="${i + 1}">${i + 1}</td>
+<td class="model" data-sort="${esc(name)}"><a href="${href(r.entries[0].page)}">${esc(name)}</a> <span class="badge ${esc(e.defense.family)}">${esc(e.defense.family)}</span>${rowKind(r) === 'reported' ? '<span class="badge">reported</span>' : ''}${paperLine(e)}${configs}</td>
+<td class="num worst" data-sort="${w?.attack.accuracy.value ?? ''}">${worst}</td>
+<td class="num" data-sort="${r.clean?.metric.value ?? ''}">${r.clean ? `<a href="${href(r.clean.page)}">${num(r.clean.metric.value, 1)}</a>` : '–'}</td>
+${cells.join('')}
+<td class="num" data-sort="${n || ''}">${n || '–'}</td>
+<td class="flags">${[...new Set(r.entries.map((x) => flagBadges(x.entry)))].join('')}</td>
 </tr>`;
   });
-  return `<table class="lb">${head}<tbody>${rows.join('\n')}</tbody></table>`;
+  return `<div class="table-wrap"><table class="lb">${head}<tbody>${body.join('\n')}</tbody></table></div>`;
 }
 
 function option(value: string, label: string): string {
@@ -243,22 +320,26 @@ function option(value: string, label: string): string {
 
 function indexPage(groups: Map<string, PageEntry[]>, all: PageEntry[], title: string, now: Date): string {
   const attacks = [...new Set(all.flatMap((p) => attackIds(p.entry)))].sort();
+  const sectionRows = [...groups.values()].map((entries) => defenseRows(entries.map((p) => ({ page: p, entry: p.entry }))));
+  const nRows = sectionRows.reduce((s, r) => s + r.length, 0);
   const filters = `<form class="filters" id="filters">
 <label>Defense family<select id="filter-family">${option('all', 'all')}${option('dbp', 'DBP')}${option('at', 'AT')}${option('none', 'none')}</select></label>
 <label>Attack<select id="filter-attack">${option('all', 'all')}${attacks.map((a) => option(a, a)).join('')}</select></label>
 <label>Source<select id="filter-kind">${option('all', 'all')}${option('measured', 'measured')}${option('reported', 'reported')}</select></label>
-<span id="filter-count" class="small muted">${all.length} of ${all.length} entries shown</span>
+<span id="filter-count" class="small muted">${nRows} of ${nRows} defenses shown</span>
 </form>`;
-  const sections = [...groups.values()].map((entries) => {
+  const sections = [...groups.values()].map((entries, k) => {
     const e0 = entries[0].entry;
-    return `<section class="group" data-dataset="${esc(e0.dataset.id)}" data-threat="${esc(e0.threatModel.id)}">
-<h2>${esc(e0.dataset.id)} — ${esc(threatLabel(e0.threatModel))}</h2>
-${table(entries)}
-${scatter(entries)}
+    const exact = [...new Set(entries.map((p) => p.entry.threatModel.eps?.value).filter((v): v is number => typeof v === 'number'))];
+    const epsTitle = exact.length ? ` title="${esc(`exact budgets: ${exact.map((v) => String(v)).join(', ')}`)}"` : '';
+    return `<section class="group" data-dataset="${esc(e0.dataset.id)}" data-eps="${esc(canonicalEps(e0.threatModel.norm, e0.threatModel.eps?.value).key)}" data-norm="${esc(e0.threatModel.norm)}">
+<h2><span>${esc(e0.dataset.id)} — </span><span class="eps"${epsTitle}>${esc(sectionLabel(e0))}</span></h2>
+${table(sectionRows[k])}
+${scatter(sectionRows[k])}
 </section>`;
   });
   const body = `<header><h1>${esc(title)}</h1>
-<p class="muted small">${all.length} entries. Robust accuracy is the accuracy after every attack of the entry's protocol (worst case over attacks, later attacks on survivors); 95% Wilson intervals. Reported entries are imported numbers (e.g. RobustBench) and were not re-run here. Click a column header to sort. Built ${esc(now.toISOString())}.</p></header>
+<p class="muted small">${nRows} defenses from ${all.length} entries. One row per defense, classifier and threat model; a column per attack family (by plugin and noise policy). <b>Worst case</b>: the lowest robust accuracy over every attack the defense faced, ranked on. The metric is Avg.Rob after the attack (the mean fraction of the R final purifications that classify the attacked example correctly), with its 95% Wilson interval and the attack family that gave it; Wor.Rob (all R draws correct) and any-iteration Avg.Rob in small print where recorded. Each cell links to the entry page with that configuration's results. Reported entries are imported numbers (e.g. RobustBench) and were not re-run here. Click a column header to sort. Built ${esc(now.toISOString())}.</p></header>
 ${filters}
 ${sections.join('\n') || '<p>No entries.</p>'}`;
   return page(title, body, '');
@@ -275,13 +356,13 @@ function metricRow(label: string, m: Metric | null | undefined, extra = ''): str
 function entryPage(p: PageEntry, downloads: { json: string; results?: { file: string; sha256: string; ok: boolean } }): string {
   const e = p.entry;
   const res = e.results;
-  const resultsTable = `<table><thead><tr><th>Evaluation</th><th class="num">Accuracy %</th><th class="num">95% CI</th><th class="num">n</th><th>Notes</th></tr></thead><tbody>
+  const resultsTable = `<div class="table-wrap"><table><thead><tr><th>Evaluation</th><th class="num">Accuracy %</th><th class="num">95% CI</th><th class="num">n</th><th>Notes</th></tr></thead><tbody>
 ${metricRow('clean', res.clean)}
 ${res.cleanWorstOfR ? metricRow('clean, all R draws correct', res.cleanWorstOfR) : ''}
 ${res.attacks.map((a) => metricRow(`after ${a.name}`, a.accuracy, a.attacked !== undefined ? esc(`attacked ${a.attacked} samples`) : '')).join('\n')}
 ${res.attacks.flatMap((a) => [a.worstOfR ? metricRow(`after ${a.name}, all R draws correct`, a.worstOfR) : '', a.majorityOfR ? metricRow(`after ${a.name}, majority of R draws`, a.majorityOfR) : '']).join('\n')}
 ${metricRow('robust (final)', res.robust)}
-</tbody></table>`;
+</tbody></table></div>`;
   const checked = res.attacks.filter((a) => a.checks);
   const checksTable = checked.length
     ? `<table class="checks"><thead><tr><th>Attack</th><th class="num">Ran on</th><th class="num">Counted robust</th><th class="num">Gradient vanished</th><th class="num">Stalled</th><th class="num">Below budget</th><th class="num">Kept clean</th><th class="num">Not reported</th><th>Flag</th></tr></thead><tbody>
@@ -354,10 +435,14 @@ ${proto.attacks
   const body = `<p><a href="../index.html">← leaderboard</a></p>
 <h1>${esc(e.name)}</h1>
 <p><span class="badge ${esc(e.defense.family)}">${esc(e.defense.family)}</span><span class="badge">${esc(e.kind)}</span>${flagBadges(e)}</p>
-<p class="muted">${esc(e.dataset.id)}${e.dataset.split ? ` (${esc(e.dataset.split)})` : ''} — ${esc(threatLabel(e.threatModel))} — n = ${esc(e.dataset.n ?? 'unknown')}</p>
+${paperLine(e) ? `<p>${paperLine(e)}</p>` : ''}
+<p class="muted">${esc(e.dataset.id)}${e.dataset.split ? ` (${esc(e.dataset.split)})` : ''} — <span title="${esc(`exact budget: ${e.threatModel.eps?.value ?? 'none'}`)}">${esc(sectionLabel(e))}</span> — n = ${esc(e.dataset.n ?? 'unknown')}</p>
 ${e.description ? `<p>${esc(e.description)}</p>` : ''}
 ${paper ? `<h2>Paper</h2>${paper}` : ''}
 <h2>Results</h2>${resultsTable}
+${drawMetricsTable(e) ? `<h3>Randomized-defense metrics</h3>${drawMetricsTable(e)}` : ''}
+${robustnessCurvePlot(e) ? `<h3>Robust accuracy against attack iterations</h3>${robustnessCurvePlot(e)}` : ''}
+${drawHistogramPlot(e) ? `<h3>Correct draws per sample</h3>${drawHistogramPlot(e)}` : ''}
 ${checksTable ? `<h2>Attack checks</h2>${e.flags.stalledAttack ? '<p class="warn-box">An attack counted samples as robust without really attacking them: the robust accuracy of this entry is overstated.</p>' : ''}${checksTable}` : ''}
 <h2>Reported, measured and best-known values</h2>${values}
 <h2>Protocol</h2>${protocol}
@@ -463,7 +548,7 @@ export function formatLeaderboardText(entries: readonly LeaderboardEntry[]): str
   const out: string[] = [];
   for (const list of groups.values()) {
     const e0 = list[0];
-    out.push(plainText(`${e0.dataset.id} — ${threatLabel(e0.threatModel)}`));
+    out.push(plainText(`${e0.dataset.id} — ${sectionLabel(e0)}`));
     const rows = [...list]
       .sort((a, b) => (b.results.robust?.value ?? -1) - (a.results.robust?.value ?? -1))
       .map((e) => [

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
 import { DataFormatError } from '@dbp-bench/core';
-import { footnoteText, importRobustBench, importRobustBenchFile } from '../src';
+import { footnoteText, importRobustBench, importRobustBenchFile, randomizedKind } from '../src';
 import { FIXTURES } from './helpers';
 
 describe('RobustBench model_info import', () => {
@@ -79,6 +79,52 @@ describe('RobustBench model_info import', () => {
     expect(dir.entries).to.have.length(0);
     expect(dir.skipped.map((s) => path.basename(s.source))).to.deep.equal(['bad-eps.json', 'string-number.json']);
     expect(() => importRobustBenchFile(path.join(FIXTURES, 'bad/bad-eps.json'), { threat: 'L3' })).to.throw(/not one of Linf, L2/);
+  });
+
+  it('imports randomized defenses as randomized, never as adversarial training; DBP ones as family dbp', () => {
+    const stochastic = importRobustBenchFile(path.join(FIXTURES, 'model_info/cifar10/Linf/Example2020Stochastic.json'), { now });
+    expect(stochastic.flags.randomized).to.equal(true);
+    expect(stochastic.defense.family).to.equal('none');
+    expect(stochastic.defense.capabilities).to.deep.equal({ stochastic: true });
+    expect(stochastic.flags.sanity.map((f) => f.id)).to.deep.equal(['randomized-defense']);
+    expect(stochastic.flags.sanity[0].message).to.match(/described as randomized, 10 forward passes per prediction/);
+    const res = importRobustBench(path.join(FIXTURES, 'model_info_randomized'), { now });
+    expect(res.skipped).to.deep.equal([]);
+    const byId = new Map(res.entries.map(({ entry }) => [entry.id, entry]));
+    const dbp = byId.get('robustbench-Example2022Purification_WRN-28-10')!;
+    expect(dbp.defense.family).to.equal('dbp');
+    expect(dbp.flags).to.include({ randomized: true, forwardPasses: 101, unreliable: true });
+    expect(dbp.flags.sanity[0].message).to.match(/diffusion\/purification defense, 101 forward passes per prediction.*external evaluation/);
+    expect(dbp.results.robust!.value).to.equal(46.84);
+    expect(dbp.paper).to.deep.equal({
+      title: 'An Example of Diffusion-Based Adversarial Purification',
+      authors: 'F. Author, G. Author',
+      url: 'https://arxiv.org/abs/0000.00005',
+      venue: 'ICML 2022',
+    });
+    // Deterministic models (one forward pass, nothing said of randomness) stay adversarial training.
+    const at = byId.get('robustbench-Example2019Deterministic_R18')!;
+    expect(at.defense.family).to.equal('at');
+    expect(at.flags.randomized).to.equal(null);
+    expect(at.defense.capabilities).to.equal(null);
+    expect(at.flags.sanity).to.deep.equal([]);
+    const ex = importRobustBenchFile(path.join(FIXTURES, 'model_info/cifar10/Linf/Example2021Robust_WRN-28-10.json'), { now });
+    expect([ex.defense.family, ex.flags.randomized]).to.deep.equal(['at', null]);
+  });
+
+  it('tells randomized and DBP defenses from their RobustBench fields', () => {
+    expect(randomizedKind('X2020', { number_forward_passes: 1, name: 'Robust training' })).to.deep.include({
+      randomized: false,
+      dbp: false,
+    });
+    expect(randomizedKind('X2020', { number_forward_passes: 4 })).to.deep.include({ randomized: true, dbp: false });
+    expect(randomizedKind('X2020', { name: 'Stochastic activation pruning' })).to.deep.include({ randomized: true, dbp: false });
+    expect(randomizedKind('Nie2022DiffPure', {})).to.deep.include({ randomized: true, dbp: true });
+    expect(randomizedKind('X2021', { name: 'Adversarial purification with score-based generative models' })).to.deep.include({
+      randomized: true,
+      dbp: true,
+    });
+    expect(randomizedKind('X2021', { footnote: 'Uses a denoising diffusion model.' })).to.deep.include({ dbp: true });
   });
 
   it('strips HTML from footnotes', () => {

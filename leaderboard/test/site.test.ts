@@ -1,8 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256 } from '@dbp-bench/core';
@@ -17,7 +14,7 @@ import {
   type LeaderboardEntry,
 } from '../src';
 import type { BrowserContext, Page } from 'playwright-core';
-import { BIDI, FIXTURES, URL_PROBES, measuredEntry } from './helpers';
+import { BIDI, FIXTURES, URL_PROBES, findChromium, measuredEntry, serve } from './helpers';
 
 const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
 
@@ -100,9 +97,9 @@ describe('leaderboard site (static checks)', () => {
     expect(res.pages).to.have.length(8);
     expect(res.downloads.map((d) => path.basename(d))).to.deep.equal(['cifar10__linf-8_255__dp-ddpm.results.jsonl']);
     const index = fs.readFileSync(res.index, 'utf8');
-    // Three tables: Linf 8/255, Linf 0.031, L2 0.5.
-    expect(index.match(/<table class="lb">/g)).to.have.length(3);
-    expect(index.match(/<svg class="scatter"/g)).to.have.length(3);
+    // Two tables: Linf 8/255 (0.031 is shown as 8/255 and grouped with it), L2 0.5.
+    expect(index.match(/<table class="lb">/g)).to.have.length(2);
+    expect(index.match(/<svg class="scatter"/g)).to.have.length(2);
     const all = [index, ...res.pages.map((p) => fs.readFileSync(p, 'utf8'))].join('\n');
     expect(all).to.not.include('<script>window.__pwned');
     expect(all).to.not.match(/<img[^>]*onerror/);
@@ -134,6 +131,7 @@ describe('leaderboard site (static checks)', () => {
     };
     ok.flags.stalledAttack = false;
     const bad = measuredEntry({ id: 'stalled', name: 'Stalled PGD', clean: 90, robust: 80 });
+    bad.defense.options = { tStar: 0.2 }; // another defense: its own row
     bad.results.attacks[0].checks = {
       ran: 58,
       robust: 51,
@@ -182,42 +180,6 @@ describe('leaderboard site (static checks)', () => {
     expect(res.warnings.join('\n')).to.match(/dp-ddpm\.results\.jsonl has sha256/);
   });
 });
-
-function findChromium(): string | undefined {
-  if (process.env.CHROMIUM_PATH && fs.existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
-  for (const name of ['chromium', 'chromium-browser']) {
-    const r = spawnSync('which', [name], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
-  }
-  return undefined;
-}
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.css': 'text/css',
-  '.json': 'application/json',
-  '.jsonl': 'application/x-ndjson',
-};
-
-function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
-    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(() => r())) });
-    }),
-  );
-}
 
 describe('leaderboard site in headless Chromium', function () {
   this.timeout(120000);
@@ -290,18 +252,18 @@ describe('leaderboard site in headless Chromium', function () {
   }
 
   const visibleColumn = (table: string, col: number) => `
-    Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.cells[${col}].textContent.trim())`;
+    Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => (r.cells[${col}].querySelector('a') || r.cells[${col}]).textContent.trim())`;
 
   it('sorts a table by clicking its headers', async () => {
     const page = await open('site/index.html');
-    const table = 'section[data-threat="linf-8_255"] table.lb';
-    const clean = async (): Promise<number[]> => (await page.evaluate<string[]>(visibleColumn(table, 4))).map(Number);
-    await page.click(`${table} th:nth-child(5)`);
+    const table = 'section[data-eps="8/255"] table.lb';
+    const clean = async (): Promise<number[]> => (await page.evaluate<string[]>(visibleColumn(table, 3))).map(Number);
+    await page.click(`${table} th:nth-child(4)`);
     const desc = await clean();
     expect(desc.length).to.equal(6);
     expect(desc).to.deep.equal([...desc].sort((a, b) => b - a));
-    expect(await page.getAttribute(`${table} th:nth-child(5)`, 'aria-sort')).to.equal('descending');
-    await page.click(`${table} th:nth-child(5)`);
+    expect(await page.getAttribute(`${table} th:nth-child(4)`, 'aria-sort')).to.equal('descending');
+    await page.click(`${table} th:nth-child(4)`);
     const asc = await clean();
     expect(asc).to.deep.equal([...desc].reverse());
     await page.click(`${table} th:nth-child(2)`);
@@ -314,30 +276,31 @@ describe('leaderboard site in headless Chromium', function () {
 
   it('filters by defense family, attack and reported vs measured (tables and scatter points)', async () => {
     const page = await open('site/index.html');
-    const table = 'section[data-threat="linf-8_255"] table.lb';
+    const table = 'section[data-eps="8/255"] table.lb';
     const fam = `Array.from(document.querySelectorAll('${table} tbody tr')).filter((r) => !r.hasAttribute('hidden')).map((r) => r.getAttribute('data-family') + '/' + r.getAttribute('data-kind'))`;
     await page.selectOption('#filter-family', 'at');
     const at: string[] = await page.evaluate(fam);
     expect(at.sort()).to.deep.equal(['at/measured', 'at/reported']);
     const circles = await page.evaluate(
-      `Array.from(document.querySelectorAll('section[data-threat="linf-8_255"] circle')).filter((c) => !c.hasAttribute('hidden')).length`,
+      `Array.from(document.querySelectorAll('section[data-eps="8/255"] g[data-entry]')).filter((c) => !c.hasAttribute('hidden')).length`,
     );
     expect(circles).to.equal(2);
     await page.selectOption('#filter-family', 'all');
     await page.selectOption('#filter-kind', 'reported');
     expect(((await page.evaluate(fam)) as string[]).every((x) => x.endsWith('/reported'))).to.equal(true);
-    expect(await page.textContent('#filter-count')).to.equal('4 of 8 entries shown');
+    expect(await page.textContent('#filter-count')).to.equal('4 of 7 defenses shown');
     await page.selectOption('#filter-kind', 'all');
     await page.selectOption('#filter-attack', 'dw-box');
-    expect(await page.evaluate(visibleColumn(table, 1))).to.deep.equal(['DP_DDIM + WRN (DW_Both)']);
+    // DP_DDPM + WRN and DP_DDIM + WRN (DW_Both) are one defense (same id, options, classifier): one row.
+    expect(await page.evaluate(visibleColumn(table, 1))).to.deep.equal(['dp-ddpm + wrn-28-10']);
     await page.selectOption('#filter-attack', 'all');
-    expect(await page.textContent('#filter-count')).to.equal('8 of 8 entries shown');
+    expect(await page.textContent('#filter-count')).to.equal('7 of 7 defenses shown');
     await page.close();
   });
 
   it('shows markup in entry strings as text and runs none of it', async () => {
     const page = await open('site/index.html');
-    const names: string[] = await page.evaluate(visibleColumn('section[data-threat="linf-8_255"] table.lb', 1));
+    const names: string[] = await page.evaluate(visibleColumn('section[data-eps="8/255"] table.lb', 1));
     expect(names).to.include(EVIL);
     expect(await page.evaluate('window.__pwned')).to.equal(undefined);
     const entryPage = await open('site/entries/cifar10__linf-8_255__evil.html');

@@ -26,7 +26,7 @@ import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
 import { dot, norm2 } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';
-import { figure, type Series } from './svg';
+import { figure, sharedRange, type Series } from './svg';
 
 export interface LandscapeOptions {
   readonly eps?: number;
@@ -223,7 +223,10 @@ export function landscapeSvg(report: LandscapeReport): string {
     { name: 'DW-box trajectory', points: report.trajectories.dwBox, color: '#ff3b30', width: 2.2, markers: true },
     { name: 'White-box-EoT trajectory', points: report.trajectories.whiteBoxEot, color: '#4fc3ff', width: 2.2, markers: true },
   ];
+  // Both maps on one colour scale: the same colour is the same loss in both panels.
+  const colorRange = sharedRange(report.lossFreshNoise ? [report.lossFixedNoise, report.lossFreshNoise] : [report.lossFixedNoise]);
   const base = {
+    colorRange,
     xLabel: 'DW-box attack direction (units of ||d_DW||_2)',
     yLabel: 'residual direction',
     xs: report.axes.a,
@@ -243,7 +246,7 @@ export function landscapeSvg(report: LandscapeReport): string {
     panels.push({
       kind: 'heatmap' as const,
       title: `Loss, mean of ${report.protocol.lossDraws} other noise draws`,
-      colorLabel: 'cross-entropy',
+      colorLabel: 'cross-entropy (scale shared with the left map)',
       values: report.lossFreshNoise,
       ...base,
     });
@@ -253,6 +256,11 @@ export function landscapeSvg(report: LandscapeReport): string {
     title: `Loss landscape: defense ${report.defense.id}, sample ${report.sample.index} (label ${report.sample.label}), l_inf ${(pr.eps * 255).toFixed(1)}/255`,
     caption: [
       `||d_DW||_2 = ${report.axes.unit.toFixed(4)} ([0,1] units); cos(d_DW, d_EoT) = ${formatNumber(report.axes.cosineDwEot)}; residual norm = ${formatNumber(report.axes.residualNorm)} units`,
+      ...(report.lossFreshNoise
+        ? [
+            `Both maps share one colour scale: cross-entropy ${formatNumber(colorRange[0])} (dark) to ${formatNumber(colorRange[1])} (bright).`,
+          ]
+        : []),
       ...report.notes,
     ],
   });

@@ -36,6 +36,11 @@ export interface HeatmapPanel {
   /** values[i][j] at (xs[i], ys[j]). */
   readonly values: readonly (readonly number[])[];
   readonly colorLabel: string;
+  /**
+   * The values at the two ends of the colour scale (default: this map's own minimum and maximum).
+   * Give maps that are compared side by side one range (`sharedRange`), so one colour means one value.
+   */
+  readonly colorRange?: readonly [number, number];
   /** Lines drawn over the map (in data coordinates). */
   readonly overlays?: readonly Series[];
 }
@@ -185,6 +190,20 @@ function linePanel(out: string[], p: LinePanel, ox: number): void {
   legend(out, f, p.series);
 }
 
+/** The [min, max] of the finite values of several maps ([0, 1] when there is none): one colour scale for all of them. */
+export function sharedRange(maps: readonly (readonly (readonly number[])[])[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const m of maps)
+    for (const row of m)
+      for (const v of row) {
+        if (!Number.isFinite(v)) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
 function heatmapPanel(out: string[], p: HeatmapPanel, ox: number): void {
   const w = PANEL_W - M.left - M.right;
   const h = PANEL_H - M.top - M.bottom;
@@ -204,10 +223,8 @@ function heatmapPanel(out: string[], p: HeatmapPanel, ox: number): void {
     sx: (v) => ox + M.left + ((v - xr[0]) / (xr[1] - xr[0])) * w,
     sy: (v) => M.top + (1 - (v - yr[0]) / (yr[1] - yr[0])) * h,
   };
-  const flat = p.values.flat().filter(Number.isFinite);
-  const lo = flat.length ? Math.min(...flat) : 0;
-  const hi = flat.length ? Math.max(...flat) : 1;
-  const norm = (v: number): number => (hi > lo ? (v - lo) / (hi - lo) : 0.5);
+  const [lo, hi] = p.colorRange ?? sharedRange([p.values]);
+  const norm = (v: number): number => (hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 0.5);
   for (let i = 0; i < nx; i++) {
     for (let j = 0; j < ny; j++) {
       const xa = f.sx(p.xs[i] - half(p.xs, i));

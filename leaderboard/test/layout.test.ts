@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { buildSite } from '../src';
+import { findChromium, serve } from './helpers';
+import { realisticEntries } from './site-fixtures';
+
+/**
+ * The site as people look at it: the realistic leaderboard in headless Chromium at 1400 px (a laptop)
+ * and 390 px (a phone). The page never scrolls sideways, and every headline number (worst case) and
+ * defense name lies inside the window; at 1400 px the whole table fits without scrolling its box.
+ * With DBP_SCREENSHOTS=<dir> (`npm run screenshots` sets docs/) it also writes the screenshots shown
+ * in the README.
+ */
+describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', function () {
+  this.timeout(180000);
+  let context: BrowserContext | undefined;
+  let server: { url: string; close(): Promise<void> } | undefined;
+  let userDir = '';
+  const shots = process.env.DBP_SCREENSHOTS;
+
+  before(async function () {
+    const exe = findChromium();
+    if (!exe) {
+      console.log('      (skipping layout tests: no chromium on PATH; install Debian `chromium` or set CHROMIUM_PATH)');
+      this.skip();
+    }
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-layout-')));
+    await buildSite(
+      realisticEntries().map((entry) => ({ entry })),
+      base,
+      { now: new Date('2025-01-02T00:00:00Z'), title: 'dbp-bench leaderboard' },
+    );
+    server = await serve(base);
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
+    const { chromium } = require('playwright-core') as typeof import('playwright-core');
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: exe,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    await context.route('**/*', (route) => (route.request().url().startsWith(server!.url) ? route.continue() : route.abort()));
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  interface Layout {
+    innerWidth: number;
+    scrollWidth: number;
+    headline: { text: string; left: number; right: number }[];
+    names: { text: string; left: number; right: number }[];
+    boxes: { scrollWidth: number; clientWidth: number }[];
+  }
+  const measure = `(() => {
+    const rect = (el) => { const r = el.getBoundingClientRect(); return { text: el.textContent.trim(), left: r.left, right: r.right }; };
+    return {
+      innerWidth: window.innerWidth,
+      scrollWidth: document.documentElement.scrollWidth,
+      headline: Array.from(document.querySelectorAll('table.lb td.worst > a')).map(rect),
+      names: Array.from(document.querySelectorAll('table.lb td.model > a:first-child')).map(rect),
+      boxes: Array.from(document.querySelectorAll('.table-wrap')).map((b) => ({ scrollWidth: b.scrollWidth, clientWidth: b.clientWidth })),
+    };
+  })()`;
+
+  for (const width of [1400, 390]) {
+    it(`index at ${width} px: no sideways page scroll, every headline number and defense name inside the window`, async () => {
+      const page = await context!.newPage();
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(server!.url + 'index.html', { waitUntil: 'load' });
+      const l: Layout = await page.evaluate(measure);
+      if (shots) {
+        fs.mkdirSync(shots, { recursive: true });
+        await page.screenshot({ path: path.join(shots, `leaderboard-${width}.png`), fullPage: width >= 1400 });
+      }
+      expect(l.innerWidth).to.equal(width);
+      expect(l.scrollWidth, 'page scroll width').to.be.at.most(l.innerWidth);
+      expect(l.headline.length).to.be.greaterThan(8);
+      for (const c of l.headline) {
+        expect(c.text).to.match(/^\d+\.\d$/);
+        expect(c.left, `headline ${c.text}`).to.be.at.least(0);
+        expect(c.right, `headline ${c.text}`).to.be.at.most(width);
+      }
+      for (const c of l.names) expect(c.right, `name ${c.text}`).to.be.at.most(width);
+      if (width >= 1400) for (const b of l.boxes) expect(b.scrollWidth, 'table box at 1400 px').to.be.at.most(b.clientWidth);
+      await page.close();
+    });
+  }
+
+  it('entry page at 390 px: no sideways page scroll; the curve and histograms are drawn', async () => {
+    const page = await context!.newPage();
+    await page.setViewportSize({ width: 390, height: 900 });
+    await page.goto(server!.url + 'entries/cifar10__linf-8_255__diffpure-dw.html', { waitUntil: 'load' });
+    const l: { scrollWidth: number; innerWidth: number; curve: number; hists: number } = await page.evaluate(`({
+      scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+      curve: document.querySelector('svg.curve').getBoundingClientRect().width,
+      hists: document.querySelectorAll('svg.hist').length })`);
+    expect(l.scrollWidth).to.be.at.most(l.innerWidth);
+    expect(l.curve).to.be.greaterThan(300);
+    expect(l.hists).to.equal(2);
+    if (shots) {
+      await page.setViewportSize({ width: 1000, height: 900 });
+      await page.evaluate(`document.querySelector('h3').scrollIntoView()`);
+      await page.screenshot({ path: path.join(shots, 'leaderboard-entry.png') });
+    }
+    await page.close();
+  });
+});
