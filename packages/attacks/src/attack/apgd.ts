@@ -55,10 +55,11 @@ import type { AttackRunContext } from '../types';
  * gradient: L = L_cls + weight · L_dev over `steps` reverse states; absent: the plain loss.
  */
 export const DEVIATION_SCHEMA = {
-  type: 'object',
+  type: ['object', 'null'],
   additionalProperties: false,
+  default: null,
   description:
-    'DiffAttack: add weight x L_dev (MSE of the reverse states to the forward-noised states, same eps_f) to the loss; exact gradients only',
+    'DiffAttack: add weight x L_dev (MSE of the reverse states to the forward-noised states, same eps_f) to the loss; exact gradients only; null: the plain loss',
   properties: {
     weight: { type: 'number', minimum: 0, default: 1, description: 'lambda (DiffAttack: 1)' },
     steps: {
@@ -381,7 +382,7 @@ export class ApgdAttack implements Attack {
         loss,
         gradient,
         keepReplicaGradients: keepReplica,
-        deviation: o.deviation as EstimateOptions['deviation'], // steps: 'all' | integer (oneOf, validated by the schema)
+        deviation: (o.deviation ?? undefined) as EstimateOptions['deviation'], // steps: 'all' | integer (oneOf, validated by the schema)
       });
       const mean = K === 1 ? e.grad : tf.tidy(() => tf.div(e.grad, K) as tf.Tensor4D);
       if (mean !== e.grad) e.grad.dispose();
