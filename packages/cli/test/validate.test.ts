@@ -68,3 +68,35 @@ describe('cli: validate checks what run checks', function () {
     expect(r.error?.message).to.match(/\$\.classifier\.weights: .*ddpm-mnist\.safetensors/);
   });
 });
+
+describe('cli: purify grid', function () {
+  this.timeout(120_000);
+  it('labels the rows and, with --classifier, captions every image with its prediction and counts the correct ones', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-purify-'));
+    const out = path.join(dir, 'grid.png');
+    const r = await runCliCaptured([
+      'purify',
+      '--defense',
+      'identity',
+      '--data',
+      'mnist',
+      '--n',
+      '4',
+      '--classifier',
+      path.join(ROOT, 'weights/mnist/small-cnn.safetensors'),
+      '--out',
+      out,
+    ]);
+    expect(r.error).to.equal(undefined);
+    // the identity defense changes nothing: both rows are classified alike
+    const m = /classifier correct on (\d)\/4 originals, (\d)\/4 purified/.exec(r.stdout);
+    expect(m, r.stdout).to.not.equal(null);
+    expect(m![1]).to.equal(m![2]);
+    const labelled = fs.statSync(out).size;
+    const plain = path.join(dir, 'plain.png');
+    await runCliCaptured(['purify', '--defense', 'identity', '--data', 'mnist', '--n', '4', '--out', plain]);
+    // the captions add a band under each row: the captioned grid is taller (PNG height at byte 20)
+    expect(fs.readFileSync(out).readUInt32BE(20)).to.be.greaterThan(fs.readFileSync(plain).readUInt32BE(20));
+    expect(labelled).to.be.greaterThan(0);
+  });
+});

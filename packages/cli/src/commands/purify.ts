@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigValidationError, eotRows, FreshNoiseSource, type Defense } from '@dbp-bench/framework';
 import { openDataset } from '@dbp-bench/datasets';
-import { writeImageGrid } from '@dbp-bench/defenses-dbp';
+import { predictionCaptions, writeImageGrid, type GridCaption } from '@dbp-bench/defenses-dbp';
+import { loadClassifier } from '@dbp-bench/models';
 import type { AddCommand } from './types';
 import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
 
@@ -40,11 +41,13 @@ interface PurifyCliOptions {
   batch: number;
   out: string;
   set?: Record<string, unknown>;
+  classifier?: string;
 }
 
 /**
  * `dbp-bench purify`: purify the first n images of a dataset and write a PNG grid (row 1: originals,
- * row 2: purified) so the effect of a purification setting can be looked at.
+ * row 2: purified, each row labelled) so the effect of a purification setting can be looked at; with
+ * --classifier each image is captioned with its predicted class (green right, red wrong).
  */
 export const addPurifyCommand: AddCommand = (program, context) => {
   dataDirOption(
@@ -61,6 +64,7 @@ export const addPurifyCommand: AddCommand = (program, context) => {
     .option('--seed <s>', 'seed of the purification noise', nonNegativeInt('--seed'), 0)
     .option('--batch <b>', 'images per purification call', nonNegativeInt('--batch'), 8)
     .option('--out <file>', 'PNG file to write', 'purify-grid.png')
+    .option('--classifier <file>', 'classifier safetensors: caption every image with its predicted class (green right, red wrong)')
     .option('--set <key=value>', 'a defense option, e.g. --set strength=0.15 --set numInferenceSteps=100 (repeatable)', collectSet)
     .action(async (opts: PurifyCliOptions) => {
       const ctx = context();
@@ -99,11 +103,26 @@ export const addPurifyCommand: AddCommand = (program, context) => {
           return [tf.mean(tf.max(tf.abs(d), 1)).dataSync()[0], tf.mean(tf.norm(d, 'euclidean', 1)).dataSync()[0]];
         });
         const file = path.resolve(opts.out);
-        writeImageGrid(file, [before, after]);
+        let captions: GridCaption[][] | undefined;
+        let accuracy = '';
+        if (opts.classifier) {
+          const clf = await loadClassifier(path.resolve(opts.classifier));
+          try {
+            const labels = await dataset.labels(indices);
+            const predict = (x: tf.Tensor4D): Int32Array => tf.tidy(() => tf.argMax(clf.logits(x), 1).dataSync() as Int32Array);
+            const rows = [predict(before), predict(after)];
+            captions = rows.map((p) => predictionCaptions(p, labels, dataset.info.classNames));
+            const acc = rows.map((p) => p.filter((v, i) => v === labels[i]).length);
+            accuracy = `; classifier correct on ${acc[0]}/${opts.n} originals, ${acc[1]}/${opts.n} purified`;
+          } finally {
+            (clf as { dispose?: () => void }).dispose?.();
+          }
+        }
+        writeImageGrid(file, [before, after], { rowLabels: ['original', 'purified'], ...(captions ? { captions } : {}) });
         tf.dispose([before, after]);
         ctx.out(
           `${file}: ${opts.n} ${dataset.info.id} ${dataset.info.split} images ${opts.start}..${opts.start + opts.n - 1}, defense ${opts.defense} ` +
-            `(${defense.capabilities.networkCalls} network calls per image); mean |purified - original|: linf ${linf.toFixed(4)}, l2 ${l2.toFixed(4)}`,
+            `(${defense.capabilities.networkCalls} network calls per image); mean |purified - original|: linf ${linf.toFixed(4)}, l2 ${l2.toFixed(4)}${accuracy}`,
         );
       } finally {
         tf.dispose([...originals, ...purified]);
