@@ -106,6 +106,17 @@ const ATTACKS: Record<string, Record<WorkloadSize, AttackOptions[]>> = {
       { norm: 'l2', steps: 3, losses: ['cw'], restarts: 2, eot: { samples: 1 }, selectionDraws: 2 },
     ],
   },
+  diffhammer: {
+    tiny: [{ norm: 'linf', steps: 2, evaluations: 2, losses: ['ce'], $defense: 'dp-ddpm' }],
+    full: [
+      { norm: 'l2', steps: 3, evaluations: 2, losses: ['cw', 'dlr'] },
+      { norm: 'linf', steps: 2, evaluations: 3, gradient: 'bpda' },
+    ],
+  },
+  'autoattack-rand': {
+    tiny: [{ norm: 'linf', steps: 2, eot: { samples: 1 }, selectionDraws: 1, $defense: 'identity' }],
+    full: [{ norm: 'l2', steps: 3, eot: { samples: 2 }, selectionDraws: 2 }],
+  },
   'dw-box': {
     tiny: [{ policy: 'both', steps: 1, randomStart: true, selectionDraws: 1, $defense: 'dp-ddpm' }],
     full: [
