@@ -52,10 +52,11 @@ import type { AttackRunContext } from '../types';
 
 /**
  * DiffAttack's deviated-reconstruction loss (ALGORITHMS.md §14.2) as an option of the exact chain
- * gradient: L = L_cls + weight · L_dev over `steps` reverse states; absent: the plain loss.
+ * gradient: L = L_cls + weight · L_dev over `steps` reverse states; null (default): the plain loss.
  */
 export const DEVIATION_SCHEMA = {
-  type: 'object',
+  type: ['object', 'null'],
+  default: null,
   additionalProperties: false,
   description:
     'DiffAttack: add weight x L_dev (MSE of the reverse states to the forward-noised states, same eps_f) to the loss; exact gradients only',
@@ -314,7 +315,7 @@ export class ApgdAttack implements Attack {
         loss,
         gradient,
         keepReplicaGradients: keepReplica,
-        deviation: o.deviation as EstimateOptions['deviation'], // steps: 'all' | integer (oneOf, validated by the schema)
+        deviation: (o.deviation ?? undefined) as EstimateOptions['deviation'], // steps: 'all' | integer (oneOf, validated by the schema)
       });
       const mean = K === 1 ? e.grad : tf.tidy(() => tf.div(e.grad, K) as tf.Tensor4D);
       if (mean !== e.grad) e.grad.dispose();
