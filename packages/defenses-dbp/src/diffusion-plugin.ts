@@ -37,8 +37,8 @@ export const gradientOption = {
 } as const;
 /**
  * The `surrogate` option of a diffusion defense (Lee & Kim, ALGORITHMS.md §14.3): the schedule length
- * N of the shorter-step twin that gradient mode `surrogate` differentiates through. The object is
- * optional (absent: the default N below; the option changes gradients only, never the purification).
+ * N of the shorter-step twin that gradient mode `surrogate` differentiates through (default: the N
+ * below; the option changes gradients only, never the purification).
  */
 export function surrogateOption<const N extends number>(defaultSteps: N, maximum: number, what: string) {
   return {
@@ -53,6 +53,7 @@ export function surrogateOption<const N extends number>(defaultSteps: N, maximum
         description: `N of the surrogate (${what}) that gradient mode 'surrogate' differentiates through; evaluation uses the defense's own N.`,
       },
     },
+    default: {},
     description: "Lee & Kim surrogate process for gradient mode 'surrogate': the same defense with fewer, larger steps.",
   } as const;
 }

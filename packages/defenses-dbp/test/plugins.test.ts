@@ -48,6 +48,7 @@ describe('defense plugins', function () {
       precision: 'float64',
       gradient: 'exact',
       checkpoint: true,
+      surrogate: { numInferenceSteps: 100 },
     });
     expect(registry.options('defense', 'dp-ddim', { weights: 'w' })).to.deep.include({
       numInferenceSteps: 100,

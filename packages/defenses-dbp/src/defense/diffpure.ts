@@ -128,8 +128,7 @@ export class DiffPure extends DiffusionPurifier {
   protected buildSurrogate(): DiffPure | undefined {
     if (this.options.variant !== 'addt') return undefined;
     const { surrogate, ...rest } = this.options;
-    const n = surrogate?.numInferenceSteps ?? diffpure.schema.properties.surrogate.properties.numInferenceSteps.default;
-    return new DiffPure(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
+    return new DiffPure(this.model, { ...rest, numInferenceSteps: surrogate.numInferenceSteps, gradient: 'exact' });
   }
 
   protected forwardCoefficients(): { signal: number; noise: number } {

@@ -92,8 +92,7 @@ export class DpDdim extends TimestepPurifier {
   /** The same defense on the same network with the `surrogate` schedule length (§14.3). */
   protected buildSurrogate(): DpDdim {
     const { surrogate, ...rest } = this.options;
-    const n = surrogate?.numInferenceSteps ?? dpDdim.schema.properties.surrogate.properties.numInferenceSteps.default;
-    return new DpDdim(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
+    return new DpDdim(this.model, { ...rest, numInferenceSteps: surrogate.numInferenceSteps, gradient: 'exact' });
   }
 
   protected get alphasCumprod(): ArrayLike<number> {

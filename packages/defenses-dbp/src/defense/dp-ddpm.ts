@@ -95,8 +95,7 @@ export class DpDdpm extends TimestepPurifier {
   /** The same defense on the same network with the `surrogate` schedule length (§14.3). */
   protected buildSurrogate(): DpDdpm {
     const { surrogate, ...rest } = this.options;
-    const n = surrogate?.numInferenceSteps ?? dpDdpm.schema.properties.surrogate.properties.numInferenceSteps.default;
-    return new DpDdpm(this.model, { ...rest, numInferenceSteps: n, gradient: 'exact' });
+    return new DpDdpm(this.model, { ...rest, numInferenceSteps: surrogate.numInferenceSteps, gradient: 'exact' });
   }
 
   protected get alphasCumprod(): ArrayLike<number> {
