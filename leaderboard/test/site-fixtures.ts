@@ -91,10 +91,12 @@ export function defenseEntry(spec: {
       const endAvg = (100 * Math.round(running * 0.96)) / n;
       const endWor = (100 * Math.round(wor * 0.9)) / n;
       const decay = (end: number, i: number): number => Number((end + (cleanPct - end) * Math.exp(-i / 3)).toFixed(2));
+      // any-iteration counts never rise with the iterations: a running minimum
+      const falling = (v: number[]): number[] => v.map((x, i) => Math.min(x, ...v.slice(0, i + 1)));
       r.curve = {
         iteration,
-        avgRob: iteration.map((i) => (i === steps ? endAvg : decay(endAvg, i))),
-        worRob: iteration.map((i) => (i === steps ? endWor : decay(endWor, i))),
+        avgRob: falling(iteration.map((i) => (i === steps ? endAvg : decay(endAvg, i)))),
+        worRob: falling(iteration.map((i) => (i === steps ? endWor : decay(endWor, i)))),
       };
       r.anyIteration = {
         source: 'eot',

@@ -91,7 +91,7 @@ describe('logger and progress', () => {
     run.done();
     expect(piped.text.split('\n').filter(Boolean)).to.deep.equal([
       'progress: DW_Both: 50/100 (50%), 1.43/s, 35s elapsed, ETA 35s',
-      'progress: DW_Both: 50/100 (50%) done in 35s',
+      'progress: DW_Both: 50/100 (50%) stopped after 35s',
       'progress: run: 2/2 (100%) done in 40s',
     ]);
   });

@@ -147,6 +147,7 @@ describe('attack apgd: the plugin', () => {
       momentum: 0.75,
       rho: 0.75,
       gradient: 'target',
+      deviation: null,
       selectionDraws: 20,
     });
     expect(a.threat).to.deep.equal({ norm: 'linf', eps: 8 / 255 });
