@@ -22,6 +22,7 @@ describe('defense diffpure', function () {
       snr: 0.16,
       clampOutput: true,
       gradient: 'exact',
+      surrogate: { numInferenceSteps: 100 },
       checkpoint: true,
     });
     expect(d.steps.length).to.equal(101);

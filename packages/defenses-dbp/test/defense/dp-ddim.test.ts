@@ -21,6 +21,7 @@ describe('defense dp-ddim', function () {
       setAlphaToOne: true,
       precision: 'float64',
       gradient: 'exact',
+      surrogate: { numInferenceSteps: 20 },
       checkpoint: true,
     });
     expect(Array.from(d.timesteps)).to.deep.equal([100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0]);

@@ -20,6 +20,7 @@ describe('defense dp-ddpm', function () {
       clipSample: true,
       precision: 'float64',
       gradient: 'exact',
+      surrogate: { numInferenceSteps: 100 },
       checkpoint: true,
     });
     expect(Array.from(d.timesteps)).to.deep.equal(Array.from({ length: 101 }, (_, i) => 100 - i));
