@@ -54,6 +54,20 @@ import type { AttackRunContext } from '../types';
  * DiffAttack's deviated-reconstruction loss (ALGORITHMS.md §14.2) as an option of the exact chain
  * gradient: L = L_cls + weight · L_dev over `steps` reverse states; absent: the plain loss.
  */
+/**
+ * The threat options of the APGD-family attacks (apgd, autoattack-rand, diffhammer): the norm and the
+ * budget, null = the ADDT default of the norm.
+ */
+export const BUDGET_OPTIONS = {
+  norm: { enum: [...NORMS], default: 'linf' },
+  eps: {
+    type: ['number', 'null'],
+    exclusiveMinimum: 0,
+    default: null,
+    description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
+  },
+} as const;
+
 export const DEVIATION_SCHEMA = {
   type: ['object', 'null'],
   additionalProperties: false,
@@ -80,13 +94,7 @@ const apgd = definePlugin({
     type: 'object',
     additionalProperties: false,
     properties: {
-      norm: { enum: [...NORMS], default: 'linf' },
-      eps: {
-        type: ['number', 'null'],
-        exclusiveMinimum: 0,
-        default: null,
-        description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
-      },
+      ...BUDGET_OPTIONS,
       steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per run (n_iter)' },
       losses: {
         type: 'array',

@@ -7,7 +7,6 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import {
-  NORMS,
   budgetRules,
   definePlugin,
   pluginOptions,
@@ -20,7 +19,7 @@ import {
   type OptionsOf,
   type ThreatModel,
 } from '@dbp-bench/framework';
-import { ApgdAttack } from './apgd';
+import { ApgdAttack, BUDGET_OPTIONS } from './apgd';
 import { GRADIENT_CHOICES, eotSchema } from './pgd';
 
 /** The losses of AutoAttack `version='rand'`, run in this order (the second on the survivors of the first). */
@@ -34,13 +33,7 @@ const autoattackRand = definePlugin({
     type: 'object',
     additionalProperties: false,
     properties: {
-      norm: { enum: [...NORMS], default: 'linf' },
-      eps: {
-        type: ['number', 'null'],
-        exclusiveMinimum: 0,
-        default: null,
-        description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
-      },
+      ...BUDGET_OPTIONS,
       steps: { type: 'integer', minimum: 1, default: 100, description: 'iterations per APGD run (n_iter)' },
       eot: eotSchema(20),
       rho: { type: 'number', minimum: 0, maximum: 1, default: 0.75 },

@@ -22,7 +22,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   IncompatiblePluginError,
   LOSS_NAMES,
-  NORMS,
   budgetRules,
   checkGradientMode,
   definePlugin,
@@ -45,7 +44,7 @@ import {
   type ThreatModel,
 } from '@dbp-bench/framework';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput } from './pgd';
-import { apgdCheckpointTest, apgdSchedule, apgdStart, apgdStep } from './apgd';
+import { BUDGET_OPTIONS, apgdCheckpointTest, apgdSchedule, apgdStart, apgdStep } from './apgd';
 import { NoiseRecord, RecordingNoiseSource } from '../replay-noise';
 import { gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
@@ -58,13 +57,7 @@ const diffhammer = definePlugin({
     type: 'object',
     additionalProperties: false,
     properties: {
-      norm: { enum: [...NORMS], default: 'linf' },
-      eps: {
-        type: ['number', 'null'],
-        exclusiveMinimum: 0,
-        default: null,
-        description: 'budget, > 0 and at most 1 (linf) or 1000 (l2); null = 8/255 (linf) or 0.5 (l2)',
-      },
+      ...BUDGET_OPTIONS,
       steps: { type: 'integer', minimum: 1, default: 50, description: 'iterations per run' },
       losses: {
         type: 'array',
