@@ -112,6 +112,12 @@ export function estimateGradient(
         };
         const { value, grad } = tf.valueAndGrad(f)(xr, tf.ones([e - s]) as tf.Tensor1D);
         replicaLoss.set(value.dataSync() as Float32Array, s);
+        if (gradient === 'surrogate') {
+          // The surrogate steers the step; the in-loop verdicts (step hook, any-iteration counts, the
+          // attack's best-iterate choice) judge the defended process: one purification of it per
+          // replica, outside the tape (ALGORITHMS.md §14.3).
+          replicaPred.set(tf.argMax(target.classifier.logits(target.defense.purify(xr, noise)), 1).dataSync() as Int32Array, s);
+        }
         return grad as tf.Tensor4D;
       });
       parts.push(part);

@@ -8,7 +8,9 @@
  * reports to the step hook (`draws`, `predictions`; the clean step is not included here). diffhammer
  * must be no weaker on the after-attack accuracy and the any-iteration Wor.Rob; autoattack-rand on the
  * any-iteration Avg.Rob and Wor.Rob (after the attack its upstream scoring returns samples clean whose one
- * deciding forward was not fooled; ALGORITHMS.md §14.5 records the numbers and the reason).
+ * deciding forward was not fooled; ALGORITHMS.md §14.5 records the numbers and the reason). The DiffAttack
+ * loss (`apgd` with `deviation`, §14.2: one CE run, EoT = draws) must be no weaker on the after-attack
+ * accuracy and the any-iteration Wor.Rob.
  *
  * Slow (minutes per attack on a CPU backend): runs with RUN_SLOW=1. DBP_DEMO_N sets the number of samples
  * (default 16: the first n of the test split).
@@ -20,7 +22,7 @@ import { MemoryLogger, createTarget, type Attack } from '@dbp-bench/framework';
 import { MnistDataset } from '@dbp-bench/datasets';
 import { DpDdpm } from '@dbp-bench/defenses-dbp';
 import { loadClassifier, loadUNet, type ClassifierModel, type UNet } from '@dbp-bench/models';
-import { AutoAttackRand, DiffHammerAttack, PgdAttack, evaluateRandomized, summarizeEvaluation, type StepInfo } from '../src';
+import { ApgdAttack, AutoAttackRand, DiffHammerAttack, PgdAttack, evaluateRandomized, summarizeEvaluation, type StepInfo } from '../src';
 
 const WEIGHTS = path.resolve(__dirname, '..', '..', '..', '..', 'weights', 'mnist');
 
@@ -46,7 +48,7 @@ export function anyIterationRobustness(
   return { avgRob: 1 - sum(avgAsr) / n, worRob: 1 - sum(worAsr) / n };
 }
 
-describe('MNIST demo: diffhammer and autoattack-rand at least as strong as PGD+EoT of the same budget @slow', function () {
+describe('MNIST demo: diffhammer, DiffAttack and autoattack-rand at least as strong as PGD+EoT of the same budget @slow', function () {
   this.timeout(4 * 3600 * 1000);
   const n = Number(process.env.DBP_DEMO_N ?? 16);
   const idx = Array.from({ length: n }, (_, i) => i);
@@ -111,6 +113,12 @@ describe('MNIST demo: diffhammer and autoattack-rand at least as strong as PGD+E
     await run('diffhammer', new DiffHammerAttack({ eps, steps, evaluations: K, losses: ['ce'] }));
     expect(results.diffhammer.mean).to.be.at.most(results.pgd.mean);
     expect(results.diffhammer.worRob).to.be.at.most(results.pgd.worRob!);
+  });
+
+  it('DiffAttack (apgd CE with the deviated-reconstruction loss, EoT = draws): no weaker than PGD+EoT', async () => {
+    await run('diffattack', new ApgdAttack({ eps, steps, eot: { samples: K }, losses: ['ce'], selectionDraws: K, deviation: { weight: 1, steps: 'all', distance: 'mse', noise: 'forward' } }));
+    expect(results.diffattack.mean).to.be.at.most(results.pgd.mean);
+    expect(results.diffattack.worRob).to.be.at.most(results.pgd.worRob!);
   });
 
   it('autoattack-rand (CE then DLR on survivors, upstream scoring): no weaker than PGD+EoT in the loop', async () => {

@@ -19,6 +19,7 @@ import type { RunConfig } from './config';
 import { aggregate, type SampleRecord } from './records';
 import type { RunIdentity } from './identity';
 import type { RunProvenance } from './provenance';
+import { voteSize } from './vote';
 
 /** Everything about a run that does not depend on the shard: written to `<run dir>/run.json`. */
 export interface RunInfo {
@@ -166,7 +167,8 @@ export function buildMeasuredEntry(
     },
     flags: {
       randomized: info.sanity.ran ? info.sanity.randomized : info.defense.capabilities.stochastic,
-      forwardPasses: R * (info.defense.capabilities.networkCalls + 1),
+      // a voted prediction classifies K purifications (ALGORITHMS.md §14.6)
+      forwardPasses: R * voteSize(info.defense.options) * (info.defense.capabilities.networkCalls + 1),
       unreliable: stalledAttack || info.sanity.flags.some((f) => f.id === 'zero-gradient' || f.id === 'probabilities-not-logits'),
       reducedProtocol: lb.reducedProtocol,
       sanity: info.sanity.flags,

@@ -41,3 +41,9 @@ export function recordedDefenseOptions(
   const options = defense.options as Record<string, unknown>;
   return defense.vote ? { ...options, vote: defense.vote } : options;
 }
+
+/** K, the purifications one prediction classifies: the vote size recorded in the defense options, 1 without a vote. */
+export function voteSize(options: Readonly<Record<string, unknown>>): number {
+  const vote = options.vote as { k?: unknown } | undefined;
+  return typeof vote?.k === 'number' ? vote.k : 1;
+}

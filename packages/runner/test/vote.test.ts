@@ -4,6 +4,9 @@
  * defense), and every target of the run is the framework's VoteTarget around the plain one.
  */
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   ConfigValidationError,
   toyPluginRegistry,
@@ -12,7 +15,8 @@ import {
   type Classifier,
   type Defense,
 } from '@dbp-bench/framework';
-import { loadRunConfig, recordedDefenseOptions, withVote, type RunnerDeps } from '../src';
+import { loadRunConfig, recordedDefenseOptions, runBenchmark, voteSize, withVote, type RunnerDeps } from '../src';
+import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 describe('run config: defense.vote', () => {
   const good = {
@@ -62,5 +66,22 @@ describe('run config: defense.vote', () => {
     expect((t as VoteTarget).inner).to.equal(inner);
     expect((t as VoteTarget).options).to.deep.equal(vote);
     expect(calls).to.deep.equal([{ policy: 'fresh', seed: 1, gradient: 'exact' }]);
+  });
+
+  it('a voted run records the vote and counts K purifications per prediction in forwardPasses', async function () {
+    this.timeout(120000);
+    expect(voteSize({ strength: 1 })).to.equal(1);
+    expect(voteSize({ vote: { k: 7 } })).to.equal(7);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-vote-'));
+    const base = toyConfig({ n: 4, R: 2, attacks: [{ id: 'toy-pgd', name: 'pgd-eot', options: { eot: { samples: 2 } } }] }) as {
+      defense: object;
+    };
+    const config = { ...base, defense: { ...base.defense, vote: { k: 3 } } };
+    const r = await runBenchmark({ registry: toyRegistry(), config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null });
+    const entry = r.entry!;
+    expect(entry.defense.options).to.deep.include({ vote: { k: 3, ties: 'lowest-index', shareForward: false } });
+    const calls = entry.defense.capabilities!.networkCalls!;
+    // R = 2 final draws, each the vote of K = 3 purifications, each (calls + 1 classifier) evaluations
+    expect(entry.flags.forwardPasses).to.equal(2 * 3 * (calls + 1));
   });
 });
