@@ -35,7 +35,7 @@ export interface RunConfig {
   classifier: { weights: string };
   defense: PluginRef & { vote?: VoteOptions };
   attacks: (PluginRef & { name?: string })[];
-  evaluation: { purifications: number; batchSize: number; sanityChecks: boolean };
+  evaluation: { purifications: number; batchSize: number; sanityChecks: boolean; inLoopDraws?: number };
   leaderboard: {
     /** Display name of the defense + classifier pair. */
     model: string;
@@ -160,6 +160,13 @@ export function runConfigSchema(registry: PluginRegistry): JsonSchema {
           },
           batchSize: { type: 'integer', minimum: 1, default: 8 },
           sanityChecks: { type: 'boolean', default: true },
+          inLoopDraws: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 1024,
+            description:
+              "N: fresh purifications of every iterate for the any-iteration counts, independent of the attack's own draws (ALGORITHMS.md §14.4); absent: the attack's EoT copies are the in-loop draws.",
+          },
         },
       },
       leaderboard: {

@@ -15,6 +15,7 @@ import { writeSafetensors } from '@dbp-bench/models';
 import {
   SanityCheckError,
   type AttackDiagnostics,
+  type AttackTarget,
   type Dataset,
   type Defense,
   type GradientMode,
@@ -50,6 +51,11 @@ export interface BatchContext {
   attackSeed(k: number): number;
   /** Seed of the fresh streams of attack k's final evaluation (its keyed streams stay the attack's). */
   finalSeed(k: number): number;
+  /**
+   * Independent in-loop draws (`evaluation.inLoopDraws`, ALGORITHMS.md §14.4): N fresh purifications of
+   * every iterate, with fresh streams of `seed(k)`; absent: the attack's EoT copies are the in-loop draws.
+   */
+  inLoop?: { draws: number; seed(k: number): number };
   cleanGradient: GradientMode;
   logger: Logger;
   /**
@@ -132,17 +138,31 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
         const ys = tf.tensor1d(sLabels, 'int32');
         let xAdv: tf.Tensor4D | undefined;
         const got: { diagnostics?: AttackDiagnostics } = {};
-        const iterates = new IterateCollector(sIdx, sLabels);
+        const iterates = new IterateCollector(sIdx, sLabels, c.inLoop ? 'independent' : 'eot');
+        const pending: Promise<JudgedIterate>[] = [];
         try {
           const target = c.deps.createTarget(c.classifier, c.defense, { policy: a.policy, seed: c.attackSeed(k), gradient: a.gradient });
+          const inLoopTarget = c.inLoop
+            ? c.deps.createTarget(c.classifier, c.defense, {
+                policy: a.policy,
+                seed: c.attackSeed(k),
+                freshSeed: c.inLoop.seed(k),
+                gradient: a.gradient,
+              })
+            : undefined;
           const ctx: AttackRunContext = {
             logger: c.logger,
             sampleIndices: sIdx,
             seed: c.attackSeed(k),
             reportDiagnostics: (d) => (got.diagnostics = d),
-            onStep: (info) => iterates.add(info),
+            onStep: (info) => {
+              if (inLoopTarget) pending.push(judgeIterate(c.deps, inLoopTarget, c.inLoop!.draws, info, (s) => iterates.labelOf(s)));
+              else iterates.add(info);
+            },
           };
           xAdv = await a.attack.perturb(target, xs, ys, ctx);
+          for (const j of (await Promise.all(pending)).sort((p, q) => p.g - q.g))
+            iterates.addDraws(j.g, j.rows, j.predictions, c.inLoop!.draws);
           const dist = checkBudget(a, xs, xAdv, sIdx);
           const diag = got.diagnostics;
           if (diag) checkDiagnostics(a, diag, surv.length);
@@ -223,9 +243,51 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
   }
 }
 
+/** N fresh draws of the rows at iterate g (`judgeIterate`), sample-major predictions. */
+export interface JudgedIterate {
+  g: number;
+  rows: readonly number[];
+  predictions: Int32Array;
+}
+
 /**
- * The iterates an attack reports through its step hook, per attacked row: the draws it classified at
- * each iterate (StepInfo.predictions, K per row). Iterate g = restart · steps + step − 1.
+ * Judge the iterate of a step-hook call by N fresh purifications (`evaluation.inLoopDraws`): iterate
+ * g = restart · steps + step, the point the update of `step` produced. The iterate is valid only during
+ * the call, so the evaluator gets a copy, disposed when it is done.
+ */
+export function judgeIterate(
+  deps: RunnerDeps,
+  target: AttackTarget,
+  draws: number,
+  info: StepInfo,
+  labelOf: (sample: number) => number,
+): Promise<JudgedIterate> {
+  const rows = [...info.sampleIndices];
+  const g = info.restart * info.totalSteps + info.step;
+  const labels = Int32Array.from(rows, labelOf);
+  const copy = tf.clone(info.xAdv);
+  const judged = (ev: readonly { predictions: readonly number[] }[]): JudgedIterate => ({
+    g,
+    rows,
+    predictions: Int32Array.from(ev.flatMap((e) => e.predictions)),
+  });
+  try {
+    const res = deps.evaluateRandomized(target, copy, labels, rows, draws);
+    if (!(res instanceof Promise)) {
+      copy.dispose();
+      return Promise.resolve(judged(res));
+    }
+    return res.then(judged).finally(() => copy.dispose());
+  } catch (err) {
+    copy.dispose();
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * The in-loop draws of an attack, per attacked row. Source `eot`: the draws the attack classified at
+ * each iterate (StepInfo.predictions, K per row), iterate g = restart · steps + step − 1. Source
+ * `independent`: N fresh purifications of each iterate (`judgeIterate`), g = restart · steps + step.
  */
 export class IterateCollector {
   private readonly rowOf = new Map<number, number>();
@@ -233,18 +295,29 @@ export class IterateCollector {
   constructor(
     sampleIndices: readonly number[],
     private readonly labels: Int32Array,
+    readonly source: 'eot' | 'independent' = 'eot',
   ) {
     sampleIndices.forEach((s, j) => this.rowOf.set(s, j));
     this.rows = sampleIndices.map(() => ({ draws: 0, iteration: [], correct: [], majority: [] }));
   }
+  /** The label of dataset index `sample` (a row of this collector). */
+  labelOf(sample: number): number {
+    const j = this.rowOf.get(sample);
+    if (j === undefined) throw new RangeError(`IterateCollector: sample ${sample} is not attacked in this batch`);
+    return this.labels[j];
+  }
+  /** The attack's own draws at the iterate before the update of a step (source `eot`). */
   add(info: StepInfo): void {
     const preds = info.predictions;
     const rows = info.sampleIndices.length;
     if (!preds || rows === 0) return; // an attack that reports no draws contributes its final evaluation only
     const K = info.draws ?? preds.length / rows;
     if (!Number.isInteger(K) || K < 1 || preds.length !== K * rows) return;
-    const g = info.restart * info.totalSteps + info.step - 1;
-    info.sampleIndices.forEach((s, i) => {
+    this.addDraws(info.restart * info.totalSteps + info.step - 1, info.sampleIndices, preds, K);
+  }
+  /** K draws per row at iterate g (sample-major predictions); an iterate not above the row's last is ignored. */
+  addDraws(g: number, sampleIndices: readonly number[], preds: Int32Array, K: number): void {
+    sampleIndices.forEach((s, i) => {
       const j = this.rowOf.get(s);
       if (j === undefined) return;
       const row = this.rows[j];
@@ -261,7 +334,9 @@ export class IterateCollector {
   /** Row j's iterates, or undefined when the attack reported none for it. */
   record(j: number): IterateRecord | undefined {
     const r = this.rows[j];
-    return r.iteration.length ? { draws: r.draws, iteration: r.iteration, correct: r.correct, majority: r.majority } : undefined;
+    if (!r.iteration.length) return undefined;
+    const rec: IterateRecord = { draws: r.draws, iteration: r.iteration, correct: r.correct, majority: r.majority };
+    return this.source === 'independent' ? { ...rec, source: 'independent' } : rec;
   }
 }
 

@@ -142,5 +142,6 @@ export function recordRules(
       ...(a.norm ? { norm: a.norm } : {}),
       ...(a.eps !== undefined ? { eps: a.eps } : {}),
     })),
+    ...(info.config.evaluation.inLoopDraws !== undefined ? { inLoopDraws: info.config.evaluation.inLoopDraws } : {}),
   };
 }

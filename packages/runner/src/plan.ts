@@ -280,13 +280,22 @@ export function runThreat(attacks: readonly { name: string; norm: 'linf' | 'l2';
  * The seeds of a run, derived from the config seed: run, clean, sanity, and per attack its own
  * (`attack:<k>:<name>`, also the keyed noise) and its final evaluation's fresh streams (`final:<k>:<name>`).
  */
-export function runSeeds(seed: number, attacks: readonly Pick<RunAttack, 'name'>[]): Record<string, number> {
+export function runSeeds(seed: number, attacks: readonly Pick<RunAttack, 'name'>[], inLoop = false): Record<string, number> {
   const seeds: Record<string, number> = { run: seed, clean: deriveSeed(seed, 'clean'), sanity: deriveSeed(seed, 'sanity') };
   attacks.forEach((a, k) => {
     seeds[`attack:${k}:${a.name}`] = attackSeed(seed, k);
     seeds[`final:${k}:${a.name}`] = finalSeed(seed, k);
+    if (inLoop) seeds[`inloop:${k}:${a.name}`] = inLoopSeed(seed, k);
   });
   return seeds;
+}
+
+/**
+ * The seed of the fresh streams of attack `k`'s independent in-loop draws (`evaluation.inLoopDraws`):
+ * the draws of iterate g are the g-th generation of (this seed, stream, step, sample, draw).
+ */
+export function inLoopSeed(seed: number, k: number): number {
+  return deriveSeed(seed, `inloop:${k}`);
 }
 
 /**

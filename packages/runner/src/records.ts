@@ -56,6 +56,12 @@ export interface IterateRecord {
   correct: number[];
   /** The label won the plurality of the draws at each iterate (a tie is not a win). */
   majority: boolean[];
+  /**
+   * Where the draws come from: absent = the attack's own EoT copies at the iterate before each update
+   * (g = restart · steps + step − 1); `independent` = N fresh purifications of the iterate each update
+   * produced (g = restart · steps + step; `evaluation.inLoopDraws`, ALGORITHMS.md §14.4).
+   */
+  source?: 'independent';
 }
 
 export interface AttackRecord {
@@ -369,12 +375,13 @@ function anyBefore(r: SampleRecord, k: number): AnyState {
   return { robust: a.anyRobust!, worst: a.anyWorst!, majority: a.anyMajority! };
 }
 
-/** Any-iteration Avg.Rob / Wor.Rob / majority after attack `k` (source: the attacks' EoT copies). */
+/** Any-iteration Avg.Rob / Wor.Rob / majority after attack `k` (source: the attacks' EoT copies, or independent draws). */
 function anyIterationResult(records: readonly SampleRecord[], k: number): AnyIterationResult {
   const n = records.length;
   const draws = new Set(records.map((r) => r.attacks[k].iterates?.draws).filter((d): d is number => d !== undefined));
+  const independent = records.some((r) => r.attacks[k].iterates?.source === 'independent');
   return {
-    source: 'eot',
+    source: independent ? 'independent' : 'eot',
     draws: draws.size === 1 ? [...draws][0] : null,
     avgRob: accuracyMetric(
       records.reduce((s, r) => s + r.attacks[k].anyRobust!, 0),
@@ -481,6 +488,8 @@ export interface RecordRules {
   R: number;
   /** The run's attacks, in order. */
   attacks: readonly { name: string; norm?: 'linf' | 'l2'; eps?: number }[];
+  /** N of `evaluation.inLoopDraws`: every iterate record is `independent` with N draws; absent: none is. */
+  inLoopDraws?: number;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -500,6 +509,18 @@ function drawProblems(d: unknown, label: number, R: number, where: string): stri
   return out;
 }
 
+/** An iterate record whose source or draws are not the run's (`evaluation.inLoopDraws`). */
+function iterateSourceProblems(it: unknown, inLoopDraws: number | undefined, where: string): string[] {
+  if (!isObject(it)) return [];
+  if (inLoopDraws === undefined)
+    return it.source === undefined ? [] : [`${where}.iterates.source is ${JSON.stringify(it.source)}, but the run has no evaluation.inLoopDraws`];
+  if (it.source !== 'independent' || it.draws !== inLoopDraws)
+    return [
+      `${where}.iterates: source ${JSON.stringify(it.source ?? 'eot')} with ${JSON.stringify(it.draws)} draws, but the run judges every iterate by evaluation.inLoopDraws = ${inLoopDraws} independent draws`,
+    ];
+  return [];
+}
+
 /** What is wrong with an attack's iterate record (shape, ranges, order, plurality bounds). */
 function iterateProblems(it: unknown, where: string): string[] {
   if (!isObject(it)) return [`${where}.iterates is not a JSON object`];
@@ -507,6 +528,8 @@ function iterateProblems(it: unknown, where: string): string[] {
   if (!(Number.isInteger(d) && (d as number) >= 1)) return [`${where}.iterates.draws ${JSON.stringify(d)} is not a positive integer`];
   const draws = d as number;
   const { iteration, correct, majority } = it;
+  if (it.source !== undefined && it.source !== 'independent')
+    return [`${where}.iterates.source ${JSON.stringify(it.source)} is not 'independent' (absent: the attack's EoT copies)`];
   if (!Array.isArray(iteration) || !Array.isArray(correct) || !Array.isArray(majority))
     return [`${where}.iterates needs the arrays iteration, correct and majority`];
   if (correct.length !== iteration.length || majority.length !== iteration.length)
@@ -629,7 +652,7 @@ export function recordProblems(r: unknown, rules: RecordRules): string[] {
       out.push(`${where}: robustMajority ${JSON.stringify(a.robustMajority)}, expected ${expect.majority}`);
     if (a.iterates !== undefined) {
       if (!survivor) out.push(`${where} did not run but records iterates`);
-      else out.push(...iterateProblems(a.iterates, where));
+      else out.push(...iterateProblems(a.iterates, where), ...iterateSourceProblems(a.iterates, rules.inLoopDraws, where));
     }
     if (out.length) return out;
     if (withAny[k]) {

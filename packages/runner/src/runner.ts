@@ -37,6 +37,7 @@ import {
   attackSeed,
   defaultGradient,
   finalSeed,
+  inLoopSeed,
   planAttacks,
   planIdentity,
   planSubset,
@@ -235,7 +236,7 @@ async function runShard(
     const attacks = await planAttacks(opts.registry, scope, config, dataset, defense, file, logger);
     // leaderboard.threatModel is a safe path segment by the schema (SAFE_ID_PATTERN); runThreat checks the derived id.
     const threat = runThreat(attacks, config.leaderboard.threatModel);
-    const seeds = runSeeds(config.seed, attacks);
+    const seeds = runSeeds(config.seed, attacks, config.evaluation.inLoopDraws !== undefined);
     const def = defense;
     const targetDeps = withVote(deps, config.defense.vote);
     const makeTarget = (policy: RunAttack['policy'], gradient: GradientMode, seed: number) =>
@@ -271,6 +272,9 @@ async function runShard(
         cleanSeed: seeds.clean,
         attackSeed: (k) => attackSeed(config.seed, k),
         finalSeed: (k) => finalSeed(config.seed, k),
+        ...(config.evaluation.inLoopDraws !== undefined
+          ? { inLoop: { draws: config.evaluation.inLoopDraws, seed: (k: number) => inLoopSeed(config.seed, k) } }
+          : {}),
         adversarialDir: adversarialDir(runDir),
         cleanGradient: defaultGradient(defense),
         logger,

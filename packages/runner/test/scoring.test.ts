@@ -24,6 +24,13 @@ import {
 } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
+/** The config with `evaluation.inLoopDraws` set (unchanged when undefined). */
+function withInLoop(config: object, inLoopDraws: number | undefined): object {
+  if (inLoopDraws === undefined) return config;
+  const c = config as { evaluation: object };
+  return { ...c, evaluation: { ...c.evaluation, inLoopDraws } };
+}
+
 /** A sample record of one attack, label 1, with the any-iteration state given by hand. */
 function rec(
   position: number,
@@ -140,6 +147,15 @@ describe('runner: randomized scoring', function () {
     const u = handMade()[1];
     u.attacks[0].iterates!.iteration = [0, 2, 1];
     expect(recordProblems(u, rules).join()).to.match(/iterates\.iteration\[2\] = 1 is not a non-negative integer above the previous one/);
+    // the source of the in-loop draws must be the run's: EoT copies, or inLoopDraws independent draws
+    expect(recordProblems(handMade()[0], { ...rules, inLoopDraws: 2 }).join()).to.match(
+      /source "eot" with 2 draws, but the run judges every iterate by evaluation.inLoopDraws = 2 independent draws/,
+    );
+    const v = handMade()[0];
+    v.attacks[0].iterates!.source = 'independent';
+    expect(recordProblems(v, rules).join()).to.match(/iterates\.source is "independent", but the run has no evaluation\.inLoopDraws/);
+    expect(recordProblems(v, { ...rules, inLoopDraws: 2 })).to.deep.equal([]);
+    expect(recordProblems(v, { ...rules, inLoopDraws: 3 }).join()).to.match(/with 2 draws/);
   });
 
   it('collects the iterates of the step hook per row: iterate = restart * steps + step - 1, plurality with ties lost', () => {
@@ -163,10 +179,10 @@ describe('runner: randomized scoring', function () {
       return r;
     };
     const pgd = { id: 'pgd', name: 'PGD-4+EoT-2', options: { norm: 'linf', eps: 0.1, stepSize: 0.03, steps: 4, eot: { samples: 2 } } };
-    const run = async (defense: string, out: string) =>
+    const run = async (defense: string, out: string, inLoopDraws?: number) =>
       runBenchmark({
         registry: registry(),
-        config: toyConfig({ defense, attacks: [pgd], R: 4, n: 8, batchSize: 4, sanity: defense !== 'identity' }),
+        config: withInLoop(toyConfig({ defense, attacks: [pgd], R: 4, n: 8, batchSize: 4, sanity: defense !== 'identity' }), inLoopDraws),
         baseDir: out,
         outDir: out,
         deps: toyDeps(),
@@ -196,6 +212,44 @@ describe('runner: randomized scoring', function () {
       expect(at.histogram!.counts.reduce((p, q) => p + q, 0)).to.equal(at.attacked);
       expect(e.results.cleanHistogram!.counts).to.have.length(5);
       expect(e.provenance.seeds).to.have.property('final:0:PGD-4+EoT-2');
+    });
+
+    it('independent in-loop draws: N fresh purifications of every iterate, the attack itself unchanged, no leaks', async () => {
+      // identity defense: every draw of an iterate agrees, and the EoT copies the attack classified before
+      // update s + 1 are of the iterate update s produced (pgd drops EoT on a deterministic target: 1 draw),
+      // so the two sources must agree iterate by iterate
+      const eot = readJournal((await run('identity', tmp())).journal).records;
+      await run('identity', tmp(), 3); // warm-up
+      const before = tf.memory().numTensors;
+      const r = await run('identity', tmp(), 3);
+      expect(tf.memory().numTensors).to.equal(before);
+      const ind = readJournal(r.journal).records;
+      let compared = 0;
+      ind.forEach((x, i) => {
+        const a = x.attacks[0];
+        const b = eot[i].attacks[0];
+        expect(a.ran).to.equal(b.ran);
+        if (!a.ran) return;
+        // the in-loop draws come from their own target: the attack and its final evaluation are unchanged
+        expect(a.eval!.predictions).to.deep.equal(b.eval!.predictions);
+        expect(a.iterates!.source).to.equal('independent');
+        expect(a.iterates!.draws).to.equal(3);
+        expect(a.iterates!.iteration).to.deep.equal([1, 2, 3, 4]);
+        expect(b.iterates!.iteration).to.deep.equal([0, 1, 2, 3]);
+        for (let s = 1; s <= 3; s++) {
+          expect(a.iterates!.correct[s - 1] / 3, `sample ${x.index} iterate ${s}`).to.equal(b.iterates!.correct[s] / b.iterates!.draws);
+          compared++;
+        }
+      });
+      expect(compared).to.be.above(0);
+      const e = validateEntry(r.entry);
+      expect(e.results.attacks[0].anyIteration!.source).to.equal('independent');
+      expect(e.results.attacks[0].anyIteration!.draws).to.equal(3);
+      expect(e.provenance.seeds).to.have.property('inloop:0:PGD-4+EoT-2');
+      // a randomized defense: the independent draws differ from the attack's own, and the records re-verify
+      const noisy = await run('toy-noise', tmp(), 5);
+      for (const x of readJournal(noisy.journal).records) if (x.attacks[0].ran) expect(x.attacks[0].iterates!.draws).to.equal(5);
+      validateEntry(noisy.entry);
     });
 
     it('a deterministic defense: single = Wor.Rob = majority = Avg.Rob after the attack, and the same for the any-iteration counts', async () => {
