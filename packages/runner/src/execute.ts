@@ -255,7 +255,7 @@ export interface JudgedIterate {
  * g = restart · steps + step, the point the update of `step` produced. The iterate is valid only during
  * the call, so the evaluator gets a copy, disposed when it is done.
  */
-export function judgeIterate(
+export async function judgeIterate(
   deps: RunnerDeps,
   target: AttackTarget,
   draws: number,
@@ -265,22 +265,13 @@ export function judgeIterate(
   const rows = [...info.sampleIndices];
   const g = info.restart * info.totalSteps + info.step;
   const labels = Int32Array.from(rows, labelOf);
+  // runs synchronously up to the await, i.e. during the hook call
   const copy = tf.clone(info.xAdv);
-  const judged = (ev: readonly { predictions: readonly number[] }[]): JudgedIterate => ({
-    g,
-    rows,
-    predictions: Int32Array.from(ev.flatMap((e) => e.predictions)),
-  });
   try {
-    const res = deps.evaluateRandomized(target, copy, labels, rows, draws);
-    if (!(res instanceof Promise)) {
-      copy.dispose();
-      return Promise.resolve(judged(res));
-    }
-    return res.then(judged).finally(() => copy.dispose());
-  } catch (err) {
+    const ev = await deps.evaluateRandomized(target, copy, labels, rows, draws);
+    return { g, rows, predictions: Int32Array.from(ev.flatMap((e) => e.predictions)) };
+  } finally {
     copy.dispose();
-    return Promise.reject(err);
   }
 }
 

@@ -259,6 +259,76 @@ export function apgdCheckpointTest(
   return fl;
 }
 
+/**
+ * APGD's step-size control, shared by `apgd` and `diffhammer`: per row the step size (2ε at the start),
+ * the best loss seen with its iterate and gradient, and at each checkpoint of `apgdSchedule` the test
+ * of `apgdCheckpointTest`: rows that stalled get their step halved and restart from their best point.
+ * Owns the tensors it keeps (the best iterate and gradient); `dispose` releases them.
+ */
+export class ApgdStepControl {
+  readonly stepSize: Float32Array;
+  private readonly lossBest: Float32Array;
+  private readonly lossSteps: Float32Array[] = [];
+  private lossBestLastCheck: Float32Array;
+  private reducedLastCheck: Float32Array;
+  private xBest: tf.Tensor4D;
+  private gradBest: tf.Tensor4D;
+  private readonly sched: { first: number; min: number; decrease: number };
+  private k: number;
+  private counter = 0;
+
+  constructor(
+    steps: number,
+    private readonly rho: number,
+    eps: number,
+    xStart: tf.Tensor4D,
+    gradStart: tf.Tensor4D,
+    lossStart: Float32Array,
+  ) {
+    const B = xStart.shape[0];
+    this.stepSize = new Float32Array(B).fill(2 * eps);
+    this.lossBest = Float32Array.from(lossStart);
+    this.lossBestLastCheck = Float32Array.from(lossStart);
+    this.reducedLastCheck = new Float32Array(B).fill(1);
+    this.sched = apgdSchedule(steps);
+    this.k = this.sched.first;
+    this.xBest = xStart.clone();
+    this.gradBest = gradStart.clone();
+  }
+
+  /**
+   * The loss `y1` of iterate `xAdv` (after update `i`, 0-based) with its gradient `grad`. Returns the
+   * iterate and gradient to continue from: new tensors (the caller disposes the ones it passed) when a
+   * checkpoint sent some rows back to their best point, else null.
+   */
+  observe(i: number, y1: Float32Array, xAdv: tf.Tensor4D, grad: tf.Tensor4D): { xAdv: tf.Tensor4D; grad: tf.Tensor4D } | null {
+    this.lossSteps.push(Float32Array.from(y1));
+    const improved = Array.from(y1, (v, b) => v > this.lossBest[b]);
+    if (improved.some(Boolean)) {
+      const xb = selectRows(improved, xAdv, this.xBest);
+      const gb = selectRows(improved, grad, this.gradBest);
+      tf.dispose([this.xBest, this.gradBest]);
+      this.xBest = xb;
+      this.gradBest = gb;
+      improved.forEach((m, b) => m && (this.lossBest[b] = y1[b]));
+    }
+    if (++this.counter < this.k) return null;
+    const fl = apgdCheckpointTest(this.lossSteps, i, this.k, this.rho, this.reducedLastCheck, this.lossBestLastCheck, this.lossBest);
+    this.reducedLastCheck = fl;
+    this.lossBestLastCheck = Float32Array.from(this.lossBest);
+    this.k = Math.max(this.k - this.sched.decrease, this.sched.min);
+    this.counter = 0;
+    const reduce = Array.from(fl, (v) => v > 0);
+    if (!reduce.some(Boolean)) return null;
+    reduce.forEach((m, b) => m && (this.stepSize[b] /= 2));
+    return { xAdv: selectRows(reduce, this.xBest, xAdv), grad: selectRows(reduce, this.gradBest, grad) };
+  }
+
+  dispose(): void {
+    tf.dispose([this.xBest, this.gradBest]);
+  }
+}
+
 export class ApgdAttack implements Attack {
   readonly id = 'apgd';
   readonly options: ApgdOptions;
@@ -396,7 +466,6 @@ export class ApgdAttack implements Attack {
       if (mean !== e.grad) e.grad.dispose();
       return { grad: mean, loss: e.loss, correct: e.correctFraction, pred: e.replicaPred, replica: e.replicaGrads };
     };
-    const sched = apgdSchedule(o.steps);
     const live: tf.Tensor[] = [];
     const track = <T extends tf.Tensor>(t: T): T => {
       live.push(t);
@@ -408,27 +477,21 @@ export class ApgdAttack implements Attack {
       if (old !== next) old.dispose();
       return track(next);
     };
+    let control: ApgdStepControl | undefined;
     try {
       let xAdv = track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
       let est = estimate(xAdv);
       let grad = track(est.grad);
       onFirstGradient?.(vanishedGradientRows(grad));
-      let gradBest = track(grad.clone());
-      let xBest = track(xAdv.clone());
+      control = new ApgdStepControl(o.steps, o.rho, eps, xAdv, grad, est.loss);
+      const stepSize = control.stepSize;
       let xOld = track(xAdv.clone());
       let xRet = track(xAdv.clone());
-      const lossBest = Float32Array.from(est.loss);
       let prevLoss = est.loss;
       let prevCorrect = est.correct;
       let prevPred = est.pred;
       const retFooled = Float64Array.from(est.correct, (c) => 1 - c);
       const retLoss = Float32Array.from(est.loss);
-      const stepSize = new Float32Array(B).fill(2 * eps);
-      const lossSteps: Float32Array[] = [];
-      let lossBestLastCheck = Float32Array.from(lossBest);
-      let reducedLastCheck = new Float32Array(B).fill(1);
-      let k = sched.first;
-      let counter3 = 0;
       for (let i = 0; i < o.steps; i++) {
         const a = i > 0 ? o.momentum : 1;
         const next = apgdStep(x, xAdv, xOld, grad, stepSize, a, norm, eps);
@@ -472,26 +535,10 @@ export class ApgdAttack implements Attack {
             }
           });
         }
-        lossSteps.push(Float32Array.from(y1));
-        const improved = Array.from({ length: B }, (_, b) => y1[b] > lossBest[b]);
-        if (improved.some(Boolean)) {
-          xBest = swap(xBest, selectRows(improved, xAdv, xBest));
-          gradBest = swap(gradBest, selectRows(improved, grad, gradBest));
-          improved.forEach((m, b) => m && (lossBest[b] = y1[b]));
-        }
-        counter3++;
-        if (counter3 === k) {
-          const fl = apgdCheckpointTest(lossSteps, i, k, o.rho, reducedLastCheck, lossBestLastCheck, lossBest);
-          reducedLastCheck = fl;
-          lossBestLastCheck = Float32Array.from(lossBest);
-          const reduce = Array.from(fl, (v) => v > 0);
-          if (reduce.some(Boolean)) {
-            reduce.forEach((m, b) => m && (stepSize[b] /= 2));
-            xAdv = swap(xAdv, selectRows(reduce, xBest, xAdv));
-            grad = swap(grad, selectRows(reduce, gradBest, grad));
-          }
-          k = Math.max(k - sched.decrease, sched.min);
-          counter3 = 0;
+        const back = control.observe(i, y1, xAdv, grad);
+        if (back) {
+          xAdv = swap(xAdv, back.xAdv);
+          grad = swap(grad, back.grad);
         }
         tick();
       }
@@ -501,6 +548,7 @@ export class ApgdAttack implements Attack {
       return xRet;
     } finally {
       for (const t of live) t.dispose();
+      control?.dispose();
     }
   }
 

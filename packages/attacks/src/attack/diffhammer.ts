@@ -44,7 +44,7 @@ import {
   type ThreatModel,
 } from '@dbp-bench/framework';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput } from './pgd';
-import { BUDGET_OPTIONS, apgdCheckpointTest, apgdSchedule, apgdStart, apgdStep } from './apgd';
+import { ApgdStepControl, BUDGET_OPTIONS, apgdStart, apgdStep } from './apgd';
 import { NoiseRecord, RecordingNoiseSource } from '../replay-noise';
 import { gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
@@ -433,7 +433,6 @@ export class DiffHammerAttack implements Attack {
     const { norm, eps } = this.threat;
     const B = x.shape[0];
     const N = o.evaluations;
-    const sched = apgdSchedule(o.steps);
     const live: tf.Tensor[] = [];
     const track = <T extends tf.Tensor>(t: T): T => {
       live.push(t);
@@ -446,26 +445,21 @@ export class DiffHammerAttack implements Attack {
       return track(next);
     };
     let ev: DrawEvaluation | undefined;
+    let control: ApgdStepControl | undefined;
     try {
       let xAdv = track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
       ev = this.evaluateDraws(target, xAdv, y, sampleIndices, loss);
       let grad = track(this.graft(target, xAdv, ev).grad);
       onFirstGradient?.(vanishedGradientRows(grad));
-      let gradBest = track(grad.clone());
-      let xBest = track(xAdv.clone());
+      // APGD's step-size control on the maximum loss over the N draws
+      control = new ApgdStepControl(o.steps, o.rho, eps, xAdv, grad, ev.maxLoss);
+      const stepSize = control.stepSize;
       let xOld = track(xAdv.clone());
       let xRet = track(xAdv.clone());
       const wor = Float64Array.from(ev.anyFooled, (f) => (f ? 1 : 0));
       const avg = Float64Array.from(ev.correct, (c) => 1 - c);
       const avgAsr = Float64Array.from(avg);
       const retLoss = Float32Array.from(ev.meanLoss);
-      const lossBest = Float32Array.from(ev.maxLoss);
-      const stepSize = new Float32Array(B).fill(2 * eps);
-      const lossSteps: Float32Array[] = [];
-      let lossBestLastCheck = Float32Array.from(lossBest);
-      let reducedLastCheck = new Float32Array(B).fill(1);
-      let k = sched.first;
-      let counter = 0;
       for (let i = 0; i < o.steps; i++) {
         const a = i > 0 ? o.momentum : 1;
         const next = apgdStep(x, xAdv, xOld, grad, stepSize, a, norm, eps);
@@ -514,28 +508,10 @@ export class DiffHammerAttack implements Attack {
         const avgd = tf.tidy(() => tf.add(tf.mul(g, w), tf.mul(grad, 1 - w)) as tf.Tensor4D);
         g.dispose();
         grad = swap(grad, avgd);
-        // APGD's step-size control on the maximum loss over the N draws.
-        const y1 = cur.maxLoss;
-        lossSteps.push(Float32Array.from(y1));
-        const improved = Array.from({ length: B }, (_, b) => y1[b] > lossBest[b]);
-        if (improved.some(Boolean)) {
-          xBest = swap(xBest, selectRows(improved, xAdv, xBest));
-          gradBest = swap(gradBest, selectRows(improved, grad, gradBest));
-          improved.forEach((m, b) => m && (lossBest[b] = y1[b]));
-        }
-        counter++;
-        if (counter === k) {
-          const fl = apgdCheckpointTest(lossSteps, i, k, o.rho, reducedLastCheck, lossBestLastCheck, lossBest);
-          reducedLastCheck = fl;
-          lossBestLastCheck = Float32Array.from(lossBest);
-          const reduce = Array.from(fl, (v) => v > 0);
-          if (reduce.some(Boolean)) {
-            reduce.forEach((m, b) => m && (stepSize[b] /= 2));
-            xAdv = swap(xAdv, selectRows(reduce, xBest, xAdv));
-            grad = swap(grad, selectRows(reduce, gradBest, grad));
-          }
-          k = Math.max(k - sched.decrease, sched.min);
-          counter = 0;
+        const back = control.observe(i, cur.maxLoss, xAdv, grad);
+        if (back) {
+          xAdv = swap(xAdv, back.xAdv);
+          grad = swap(grad, back.grad);
         }
       }
       live.splice(live.indexOf(xRet), 1);
@@ -543,6 +519,7 @@ export class DiffHammerAttack implements Attack {
     } finally {
       ev?.dispose();
       for (const t of live) t.dispose();
+      control?.dispose();
     }
   }
 
