@@ -9,7 +9,8 @@
  *   and one gradient pass of them per distinct (noise policy, gradient mode) of the attacks that
  *   need input gradients;
  * - clean evaluation: n · R forward rows;
- * - attack a: n · restarts · steps · eotSamples gradient rows (its declared protocol; forward rows
+ * - attack a: n · runs · steps · eotSamples gradient rows (its declared protocol, runs = `runs` or
+ *   else `restarts`; forward rows
  *   instead when it declares it needs no input gradients), then n · R forward rows of its final
  *   evaluation.
  * It is an upper bound: a run attacks only the samples that are still robust, and the draws an
@@ -52,9 +53,10 @@ export interface AttackWork {
   readonly eot: number;
   /** Declared steps per run (null: the attack declares none; then it is counted as no iterations). */
   readonly steps: number | null;
-  readonly restarts: number;
+  /** Runs per sample (the declared `runs`, else `restarts`). */
+  readonly runs: number;
   readonly inputGradients: boolean;
-  /** Rows with a backward pass: samples · restarts · steps · eot (0 when it needs no input gradients). */
+  /** Rows with a backward pass: samples · runs · steps · eot (0 when it needs no input gradients). */
   readonly gradientRows: number;
   /** Forward rows of its iterations when it needs no input gradients, else 0. */
   readonly iterationRows: number;
@@ -100,7 +102,8 @@ export function countRunWork(p: {
   const n = p.samples;
   const voteK = p.voteK ?? 1;
   const attacks: AttackWork[] = p.attacks.map((a) => {
-    const iterations = n * a.protocol.restarts * (a.steps ?? 0) * a.eot;
+    const runs = a.protocol.runs ?? a.protocol.restarts;
+    const iterations = n * runs * (a.steps ?? 0) * a.eot;
     const grads = a.protocol.requires.inputGradients;
     return {
       name: a.name,
@@ -109,7 +112,7 @@ export function countRunWork(p: {
       gradient: a.gradient,
       eot: a.eot,
       steps: a.steps,
-      restarts: a.protocol.restarts,
+      runs,
       inputGradients: grads,
       gradientRows: grads ? iterations : 0,
       iterationRows: grads ? 0 : iterations,
@@ -339,7 +342,7 @@ export function formatRunEstimate(e: RunEstimate): string {
     `  clean evaluation: ${n(w.cleanRows)} forward rows`,
     ...w.attacks.map(
       (a) =>
-        `  attack '${a.name}' (${a.id}, ${a.policy} noise, ${a.gradient} gradient): ${a.restarts} run(s) x ${a.steps ?? 0} steps x EoT ${a.eot} = ` +
+        `  attack '${a.name}' (${a.id}, ${a.policy} noise, ${a.gradient} gradient): ${a.runs} run(s) x ${a.steps ?? 0} steps x EoT ${a.eot} = ` +
         (a.inputGradients ? `${n(a.gradientRows)} gradient rows` : `${n(a.iterationRows)} forward rows (no input gradients)`) +
         `; final evaluation ${n(a.finalRows)} forward rows`,
     ),

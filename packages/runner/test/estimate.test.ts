@@ -12,11 +12,12 @@ import { isRecordingGradient, type AttackTarget } from '@dbp-bench/framework';
 import { countRunWork, estimateRun, estimatedSeconds, formatRunEstimate, runBenchmark, type RunnerDeps } from '../src';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
-const proto = (restarts: number, inputGradients = true) => ({
+const proto = (restarts: number, inputGradients = true, runs?: number) => ({
   policy: 'fresh' as const,
   eotSamples: 1,
   steps: 1,
   restarts,
+  ...(runs ? { runs } : {}),
   gradient: 'target' as const,
   stepSize: null,
   requires: { inputGradients },
@@ -50,7 +51,7 @@ function countingDeps(): RunnerDeps & { rows: { forward: number; gradient: numbe
 describe('runner: plan and ETA before a run', function () {
   this.timeout(60000);
 
-  it('counts the rows of a shard by hand: preflight, clean, each attack (restarts x steps x EoT) and its final evaluation', () => {
+  it('counts the rows of a shard by hand: preflight, clean, each attack (runs x steps x EoT) and its final evaluation', () => {
     const w = countRunWork({
       samples: 5,
       batches: 2,
@@ -63,18 +64,22 @@ describe('runner: plan and ETA before a run', function () {
         { name: 'b', id: 'pgd', policy: 'fresh', gradient: 'exact', eot: 2, steps: 3, protocol: proto(1) },
         { name: 'c', id: 'dw', policy: 'both', gradient: 'exact', eot: 1, steps: 7, protocol: proto(1) },
         { name: 'd', id: 'score', policy: 'fresh', gradient: 'bpda', eot: 5, steps: 2, protocol: proto(1, false) },
+        // declared runs (APGD: restarts x losses) take precedence over restarts
+        { name: 'e', id: 'apgd', policy: 'fresh', gradient: 'exact', eot: 2, steps: 5, protocol: proto(1, true, 3) },
       ],
     });
-    // gradient rows: a 5*2*10*4 = 400, b 5*3*2 = 30, c 5*7 = 35, d none; preflight 2 samples x 2 settings (fresh/exact, both/exact)
-    expect(w.attacks.map((a) => a.gradientRows)).to.deep.equal([400, 30, 35, 0]);
-    expect(w.attacks.map((a) => a.iterationRows)).to.deep.equal([0, 0, 0, 50]);
-    expect(w.attacks.map((a) => a.finalRows)).to.deep.equal([15, 15, 15, 15]);
+    // gradient rows: a 5*2*10*4 = 400, b 5*3*2 = 30, c 5*7 = 35, d none, e 5*3*5*2 = 150;
+    // preflight 2 samples x 2 settings (fresh/exact, both/exact)
+    expect(w.attacks.map((a) => a.gradientRows)).to.deep.equal([400, 30, 35, 0, 150]);
+    expect(w.attacks.map((a) => a.runs)).to.deep.equal([2, 1, 1, 1, 3]);
+    expect(w.attacks.map((a) => a.iterationRows)).to.deep.equal([0, 0, 0, 50, 0]);
+    expect(w.attacks.map((a) => a.finalRows)).to.deep.equal([15, 15, 15, 15, 15]);
     expect(w.preflight).to.deep.equal({ forwardRows: 4, gradientRows: 4 });
     expect(w.cleanRows).to.equal(15);
-    expect(w.total.gradientRows).to.equal(469);
-    // forward: preflight 4 + clean 15 + finals 60 + d's iterations 50
-    expect(w.total.forwardRows).to.equal(129);
-    expect(w.total.networkCalls).to.equal((129 + 469) * 7);
+    expect(w.total.gradientRows).to.equal(619);
+    // forward: preflight 4 + clean 15 + finals 75 + d's iterations 50
+    expect(w.total.forwardRows).to.equal(144);
+    expect(w.total.networkCalls).to.equal((144 + 619) * 7);
     // a vote multiplies the evaluation rows' calls (preflight, clean, finals), not the attack iterations
     const voted = countRunWork({
       samples: 5,
