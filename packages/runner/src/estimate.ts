@@ -16,8 +16,9 @@
  * It is an upper bound: a run attacks only the samples that are still robust, and the draws an
  * attack makes for its own bookkeeping (the restart selection of PGD, APGD's selection draws,
  * DiffHammer's N-evaluation without a backward for all but one draw) are not separated out. Network
- * calls: one row costs the defense's declared `networkCalls` plus one classifier call; under a vote
- * every evaluation row is K purifications.
+ * calls: one row costs the defense's declared `networkCalls` (its surrogate's for gradient rows of
+ * gradient mode `surrogate`) plus one classifier call; under a vote every evaluation row is K
+ * purifications.
  *
  * The estimate is measured, not assumed: one forward+backward pass and one forward pass of P rows
  * (one image of the subset as P EoT replicas; P = `probeRows`, default 8) through the configured
@@ -29,7 +30,8 @@ import {
   activeBackend,
   eotRows,
   formatDuration,
-  purifyWithGradient,
+  purifiedLogits,
+  surrogateOf,
   silentLogger,
   type Dataset,
   type Defense,
@@ -95,6 +97,8 @@ export function countRunWork(p: {
   batchSize: number;
   R: number;
   defenseCalls: number;
+  /** Network calls of the defense's surrogate chain (gradient mode `surrogate`); default defenseCalls. */
+  surrogateCalls?: number;
   voteK?: number;
   sanityChecks: boolean;
   attacks: readonly Pick<RunAttack, 'name' | 'id' | 'policy' | 'gradient' | 'eot' | 'steps' | 'protocol'>[];
@@ -120,14 +124,20 @@ export function countRunWork(p: {
     };
   });
   const first = p.sanityChecks && n > 0 ? Math.min(2, n) : 0;
-  const settings = new Set(p.attacks.filter((a) => a.protocol.requires.inputGradients).map((a) => `${a.policy}/${a.gradient}`));
+  const gradientAttacks = p.attacks.filter((a) => a.protocol.requires.inputGradients);
+  const settings = new Map(gradientAttacks.map((a) => [`${a.policy}/${a.gradient}`, a.gradient]));
   const preflight = { forwardRows: 2 * first, gradientRows: first * settings.size };
+  // a gradient row runs the surrogate's chain under gradient mode `surrogate`
+  const gradCalls = (g: GradientMode): number => (g === 'surrogate' ? (p.surrogateCalls ?? p.defenseCalls) : p.defenseCalls) + 1;
   const cleanRows = n * p.R;
   // evaluation rows are voted (K purifications each); attack iterations are one purification per row
   const evalRows = preflight.forwardRows + cleanRows + attacks.reduce((s, a) => s + a.finalRows, 0);
   const iterRows = attacks.reduce((s, a) => s + a.iterationRows, 0);
   const gradientRows = preflight.gradientRows + attacks.reduce((s, a) => s + a.gradientRows, 0);
   const perRow = p.defenseCalls + 1;
+  const gradientCalls =
+    [...settings.values()].reduce((s, g) => s + first * gradCalls(g), 0) +
+    attacks.reduce((s, a) => s + a.gradientRows * gradCalls(a.gradient), 0);
   return {
     samples: n,
     batches: p.batches,
@@ -141,7 +151,7 @@ export function countRunWork(p: {
     total: {
       forwardRows: evalRows + iterRows,
       gradientRows,
-      networkCalls: (evalRows * voteK + iterRows + gradientRows) * perRow,
+      networkCalls: (evalRows * voteK + iterRows) * perRow + gradientCalls,
     },
   };
 }
@@ -242,7 +252,7 @@ export function measureRowCost(p: {
       return tf.grad((xx: tf.Tensor) =>
         tf.losses.softmaxCrossEntropy(
           y,
-          p.classifier.logits(purifyWithGradient(target.defense, xx as tf.Tensor4D, noise, gradient)),
+          purifiedLogits(p.classifier, target.defense, xx as tf.Tensor4D, noise, gradient),
           undefined,
           0,
           tf.Reduction.SUM,
@@ -292,6 +302,7 @@ export async function estimateRun(opts: EstimateOptions): Promise<RunEstimate> {
       batchSize: subset.batchSize,
       R: config.evaluation.purifications,
       defenseCalls: defense.capabilities.networkCalls,
+      surrogateCalls: attacks.some((a) => a.gradient === 'surrogate') ? surrogateOf(defense).capabilities.networkCalls : undefined,
       voteK,
       sanityChecks: config.evaluation.sanityChecks,
       attacks,

@@ -93,6 +93,19 @@ describe('runner: plan and ETA before a run', function () {
     });
     expect(voted.preflight).to.deep.equal({ forwardRows: 0, gradientRows: 0 });
     expect(voted.total.networkCalls).to.equal(15 * 10 * 7);
+    // gradient rows of gradient mode surrogate run the surrogate's chain (here 2 calls + classifier); the preflight's too
+    const sur = countRunWork({
+      samples: 5,
+      batches: 2,
+      batchSize: 3,
+      R: 1,
+      defenseCalls: 6,
+      surrogateCalls: 2,
+      sanityChecks: true,
+      attacks: [{ name: 's', id: 'pgd', policy: 'fresh', gradient: 'surrogate', eot: 2, steps: 4, protocol: proto(1) }],
+    });
+    // forward: preflight 4 + clean 5 + final 5 at 7 calls; gradient: preflight 2 + 5*4*2 = 40 at 3 calls
+    expect(sur.total).to.deep.equal({ forwardRows: 14, gradientRows: 42, networkCalls: 14 * 7 + 42 * 3 });
   });
 
   it('the counted rows of a config equal the rows a run of it puts through its targets (every sample attacked)', async () => {
