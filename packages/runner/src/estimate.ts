@@ -339,6 +339,7 @@ export async function estimateRun(opts: EstimateOptions): Promise<RunEstimate> {
 }
 
 const n = (v: number): string => v.toLocaleString('en-US');
+const rowsOf = (k: number): string => `${k} row${k === 1 ? '' : 's'}`;
 const secs = (s: number): string => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(1)} ms`);
 
 /** The plan and the estimate as text (what `run --dry-run` and `validate --eta` print). */
@@ -364,8 +365,8 @@ export function formatRunEstimate(e: RunEstimate): string {
   if (t && e.seconds !== undefined) {
     lines.push(
       `estimated wall time: ${formatDuration(e.seconds)} on this machine (${t.backend})`,
-      `  measured: ${secs(t.gradientRowSeconds)} per gradient row (one forward+backward pass of ${t.probeRows} rows), ` +
-        `${secs(t.forwardRowSeconds)} per forward row (one pass of ${t.forwardProbeRows} rows); measuring took ${formatDuration(t.measureSeconds)}`,
+      `  measured: ${secs(t.gradientRowSeconds)} per gradient row (one forward+backward pass of ${rowsOf(t.probeRows)}), ` +
+        `${secs(t.forwardRowSeconds)} per forward row (one pass of ${rowsOf(t.forwardProbeRows)}); measuring took ${formatDuration(t.measureSeconds)}`,
       `  = ${n(w.total.gradientRows)} x ${secs(t.gradientRowSeconds)} + ${n(w.total.forwardRows)} x ${secs(t.forwardRowSeconds)}`,
     );
   } else if (w.samples > 0) lines.push('estimated wall time: not measured');
