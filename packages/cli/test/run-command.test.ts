@@ -209,4 +209,28 @@ exports.register = (r) => r.add({ kind: 'defense', id: 'zero-grad', description:
     expect(positions).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(readEntry(path.join(runDir, 'entry.json')).dataset.n).to.equal(8);
   });
+  it('--dry-run prints the plan and a measured ETA and writes nothing; validate --eta prints the same plan after its checks', async () => {
+    const dir = tmp();
+    const cfg = writeSyntheticRunConfig(dir, 6, 'synthetic-dry-run', { batchSize: 4 });
+    const before = fs.readdirSync(dir).sort();
+    const out = path.join(dir, 'out');
+    const r = await runCliCaptured(['run', cfg, '--dry-run', '--probe-rows', '2', '--out', out]);
+    expect(r.error, r.stderr).to.equal(undefined);
+    expect(r.code ?? 0).to.equal(0);
+    // 6 samples, R 1: preflight 2 x 2 forward + 2 gradient; clean 6; pgd-2 6 x 2 steps x EoT 1 = 12; final 6
+    expect(r.stdout).to.include('6 samples in 2 batch(es) of 4; R = 1');
+    expect(r.stdout).to.include("attack 'pgd-2' (pgd, fresh noise, exact gradient): 1 run(s) x 2 steps x EoT 1 = 12 gradient rows");
+    expect(r.stdout).to.include('total: 14 gradient rows (forward+backward), 16 forward rows, 30 forward network calls');
+    expect(r.stdout).to.match(/estimated wall time: \S+ on this machine \(/);
+    expect(r.stdout).to.include('one forward+backward pass of 2 rows');
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(before);
+    expect(fs.existsSync(out)).to.equal(false);
+    const v = await runCliCaptured(['validate', cfg, '--quiet', '--eta']);
+    expect(v.error, v.stderr).to.equal(undefined);
+    expect(v.stdout).to.match(/^OK /);
+    expect(v.stdout).to.include('total: 14 gradient rows (forward+backward), 16 forward rows');
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(before);
+    const both = await runCliCaptured(['validate', cfg, '--schema-only', '--eta']);
+    expect(String(both.error?.message ?? both.stderr)).to.include('--eta builds the plugins');
+  });
 });

@@ -204,6 +204,12 @@ export interface AttackProtocol {
   /** Runs per sample (random restarts; APGD: per loss), a positive integer; 1 without restarts. */
   readonly restarts: number;
   /**
+   * Runs per sample in all, when that is not `restarts` (APGD: restarts x losses); optional, default
+   * `restarts`. The plan before a run (`dbp-bench run --dry-run`) counts steps x runs gradient
+   * estimates per sample.
+   */
+  readonly runs?: number;
+  /**
    * Gradient estimator through the defense: `exact` (backpropagation through purification), `bpda`
    * (identity backward), or `target` (whatever mode the target has; the runner gives it the defense's
    * exact mode when supported, else its first one).

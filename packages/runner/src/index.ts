@@ -18,3 +18,4 @@ export * from './runner';
 export * from './merge';
 export * from './export';
 export * from './vote';
+export * from './estimate';

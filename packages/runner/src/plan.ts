@@ -147,6 +147,7 @@ export const ATTACK_PROTOCOL_SCHEMA: JsonSchema = {
     eotSamples: { type: 'integer', minimum: 1 },
     steps: { type: ['integer', 'null'], minimum: 1 },
     restarts: { type: 'integer', minimum: 1 },
+    runs: { type: 'integer', minimum: 1 },
     gradient: { enum: ['target', ...GRADIENT_MODES] },
     stepSize: { type: ['number', 'null'], exclusiveMinimum: 0 },
     requires: {

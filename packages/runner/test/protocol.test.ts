@@ -277,17 +277,21 @@ describe('runner: attacks declare their protocol', function () {
       eotSamples: 20,
       steps: 100,
       restarts: 1,
+      runs: 2,
       gradient: 'target',
       stepSize: null,
       requires: { inputGradients: true },
     });
-    expect(await declared('apgd', { restarts: 2, gradient: 'exact' })).to.deep.include({ restarts: 2, gradient: 'exact' });
+    expect(await declared('apgd', { restarts: 2, gradient: 'exact' })).to.deep.include({ restarts: 2, runs: 4, gradient: 'exact' });
+    // one run per loss and restart (default losses: ce, dlr)
+    expect(await declared('apgd', { restarts: 3, losses: ['dlr'] })).to.deep.include({ restarts: 3, runs: 3 });
     expect(Object.keys((ATTACK_PROTOCOL_SCHEMA as { properties: object }).properties).sort()).to.deep.equal([
       'eotSamples',
       'gradient',
       'policy',
       'requires',
       'restarts',
+      'runs',
       'stepSize',
       'steps',
     ]);

@@ -344,7 +344,7 @@ export class ApgdAttack implements Attack {
     return 'fresh';
   }
 
-  /** The declared protocol: no fixed step size (APGD adapts it per sample); restarts per loss. */
+  /** The declared protocol: no fixed step size (APGD adapts it per sample); restarts per loss, runs = restarts x losses. */
   protocol(): AttackProtocol {
     const o = this.options;
     return {
@@ -352,6 +352,7 @@ export class ApgdAttack implements Attack {
       eotSamples: o.eot.samples,
       steps: o.steps,
       restarts: o.restarts,
+      runs: o.restarts * o.losses.length,
       gradient: o.gradient,
       stepSize: null,
       requires: { inputGradients: true },

@@ -40,13 +40,14 @@ function wasmHeapBytes(): number | undefined {
   return b.wasm?.HEAPU8?.buffer.byteLength;
 }
 
-function memoryNote(): string {
+/** Peak RSS and, on wasm, the heap size, as a note. */
+export function memoryNote(): string {
   const heap = wasmHeapBytes();
   return `peak RSS ${(peakRssBytes() / MB).toFixed(0)} MB` + (heap !== undefined ? `, wasm heap ${(heap / MB).toFixed(0)} MB` : '');
 }
 
 /** Median seconds of `reps` timed calls after `warmup` untimed ones; fails on a tensor leak. */
-function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
+export function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
   const once = (): void => {
     const out = fn();
     out.dataSync();
@@ -61,7 +62,7 @@ function time(fn: () => tf.Tensor, reps: number, warmup: number): number {
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   const leaked = tf.memory().numTensors - before;
-  if (leaked !== 0) throw new Error(`defenses bench: the measured call leaked ${leaked} tensors`);
+  if (leaked !== 0) throw new Error(`bench: the measured call leaked ${leaked} tensors`);
   return times.length ? median(times) : NaN; // reps = 0: a warm-up only
 }
 

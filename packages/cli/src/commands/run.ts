@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { formatAttackChecksText, formatLeaderboardText } from '@dbp-bench/leaderboard';
-import { mergeRun, resolveShard, runBenchmark } from '@dbp-bench/runner';
+import { estimateRun, formatRunEstimate, mergeRun, resolveShard, runBenchmark } from '@dbp-bench/runner';
 import type { AddCommand } from './types';
 import { withStopSignals } from '../signals';
 
@@ -42,6 +42,11 @@ export const addRunCommand: AddCommand = (program, context, result) => {
       positiveInt('--stop-after-batches'),
     )
     .option(
+      '--dry-run',
+      'print the plan (samples, batches, rows per attack, network calls) and an estimated wall time measured on this machine (one forward+backward pass of --probe-rows rows), then stop; writes nothing',
+    )
+    .option('--probe-rows <n>', 'rows of the timed passes of --dry-run (default 8)', positiveInt('--probe-rows'))
+    .option(
       '--restart',
       "discard this shard's journal (and an unsharded run's results) and start over; needed after a weights file or plugin module changed",
     )
@@ -55,11 +60,24 @@ export const addRunCommand: AddCommand = (program, context, result) => {
           entries?: string | boolean;
           stopAfterBatches?: number;
           restart?: boolean;
+          dryRun?: boolean;
+          probeRows?: number;
         },
       ) => {
         const ctx = context();
         await ctx.backend();
         const shard = resolveShard(opts.shard, process.env, opts.shardCount);
+        if (opts.dryRun) {
+          const estimate = await estimateRun({
+            registry: ctx.registry(),
+            config: file,
+            shard,
+            logger: ctx.logger,
+            probeRows: opts.probeRows,
+          });
+          ctx.out(formatRunEstimate(estimate));
+          return;
+        }
         const envStop = process.env.DBP_STOP_AFTER_BATCHES;
         const stopAfterBatches = opts.stopAfterBatches ?? (envStop ? positiveInt('DBP_STOP_AFTER_BATCHES')(envStop) : undefined);
         const entriesDir = opts.entries === false ? null : typeof opts.entries === 'string' ? opts.entries : DEFAULT_ENTRIES_DIR;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { ConfigValidationError, fileOptions, type Dataset, type Defense, type PluginKind } from '@dbp-bench/framework';
 import { loadClassifier } from '@dbp-bench/models';
-import { loadRunConfig, planAttacks, runThreat } from '@dbp-bench/runner';
+import { estimateRun, formatRunEstimate, loadRunConfig, planAttacks, runThreat } from '@dbp-bench/runner';
 import type { CliContext } from '../context';
 import type { AddCommand } from './types';
 
@@ -78,8 +78,11 @@ export const addValidateCommand: AddCommand = (program, context) => {
     )
     .option('--quiet', 'print only OK or the errors')
     .option('--schema-only', 'check the schema only (no files, no plugins built)')
-    .action(async (file: string, opts: { quiet?: boolean; schemaOnly?: boolean }) => {
+    .option('--eta', 'after the checks, print the plan and the estimated wall time of the run (as `run --dry-run`)')
+    .action(async (file: string, opts: { quiet?: boolean; schemaOnly?: boolean; eta?: boolean }) => {
       const ctx = context();
+      if (opts.eta && opts.schemaOnly)
+        throw new Error('validate: --eta builds the plugins and times them on this machine; it cannot be combined with --schema-only');
       const { config, hash } = loadRunConfig(ctx.registry(), file);
       if (!opts.schemaOnly) {
         const problems = await runnableProblems(ctx, file);
@@ -88,5 +91,9 @@ export const addValidateCommand: AddCommand = (program, context) => {
       if (opts.quiet)
         ctx.out(`OK ${file} (run ${hash})${opts.schemaOnly ? ', schema only' : ': files found, plugins built, protocol checked'}`);
       else ctx.out(JSON.stringify({ run: hash, config }, null, 2));
+      if (opts.eta) {
+        await ctx.backend();
+        ctx.out(formatRunEstimate(await estimateRun({ registry: ctx.registry(), config: file, logger: ctx.logger })));
+      }
     });
 };
