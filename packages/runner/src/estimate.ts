@@ -12,7 +12,8 @@
  * - attack a: n · runs · steps · eotSamples gradient rows (its declared protocol, runs = `runs` or
  *   else `restarts`; forward rows
  *   instead when it declares it needs no input gradients), then n · R forward rows of its final
- *   evaluation.
+ *   evaluation; under gradient mode `surrogate` one more forward row per gradient row (the defended
+ *   process's verdict), and with `evaluation.inLoopDraws` N forward rows per iterate and sample.
  * It is an upper bound: a run attacks only the samples that are still robust, and the draws an
  * attack makes for its own bookkeeping (the restart selection of PGD, APGD's selection draws,
  * DiffHammer's N-evaluation without a backward for all but one draw) are not separated out. Network
@@ -64,6 +65,13 @@ export interface AttackWork {
   readonly iterationRows: number;
   /** Forward rows of its final evaluation: samples · R. */
   readonly finalRows: number;
+  /**
+   * Forward rows of its in-loop verdicts: under gradient mode `surrogate` one purification by the
+   * defended process per gradient row, plus with `evaluation.inLoopDraws` N independent purifications
+   * of every iterate (samples · runs · steps · N, evaluation rows: voted under a vote).
+   */
+  readonly verdictRows: number;
+  readonly inLoopRows: number;
 }
 
 /** What one shard of a run computes, counted from the plan (see the file comment). */
@@ -100,6 +108,8 @@ export function countRunWork(p: {
   /** Network calls of the defense's surrogate chain (gradient mode `surrogate`); default defenseCalls. */
   surrogateCalls?: number;
   voteK?: number;
+  /** `evaluation.inLoopDraws`: N independent purifications of every iterate (absent: none). */
+  inLoopDraws?: number;
   sanityChecks: boolean;
   attacks: readonly Pick<RunAttack, 'name' | 'id' | 'policy' | 'gradient' | 'eot' | 'steps' | 'protocol'>[];
 }): RunWork {
@@ -121,6 +131,8 @@ export function countRunWork(p: {
       gradientRows: grads ? iterations : 0,
       iterationRows: grads ? 0 : iterations,
       finalRows: n * p.R,
+      verdictRows: grads && a.gradient === 'surrogate' ? iterations : 0,
+      inLoopRows: n * runs * (a.steps ?? 0) * (p.inLoopDraws ?? 0),
     };
   });
   const first = p.sanityChecks && n > 0 ? Math.min(2, n) : 0;
@@ -131,8 +143,8 @@ export function countRunWork(p: {
   const gradCalls = (g: GradientMode): number => (g === 'surrogate' ? (p.surrogateCalls ?? p.defenseCalls) : p.defenseCalls) + 1;
   const cleanRows = n * p.R;
   // evaluation rows are voted (K purifications each); attack iterations are one purification per row
-  const evalRows = preflight.forwardRows + cleanRows + attacks.reduce((s, a) => s + a.finalRows, 0);
-  const iterRows = attacks.reduce((s, a) => s + a.iterationRows, 0);
+  const evalRows = preflight.forwardRows + cleanRows + attacks.reduce((s, a) => s + a.finalRows + a.inLoopRows, 0);
+  const iterRows = attacks.reduce((s, a) => s + a.iterationRows + a.verdictRows, 0);
   const gradientRows = preflight.gradientRows + attacks.reduce((s, a) => s + a.gradientRows, 0);
   const perRow = p.defenseCalls + 1;
   const gradientCalls =
@@ -304,6 +316,7 @@ export async function estimateRun(opts: EstimateOptions): Promise<RunEstimate> {
       defenseCalls: defense.capabilities.networkCalls,
       surrogateCalls: attacks.some((a) => a.gradient === 'surrogate') ? surrogateOf(defense).capabilities.networkCalls : undefined,
       voteK,
+      ...(config.evaluation.inLoopDraws !== undefined ? { inLoopDraws: config.evaluation.inLoopDraws } : {}),
       sanityChecks: config.evaluation.sanityChecks,
       attacks,
     });
@@ -356,6 +369,8 @@ export function formatRunEstimate(e: RunEstimate): string {
       (a) =>
         `  attack '${a.name}' (${a.id}, ${a.policy} noise, ${a.gradient} gradient): ${a.runs} run(s) x ${a.steps ?? 0} steps x EoT ${a.eot} = ` +
         (a.inputGradients ? `${n(a.gradientRows)} gradient rows` : `${n(a.iterationRows)} forward rows (no input gradients)`) +
+        (a.verdictRows ? `; ${n(a.verdictRows)} forward rows of in-loop verdicts by the defended process` : '') +
+        (a.inLoopRows ? `; ${n(a.inLoopRows)} forward rows of independent in-loop draws` : '') +
         `; final evaluation ${n(a.finalRows)} forward rows`,
     ),
     `  total: ${n(w.total.gradientRows)} gradient rows (forward+backward), ${n(w.total.forwardRows)} forward rows, ${n(w.total.networkCalls)} forward network calls`,

@@ -104,8 +104,25 @@ describe('runner: plan and ETA before a run', function () {
       sanityChecks: true,
       attacks: [{ name: 's', id: 'pgd', policy: 'fresh', gradient: 'surrogate', eot: 2, steps: 4, protocol: proto(1) }],
     });
-    // forward: preflight 4 + clean 5 + final 5 at 7 calls; gradient: preflight 2 + 5*4*2 = 40 at 3 calls
-    expect(sur.total).to.deep.equal({ forwardRows: 14, gradientRows: 42, networkCalls: 14 * 7 + 42 * 3 });
+    // forward: preflight 4 + clean 5 + final 5 + the defended verdict of each of the 40 attack gradient rows,
+    // at 7 calls; gradient: preflight 2 + 5*4*2 = 40 at 3 calls
+    expect(sur.attacks[0].verdictRows).to.equal(40);
+    expect(sur.total).to.deep.equal({ forwardRows: 54, gradientRows: 42, networkCalls: 54 * 7 + 42 * 3 });
+    // independent in-loop draws: N per iterate and sample (5 samples x 2 runs x 4 steps x N 3), voted like evaluations
+    const inLoop = countRunWork({
+      samples: 5,
+      batches: 2,
+      batchSize: 3,
+      R: 1,
+      defenseCalls: 6,
+      voteK: 2,
+      inLoopDraws: 3,
+      sanityChecks: false,
+      attacks: [{ name: 'i', id: 'pgd', policy: 'fresh', gradient: 'exact', eot: 2, steps: 4, protocol: proto(2) }],
+    });
+    expect(inLoop.attacks[0].inLoopRows).to.equal(120);
+    // forward: clean 5 + final 5 + in-loop 120, each a vote of 2; gradient 5*2*4*2 = 80
+    expect(inLoop.total).to.deep.equal({ forwardRows: 130, gradientRows: 80, networkCalls: 130 * 2 * 7 + 80 * 7 });
   });
 
   it('the counted rows of a config equal the rows a run of it puts through its targets (every sample attacked)', async () => {
