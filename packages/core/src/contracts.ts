@@ -152,6 +152,11 @@ export interface AttackContext {
   readonly sampleIndices: readonly number[];
   readonly seed: number;
   /**
+   * How the caller names this attack (a run config's attack `name`, e.g. "PGD-5+EoT-2"): the attack
+   * labels its progress bar with it. Absent: a label of its own (id, norm and budget).
+   */
+  readonly label?: string;
+  /**
    * Where an attack reports what it saw on each row (see AttackDiagnostics), once per perturb() call,
    * before it returns. Optional on both sides: the benchmark runner passes one and records "not
    * reported" for attacks that never call it.

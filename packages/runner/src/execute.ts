@@ -139,6 +139,7 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
             logger: c.logger,
             sampleIndices: sIdx,
             seed: c.attackSeed(k),
+            label: a.name,
             reportDiagnostics: (d) => (got.diagnostics = d),
             onStep: (info) => iterates.add(info),
           };
