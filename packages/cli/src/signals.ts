@@ -3,6 +3,7 @@
  * current unit (a batch, a training step) and keep what is done; the second abandons the unit and
  * exits at once with 130. Either way the command says what was kept and how to resume.
  */
+import type { Command } from 'commander';
 import type { Logger } from '@dbp-bench/framework';
 
 export interface StopSignals {
@@ -40,4 +41,36 @@ export async function withStopSignals<T>(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** One word of a command line, quoted for a POSIX shell when it needs it. */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command line `dbp-bench <args>` (args: the words after the program name, as typed) with the
+ * long options in `set` given new values: each one's old occurrences (`--flag v` or `--flag=v`) are
+ * dropped and `--flag value` appended. For the "resume with" / "the rest" lines of interrupted commands.
+ */
+export function rerunCommand(args: readonly string[], set: Readonly<Record<string, string>> = {}): string {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const flag = Object.keys(set).find((f) => a === f || a.startsWith(`${f}=`));
+    if (flag) {
+      if (a === flag) i++; // its value
+      continue;
+    }
+    out.push(a);
+  }
+  for (const [f, v] of Object.entries(set)) out.push(f, v);
+  return ['dbp-bench', ...out].map(shellWord).join(' ');
+}
+
+/** The words of the command line after the program name, as the program parsed them (for rerunCommand). */
+export function typedArgs(program: Command): string[] {
+  // commander keeps the argv it parsed as `rawArgs` (not in its typings): [node, script, ...words]
+  const raw = (program as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+  return raw.slice(2);
 }
