@@ -14,7 +14,12 @@ import { ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
 describe('attack progress bars', () => {
   const cases: [string, () => Attack, RegExp, number][] = [
     ['pgd', () => new PgdAttack({ eps: 0.05, steps: 3, eot: { samples: 2 } }), /^pgd linf eps=0\.0500$/, 3],
-    ['apgd', () => new ApgdAttack({ eps: 0.05, steps: 3, losses: ['ce'], eot: { samples: 2 }, selectionDraws: 1 }), /^apgd linf eps=0\.0500$/, 3],
+    [
+      'apgd',
+      () => new ApgdAttack({ eps: 0.05, steps: 3, losses: ['ce'], eot: { samples: 2 }, selectionDraws: 1 }),
+      /^apgd linf eps=0\.0500$/,
+      3,
+    ],
     ['diffhammer', () => new DiffHammerAttack({ eps: 0.05, evaluations: 2, steps: 3, losses: ['ce'] }), /^diffhammer linf eps=0\.0500$/, 3],
   ];
   for (const [id, make, own, steps] of cases) {

@@ -14,12 +14,13 @@ export interface StopSignals {
 }
 
 /**
- * Run `work` with the handlers installed; `unit` names what finishes after the first signal and
- * `abandon` is printed before exiting on the second (what is kept, how to resume).
+ * Run `work` with the handlers installed; `unit` names what finishes after the first signal, `keeps`
+ * what happens then (default: everything done so far is kept) and `abandon` is printed before exiting
+ * on the second (what is kept, how to resume).
  */
 export async function withStopSignals<T>(
   logger: Logger,
-  what: { unit: string; abandon: () => string },
+  what: { unit: string; abandon: () => string; keeps?: string },
   work: (stop: StopSignals) => Promise<T>,
 ): Promise<T> {
   let got: NodeJS.Signals | undefined;
@@ -30,7 +31,7 @@ export async function withStopSignals<T>(
     }
     got = signal;
     logger.warn(
-      `${signal}: stopping after the current ${what.unit}, keeping everything done so far (send it again to abandon the ${what.unit} now)`,
+      `${signal}: stopping after the current ${what.unit}, ${what.keeps ?? 'keeping everything done so far'} (send it again to abandon the ${what.unit} now)`,
     );
   };
   process.on('SIGINT', onSignal);
