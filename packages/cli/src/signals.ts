@@ -51,10 +51,15 @@ function shellWord(w: string): string {
 
 /**
  * The command line `dbp-bench <args>` (args: the words after the program name, as typed) with the
- * long options in `set` given new values: each one's old occurrences (`--flag v` or `--flag=v`) are
- * dropped and `--flag value` appended. For the "resume with" / "the rest" lines of interrupted commands.
+ * long options in `set` changed: each one's old occurrences (`--flag v` or `--flag=v`) are dropped
+ * and, unless its new value is null, `--flag value` appended; the switches in `add` (options without
+ * a value) are appended when absent. For the "resume with" / "the rest" lines of interrupted commands.
  */
-export function rerunCommand(args: readonly string[], set: Readonly<Record<string, string>> = {}): string {
+export function rerunCommand(
+  args: readonly string[],
+  set: Readonly<Record<string, string | null>> = {},
+  add: readonly string[] = [],
+): string {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -65,7 +70,8 @@ export function rerunCommand(args: readonly string[], set: Readonly<Record<strin
     }
     out.push(a);
   }
-  for (const [f, v] of Object.entries(set)) out.push(f, v);
+  for (const [f, v] of Object.entries(set)) if (v !== null) out.push(f, v);
+  for (const f of add) if (!out.includes(f)) out.push(f);
   return ['dbp-bench', ...out].map(shellWord).join(' ');
 }
 
