@@ -108,7 +108,8 @@ function common(cmd: Command, defaultOut: string): Command {
  * only splits the work). A rerun whose inputs equal a report's skips it.
  */
 async function analysisInputs(analysis: 'trajectories' | 'landscape', opts: CommonOptions, extra: Record<string, number>) {
-  const file = async (f: string) => ({ file: path.resolve(f), sha256: await sha256File(path.resolve(f)) });
+  // a missing file is reported by the loading, in its usual order
+  const file = async (f: string) => ({ file: path.resolve(f), sha256: fs.existsSync(f) ? await sha256File(path.resolve(f)) : null });
   const inputs = {
     analysis,
     classifier: await file(opts.classifier),
