@@ -7,7 +7,8 @@ import { ConfigValidationError, SanityCheckError, type Defense } from '@dbp-benc
 import { analyzeLandscape, landscapeSvg, writeLandscapeReport } from '../src/analysis/landscape';
 import { cosine, meanPairwiseCosine, pca } from '../src/analysis/pca';
 import { colormap, figure, niceTicks } from '../src/analysis/svg';
-import { analyzeTrajectories, trajectorySvg, writeTrajectoryReport } from '../src/analysis/trajectories';
+import { AnalysisStopped } from '../src/analysis/stop';
+import { analyzeTrajectories, trajectorySvg, writeTrajectoryReport, type TrajectoryRunRecord } from '../src/analysis/trajectories';
 import { IdentityToyDefense, ToyNoiseDefense, syntheticData, trainedMlp } from './helpers';
 
 function wellFormed(svg: string): void {
@@ -226,6 +227,75 @@ describe('stochasticity analyses (ALGORITHMS.md §10) on a toy defense', () => {
     const zero = await errorOf(new IdentityToyDefense(), 0);
     expect(zero).to.be.instanceOf(ConfigValidationError);
     expect((zero as Error).message).to.match(/\$\.eps: must be > 0/);
+    x.dispose();
+  });
+  it('trajectories: a stop request ends it after the current run (AnalysisStopped, no leak); resumed from its runs it gives the uninterrupted report', async () => {
+    const classifier = await trainedMlp();
+    const defense = new ToyNoiseDefense(['forward', 'reverse'], 0.2);
+    const { x, labels } = syntheticData(1, 33);
+    const opts = { eps: 0.05, stepSize: 0.02, steps: 3, runs: 2, eotSamples: 3, lossDraws: 2, seed: 6 };
+    const full = await analyzeTrajectories(classifier, defense, x, labels[0], 9, opts);
+    const before = tf.memory().numTensors;
+    const kept: TrajectoryRunRecord[] = [];
+    let polls = 0;
+    const stopped = await analyzeTrajectories(classifier, defense, x, labels[0], 9, {
+      ...opts,
+      onRun: (r, done, total) => {
+        kept.push(r);
+        expect([done, total]).to.deep.equal([kept.length, 5]);
+      },
+      shouldStop: () => ++polls >= 3,
+    }).catch((e: unknown) => e);
+    expect(stopped).to.be.instanceOf(AnalysisStopped);
+    expect(stopped).to.include({ analysis: 'trajectories', done: 3, total: 5 });
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(kept.map((r) => [r.group, r.seed])).to.deep.equal([
+      ['white-box', 7],
+      ['white-box', 8],
+      ['white-box-eot', 9],
+    ]);
+    for (const r of kept) expect(r.deltas).to.have.length(4);
+    const computed: string[] = [];
+    const resumed = await analyzeTrajectories(classifier, defense, x, labels[0], 9, {
+      ...opts,
+      resume: kept,
+      onRun: (r) => computed.push(r.group),
+    });
+    expect(computed).to.deep.equal(['white-box-eot', 'dw-box']);
+    expect(resumed).to.deep.equal(full);
+    // runs of another protocol are refused, naming what differs
+    const wrong = await analyzeTrajectories(classifier, defense, x, labels[0], 9, { ...opts, steps: 4, resume: kept }).catch(
+      (e: unknown) => e,
+    );
+    expect((wrong as Error).message).to.match(/resumed white-box run with seed 7 has EoT 1 and 4 iterates .* needs EoT 1 and 5 iterates/);
+    x.dispose();
+  });
+
+  it('landscape: a stop request ends it after an attack run with AnalysisStopped and no leak', async () => {
+    const classifier = await trainedMlp();
+    const defense = new ToyNoiseDefense(['forward', 'reverse'], 0.2);
+    const { x, labels } = syntheticData(1, 34);
+    await analyzeLandscape(classifier, defense, x, labels[0], 5, {
+      eps: 0.05,
+      stepSize: 0.02,
+      steps: 2,
+      eotSamples: 2,
+      grid: 2,
+      lossDraws: 1,
+    });
+    const before = tf.memory().numTensors;
+    const e = await analyzeLandscape(classifier, defense, x, labels[0], 5, {
+      eps: 0.05,
+      stepSize: 0.02,
+      steps: 2,
+      eotSamples: 2,
+      grid: 2,
+      lossDraws: 1,
+      shouldStop: () => true,
+    }).catch((err: unknown) => err);
+    expect(e).to.be.instanceOf(AnalysisStopped);
+    expect(e).to.include({ analysis: 'landscape', done: 1, total: 3 });
+    expect(tf.memory().numTensors).to.equal(before);
     x.dispose();
   });
 });

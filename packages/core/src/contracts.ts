@@ -92,6 +92,16 @@ export interface DeviationOptions {
   readonly steps: 'all' | number;
 }
 
+/** What a purify() call may report while it runs (optional on both sides). */
+export interface PurifyOptions {
+  /**
+   * Called after each step of a multi-step purification (the reverse steps of a diffusion chain) with
+   * the steps done and the steps in all; `dbp-bench purify` shows it as progress. A defense without
+   * steps never calls it.
+   */
+  readonly onStep?: (done: number, total: number) => void;
+}
+
 /** A pre-processing defense: purify(x) then classify. */
 export interface Defense {
   readonly id: string;
@@ -101,7 +111,7 @@ export interface Defense {
    * it must be differentiable when the capabilities list `exact`); with `bpda` the target calls it
    * outside the gradient tape and only its value is used.
    */
-  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D;
+  purify(x: tf.Tensor4D, noise: NoiseSource, options?: PurifyOptions): tf.Tensor4D;
   /** Gradient mode of a target created on this defense without one (default `exact`). */
   readonly defaultGradient?: GradientMode;
   /**
@@ -151,6 +161,11 @@ export interface AttackContext {
   /** Dataset indices of the batch rows, for keyed noise. */
   readonly sampleIndices: readonly number[];
   readonly seed: number;
+  /**
+   * How the caller names this attack (a run config's attack `name`, e.g. "PGD-5+EoT-2"): the attack
+   * labels its progress bar with it. Absent: a label of its own (id, norm and budget).
+   */
+  readonly label?: string;
   /**
    * Where an attack reports what it saw on each row (see AttackDiagnostics), once per perturb() call,
    * before it returns. Optional on both sides: the benchmark runner passes one and records "not

@@ -222,9 +222,18 @@ class ProgressBoard {
   }
 }
 
-/** A logger that records messages (for tests) and draws nothing. */
+/** A progress bar a MemoryLogger opened: its label, total, units done and whether done() was called. */
+export interface RecordedProgress {
+  readonly label: string;
+  readonly total: number;
+  done: number;
+  finished: boolean;
+}
+
+/** A logger that records messages and the progress bars opened (for tests) and draws nothing. */
 export class MemoryLogger implements Logger {
   readonly lines: string[] = [];
+  readonly bars: RecordedProgress[] = [];
   debug(msg: string): void {
     this.lines.push(`debug: ${msg}`);
   }
@@ -237,8 +246,17 @@ export class MemoryLogger implements Logger {
   error(msg: string): void {
     this.lines.push(`error: ${msg}`);
   }
-  progress(): Progress {
-    return { tick() {}, done() {} };
+  progress(label: string, total: number, start = 0): Progress {
+    const bar: RecordedProgress = { label, total, done: start, finished: false };
+    this.bars.push(bar);
+    return {
+      tick(n = 1) {
+        if (!bar.finished) bar.done += n;
+      },
+      done() {
+        bar.finished = true;
+      },
+    };
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type EpsModel,
   type GradientMode,
   type NoiseSource,
+  type PurifyOptions,
 } from '@dbp-bench/framework';
 
 /**
@@ -134,8 +135,11 @@ export abstract class DiffusionPurifier implements Defense {
     }
   }
 
-  /** The purification: exact gradients under a tape (checkpointed or plain), a tidy loop otherwise. */
-  purify(x: tf.Tensor4D, noise: NoiseSource): tf.Tensor4D {
+  /**
+   * The purification: exact gradients under a tape (checkpointed or plain), a tidy loop otherwise.
+   * `options.onStep` hears of every reverse step of the loop outside a checkpointed chain.
+   */
+  purify(x: tf.Tensor4D, noise: NoiseSource, options: PurifyOptions = {}): tf.Tensor4D {
     this.checkInput(x, noise);
     const shape = x.shape as [number, number, number, number];
     const n = this.numSteps;
@@ -151,13 +155,17 @@ export abstract class DiffusionPurifier implements Defense {
         xn = checkpointedChain(xt, n, (xx, i, a) => this.runStep(xx, i, a), aux);
       } else if (isRecordingGradient()) {
         xn = xt;
-        for (let i = 0; i < n; i++) xn = this.runStep(xn, i, this.drawStepNoise(i, noise, shape));
+        for (let i = 0; i < n; i++) {
+          xn = this.runStep(xn, i, this.drawStepNoise(i, noise, shape));
+          options.onStep?.(i + 1, n);
+        }
       } else {
         xn = xt;
         for (let i = 0; i < n; i++) {
           const prev = xn;
           xn = tf.tidy(() => this.runStep(prev, i, this.drawStepNoise(i, noise, shape)));
           if (prev !== xt) prev.dispose();
+          options.onStep?.(i + 1, n);
         }
       }
       return this.toImage(xn);

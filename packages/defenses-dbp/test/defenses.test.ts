@@ -264,6 +264,26 @@ describe('diffusion defenses', function () {
       tf.dispose([x, a, b, c]);
     });
 
+    it('options.onStep hears every reverse step (done, total) and changes nothing; identity never calls it', () => {
+      const x = images();
+      // the loop is the base class's (DiffPure's too)
+      for (const d of [new DpDdpm(unet, { numInferenceSteps: 50 }), new DpDdim(unet, { numInferenceSteps: 50 })]) {
+        const n = d.numSteps;
+        expect(n).to.be.at.least(2);
+        const calls: [number, number][] = [];
+        const a = d.purify(x, keyed(), { onStep: (done, total) => calls.push([done, total]) });
+        const b = d.purify(x, keyed());
+        expect(calls).to.deep.equal(Array.from({ length: n }, (_, i) => [i + 1, n]));
+        expect(same(a, b)).to.equal(true);
+        tf.dispose([a, b]);
+      }
+      let called = false;
+      const identity: Defense = new IdentityDefense();
+      const id = identity.purify(x, keyed(), { onStep: () => (called = true) });
+      expect(called).to.equal(false);
+      tf.dispose([x, id]);
+    });
+
     it('keyed noise is per sample: a row gives the same purification alone or in a batch', () => {
       const d = new DpDdpm(unet, { numInferenceSteps: 50 });
       const x = images();

@@ -154,6 +154,7 @@ export async function evaluateBatch(c: BatchContext, positions: readonly number[
             logger: c.logger,
             sampleIndices: sIdx,
             seed: c.attackSeed(k),
+            label: a.name,
             reportDiagnostics: (d) => (got.diagnostics = d),
             onStep: (info) => {
               if (inLoopTarget) pending.push(judgeIterate(c.deps, inLoopTarget, c.inLoop!.draws, info, (s) => iterates.labelOf(s)));

@@ -252,6 +252,10 @@ export async function recheckExport(
     target: () => ReturnType<RunnerDeps['createTarget']>,
   ) => {
     let samples = 0;
+    const bar = o.logger.progress(
+      `recheck ${what}`,
+      [...groups.values()].reduce((k, l) => k + l.length, 0),
+    );
     for (const list of groups.values()) {
       const x = await images(list);
       try {
@@ -271,7 +275,9 @@ export async function recheckExport(
         x.dispose();
       }
       samples += list.length;
+      bar.tick(list.length);
     }
+    bar.done();
     out.checked.push({ what, samples, draws: samples * m.draws });
   };
   // clean: the dataset's images, a new fresh-noise target per batch

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DataFormatError, Journal, MemoryLogger, SanityCheckError, sha256 } from '@dbp-bench/framework';
 import { readEntry, validateEntry } from '@dbp-bench/leaderboard';
 import { mergeRun, parseShard, readJournal, resolveShard, runBenchmark, shardBatches, type SampleRecord } from '../src';
+import { plugin as attacksPlugin } from '@dbp-bench/attacks';
 import { toyConfig, toyDeps, toyRegistry } from './toys';
 
 function tmp(): string {
@@ -131,6 +132,27 @@ describe('runner: benchmark runs on toy plugins', function () {
     const resumed = await run(toyConfig({ n: 9, batchSize: 3 }), out);
     expect(resumed.complete).to.equal(true);
     expect(resumed.batchesComputed).to.equal(2);
+  });
+
+  it('progress: the overall bar is the run, the nested bar of each attack is labelled with its config name', async () => {
+    const registry = toyRegistry().use(attacksPlugin);
+    const logger = new MemoryLogger();
+    const config = toyConfig({
+      n: 4,
+      batchSize: 2,
+      attacks: [
+        { id: 'pgd', name: 'PGD-2+EoT-2', options: { eps: 0.1, steps: 2, eot: { samples: 2 } } },
+        { id: 'toy-dw', name: 'dw-both', options: {} },
+      ],
+    });
+    const out = tmp();
+    const r = await runBenchmark({ registry, config, baseDir: out, outDir: out, deps: toyDeps(), entriesDir: null, logger });
+    expect(r.complete).to.equal(true);
+    const [overall, ...nested] = logger.bars;
+    expect(overall).to.deep.equal({ label: 'toy-run', total: 4, done: 4, finished: true });
+    // one PGD bar per batch with survivors (the toy attack opens none), two steps each, all finished
+    expect(nested.length).to.be.within(1, 2);
+    for (const b of nested) expect(b).to.deep.equal({ label: 'PGD-2+EoT-2', total: 2, done: 2, finished: true });
   });
 
   it('resumes after a kill and ends with exactly the records of an uninterrupted run', async () => {

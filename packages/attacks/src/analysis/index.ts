@@ -4,3 +4,4 @@ export * from './svg';
 export * from './point-loss';
 export * from './trajectories';
 export * from './landscape';
+export * from './stop';

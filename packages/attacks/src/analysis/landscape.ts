@@ -26,6 +26,7 @@ import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
 import { dot, norm2 } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';
+import { AnalysisStopped, stopPoint } from './stop';
 import { figure, sharedRange, type Series } from './svg';
 
 export interface LandscapeOptions {
@@ -43,6 +44,8 @@ export interface LandscapeOptions {
   readonly seed?: number;
   readonly microBatch?: number;
   readonly logger?: Logger;
+  /** Polled after each of the two attack runs: true stops the analysis there (AnalysisStopped; no report). */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface LandscapeReport {
@@ -78,6 +81,8 @@ export interface LandscapeReport {
   /** PGD iterates projected on (u, v) / unit, k = 0..steps. */
   readonly trajectories: { readonly dwBox: [number, number][]; readonly whiteBoxEot: [number, number][] };
   readonly notes: string[];
+  /** What the command that made it was given (`dbp-bench analyze` records it to recognise a rerun). */
+  readonly inputs?: Readonly<Record<string, unknown>>;
 }
 
 /** Run the §10.2 protocol on one image `x` [1, H, W, C]. */
@@ -123,11 +128,18 @@ export async function analyzeLandscape(
   let dwPath: Float32Array[];
   let eotPath: Float32Array[];
   const dw = new DwBoxAttack({ ...pgdOpts, policy: 'both', eot: { samples: 1, microBatch: mb } });
+  // units: the two attack runs and the grid evaluation
+  const stopped = (done: number) => () => new AnalysisStopped('landscape', done, 3, 'units (attack runs, loss grid)');
   try {
     dwPath = await record(dw, dwTarget);
     bar.tick();
+    await stopPoint(options.shouldStop, stopped(1));
     eotPath = await record(new PgdAttack({ ...pgdOpts, eot: { samples: K, microBatch: mb } }), eotTarget);
     bar.tick();
+    await stopPoint(options.shouldStop, stopped(2));
+  } catch (e) {
+    bar.done();
+    throw e;
   } finally {
     y.dispose();
   }
@@ -266,10 +278,14 @@ export function landscapeSvg(report: LandscapeReport): string {
   });
 }
 
+/** The files of the landscape report in `outDir`: `landscape.json` and `landscape.svg`. */
+export function landscapeReportFiles(outDir: string): { json: string; svg: string } {
+  return { json: path.join(outDir, 'landscape.json'), svg: path.join(outDir, 'landscape.svg') };
+}
+
 /** Write `landscape.json` and `landscape.svg` into `outDir` (atomically). */
 export function writeLandscapeReport(report: LandscapeReport, outDir: string): { json: string; svg: string } {
-  const json = path.join(outDir, 'landscape.json');
-  const svg = path.join(outDir, 'landscape.svg');
+  const { json, svg } = landscapeReportFiles(outDir);
   writeJsonAtomic(json, report);
   writeFileAtomic(svg, landscapeSvg(report));
   return { json, svg };

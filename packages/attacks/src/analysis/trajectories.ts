@@ -27,6 +27,7 @@ import { PgdAttack } from '../attack/pgd';
 import type { StepInfo } from '../types';
 import { cosine, meanPairwiseCosine, pca } from './pca';
 import { analysisNoise, pointLosses } from './point-loss';
+import { AnalysisStopped, stopPoint } from './stop';
 import { figure, type Series } from './svg';
 
 export interface TrajectoryOptions {
@@ -45,6 +46,28 @@ export interface TrajectoryOptions {
   /** Rows per forward(+backward) pass (default 16). */
   readonly microBatch?: number;
   readonly logger?: Logger;
+  /** Polled after every attack run: true stops the analysis there (AnalysisStopped; no report). */
+  readonly shouldStop?: () => boolean;
+  /**
+   * Runs an earlier call with the same inputs finished (what its `onRun` got): they are not computed
+   * again, so a resumed analysis gives the report of an uninterrupted one.
+   */
+  readonly resume?: readonly TrajectoryRunRecord[];
+  /** Called after every attack run this call computes, with the runs finished so far and in all. */
+  readonly onRun?: (run: TrajectoryRunRecord, done: number, total: number) => void;
+}
+
+/** One finished attack run of the analysis: what the report is computed from. */
+export interface TrajectoryRunRecord {
+  readonly group: TrajectoryGroup;
+  readonly seed: number;
+  readonly eot: number;
+  /** delta_0..delta_steps, flattened, in 0..255 pixel units. */
+  readonly deltas: readonly Float32Array[];
+  /** Per step: mean pairwise cosine of the EoT replica gradients. */
+  readonly eotGradientCosine: readonly (number | null)[];
+  /** What the attack noted (DW-box: e.g. that DW_Fwd equals DW_Both). */
+  readonly notes: readonly string[];
 }
 
 export type TrajectoryGroup = 'white-box' | 'white-box-eot' | 'dw-box';
@@ -97,14 +120,16 @@ export interface TrajectoryReport {
     readonly meanEotGradientCosine: number | null;
   };
   readonly notes: string[];
+  /** What the command that made it was given (`dbp-bench analyze` records it to recognise a rerun). */
+  readonly inputs?: Readonly<Record<string, unknown>>;
 }
 
 interface Recorded {
   group: TrajectoryGroup;
   seed: number;
   eot: number;
-  deltas: Float32Array[];
-  egc: (number | null)[];
+  deltas: readonly Float32Array[];
+  egc: readonly (number | null)[];
   target: PolicyTarget;
 }
 
@@ -141,16 +166,32 @@ export async function analyzeTrajectories(
   const notes: string[] = [];
   const recorded: Recorded[] = [];
   const pgdOpts = { norm: 'linf' as const, eps, stepSize, steps, randomStart: false, restarts: 1, loss: 'ce' as const };
-  const bar = logger.progress('trajectories', 2 * runs + 1);
+  const jobs: { group: TrajectoryGroup; seed: number; eot: number }[] = [
+    ...Array.from({ length: runs }, (_, r) => ({ group: 'white-box' as const, seed: seed + 1 + r, eot: 1 })),
+    ...Array.from({ length: runs }, (_, r) => ({ group: 'white-box-eot' as const, seed: seed + 1 + runs + r, eot: K })),
+    { group: 'dw-box' as const, seed, eot: 1 },
+  ];
+  const prior = jobs.map((job) => {
+    const r = options.resume?.find((q) => q.group === job.group && q.seed === job.seed);
+    if (r && (r.eot !== job.eot || r.deltas.length !== steps + 1 || r.deltas.some((d) => d.length !== x.size))) {
+      throw new RangeError(
+        `analyzeTrajectories: the resumed ${job.group} run with seed ${job.seed} has EoT ${r.eot} and ${r.deltas.length} iterates of ` +
+          `${r.deltas[0]?.length ?? 0} values; this analysis needs EoT ${job.eot} and ${steps + 1} iterates of ${x.size}`,
+      );
+    }
+    return r;
+  });
+  const bar = logger.progress('trajectories', jobs.length, prior.filter(Boolean).length);
   try {
-    const jobs: { group: TrajectoryGroup; seed: number; eot: number }[] = [
-      ...Array.from({ length: runs }, (_, r) => ({ group: 'white-box' as const, seed: seed + 1 + r, eot: 1 })),
-      ...Array.from({ length: runs }, (_, r) => ({ group: 'white-box-eot' as const, seed: seed + 1 + runs + r, eot: K })),
-      { group: 'dw-box' as const, seed, eot: 1 },
-    ];
-    for (const job of jobs) {
+    for (const [k, job] of jobs.entries()) {
       const isDw = job.group === 'dw-box';
       const target = createTarget(classifier, defense, { policy: isDw ? 'both' : 'fresh', seed: job.seed });
+      const done = prior[k];
+      if (done) {
+        notes.push(...done.notes);
+        recorded.push({ ...job, deltas: done.deltas, egc: done.eotGradientCosine, target });
+        continue;
+      }
       const attack = isDw
         ? new DwBoxAttack({ ...pgdOpts, policy: 'both', eot: { samples: 1, microBatch: mb } })
         : new PgdAttack({ ...pgdOpts, eot: { samples: job.eot, microBatch: mb } });
@@ -170,9 +211,13 @@ export async function analyzeTrajectories(
         recordReplicaGradients: job.eot > 1,
       } as Parameters<PgdAttack['perturb']>[3]);
       adv.dispose();
-      if (isDw) notes.push(...(attack as DwBoxAttack).notes);
+      const runNotes = isDw ? [...(attack as DwBoxAttack).notes] : [];
+      notes.push(...runNotes);
       recorded.push({ ...job, deltas, egc, target });
+      options.onRun?.({ ...job, deltas, eotGradientCosine: egc, notes: runNotes }, recorded.length, jobs.length);
       bar.tick();
+      if (recorded.length < jobs.length)
+        await stopPoint(options.shouldStop, () => new AnalysisStopped('trajectories', recorded.length, jobs.length, 'attack runs'));
     }
   } finally {
     bar.done();
@@ -220,7 +265,7 @@ export async function analyzeTrajectories(
       ...(r.group === 'dw-box' ? { lossFixedNoise: Array.from(dwFixed) } : {}),
       linf,
       l2,
-      eotGradientCosine: r.egc,
+      eotGradientCosine: [...r.egc],
     };
   });
 
@@ -343,10 +388,14 @@ export function trajectorySvg(report: TrajectoryReport): string {
   );
 }
 
+/** The files of the trajectories report in `outDir`: `trajectories.json` and `trajectories.svg`. */
+export function trajectoryReportFiles(outDir: string): { json: string; svg: string } {
+  return { json: path.join(outDir, 'trajectories.json'), svg: path.join(outDir, 'trajectories.svg') };
+}
+
 /** Write `trajectories.json` and `trajectories.svg` into `outDir` (atomically). */
 export function writeTrajectoryReport(report: TrajectoryReport, outDir: string): { json: string; svg: string } {
-  const json = path.join(outDir, 'trajectories.json');
-  const svg = path.join(outDir, 'trajectories.svg');
+  const { json, svg } = trajectoryReportFiles(outDir);
   writeJsonAtomic(json, report);
   writeFileAtomic(svg, trajectorySvg(report));
   return { json, svg };

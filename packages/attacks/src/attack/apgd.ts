@@ -371,7 +371,7 @@ export class ApgdAttack implements Attack {
     }
     const run = ctx as AttackRunContext;
     const runs = o.losses.length * o.restarts;
-    const bar = ctx.logger.progress(`apgd ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`, runs * o.steps);
+    const bar = ctx.logger.progress(ctx.label ?? `apgd ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`, runs * o.steps);
     // Fixed-AutoAttack bookkeeping: mean correctness over selectionDraws purifications, starting at the clean input.
     const score = evaluateRandomized(target, x, y, ctx.sampleIndices, o.selectionDraws).map((r) => r.mean);
     let best = x.clone();

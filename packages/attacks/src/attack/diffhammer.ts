@@ -353,7 +353,10 @@ export class DiffHammerAttack implements Attack {
     }
     this.gradientMode(target);
     const run = ctx as AttackRunContext;
-    const bar = ctx.logger.progress(`diffhammer ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`, o.losses.length * o.steps);
+    const bar = ctx.logger.progress(
+      ctx.label ?? `diffhammer ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`,
+      o.losses.length * o.steps,
+    );
     const avgAsr = new Float64Array(B); // largest fooled fraction at any iterate, over all runs
     const retWor = new Float64Array(B).fill(-1);
     const retAvg = new Float64Array(B).fill(-1);

@@ -219,7 +219,10 @@ export class PgdAttack implements Attack {
     if (ctx.sampleIndices.length !== B) throw new RangeError(`${this.id}: ${ctx.sampleIndices.length} sample indices for a batch of ${B}`);
     checkBudgetFitsInput(this.id, this.threat, x);
     const { restarts } = this.options;
-    const bar = ctx.logger.progress(`${this.id} ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`, restarts * this.options.steps);
+    const bar = ctx.logger.progress(
+      ctx.label ?? `${this.id} ${this.threat.norm} eps=${this.threat.eps.toFixed(4)}`,
+      restarts * this.options.steps,
+    );
     let best: tf.Tensor4D | undefined;
     const bestScore = new Float64Array(B).fill(Infinity);
     let active = Array.from({ length: B }, (_, i) => i);

@@ -1,17 +1,32 @@
 /**
  * `dbp-bench analyze trajectories | landscape`: the stochasticity analyses of ALGORITHMS.md §10 on one
- * image, each writing a JSON report and an SVG figure into --out.
+ * image, each writing a JSON report and an SVG figure into --out. A rerun with the same inputs (files
+ * by sha256, options) finds the report and writes nothing unless --force. Ctrl-C/SIGTERM finishes the
+ * current attack run and exits 130: trajectories keeps its finished runs in --out (the same command
+ * resumes from them), landscape writes nothing (three units; a figure needs all of them).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { ConfigValidationError, ShapeMismatchError, formatNumber, type Defense } from '@dbp-bench/framework';
+import { ConfigValidationError, DataFormatError, ShapeMismatchError, formatNumber, sha256File, type Defense } from '@dbp-bench/framework';
 import { openDataset } from '@dbp-bench/datasets';
-import { loadClassifier } from '@dbp-bench/models';
-import { analyzeLandscape, analyzeTrajectories, writeLandscapeReport, writeTrajectoryReport } from '@dbp-bench/attacks';
+import { loadClassifier, readSafetensors, writeSafetensors } from '@dbp-bench/models';
+import {
+  AnalysisStopped,
+  analyzeLandscape,
+  analyzeTrajectories,
+  landscapeReportFiles,
+  trajectoryReportFiles,
+  writeLandscapeReport,
+  writeTrajectoryReport,
+  type TrajectoryRunRecord,
+} from '@dbp-bench/attacks';
 import type { CliContext } from '../context';
 import type { AddCommand } from './types';
 import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
+import { rerunCommand, typedArgs, withStopSignals } from '../signals';
 
 function intOption(name: string, min: number) {
   return (v: string): number => {
@@ -62,6 +77,7 @@ interface CommonOptions {
   seed: number;
   microBatch: number;
   out: string;
+  force?: boolean;
 }
 
 function common(cmd: Command, defaultOut: string): Command {
@@ -82,7 +98,44 @@ function common(cmd: Command, defaultOut: string): Command {
     .option('--loss-draws <k>', 'noise draws averaged for the loss of a point', intOption('--loss-draws', 0), 16)
     .option('--seed <s>', 'seed of the noise', intOption('--seed', 0), 0)
     .option('--micro-batch <k>', 'rows per forward(+backward) pass', intOption('--micro-batch', 1), 16)
-    .option('--out <dir>', 'output directory for the JSON report and the SVG figure', defaultOut);
+    .option('--out <dir>', 'output directory for the JSON report and the SVG figure', defaultOut)
+    .option('--force', 'recompute even when --out already holds this analysis made with the same inputs');
+}
+
+/**
+ * What the analysis is computed from, as recorded in its report (`inputs`): the files (with their
+ * sha256), the defense and dataset options, the image and the protocol flags (not --micro-batch, which
+ * only splits the work). A rerun whose inputs equal a report's skips it.
+ */
+async function analysisInputs(analysis: 'trajectories' | 'landscape', opts: CommonOptions, extra: Record<string, number>) {
+  // a missing file is reported by the loading, in its usual order
+  const file = async (f: string) => ({ file: path.resolve(f), sha256: fs.existsSync(f) ? await sha256File(path.resolve(f)) : null });
+  const inputs = {
+    analysis,
+    classifier: await file(opts.classifier),
+    defense: { id: opts.defense, options: opts.set ?? {}, weights: opts.weights !== undefined ? await file(opts.weights) : null },
+    data: { id: opts.data, split: opts.split, dir: opts.dataDir !== undefined ? path.resolve(opts.dataDir) : null, index: opts.index },
+    protocol: {
+      eps: opts.eps ?? null,
+      stepSize: opts.stepSize ?? null,
+      steps: opts.steps,
+      eot: opts.eot,
+      lossDraws: opts.lossDraws,
+      seed: opts.seed,
+      ...extra,
+    },
+  };
+  return JSON.parse(JSON.stringify(inputs)) as Record<string, unknown>;
+}
+
+/** True when both files of a report exist and its JSON records exactly these inputs. */
+function alreadyDone(files: { json: string; svg: string }, inputs: Record<string, unknown>): boolean {
+  if (!fs.existsSync(files.json) || !fs.existsSync(files.svg)) return false;
+  try {
+    return isDeepStrictEqual((JSON.parse(fs.readFileSync(files.json, 'utf8')) as { inputs?: unknown }).inputs, inputs);
+  } catch {
+    return false;
+  }
 }
 
 async function load(ctx: CliContext, opts: CommonOptions) {
@@ -145,7 +198,113 @@ function attackOptions(ctx: CliContext, opts: CommonOptions) {
   };
 }
 
-export const addAnalyzeCommand: AddCommand = (program, context) => {
+/** File of the finished attack runs of an interrupted trajectory analysis, in its --out directory. */
+export const TRAJECTORY_PARTIAL = 'trajectories.partial.safetensors';
+const PARTIAL_FORMAT = 'dbp-bench-trajectories-partial';
+
+/**
+ * The finished runs kept in `file` by an interrupted trajectory analysis with these inputs; none when
+ * there is no such file, or (with a note) when it was made with other inputs: it is then replaced.
+ */
+function readTrajectoryPartial(ctx: CliContext, file: string, inputs: Record<string, unknown>): TrajectoryRunRecord[] {
+  if (!fs.existsSync(file)) return [];
+  const c = readSafetensors(file);
+  if (c.metadata.format !== PARTIAL_FORMAT || c.metadata.inputs === undefined || c.metadata.runs === undefined)
+    throw new DataFormatError(file, `not a partial trajectory analysis (metadata format '${PARTIAL_FORMAT}', inputs and runs expected)`);
+  if (!isDeepStrictEqual(JSON.parse(c.metadata.inputs), inputs)) {
+    ctx.logger.info(`${file} holds runs of an analysis with other inputs: starting over (it will be replaced)`);
+    return [];
+  }
+  const meta = JSON.parse(c.metadata.runs) as Omit<TrajectoryRunRecord, 'deltas'>[];
+  const runs = meta.map((m, k) => {
+    const t = c.tensors.get(`run${k}`);
+    if (!t || t.dtype !== 'F32' || t.shape.length !== 2) throw new DataFormatError(file, `tensor run${k}: expected F32 [iterates, values]`);
+    const [n, per] = t.shape;
+    const data = t.data as Float32Array;
+    return { ...m, deltas: Array.from({ length: n }, (_, i) => data.slice(i * per, (i + 1) * per)) };
+  });
+  ctx.logger.info(`resuming from ${file}: ${runs.length} attack runs done`);
+  return runs;
+}
+
+/** Keep the finished runs (atomically): each as an F32 [iterates, values] tensor, the rest as metadata. */
+function writeTrajectoryPartial(file: string, inputs: Record<string, unknown>, runs: readonly TrajectoryRunRecord[]): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tensors = Object.fromEntries(
+    runs.map((r, k) => {
+      const per = r.deltas[0].length;
+      const data = new Float32Array(r.deltas.length * per);
+      r.deltas.forEach((d, i) => data.set(d, i * per));
+      return [`run${k}`, { dtype: 'F32', shape: [r.deltas.length, per], data }];
+    }),
+  );
+  const meta = runs.map(({ group, seed, eot, eotGradientCosine, notes }) => ({ group, seed, eot, eotGradientCosine, notes }));
+  writeSafetensors(file, tensors, { format: PARTIAL_FORMAT, inputs: JSON.stringify(inputs), runs: JSON.stringify(meta) });
+}
+
+/** How one analysis command is run by runAnalysis. */
+interface AnalysisCommand<R> {
+  analysis: 'trajectories' | 'landscape';
+  /** Protocol flags of this analysis besides the common ones (recorded in `inputs`). */
+  extra: Record<string, number>;
+  /** Where the finished runs of an interrupted analysis are kept (resumable); none: it starts over. */
+  partial?: string;
+  compute(l: Loaded, shouldStop: () => boolean, inputs: Record<string, unknown>): Promise<R>;
+  write(report: R & { inputs: Record<string, unknown> }, out: string): { json: string; svg: string };
+  summary(report: R): string;
+}
+
+/**
+ * Run one analysis command: skip it when --out holds it already (unless --force); else compute it
+ * with Ctrl-C/SIGTERM handled (the current attack run finishes; the finished runs are kept when the
+ * analysis can resume, else nothing is written; exit 130), write the report and drop the kept runs.
+ */
+async function runAnalysis<R>(
+  ctx: CliContext,
+  program: Command,
+  result: { code: number },
+  opts: CommonOptions,
+  a: AnalysisCommand<R>,
+): Promise<void> {
+  const out = path.resolve(opts.out);
+  const files = a.analysis === 'trajectories' ? trajectoryReportFiles(out) : landscapeReportFiles(out);
+  const inputs = await analysisInputs(a.analysis, opts, a.extra);
+  if (!opts.force && alreadyDone(files, inputs)) {
+    ctx.out(
+      `${files.json}\n${files.svg}\nthe ${a.analysis} analysis is complete (made with these inputs); nothing to do (--force recomputes)`,
+    );
+    return;
+  }
+  const rerun = rerunCommand(typedArgs(program));
+  const kept = (): string =>
+    a.partial && fs.existsSync(a.partial)
+      ? `the finished attack runs are kept in ${a.partial}; resume with: ${rerun}`
+      : `nothing was written (${out} is as it was); to compute it: ${rerun}`;
+  await withLoaded(ctx, opts, async (loaded) => {
+    let report: R;
+    try {
+      report = await withStopSignals(
+        ctx.logger,
+        {
+          unit: 'attack run',
+          keeps: a.partial ? 'keeping the finished runs' : 'then writing nothing (the figure needs all its runs)',
+          abandon: () => `${kept()[0].toUpperCase()}${kept().slice(1)}`,
+        },
+        (stop) => a.compute(loaded, stop.requested, inputs),
+      );
+    } catch (e) {
+      if (!(e instanceof AnalysisStopped)) throw e;
+      ctx.err(`interrupted after ${e.done}/${e.total} ${e.units}: ${kept()}`);
+      result.code = 130;
+      return;
+    }
+    const written = a.write({ ...report, inputs }, out);
+    if (a.partial) fs.rmSync(a.partial, { force: true });
+    ctx.out(`${written.json}\n${written.svg}\n${a.summary(report)}`);
+  });
+}
+
+export const addAnalyzeCommand: AddCommand = (program, context, result) => {
   const analyze = program.command('analyze').description('stochasticity analyses of a DBP defense (attack trajectories, loss landscape)');
 
   common(
@@ -158,19 +317,35 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
     'analysis-trajectories',
   ).action(async (opts: CommonOptions & { runs: number }) => {
     const ctx = context();
-    await withLoaded(ctx, opts, async ({ classifier, defense, x, label }) => {
-      const report = await analyzeTrajectories(classifier, defense, x, label, opts.index, {
-        ...attackOptions(ctx, opts),
-        runs: opts.runs,
-        lossDraws: Math.max(1, opts.lossDraws),
-      });
-      const files = writeTrajectoryReport(report, path.resolve(opts.out));
-      const s = report.summary;
-      ctx.out(
-        `${files.json}\n${files.svg}\nfinal loss: white-box ${formatNumber(s.finalLoss['white-box'].mean)}, white-box-EoT ${formatNumber(s.finalLoss['white-box-eot'].mean)}, ` +
+    const partial = path.join(path.resolve(opts.out), TRAJECTORY_PARTIAL);
+    await runAnalysis(ctx, program, result, opts, {
+      analysis: 'trajectories',
+      extra: { runs: opts.runs },
+      partial,
+      compute: ({ classifier, defense, x, label }, shouldStop, inputs) => {
+        const resume = opts.force ? [] : readTrajectoryPartial(ctx, partial, inputs);
+        const runs = [...resume];
+        return analyzeTrajectories(classifier, defense, x, label, opts.index, {
+          ...attackOptions(ctx, opts),
+          runs: opts.runs,
+          lossDraws: Math.max(1, opts.lossDraws),
+          shouldStop,
+          resume,
+          onRun: (run) => {
+            runs.push(run);
+            writeTrajectoryPartial(partial, inputs, runs);
+          },
+        });
+      },
+      write: writeTrajectoryReport,
+      summary: (report) => {
+        const s = report.summary;
+        return (
+          `final loss: white-box ${formatNumber(s.finalLoss['white-box'].mean)}, white-box-EoT ${formatNumber(s.finalLoss['white-box-eot'].mean)}, ` +
           `DW-box ${formatNumber(s.finalLoss['dw-box'].mean)} (its fixed noise ${formatNumber(s.dwFinalLossFixedNoise)})` +
-          (report.notes.length ? `\n${report.notes.join('\n')}` : ''),
-      );
+          (report.notes.length ? `\n${report.notes.join('\n')}` : '')
+        );
+      },
     });
   });
 
@@ -185,19 +360,25 @@ export const addAnalyzeCommand: AddCommand = (program, context) => {
     'analysis-landscape',
   ).action(async (opts: CommonOptions & { grid: number; extent: number }) => {
     const ctx = context();
-    await withLoaded(ctx, opts, async ({ classifier, defense, x, label }) => {
-      const report = await analyzeLandscape(classifier, defense, x, label, opts.index, {
-        ...attackOptions(ctx, opts),
-        grid: opts.grid,
-        extent: opts.extent,
-        lossDraws: opts.lossDraws,
-      });
-      const files = writeLandscapeReport(report, path.resolve(opts.out));
-      const flat = report.lossFixedNoise.flat();
-      ctx.out(
-        `${files.json}\n${files.svg}\n||d_DW||_2 = ${report.axes.unit.toFixed(4)}, cos(d_DW, d_EoT) = ${formatNumber(report.axes.cosineDwEot)}, ` +
-          `fixed-noise loss ${formatNumber(Math.min(...flat))}..${formatNumber(Math.max(...flat))}`,
-      );
+    await runAnalysis(ctx, program, result, opts, {
+      analysis: 'landscape',
+      extra: { grid: opts.grid, extent: opts.extent },
+      compute: ({ classifier, defense, x, label }, shouldStop) =>
+        analyzeLandscape(classifier, defense, x, label, opts.index, {
+          ...attackOptions(ctx, opts),
+          grid: opts.grid,
+          extent: opts.extent,
+          lossDraws: opts.lossDraws,
+          shouldStop,
+        }),
+      write: writeLandscapeReport,
+      summary: (report) => {
+        const flat = report.lossFixedNoise.flat();
+        return (
+          `||d_DW||_2 = ${report.axes.unit.toFixed(4)}, cos(d_DW, d_EoT) = ${formatNumber(report.axes.cosineDwEot)}, ` +
+          `fixed-noise loss ${formatNumber(Math.min(...flat))}..${formatNumber(Math.max(...flat))}`
+        );
+      },
     });
   });
 };

@@ -70,6 +70,7 @@ export const addBenchCommand: AddCommand = (program, context, result) => {
       }
       const rows: BenchRow[] = [];
       const failures: string[] = [];
+      const bar = ctx.logger.progress('bench', suites.length);
       for (const suite of suites) {
         ctx.logger.info(`bench: running suite '${suite.name}'${options.quick ? ' (quick)' : ''}`);
         try {
@@ -78,7 +79,9 @@ export const addBenchCommand: AddCommand = (program, context, result) => {
           failures.push(`${suite.name}: ${(e as Error).message}`);
           ctx.logger.error(`bench: suite '${suite.name}' failed: ${(e as Error).message}`);
         }
+        bar.tick(1, suite.name);
       }
+      bar.done();
       const heap = wasmHeapBytes();
       const backendLine =
         `backend: ${describeBackend(info)}` +

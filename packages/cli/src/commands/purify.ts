@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigValidationError, eotRows, FreshNoiseSource, type Defense } from '@dbp-bench/framework';
+import { ConfigValidationError, eotRows, FreshNoiseSource, type Defense, type Progress } from '@dbp-bench/framework';
 import { openDataset } from '@dbp-bench/datasets';
 import { predictionCaptions, writeImageGrid, type GridCaption } from '@dbp-bench/defenses-dbp';
 import { loadClassifier } from '@dbp-bench/models';
 import type { AddCommand } from './types';
 import { dataDirOption, datasetOptionsFromFlags } from './dataset-args';
+import { rerunCommand, typedArgs, withStopSignals } from '../signals';
 
 function nonNegativeInt(name: string) {
   return (v: string): number => {
@@ -47,9 +48,11 @@ interface PurifyCliOptions {
 /**
  * `dbp-bench purify`: purify the first n images of a dataset and write a PNG grid (row 1: originals,
  * row 2: purified, each row labelled) so the effect of a purification setting can be looked at; with
- * --classifier each image is captioned with its predicted class (green right, red wrong).
+ * --classifier each image is captioned with its predicted class (green right, red wrong). Progress:
+ * images done, and the steps of the current purification call. Ctrl-C/SIGTERM: the current call
+ * finishes, the grid of the images done is written, and the command for the others is printed (exit 130).
  */
-export const addPurifyCommand: AddCommand = (program, context) => {
+export const addPurifyCommand: AddCommand = (program, context, result) => {
   dataDirOption(
     program
       .command('purify')
@@ -86,20 +89,48 @@ export const addPurifyCommand: AddCommand = (program, context) => {
       const indices = Array.from({ length: opts.n }, (_, i) => opts.start + i);
       const originals: tf.Tensor4D[] = [];
       const purified: tf.Tensor4D[] = [];
-      const bar = ctx.logger.progress(`purify ${opts.defense}`, opts.n);
+      const batches = Math.ceil(opts.n / opts.batch);
+      const args = typedArgs(program);
       try {
-        for (let s = 0; s < indices.length; s += opts.batch) {
-          const idx = indices.slice(s, s + opts.batch);
-          const batch = await dataset.get(idx);
-          originals.push(batch.images);
-          purified.push(defense.purify(batch.images, new FreshNoiseSource(opts.seed, eotRows(idx))));
-          bar.tick(idx.length);
-        }
-        bar.done();
+        // Progress: images done (after each purification call) and, nested, the steps of the current call.
+        const stopped = await withStopSignals(
+          ctx.logger,
+          { unit: 'image batch', abandon: () => `Nothing was written (the grid is written at the end); rerun: ${rerunCommand(args)}` },
+          async (stop) => {
+            const bar = ctx.logger.progress(`purify ${opts.defense}`, opts.n);
+            try {
+              for (let b = 0; b < batches; b++) {
+                const idx = indices.slice(b * opts.batch, (b + 1) * opts.batch);
+                const batch = await dataset.get(idx);
+                originals.push(batch.images);
+                let steps: Progress | undefined;
+                const label = `batch ${b + 1}/${batches} (images ${idx[0]}..${idx[idx.length - 1]})`;
+                const onStep = (done: number, total: number): void => {
+                  steps ??= ctx.logger.progress(label, total, done - 1);
+                  steps.tick(1);
+                };
+                try {
+                  purified.push(defense.purify(batch.images, new FreshNoiseSource(opts.seed, eotRows(idx)), { onStep }));
+                } finally {
+                  steps?.done();
+                }
+                bar.tick(idx.length);
+                // let signal handlers run between calls; a stop request keeps the images done so far
+                await new Promise((resolve) => setImmediate(resolve));
+                if (stop.requested() && b + 1 < batches) return true;
+              }
+              return false;
+            } finally {
+              bar.done();
+            }
+          },
+        );
+        const n = purified.reduce((k, t) => k + t.shape[0], 0);
+        const done = indices.slice(0, n);
         const before = tf.concat(originals) as tf.Tensor4D;
         const after = tf.concat(purified) as tf.Tensor4D;
         const [linf, l2] = tf.tidy(() => {
-          const d = tf.reshape(tf.sub(after, before), [opts.n, -1]);
+          const d = tf.reshape(tf.sub(after, before), [n, -1]);
           return [tf.mean(tf.max(tf.abs(d), 1)).dataSync()[0], tf.mean(tf.norm(d, 'euclidean', 1)).dataSync()[0]];
         });
         const file = path.resolve(opts.out);
@@ -108,12 +139,12 @@ export const addPurifyCommand: AddCommand = (program, context) => {
         if (opts.classifier) {
           const clf = await loadClassifier(path.resolve(opts.classifier));
           try {
-            const labels = await dataset.labels(indices);
+            const labels = await dataset.labels(done);
             const predict = (x: tf.Tensor4D): Int32Array => tf.tidy(() => tf.argMax(clf.logits(x), 1).dataSync() as Int32Array);
             const rows = [predict(before), predict(after)];
             captions = rows.map((p) => predictionCaptions(p, labels, dataset.info.classNames));
             const acc = rows.map((p) => p.filter((v, i) => v === labels[i]).length);
-            accuracy = `; classifier correct on ${acc[0]}/${opts.n} originals, ${acc[1]}/${opts.n} purified`;
+            accuracy = `; classifier correct on ${acc[0]}/${n} originals, ${acc[1]}/${n} purified`;
           } finally {
             (clf as { dispose?: () => void }).dispose?.();
           }
@@ -121,9 +152,18 @@ export const addPurifyCommand: AddCommand = (program, context) => {
         writeImageGrid(file, [before, after], { rowLabels: ['original', 'purified'], ...(captions ? { captions } : {}) });
         tf.dispose([before, after]);
         ctx.out(
-          `${file}: ${opts.n} ${dataset.info.id} ${dataset.info.split} images ${opts.start}..${opts.start + opts.n - 1}, defense ${opts.defense} ` +
+          `${file}: ${n} ${dataset.info.id} ${dataset.info.split} images ${opts.start}..${opts.start + n - 1}, defense ${opts.defense} ` +
             `(${defense.capabilities.networkCalls} network calls per image); mean |purified - original|: linf ${linf.toFixed(4)}, l2 ${l2.toFixed(4)}${accuracy}`,
         );
+        if (stopped) {
+          const rest = path.parse(opts.out);
+          const restOut = path.join(rest.dir, `${rest.name}-from-${opts.start + n}${rest.ext || '.png'}`);
+          ctx.err(
+            `interrupted: ${n}/${opts.n} images purified, their grid written to ${file}; ` +
+              `the other ${opts.n - n}: ${rerunCommand(args, { '--start': String(opts.start + n), '--n': String(opts.n - n), '--out': restOut })}`,
+          );
+          result.code = 130;
+        }
       } finally {
         tf.dispose([...originals, ...purified]);
         defense.dispose?.();

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { loadTrainConfig, runTrainConfig, trainOutDir } from '@dbp-bench/trainers-at';
 import type { AddCommand } from './types';
+import { rerunCommand, typedArgs, withStopSignals } from '../signals';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -12,8 +13,8 @@ function positiveInt(v: string): number {
  * `dbp-bench train <config.json> [--out dir] [--resume]`: run a trainer plugin (standard, pgd-at,
  * trades, ddpm, addt, or one from --plugin) from a train config. Progress with ETA on stderr;
  * checkpoints, loss.jsonl, loss.svg, model.safetensors and result.json in the output directory.
- * Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits; `--resume`
- * continues exactly.
+ * Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint, prints the command that
+ * resumes and exits 130 (a second signal exits at once); `--resume` continues exactly.
  */
 export const addTrainCommand: AddCommand = (program, context, result) => {
   const train = program
@@ -36,41 +37,42 @@ export const addTrainCommand: AddCommand = (program, context, result) => {
         return;
       }
       await ctx.backend();
-      let stopRequested = false;
-      const onSigint = (signal: NodeJS.Signals): void => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
-        ctx.logger.warn(`${signal}: finishing the current step and writing a checkpoint (send it again to abort without one)`);
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
-      try {
-        const res = await runTrainConfig(ctx.registry(), file, {
-          logger: ctx.logger,
-          out: opts.out,
-          resume: opts.resume,
-          stopAfterSteps: opts.stopAfter,
-          shouldStop: () => stopRequested,
-          export: opts.export,
-        });
-        ctx.out(
-          JSON.stringify(
-            {
-              outDir: res.outDir,
-              weights: res.weights,
-              steps: res.steps,
-              partial: res.partial,
-              finalLoss: res.finalLoss,
-              exported: res.exported ?? null,
-            },
-            null,
-            2,
-          ),
-        );
-        if (res.partial && stopRequested) result.code = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+      const outDir = trainOutDir(loadTrainConfig(ctx.registry(), file).config, file, opts.out);
+      const resume = rerunCommand(typedArgs(program), { '--stop-after': null }, ['--resume']);
+      const res = await withStopSignals(
+        ctx.logger,
+        {
+          unit: 'step',
+          keeps: 'then writing a checkpoint',
+          abandon: () => `The checkpoints written so far are kept in ${outDir}; resume with: ${resume}`,
+        },
+        (stop) =>
+          runTrainConfig(ctx.registry(), file, {
+            logger: ctx.logger,
+            out: opts.out,
+            resume: opts.resume,
+            stopAfterSteps: opts.stopAfter,
+            shouldStop: stop.requested,
+            export: opts.export,
+          }).then((r) => ({ ...r, stopped: stop.requested() })),
+      );
+      ctx.out(
+        JSON.stringify(
+          {
+            outDir: res.outDir,
+            weights: res.weights,
+            steps: res.steps,
+            partial: res.partial,
+            finalLoss: res.finalLoss,
+            exported: res.exported ?? null,
+          },
+          null,
+          2,
+        ),
+      );
+      if (res.partial && res.stopped) {
+        ctx.err(`interrupted: ${res.steps} steps done, a checkpoint of the last one kept in ${res.outDir}; resume with: ${resume}`);
+        result.code = 130;
       }
     });
   train.addHelpText(
