@@ -34,6 +34,10 @@ describe('cli: export and recheck', function () {
     const r = await runCliCaptured(['run', path.join(dir, 'run.json'), '--out', path.join(dir, 'runs'), '--no-entries']);
     expect(r.error, r.stderr).to.equal(undefined);
     runDir = path.join(dir, 'runs', fs.readdirSync(path.join(dir, 'runs'))[0]);
+    // run.json names the config relative to the run directory (no absolute path of this machine)
+    const info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { configFile: string };
+    expect(path.isAbsolute(info.configFile)).to.equal(false);
+    expect(path.resolve(runDir, info.configFile)).to.equal(path.join(dir, 'run.json'));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

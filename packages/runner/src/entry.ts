@@ -26,6 +26,7 @@ export interface RunInfo {
   version: 1;
   run: string;
   config: DeepReadonly<RunConfig>;
+  /** The config file, relative to the run directory (an absolute path in runs of older versions). */
   configFile?: string;
   dataset: { id: string; split: string; size: number; n: number; indicesHash: string; indices: number[] };
   batchSize: number;

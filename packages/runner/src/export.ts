@@ -173,7 +173,8 @@ export function exportRun(runDir: string, outDir: string): ExportManifest {
     version: 1,
     run: info.run,
     config: info.config,
-    configDir: info.configFile ? path.dirname(info.configFile) : runDir,
+    // run.json records the config file relative to the run directory (absolute in older runs)
+    configDir: info.configFile ? path.dirname(path.resolve(runDir, info.configFile)) : runDir,
     draws: info.config.evaluation.purifications,
     batchSize: info.batchSize,
     classifier: { weights: info.classifier.weights, sha256: info.classifier.sha256 },
