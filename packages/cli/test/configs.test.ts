@@ -40,6 +40,23 @@ describe('shipped configs', function () {
     }
   });
 
+  it('the study configs (configs/study/mnist) validate: one protocol, one subset, one output tree, their run and train recipe', () => {
+    const dir = path.join(ROOT, 'configs', 'study', 'mnist');
+    const files = jsonFiles(dir).filter((f) => !path.basename(f).startsWith('train-'));
+    expect(files.length).to.be.above(10);
+    for (const file of files) {
+      const { config } = loadRunConfig(builtinRegistry(), file);
+      expect(config.name, file).to.match(/^study-mnist-/);
+      expect(config.dataset.subset, file).to.deep.include({ kind: 'first', n: 512 });
+      expect(config.evaluation.purifications, file).to.equal(4);
+      expect(config.output.dir, file).to.equal('studies/mnist/runs');
+      const a = config.attacks[0];
+      expect(a.options, file).to.deep.include({ norm: 'linf', eps: 0.3, stepSize: 0.075, steps: 10 });
+    }
+    for (const file of jsonFiles(dir).filter((f) => path.basename(f).startsWith('train-')))
+      expect(loadTrainConfig(builtinRegistry(), file).config.trainer, file).to.be.a('string');
+  });
+
   it('every training recipe validates (configs/train/)', () => {
     const files = jsonFiles(path.join(ROOT, 'configs', 'train'));
     expect(files.length).to.be.above(10);
