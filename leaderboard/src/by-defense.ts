@@ -46,10 +46,15 @@ export interface CanonicalEps {
   label: string;
 }
 
-/** `k/255` for an l_inf budget within 1.5% of a multiple k/255 (0.031, 0.0314, 0.03137 are 8/255; 0.02 is not 5/255); 3 significant digits otherwise. */
+/**
+ * `k/255` for an l_inf budget within 1.5% of a multiple k/255 (0.031, 0.0314, 0.03137 are 8/255; 0.02 is
+ * not 5/255), unless it is a decimal of at most two places (MNIST's 0.3 stays 0.3, not 77/255; 0.2 is
+ * not 51/255); 3 significant digits otherwise.
+ */
 export function canonicalEps(norm: string, eps: number | null | undefined): CanonicalEps {
   if (norm === 'none' || eps === null || eps === undefined) return { key: 'none', label: 'no attack' };
-  if (norm === 'linf') {
+  const shortDecimal = Math.abs(eps * 100 - Math.round(eps * 100)) < 1e-9;
+  if (norm === 'linf' && !shortDecimal) {
     const k = eps * 255;
     const r = Math.round(k);
     if (r >= 1 && Math.abs(k - r) <= 0.015 * r) return { key: `${r}/255`, label: `${r}/255` };

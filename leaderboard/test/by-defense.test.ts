@@ -14,6 +14,10 @@ describe('leaderboard by defense', () => {
     expect(canonicalEps('linf', 4 / 255).label).to.equal('4/255');
     expect(canonicalEps('linf', 0.02).label).to.equal('0.02');
     expect(canonicalEps('linf', 0.05).label).to.equal('0.05');
+    // a decimal of at most two places is shown as written (MNIST's 0.3 is not 77/255, 0.2 not 51/255)
+    expect(canonicalEps('linf', 0.3)).to.deep.equal({ key: '0.3', label: '0.3' });
+    expect(canonicalEps('linf', 0.2).label).to.equal('0.2');
+    expect(canonicalEps('linf', 16 / 255).label).to.equal('16/255');
     expect(canonicalEps('l2', 0.5).label).to.equal('0.5');
     expect(canonicalEps('l2', 128 / 255).label).to.equal('0.502');
     const e = measuredEntry();
