@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DbpError, sha256 } from '@dbp-bench/framework';
+import { DbpError, canonicalJson, sha256 } from '@dbp-bench/framework';
 import { publishableResults, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { defaultDeps, type RunnerDeps } from './deps';
 import { measuredResults } from './entry';
@@ -26,14 +26,30 @@ export interface EntryResultsCheck {
 }
 
 /** At most this many differing fields are listed per entry (then a count of the rest). */
-const MAX_DIFFS = 12;
+const MAX_DIFFS = 20;
 /** At most this many bad records are listed per results file (then a count of the rest). */
 const MAX_BAD_RECORDS = 5;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const canonical = (v: unknown): string => canonicalJson(v);
 
-/** The JSON paths where `got` (the entry) and `want` (re-computed) differ, with both values. */
+const isMetric = (v: unknown): v is Record<string, unknown> => isObject(v) && 'value' in v && 'n' in v && 'successes' in v;
+
+/** A metric as one phrase: `25% (4 of 16, 95% CI [10.1821, 49.4983])`. */
+function metricText(m: Record<string, unknown>): string {
+  const ci = isObject(m.ci) ? `, 95% CI [${String(m.ci.lower)}, ${String(m.ci.upper)}]` : '';
+  return `${JSON.stringify(m.value)}% (${JSON.stringify(m.successes)} of ${JSON.stringify(m.n)}${ci})`;
+}
+
+/**
+ * The JSON paths where `got` (the entry) and `want` (re-computed) differ, with both values; a metric
+ * that differs anywhere is one line.
+ */
 function jsonDiff(got: unknown, want: unknown, at: string, out: string[]): void {
+  if (isMetric(got) && isMetric(want)) {
+    if (canonical(got) !== canonical(want)) out.push(`${at}: the entry says ${metricText(got)}, the records give ${metricText(want)}`);
+    return;
+  }
   if (Array.isArray(got) && Array.isArray(want)) {
     if (got.length !== want.length) {
       out.push(`${at}: the entry has ${got.length} items, the records give ${want.length}`);
@@ -167,8 +183,10 @@ export function checkEntryResults(
   // The numbers: re-computed exactly as run and merge compute them.
   const agg = aggregate(records, entry.protocol.attacks);
   const attacked = entry.protocol.attacks.length > 0;
+  const computed = measuredResults(agg, entry.protocol.purifications, attacked);
   const want = {
-    results: measuredResults(agg, entry.protocol.purifications, attacked),
+    // the headline numbers first: at most MAX_DIFFS differences are listed
+    results: Object.assign({ robust: null, clean: null }, computed),
     measured: { clean: agg.clean.value, robust: attacked ? agg.robust.value : null },
     stalledAttack: agg.attacks.some((a) => (a.checks?.flags.length ?? 0) > 0),
   };
