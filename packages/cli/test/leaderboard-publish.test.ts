@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256 } from '@dbp-bench/framework';
+import { DbpError, sha256 } from '@dbp-bench/framework';
 import { accuracyMetric, readEntry, type LeaderboardEntry } from '@dbp-bench/leaderboard';
 import { drawRecord, nextAnyState, sampleChecks, type SampleRecord } from '@dbp-bench/runner';
 import { runCliCaptured, writeSyntheticRunConfig, type CliRun } from '../src/testing';
@@ -44,6 +44,13 @@ const readRecords = (file: string): SampleRecord[] =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as SampleRecord);
 const recordsText = (records: readonly SampleRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+
+/** The message of a refused submission (a typed error, one line per problem after the first). */
+function refused(r: CliRun): string {
+  expect(r.error, r.stdout).to.be.instanceOf(DbpError);
+  expect((r.error as DbpError).code).to.equal('E_SUBMISSION');
+  return r.error!.message;
+}
 
 /** `dbp-bench leaderboard validate <dir>` in this process. */
 async function validate(...args: string[]): Promise<CliRun> {
@@ -106,16 +113,16 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       writeJson(file, e);
       expect(() => readEntry(file)).to.not.throw();
       const r = await validate(entries);
-      expect(r.code).to.equal(1);
+      const rText = refused(r);
       const c = e.results.clean;
-      expect(r.stderr).to.include(
+      expect(rText).to.include(
         `${file}: $.results.clean: the entry says ${c.value}% (${s + 1} of ${n}, 95% CI [${c.ci!.lower}, ${c.ci!.upper}]), the records give ${accuracyMetric(s, n).value}% (${s} of ${n}`,
       );
-      expect(r.stderr).to.include(
+      expect(rText).to.include(
         `${file}: $.values.measured.clean: the entry says ${c.value}, the records give ${accuracyMetric(s, n).value}`,
       );
-      expect(r.stderr).to.not.include('$.resultsFile.sha256');
-      expect(r.stderr).to.match(/FAILED: 1 of 5 entries with problems/);
+      expect(rText).to.not.include('$.resultsFile.sha256');
+      expect(rText).to.match(/^1 of 5 entries failed validation \(1 measured/);
     });
 
     it('refuses a results file edited after the run (a prediction changed): sha256 mismatch, exit 1 from the bin', () => {
@@ -128,7 +135,8 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       const r = spawnSync(process.execPath, [BIN, 'leaderboard', 'validate', entries], { encoding: 'utf8', timeout: 60000 });
       expect(r.status).to.equal(1);
       const lines = r.stderr.trim().split('\n');
-      expect(lines[0]).to.equal(
+      expect(lines[0]).to.match(/^error: 1 of 5 entries failed validation/);
+      expect(lines[1]).to.equal(
         `${file}: $.resultsFile.sha256: the entry says ${readEntry(file).resultsFile!.sha256}, ${results} has sha256 ${sha256(recordsText(records))} (the file or the entry was changed after the run)`,
       );
       // and the edited record itself no longer agrees with its own predictions
@@ -174,17 +182,17 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       e.resultsFile!.sha256 = sha256(text);
       writeJson(file, e);
       const r = await validate(entries);
-      expect(r.code).to.equal(1);
-      expect(r.stderr).to.not.include('sha256');
-      expect(r.stderr).to.not.include(`${results}: line`); // every record passes its own rules
+      const rText = refused(r);
+      expect(rText).to.not.include('sha256');
+      expect(rText).to.not.include(`${results}: line`); // every record passes its own rules
       const pct = (k: number): string => `${accuracyMetric(k, 16).value}% (${k} of 16`;
       const s = e.results.robust!.successes!;
-      expect(r.stderr).to.include(`${file}: $.results.robust: the entry says ${pct(s)}`);
-      expect(r.stderr).to.include(`the records give ${pct(s + 1)}`);
-      expect(r.stderr).to.include(`(re-computed from ${results})`);
-      expect(r.stderr).to.include(`${file}: $.results.clean: the entry says ${pct(e.results.clean!.successes!)}`);
-      expect(r.stderr).to.include(`${file}: $.results.attacks[0].checks.ran: the entry says`);
-      expect(r.stderr).to.match(/FAILED: 1 of 5 entries with problems/);
+      expect(rText).to.include(`${file}: $.results.robust: the entry says ${pct(s)}`);
+      expect(rText).to.include(`the records give ${pct(s + 1)}`);
+      expect(rText).to.include(`(re-computed from ${results})`);
+      expect(rText).to.include(`${file}: $.results.clean: the entry says ${pct(e.results.clean!.successes!)}`);
+      expect(rText).to.include(`${file}: $.results.attacks[0].checks.ran: the entry says`);
+      expect(rText).to.match(/^1 of 5 entries failed validation \(1 measured/);
     });
 
     it('refuses a duplicate id (a second copy of the entry under another name), naming both files', async () => {
@@ -202,16 +210,16 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       fs.renameSync(path.join(moved, ENTRY), elsewhere);
       fs.renameSync(path.join(moved, RESULTS), path.join(moved, 'synthetic', 'synthetic-identity-pgd.results.jsonl'));
       const m = await validate(moved);
-      expect(m.code).to.equal(1);
-      expect(m.stderr).to.include(
+      const mText = refused(m);
+      expect(mText).to.include(
         `${elsewhere}: $.id, $.dataset.id, $.threatModel.id: an entry of ${moved} lies at <dataset>/<threat>/<id>.json, here ${path.join(moved, ENTRY)}`,
       );
 
       const missing = copyOf(good);
       fs.rmSync(path.join(missing, RESULTS));
       const g = await validate(missing);
-      expect(g.code).to.equal(1);
-      expect(g.stderr).to.include(`${path.join(missing, ENTRY)}: $.resultsFile.path: ${path.resolve(missing, RESULTS)} not found`);
+      const gText = refused(g);
+      expect(gText).to.include(`${path.join(missing, ENTRY)}: $.resultsFile.path: ${path.resolve(missing, RESULTS)} not found`);
 
       const short = copyOf(good);
       const results = path.join(short, RESULTS);
@@ -221,8 +229,8 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       e.resultsFile!.sha256 = sha256(text);
       writeJson(path.join(short, ENTRY), e);
       const c = await validate(short);
-      expect(c.code).to.equal(1);
-      expect(c.stderr).to.include(`$.resultsFile.records: the entry says 16, ${results} holds 15 records`);
+      const cText = refused(c);
+      expect(cText).to.include(`$.resultsFile.records: the entry says 16, ${results} holds 15 records`);
     });
   });
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError } from '@dbp-bench/framework';
+import { DataFormatError, DbpError } from '@dbp-bench/framework';
 import {
   assertUniqueEntryIds,
   buildSite,
@@ -128,7 +128,6 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
       const reported = report.length - measured;
       const n = report.length;
       if (opts.json) ctx.out(JSON.stringify({ ok: bad.length === 0, entries: report }, null, 2));
-      for (const r of bad) for (const line of r.problems) ctx.err(line);
       const summary = [
         measured ? `${measured} measured (re-computed from their per-sample results files)` : '',
         reported ? `${reported} reported (imported numbers: schema and rules only, no results file to re-compute)` : '',
@@ -136,9 +135,11 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
         .filter(Boolean)
         .join(', ');
       if (bad.length) {
-        ctx.err(`FAILED: ${bad.length} of ${n} entr${n === 1 ? 'y' : 'ies'} with problems (${summary})`);
-        result.code = 1;
-        return;
+        // One line per problem, each naming the file and the field (or the results file and line).
+        throw new DbpError(
+          'E_SUBMISSION',
+          `${bad.length} of ${n} entr${n === 1 ? 'y' : 'ies'} failed validation (${summary}):\n${bad.flatMap((r) => r.problems).join('\n')}`,
+        );
       }
       if (!opts.json) ctx.out(`OK: ${n} entr${n === 1 ? 'y' : 'ies'} valid${summary ? `: ${summary}` : ''}`);
       result.code = 0;
