@@ -359,7 +359,9 @@ require(${JSON.stringify(MAIN)}).main(['node', 'dbp-bench', '--log-level', 'warn
       const before = files(site).map((f) => [f, fs.readFileSync(path.join(site, f), 'utf8')]);
       const twice = interruptedBuild(good, site, true);
       expect(twice.status, twice.stderr).to.equal(130);
-      expect(twice.stderr).to.include('SIGINT again: abandoning the current site.');
+      expect(twice.stderr).to.include(
+        'SIGINT again: abandoning the current site. The temporary directory the site was being built in was removed',
+      );
       expect(twice.stderr).to.include(
         `the previous site in ${site} is intact. Build it again with: dbp-bench leaderboard build ${good} --out ${site}`,
       );

@@ -71,8 +71,9 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
         {
           unit: 'site',
           abandon: () => {
+            const staged = staging !== null;
             if (staging) fs.rmSync(staging, { recursive: true, force: true });
-            return `The site is built in a temporary directory (removed) and moved into place only when complete: ${previous}. Build it again with: ${resume}`;
+            return `${staged ? 'The temporary directory the site was being built in was removed' : 'No site was being written yet'}; a site replaces --out only when complete, so ${previous}. Build it again with: ${resume}`;
           },
         },
         async (stop) => ({
