@@ -15,7 +15,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/core';
+import {
+  DataFormatError,
+  commitDirectory,
+  copyFileAtomic,
+  sha256,
+  sha256File,
+  stageDirectory,
+  writeFileAtomic,
+  silentLogger,
+  type Logger,
+} from '@dbp-bench/core';
 import { SITE_CSS, SITE_JS } from './assets';
 import {
   assertUniqueEntryIds,
@@ -53,9 +63,9 @@ export interface BuildSiteOptions {
    */
   baseUrl?: string;
   /**
-   * Called with the staging directory the site is built in (a hidden sibling of `outDir`) when it is
-   * created, and with null once it was moved into place or removed: a caller that must exit at once
-   * (a second Ctrl-C) removes it, and `outDir` keeps the previous site.
+   * Called with the staging directory the site is built in (`<outDir>.tmp-<pid>-...`, next to
+   * `outDir`) when it is created, and with null once it was moved into place or removed: a caller that
+   * must exit at once (a second Ctrl-C) removes it, and `outDir` keeps the previous site.
    */
   onStaging?: (dir: string | null) => void;
 }
@@ -544,8 +554,8 @@ ${e.footnote ? `<h2>Footnote</h2><pre class="text">${esc(e.footnote)}</pre>` : '
  * Deployable unchanged to any static host: every link inside the site is relative (`index.html`,
  * `entries/<page>.html`, `../data/...`, `assets/...`; only entry URLs are absolute http(s) links out),
  * `.nojekyll` turns off GitHub Pages' Jekyll, and `sitemap.xml` lists the index and the entry pages
- * when `baseUrl` is given. The site is built in a hidden sibling directory and replaces `outDir` in one
- * step at the end, so a failed or interrupted build leaves the previous site intact; an existing
+ * when `baseUrl` is given. The site is staged next to `outDir` (`stageDirectory`) and replaces it at the
+ * end (`commitDirectory`), so a failed or interrupted build leaves the previous site intact; an existing
  * `outDir` that holds anything but a site (SITE_TOP_LEVEL) is refused before anything is written.
  */
 export async function buildSite(
@@ -587,12 +597,12 @@ export async function buildSite(
     groups.get(k)!.push(p);
   }
   const base = options.baseUrl !== undefined ? siteBaseUrl(options.baseUrl) : null;
-  // The site is built in a hidden sibling directory and moved into place at the end: an interrupted
-  // or failed build leaves the previous site as it was.
+  // The site is staged next to outDir and moved into place at the end (the one home of atomic
+  // directories, @dbp-bench/core): an interrupted or failed build leaves the previous site as it was,
+  // and the next build removes the staging directory of a killed one.
   const out = path.resolve(outDir);
   checkReplaceable(out);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const staging = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.building-`));
+  const staging = stageDirectory(out);
   options.onStaging?.(staging);
   const written: string[] = [];
   const downloads: string[] = [];
@@ -629,7 +639,7 @@ export async function buildSite(
           pages.map((p) => p.pageId),
         ),
       );
-    replaceDir(staging, out);
+    commitDirectory(staging, out);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw e;
@@ -644,26 +654,6 @@ export async function buildSite(
     sitemap: base ? path.join(outDir, 'sitemap.xml') : null,
     warnings,
   };
-}
-
-/**
- * Move the finished site `staging` to `out`: a previous site is renamed aside first and removed after
- * (two renames in one synchronous step; on failure the previous site is put back).
- */
-function replaceDir(staging: string, out: string): void {
-  if (!fs.existsSync(out)) {
-    fs.renameSync(staging, out);
-    return;
-  }
-  const previous = `${staging}.previous`;
-  fs.renameSync(out, previous);
-  try {
-    fs.renameSync(staging, out);
-  } catch (e) {
-    fs.renameSync(previous, out);
-    throw e;
-  }
-  fs.rmSync(previous, { recursive: true, force: true });
 }
 
 /** A plain-text table of entries (for the CLI): one block per dataset x threat model; entry strings go through `plainText`. */

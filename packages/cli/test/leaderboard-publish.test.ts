@@ -305,6 +305,11 @@ describe('cli: publishing a leaderboard (validate a submission, build a deployab
       expect(fs.readFileSync(path.join(site, 'index.html'), 'utf8')).to.include('<title>second</title>');
       expect(fs.existsSync(path.join(site, 'entries', 'stale.html'))).to.equal(false);
       expect(fs.readdirSync(parent)).to.deep.equal(['site']); // no staging directory left
+      // the site is readable as a directory made as usual is (not private like a temporary directory)
+      fs.mkdirSync(path.join(parent, 'usual'));
+      const mode = (p: string): number => fs.statSync(p).mode & 0o777;
+      expect(mode(site).toString(8)).to.equal(mode(path.join(parent, 'usual')).toString(8));
+      fs.rmdirSync(path.join(parent, 'usual'));
       const mine = path.join(tmp(), 'mine');
       fs.mkdirSync(mine);
       fs.writeFileSync(path.join(mine, 'notes.txt'), 'keep me');
@@ -327,7 +332,7 @@ let handled = false, first = false, second = false;
 process.on('SIGINT', () => { handled = true; });
 const open = fs.openSync;
 fs.openSync = function (p, ...rest) {
-  if (String(p).includes('.building-')) {
+  if (String(p).startsWith(${JSON.stringify(site + '.tmp-')})) {
     if (!first) { first = true; process.kill(process.pid, 'SIGINT'); }
     else if (${twice} && handled && !second) { second = true; process.kill(process.pid, 'SIGINT'); }
   }
