@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command, Option } from 'commander';
-import { buildProgram, builtinRegistry } from '@dbp-bench/cli';
+import { buildProgram, builtinRegistry, runCliCaptured } from '@dbp-bench/cli';
 import { loadRunConfig } from '@dbp-bench/runner';
 import { silentLogger, type Attack } from '@dbp-bench/framework';
 
@@ -426,5 +426,79 @@ describe('docs: shipped configs say what they do', function () {
     }
     expect(checked).to.be.greaterThan(40);
     expect(bad, bad.join('\n')).to.deep.equal([]);
+  });
+});
+
+/** The GitHub Actions workflow files of the examples (`examples/<name>/.github/workflows/*.yml`). */
+function exampleWorkflows(): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(ROOT, 'examples'))) {
+    const dir = path.join('examples', e, '.github', 'workflows');
+    if (!fs.existsSync(path.join(ROOT, dir))) continue;
+    for (const f of fs.readdirSync(path.join(ROOT, dir))) if (/\.ya?ml$/.test(f)) out.push(path.join(dir, f));
+  }
+  return out;
+}
+
+/** The shell lines of a workflow's `run:` steps (one-line and `|` blocks). */
+function workflowRunLines(file: string): Snippet[] {
+  const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n');
+  const out: Snippet[] = [];
+  let block: number | null = null; // indentation of the `run: |` key while inside its block
+  for (const [i, raw] of lines.entries()) {
+    const indent = raw.length - raw.trimStart().length;
+    if (block !== null) {
+      if (raw.trim() === '' || indent > block) {
+        out.push({ page: file, line: i + 1, text: raw.trim() });
+        continue;
+      }
+      block = null;
+    }
+    const m = /^(\s*)(?:-\s+)?run:\s*(.*)$/.exec(raw);
+    if (!m) continue;
+    if (/^[|>]/.test(m[2])) block = indent;
+    else out.push({ page: file, line: i + 1, text: m[2] });
+  }
+  return out;
+}
+
+describe('docs: the example leaderboard repository (examples/leaderboard-repo)', function () {
+  this.timeout(120_000);
+  const { program } = buildProgram();
+  const EXAMPLE = path.join(ROOT, 'examples', 'leaderboard-repo');
+
+  it('its workflow validates the entries, builds the site and deploys it with the Pages actions; every dbp-bench command parses', () => {
+    const files = exampleWorkflows();
+    expect(files).to.include(path.join('examples', 'leaderboard-repo', '.github', 'workflows', 'leaderboard.yml'));
+    const bad: string[] = [];
+    const commands: string[][] = [];
+    for (const f of files) {
+      for (const s of workflowRunLines(f)) {
+        for (const args of invocations(s.text)) {
+          commands.push(args);
+          const p = commandProblem(program, args);
+          if (p) bad.push(`${f}:${s.line}: dbp-bench ${args.join(' ')}\n      ${p}`);
+        }
+      }
+    }
+    expect(bad, bad.join('\n')).to.deep.equal([]);
+    const text = fs.readFileSync(path.join(EXAMPLE, '.github', 'workflows', 'leaderboard.yml'), 'utf8');
+    expect(commands).to.deep.include(['leaderboard', 'validate', 'entries']);
+    expect(commands).to.deep.include(['leaderboard', 'build', 'entries', '--out', 'site']);
+    expect(commands.some((c) => c.includes('--base-url'))).to.equal(true);
+    expect(text).to.match(/uses: actions\/upload-pages-artifact@v\d+\s+with:\s+path: site/);
+    expect(text).to.match(/uses: actions\/deploy-pages@v\d+/);
+  });
+
+  it('its package.json depends on this version of dbp-bench', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const root = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(pkg.dependencies['dbp-bench']).to.equal(root.version);
+  });
+
+  it('its sample entry passes `leaderboard validate`: its numbers are what its results file gives', async () => {
+    const r = await runCliCaptured(['leaderboard', 'validate', path.join(EXAMPLE, 'entries')]);
+    expect(r.error, r.error?.message).to.equal(undefined);
+    expect(r.stdout).to.match(/OK: 1 entry valid: 1 measured \(re-computed from their per-sample results files\)/);
   });
 });

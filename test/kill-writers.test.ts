@@ -215,6 +215,8 @@ async function leaderboardWriter(): Promise<Writer> {
         if (f.endsWith('.results.jsonl')) expect(shas.has(sha256(fs.readFileSync(f))), `${f} is a complete results file`).to.equal(true);
         else if (f.endsWith('.json')) validateEntry(JSON.parse(fs.readFileSync(f, 'utf8')), f);
         else if (f.endsWith('.html')) expect(fs.readFileSync(f, 'utf8').trimEnd(), f).to.match(/<\/html>$/);
+        else if (path.basename(f) === '.nojekyll')
+          expect(fs.statSync(f).size, f).to.equal(0); // empty by design
         else expect(fs.statSync(f).size, f).to.be.greaterThan(0);
       }
     },

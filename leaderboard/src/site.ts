@@ -15,7 +15,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError, copyFileAtomic, sha256, sha256File, writeFileAtomic, silentLogger, type Logger } from '@dbp-bench/core';
+import {
+  DataFormatError,
+  commitDirectory,
+  copyFileAtomic,
+  sha256,
+  sha256File,
+  stageDirectory,
+  writeFileAtomic,
+  silentLogger,
+  type Logger,
+} from '@dbp-bench/core';
 import { SITE_CSS, SITE_JS } from './assets';
 import {
   assertUniqueEntryIds,
@@ -27,6 +37,7 @@ import {
   type Metric,
 } from './entry';
 import { esc, jsonBlock, link, num, plainText } from './html';
+import { urlProblem } from './url';
 import {
   ATTACK_FAMILIES,
   canonicalEps,
@@ -45,6 +56,18 @@ export interface BuildSiteOptions {
   logger?: Logger;
   /** Time shown as "built at" (default now). */
   now?: Date;
+  /**
+   * The absolute http(s) URL the site will be served from (e.g. `https://group.github.io/leaderboard/`):
+   * with it, `sitemap.xml` lists the index and every entry page; without it no sitemap is written (a
+   * sitemap needs absolute URLs, and every link inside the site stays relative either way).
+   */
+  baseUrl?: string;
+  /**
+   * Called with the staging directory the site is built in (`<outDir>.tmp-<pid>-...`, next to
+   * `outDir`) when it is created, and with null once it was moved into place or removed: a caller that
+   * must exit at once (a second Ctrl-C) removes it, and `outDir` keeps the previous site.
+   */
+  onStaging?: (dir: string | null) => void;
 }
 
 export interface BuildSiteResult {
@@ -52,7 +75,62 @@ export interface BuildSiteResult {
   pages: string[];
   /** Per-sample results files copied into data/ (each from inside the entries tree). */
   downloads: string[];
+  /** `sitemap.xml` when a base URL was given, else null. */
+  sitemap: string | null;
   warnings: string[];
+}
+
+/** What a site holds at its top level: an existing `outDir` is replaced only when it holds nothing else. */
+export const SITE_TOP_LEVEL = Object.freeze(['index.html', 'assets', 'entries', 'data', '.nojekyll', 'sitemap.xml']);
+
+/**
+ * The base URL of a site as written in its sitemap (ending in `/`), or a DataFormatError naming
+ * `--base-url` when it is not an absolute http(s) URL (the entry URL rule, `urlProblem`) or carries a
+ * query or fragment.
+ */
+export function siteBaseUrl(raw: string): string {
+  const problem = urlProblem(raw);
+  if (problem) throw new DataFormatError('--base-url', `${problem}; the sitemap needs the absolute URL the site is served from`);
+  const u = new URL(raw);
+  if (u.search || u.hash)
+    throw new DataFormatError('--base-url', `${JSON.stringify(raw)} has a query or fragment; give the site's folder URL`);
+  return u.href.endsWith('/') ? u.href : `${u.href}/`;
+}
+
+/** `sitemap.xml` (sitemaps.org 0.9) of the index and the entry pages under `base` (ending in `/`). */
+function sitemapXml(base: string, pageIds: readonly string[]): string {
+  const urls = [base, ...pageIds.map((id) => `${base}entries/${id}.html`)];
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+${urls.map((u) => `<url><loc>${esc(u)}</loc></url>`).join('\n')}
+</urlset>
+`;
+}
+
+/**
+ * Refuse to replace `out` unless it does not exist, is empty, or holds only what a site holds
+ * (SITE_TOP_LEVEL): a build never deletes files it did not write.
+ */
+function checkReplaceable(out: string): void {
+  if (!fs.existsSync(out) && !isLink(out)) return;
+  const st = fs.lstatSync(out);
+  if (st.isSymbolicLink()) throw new DataFormatError(out, 'is a symbolic link; give the site directory itself as --out');
+  if (!st.isDirectory())
+    throw new DataFormatError(out, 'exists and is not a directory; give a new or empty directory, or a previous site, as --out');
+  const foreign = fs.readdirSync(out).filter((n) => !SITE_TOP_LEVEL.includes(n));
+  if (foreign.length)
+    throw new DataFormatError(
+      out,
+      `holds files a site does not (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''}); the build replaces the whole directory, so give a new or empty directory, or a previous site, as --out`,
+    );
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 interface PageEntry {
@@ -119,9 +197,10 @@ function checkEntryFile(file: string, root: string): void {
  * The real path of an entry's per-sample results file when the site may publish it, or null when it
  * does not exist (a warning). Throws DataFormatError naming the entry file and `$.resultsFile.path`
  * when the path is absolute, leads out of the entries tree `root` (`..`), resolves out of it through a
- * symbolic link, or is not a regular file.
+ * symbolic link, or is not a regular file. The one rule for where a results file may be: `leaderboard
+ * build` publishes it and `leaderboard validate` re-checks it only from there.
  */
-function publishableResults(file: string, root: string, rel: unknown): string | null {
+export function publishableResults(file: string, root: string, rel: unknown): string | null {
   const refuse = (why: string): never => {
     throw new DataFormatError(file, `$.resultsFile.path: ${why}; the site publishes only files inside the entries directory ${root}`);
   };
@@ -471,6 +550,13 @@ ${e.footnote ? `<h2>Footnote</h2><pre class="text">${esc(e.footnote)}</pre>` : '
  * `resultsFile.path`, relative to the entry file) is copied into `data/` with its sha256 checked, only
  * from inside the entries tree: the entry's `root` (loadEntries sets it to the directory it read), else
  * the entry file's own directory. Every entry is checked before anything is written.
+ *
+ * Deployable unchanged to any static host: every link inside the site is relative (`index.html`,
+ * `entries/<page>.html`, `../data/...`, `assets/...`; only entry URLs are absolute http(s) links out),
+ * `.nojekyll` turns off GitHub Pages' Jekyll, and `sitemap.xml` lists the index and the entry pages
+ * when `baseUrl` is given. The site is staged next to `outDir` (`stageDirectory`) and replaces it at the
+ * end (`commitDirectory`), so a failed or interrupted build leaves the previous site intact; an existing
+ * `outDir` that holds anything but a site (SITE_TOP_LEVEL) is refused before anything is written.
  */
 export async function buildSite(
   entries: readonly (LoadedEntry | { entry: LeaderboardEntry; file?: string; root?: string })[],
@@ -510,31 +596,64 @@ export async function buildSite(
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k)!.push(p);
   }
-  writeFileAtomic(path.join(outDir, 'assets', 'site.css'), SITE_CSS.trimStart());
-  writeFileAtomic(path.join(outDir, 'assets', 'site.js'), SITE_JS.trimStart());
+  const base = options.baseUrl !== undefined ? siteBaseUrl(options.baseUrl) : null;
+  // The site is staged next to outDir and moved into place at the end (the one home of atomic
+  // directories, @dbp-bench/core): an interrupted or failed build leaves the previous site as it was,
+  // and the next build removes the staging directory of a killed one.
+  const out = path.resolve(outDir);
+  checkReplaceable(out);
+  const staging = stageDirectory(out);
+  options.onStaging?.(staging);
   const written: string[] = [];
   const downloads: string[] = [];
-  for (const p of pages) {
-    const jsonFile = path.join(outDir, 'data', `${p.pageId}.json`);
-    writeFileAtomic(jsonFile, JSON.stringify(p.entry, null, 2) + '\n');
-    let results: { file: string; sha256: string; ok: boolean } | undefined;
-    if (p.results && p.entry.resultsFile) {
-      const dest = path.join(outDir, 'data', `${p.pageId}.results.jsonl`);
-      copyFileAtomic(p.results, dest);
-      const sha = await sha256File(dest);
-      const ok = sha === p.entry.resultsFile.sha256;
-      if (!ok) warnings.push(`${p.file}: results file ${p.results} has sha256 ${sha}, the entry says ${p.entry.resultsFile.sha256}`);
-      results = { file: dest, sha256: sha, ok };
-      downloads.push(dest);
+  try {
+    writeFileAtomic(path.join(staging, 'assets', 'site.css'), SITE_CSS.trimStart());
+    writeFileAtomic(path.join(staging, 'assets', 'site.js'), SITE_JS.trimStart());
+    // GitHub Pages runs Jekyll unless told not to; nothing here needs it.
+    writeFileAtomic(path.join(staging, '.nojekyll'), '');
+    for (const p of pages) {
+      const jsonFile = path.join(staging, 'data', `${p.pageId}.json`);
+      writeFileAtomic(jsonFile, JSON.stringify(p.entry, null, 2) + '\n');
+      let results: { file: string; sha256: string; ok: boolean } | undefined;
+      if (p.results && p.entry.resultsFile) {
+        const name = `${p.pageId}.results.jsonl`;
+        const dest = path.join(staging, 'data', name);
+        copyFileAtomic(p.results, dest);
+        const sha = await sha256File(dest);
+        const ok = sha === p.entry.resultsFile.sha256;
+        if (!ok) warnings.push(`${p.file}: results file ${p.results} has sha256 ${sha}, the entry says ${p.entry.resultsFile.sha256}`);
+        results = { file: dest, sha256: sha, ok };
+        downloads.push(path.join(outDir, 'data', name));
+      }
+      writeFileAtomic(path.join(staging, 'entries', `${p.pageId}.html`), entryPage(p, { json: jsonFile, results }));
+      written.push(path.join(outDir, 'entries', `${p.pageId}.html`));
+      // Let signal handlers run between pages (a long build stays interruptible).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const html = path.join(outDir, 'entries', `${p.pageId}.html`);
-    writeFileAtomic(html, entryPage(p, { json: jsonFile, results }));
-    written.push(html);
+    writeFileAtomic(path.join(staging, 'index.html'), indexPage(groups, pages, title, now));
+    if (base)
+      writeFileAtomic(
+        path.join(staging, 'sitemap.xml'),
+        sitemapXml(
+          base,
+          pages.map((p) => p.pageId),
+        ),
+      );
+    commitDirectory(staging, out);
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  } finally {
+    options.onStaging?.(null);
   }
-  const index = path.join(outDir, 'index.html');
-  writeFileAtomic(index, indexPage(groups, pages, title, now));
   for (const w of warnings) logger.warn(w);
-  return { index, pages: written, downloads, warnings };
+  return {
+    index: path.join(outDir, 'index.html'),
+    pages: written,
+    downloads,
+    sitemap: base ? path.join(outDir, 'sitemap.xml') : null,
+    warnings,
+  };
 }
 
 /** A plain-text table of entries (for the CLI): one block per dataset x threat model; entry strings go through `plainText`. */

@@ -315,8 +315,9 @@ describe('leaderboard safety: what the site publishes', () => {
     expect(res.warnings).to.deep.equal([]);
     expect(res.downloads.map((f) => path.basename(f))).to.deep.equal(['cifar10__linf-8_255__probe.results.jsonl']);
     expect(fs.readFileSync(res.downloads[0], 'utf8')).to.equal('{}\n');
-    // The site holds only what it should: assets, pages, the entry and its results. No temporary files.
+    // The site holds only what it should: assets, pages, the entry and its results, `.nojekyll`. No temporary files.
     expect([...tree(out).keys()].sort()).to.deep.equal([
+      '.nojekyll',
       'assets/site.css',
       'assets/site.js',
       'data/cifar10__linf-8_255__probe.json',

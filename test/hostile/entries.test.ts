@@ -196,9 +196,13 @@ describe('hostile inputs: leaderboard entries (dbp-bench leaderboard validate)',
       expect(v.exit).to.equal(1);
       expect(b.exit).to.equal(1);
       expect(v.error!.message).to.equal(b.error!.message);
-      // and the valid entry itself passes
+      // and alone the entry passes the schema and the id rule: validate names only that this
+      // hand-made measured entry has no per-sample results file to re-compute it from
       const ok = await runHostile(['leaderboard', 'validate', path.join(dir, 'entries/cifar10/linf-8_255/a.json')]);
-      expect(ok.exit, ok.text).to.equal(0);
+      expect(ok.text).to.not.include('two entries');
+      expect(ok.text).to.include('a.json: $.resultsFile: a measured entry comes with its per-sample results file');
+      expect(ok.exit).to.equal(1);
+      expect(ok.text).to.include('1 of 1 entry failed validation');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

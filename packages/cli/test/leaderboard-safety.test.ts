@@ -68,7 +68,14 @@ describe('cli: the leaderboard publishes only what it should', function () {
       (e) => (e.resultsFile = { path: 'probe.results.jsonl', sha256: sha256('SECRET-CONTENT\n'), records: 1 }),
     );
     fs.symlinkSync(secret, path.join(path.dirname(file), 'probe.results.jsonl'));
-    expect(bin('leaderboard', 'validate', entries).status).to.equal(0); // the entry itself is valid
+    // The entry itself passes the schema; validate refuses its results file by the rule build applies.
+    const v = bin('leaderboard', 'validate', entries);
+    expect(v.status).to.equal(1);
+    expect(v.stderr)
+      .to.include(file)
+      .and.include('$.resultsFile.path')
+      .and.match(/symbolic link/);
+    expect(v.stderr).to.not.include('SECRET-CONTENT');
     const site = path.join(tmp(), 'site');
     const r = bin('leaderboard', 'build', entries, '--out', site);
     expect(r.status).to.equal(1);

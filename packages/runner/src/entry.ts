@@ -16,7 +16,7 @@ import {
   type SanityFlag,
 } from '@dbp-bench/leaderboard';
 import type { RunConfig } from './config';
-import { aggregate, type SampleRecord } from './records';
+import { aggregate, type AggregatedResults, type SampleRecord } from './records';
 import type { RunIdentity } from './identity';
 import type { RunProvenance } from './provenance';
 import { voteSize } from './vote';
@@ -85,6 +85,32 @@ function maxTime(xs: string[]): string | undefined {
 }
 
 /**
+ * The `results` of a measured entry from the aggregate of its records (`aggregate`): R = 1 has no
+ * clean Wor.Rob, a run without attacks no robust metrics. The one home of this mapping: the entry is
+ * built with it and `leaderboard validate` re-computes it from a submitted results file.
+ */
+export function measuredResults(agg: AggregatedResults, R: number, attacked: boolean): LeaderboardEntry['results'] {
+  return {
+    clean: agg.clean,
+    cleanWorstOfR: R > 1 ? agg.cleanWorstOfR : null,
+    cleanSingle: agg.cleanSingle,
+    cleanMajority: agg.cleanMajority,
+    cleanHistogram: agg.cleanHistogram,
+    draws: R,
+    attacks: agg.attacks,
+    robust: attacked ? agg.robust : null,
+    ...(attacked
+      ? {
+          robustSingle: agg.robustSingle,
+          robustWorst: agg.robustWorst,
+          robustMajority: agg.robustMajority,
+          ...(agg.robustAnyIteration ? { robustAnyIteration: agg.robustAnyIteration } : {}),
+        }
+      : {}),
+  };
+}
+
+/**
  * Build the entry. `records` must be complete and sorted by position; `resultsPath` is the results
  * file path relative to where the entry will be written.
  */
@@ -129,24 +155,7 @@ export function buildMeasuredEntry(
     },
     defense: { id: info.defense.id, family: lb.family, options: info.defense.options, capabilities: info.defense.capabilities },
     classifier: { architecture: info.classifier.architecture, weights: info.classifier.weights, sha256: info.classifier.sha256 },
-    results: {
-      clean: agg.clean,
-      cleanWorstOfR: R > 1 ? agg.cleanWorstOfR : null,
-      cleanSingle: agg.cleanSingle,
-      cleanMajority: agg.cleanMajority,
-      cleanHistogram: agg.cleanHistogram,
-      draws: R,
-      attacks: agg.attacks,
-      robust: info.attacks.length ? agg.robust : null,
-      ...(info.attacks.length
-        ? {
-            robustSingle: agg.robustSingle,
-            robustWorst: agg.robustWorst,
-            robustMajority: agg.robustMajority,
-            ...(agg.robustAnyIteration ? { robustAnyIteration: agg.robustAnyIteration } : {}),
-          }
-        : {}),
-    },
+    results: measuredResults(agg, R, info.attacks.length > 0),
     values: {
       reported: null,
       measured: { clean: agg.clean.value, robust: info.attacks.length ? agg.robust.value : null, source: `${source} ${info.run}` },

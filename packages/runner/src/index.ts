@@ -13,6 +13,7 @@ export * from './records';
 export * from './journal';
 export * from './execute';
 export * from './entry';
+export * from './submission';
 export * from './deps';
 export * from './runner';
 export * from './merge';

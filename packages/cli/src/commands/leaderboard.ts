@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFormatError } from '@dbp-bench/framework';
+import { DataFormatError, DbpError } from '@dbp-bench/framework';
 import {
   assertUniqueEntryIds,
   buildSite,
@@ -12,6 +12,8 @@ import {
   writeEntry,
   type LoadedEntry,
 } from '@dbp-bench/leaderboard';
+import { checkEntryResults } from '@dbp-bench/runner';
+import { withStopSignals } from '../signals';
 import { DEFAULT_ENTRIES_DIR } from './run';
 import type { AddCommand } from './types';
 
@@ -38,10 +40,14 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
     });
 
   lb.command('build <entries>')
-    .description('build the static site (works offline and from a plain file server) from an entries directory')
-    .requiredOption('--out <dir>', 'output directory of the site')
+    .description(
+      'build the static site from an entries directory: relative links only, so it deploys unchanged to any static host (and works offline); ' +
+        'built in a temporary directory that replaces --out at the end',
+    )
+    .requiredOption('--out <dir>', 'output directory of the site (new, empty, or a previous site: it is replaced as a whole)')
     .option('--title <text>', 'page title', 'dbp-bench leaderboard')
-    .action(async (entries: string, opts: { out: string; title: string }) => {
+    .option('--base-url <url>', 'absolute http(s) URL the site is served from: writes sitemap.xml (without it, no sitemap)')
+    .action(async (entries: string, opts: { out: string; title: string; baseUrl?: string }) => {
       const ctx = context();
       const loaded = loadEntries(entries);
       if (!loaded.length)
@@ -49,17 +55,53 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
           entries,
           'holds no leaderboard entries (expected <dataset>/<threat>/<id>.json files, as `dbp-bench run` and `leaderboard import-robustbench` write them); nothing was built',
         );
-      const res = await buildSite(loaded, opts.out, { title: opts.title, logger: ctx.logger });
+      const resume = [
+        'dbp-bench leaderboard build',
+        entries,
+        '--out',
+        opts.out,
+        ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
+      ].join(' ');
+      const previous = fs.existsSync(path.join(opts.out, 'index.html'))
+        ? `the previous site in ${opts.out} is intact`
+        : `nothing was written to ${opts.out}`;
+      let staging: string | null = null;
+      const { res, stopped } = await withStopSignals(
+        ctx.logger,
+        {
+          unit: 'site',
+          abandon: () => {
+            const staged = staging !== null;
+            if (staging) fs.rmSync(staging, { recursive: true, force: true });
+            return `${staged ? 'The temporary directory the site was being built in was removed' : 'No site was being written yet'}; a site replaces --out only when complete, so ${previous}. Build it again with: ${resume}`;
+          },
+        },
+        async (stop) => ({
+          res: await buildSite(loaded, opts.out, {
+            title: opts.title,
+            logger: ctx.logger,
+            baseUrl: opts.baseUrl,
+            onStaging: (dir) => (staging = dir),
+          }),
+          stopped: stop.signal(),
+        }),
+      );
       ctx.out(
         `site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`,
       );
+      if (res.sitemap) ctx.out(`sitemap: ${path.resolve(res.sitemap)}`);
+      else ctx.out('sitemap: not written (a sitemap needs absolute URLs: pass --base-url <the URL the site is served from>)');
+      // The site is the unit: after a first Ctrl-C it was finished and kept, and nothing is left to do.
+      if (stopped) ctx.err(`${stopped}: the site was completed before stopping; ${path.resolve(opts.out)} holds the new site`);
     });
 
   lb.command('validate <paths...>')
     .description(
-      'validate entry files (or every entry under directories): the entry schema, its consistency rules, and unique ids per dataset and threat model',
+      'validate entry files (or every entry under directories): the entry schema and consistency rules, unique ids per dataset and threat model, ' +
+        'and for measured entries their per-sample results file (next to the entry: sha256, record count, every record, and the aggregates re-computed from the records)',
     )
-    .action((paths: string[]) => {
+    .option('--json', 'print the report as JSON on stdout (one object per entry, with its problems)')
+    .action((paths: string[], opts: { json?: boolean }) => {
       const ctx = context();
       const all: LoadedEntry[] = [];
       for (const p of paths) {
@@ -68,8 +110,39 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
       }
       // The check `leaderboard build` applies: one id per dataset and threat model, over every path given.
       assertUniqueEntryIds(all);
-      const n = all.length;
-      ctx.out(`OK: ${n} entr${n === 1 ? 'y' : 'ies'} valid`);
+      const report = all.map(({ file, entry, root }) => {
+        const problems: string[] = [];
+        // Under an entries directory, an entry lies where `run` and `import-robustbench` put it.
+        if (root !== undefined) {
+          const expected = entryPath(root, entry);
+          if (path.resolve(file) !== path.resolve(expected))
+            problems.push(
+              `${file}: $.id, $.dataset.id, $.threatModel.id: an entry of ${root} lies at <dataset>/<threat>/<id>.json, here ${expected}`,
+            );
+        }
+        const check = checkEntryResults(file, entry, root);
+        problems.push(...check.problems);
+        return { file, id: entry.id, kind: entry.kind, status: check.status, records: check.records ?? null, problems };
+      });
+      const bad = report.filter((r) => r.problems.length);
+      const measured = report.filter((r) => r.status === 'checked').length;
+      const reported = report.length - measured;
+      const n = report.length;
+      if (opts.json) ctx.out(JSON.stringify({ ok: bad.length === 0, entries: report }, null, 2));
+      const summary = [
+        measured ? `${measured} measured (re-computed from their per-sample results files)` : '',
+        reported ? `${reported} reported (imported numbers: schema and rules only, no results file to re-compute)` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      if (bad.length) {
+        // One line per problem, each naming the file and the field (or the results file and line).
+        throw new DbpError(
+          'E_SUBMISSION',
+          `${bad.length} of ${n} entr${n === 1 ? 'y' : 'ies'} failed validation (${summary}):\n${bad.flatMap((r) => r.problems).join('\n')}`,
+        );
+      }
+      if (!opts.json) ctx.out(`OK: ${n} entr${n === 1 ? 'y' : 'ies'} valid${summary ? `: ${summary}` : ''}`);
       result.code = 0;
     });
 
