@@ -66,6 +66,19 @@ export function time(fn: () => tf.Tensor, reps: number, warmup: number): number 
   return times.length ? median(times) : NaN; // reps = 0: a warm-up only
 }
 
+/** The chains the defense suites time: DP_DDPM and DP_DDIM at their defaults, or 20-step (N = 20) ones with --quick. */
+export function benchChains(unet: UNet, quick: boolean | undefined): [string, Defense & { numSteps: number }][] {
+  return quick
+    ? [
+        ['dp-ddpm', new DpDdpm(unet, { numInferenceSteps: 20 })],
+        ['dp-ddim', new DpDdim(unet, { numInferenceSteps: 20 })],
+      ]
+    : [
+        ['dp-ddpm', new DpDdpm(unet)],
+        ['dp-ddim', new DpDdim(unet)],
+      ];
+}
+
 export const defensesBench: BenchSuite = {
   name: 'defenses',
   async run(opts: BenchOptions): Promise<BenchRow[]> {
@@ -100,15 +113,7 @@ export const defensesBench: BenchSuite = {
           note: `median ${perStep.toFixed(3)} s/step = ${ratioNote(perStep, ref.chainStepSeconds)} per checkpointed step; per round ${ratios}x; ${ref.source}`,
         });
       }
-      const cases: [string, Defense & { numSteps: number }][] = opts.quick
-        ? [
-            ['dp-ddpm', new DpDdpm(unet, { numInferenceSteps: 20 })],
-            ['dp-ddim', new DpDdim(unet, { numInferenceSteps: 20 })],
-          ]
-        : [
-            ['dp-ddpm', new DpDdpm(unet)],
-            ['dp-ddim', new DpDdim(unet)],
-          ];
+      const cases = benchChains(unet, opts.quick);
       // Warm up kernels and the heap on a 1-step chain (a full-length warm-up would double the run).
       const warm = new DpDdim(unet, { numInferenceSteps: 1000, strength: 0.001 });
       time(gradOf(warm), 0, 1);

@@ -17,12 +17,12 @@
  * exact; docs/PERFORMANCE.md §6 says why nothing else is shared.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createTarget, type AttackTarget, type Defense } from '@dbp-bench/framework';
+import { createTarget, type AttackTarget } from '@dbp-bench/framework';
 import { createClassifier, defaultClassifierConfig, UNet, UNET_PRESETS } from '@dbp-bench/models';
-import { DpDdim, DpDdpm } from '@dbp-bench/defenses-dbp';
+import { DpDdim } from '@dbp-bench/defenses-dbp';
 import { estimateGradient } from '@dbp-bench/attacks';
 import type { BenchOptions, BenchRow, BenchSuite } from './types';
-import { memoryNote, time } from './defenses';
+import { benchChains, memoryNote, time } from './defenses';
 
 /** EoT replicas of the measured gradient. */
 export const EOT_K = 10;
@@ -40,15 +40,7 @@ export const eotBench: BenchSuite = {
     const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const y = tf.tensor1d([3], 'int32');
     const rows: BenchRow[] = [];
-    const cases: [string, Defense & { numSteps: number }][] = opts.quick
-      ? [
-          ['dp-ddpm', new DpDdpm(unet, { numInferenceSteps: 20 })],
-          ['dp-ddim', new DpDdim(unet, { numInferenceSteps: 20 })],
-        ]
-      : [
-          ['dp-ddpm', new DpDdpm(unet)],
-          ['dp-ddim', new DpDdim(unet)],
-        ];
+    const cases = benchChains(unet, opts.quick);
     try {
       // Warm up kernels and the heap on a 1-step chain at both batch sizes.
       const warm = createTarget(classifier, new DpDdim(unet, { numInferenceSteps: 1000, strength: 0.001 }), { seed: 0, gradient: 'exact' });
