@@ -513,7 +513,9 @@ function drawProblems(d: unknown, label: number, R: number, where: string): stri
 function iterateSourceProblems(it: unknown, inLoopDraws: number | undefined, where: string): string[] {
   if (!isObject(it)) return [];
   if (inLoopDraws === undefined)
-    return it.source === undefined ? [] : [`${where}.iterates.source is ${JSON.stringify(it.source)}, but the run has no evaluation.inLoopDraws`];
+    return it.source === undefined
+      ? []
+      : [`${where}.iterates.source is ${JSON.stringify(it.source)}, but the run has no evaluation.inLoopDraws`];
   if (it.source !== 'independent' || it.draws !== inLoopDraws)
     return [
       `${where}.iterates: source ${JSON.stringify(it.source ?? 'eot')} with ${JSON.stringify(it.draws)} draws, but the run judges every iterate by evaluation.inLoopDraws = ${inLoopDraws} independent draws`,

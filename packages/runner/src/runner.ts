@@ -255,7 +255,20 @@ async function runShard(
     // the config file as a path from the run directory, so a run directory moved with its tree (a
     // committed study) still finds it, and no absolute path of this machine is recorded
     const recordedFile = file === undefined ? undefined : path.relative(runDir, path.resolve(file));
-    const info: RunInfo = runInfo({ hash, config, file: recordedFile, dataset, subset, classifier, defense, attacks, threat, sanity, seeds, identity });
+    const info: RunInfo = runInfo({
+      hash,
+      config,
+      file: recordedFile,
+      dataset,
+      subset,
+      classifier,
+      defense,
+      attacks,
+      threat,
+      sanity,
+      seeds,
+      identity,
+    });
     // Fail before computing anything when the journal already holds records that break the run's rules.
     const rules = recordRules(info, shard);
     checkRecords(prior.records, rules, jFile);
