@@ -136,8 +136,8 @@ export function orderingVerdict(
   relation: '>' | '>=' = '>',
 ): { verdict: OrderingVerdict; detail: string } {
   if (!higher || !lower) {
-    const missing = [!higher ? 'the higher' : '', !lower ? 'the lower' : ''].filter(Boolean).join(' and ');
-    return { verdict: 'not-finished', detail: `${missing} cell has no result yet` };
+    const detail = !higher && !lower ? 'neither cell has a result yet' : `the ${!higher ? 'higher' : 'lower'} cell has no result yet`;
+    return { verdict: 'not-finished', detail };
   }
   const holds = relation === '>=' ? higher.value >= lower.value : higher.value > lower.value;
   const both = higher.ci && lower.ci;
@@ -197,13 +197,13 @@ export function studyPage(loaded: LoadedStudy, resolve: (id: string) => StudyCel
   const s = loaded.study;
   const named = studyEntryIds(s);
   const finished = named.filter((id) => resolve(id) !== null).length;
-  const cell = (id: string | undefined, extraClass = ''): string => {
-    if (id === undefined) return `<td class="cell none${extraClass}" title="not part of this study">–</td>`;
+  const cell = (id: string | undefined): string => {
+    if (id === undefined) return `<td class="cell num none" title="not part of this study">–</td>`;
     const c = resolve(id);
-    if (!c) return `<td class="cell pending${extraClass}" data-entry="${esc(id)}"><span class="pending">not finished</span></td>`;
+    if (!c) return `<td class="cell num pending" data-entry="${esc(id)}"><span class="pending">not finished</span></td>`;
     const r = c.entry.results;
     const n = r.robust?.n ?? c.entry.dataset.n ?? null;
-    return `<td class="cell num${extraClass}" data-entry="${esc(id)}"><a href="${esc(c.href)}" title="${esc(c.entry.name)}">${pct(r.robust)}</a><span class="ci">${ci(r.robust)}</span><span class="sub">Wor ${pct(r.robustWorst)} · clean ${pct(r.clean)} · n ${n ?? '–'}</span></td>`;
+    return `<td class="cell num" data-entry="${esc(id)}"><a href="${esc(c.href)}" title="${esc(c.entry.name)}">${pct(r.robust)}</a><span class="ci">${ci(r.robust)}</span><span class="sub">Wor ${pct(r.robustWorst)} · clean ${pct(r.clean)} · n ${n ?? '–'}</span></td>`;
   };
   const verdictCell = (higher: string, lower: string, relation: '>' | '>=' = '>'): string => {
     const v = orderingVerdict(resolve(higher)?.entry.results.robust, resolve(lower)?.entry.results.robust, relation);
@@ -253,7 +253,7 @@ ${s.checks.map((c) => `<tr><td class="label">${esc(c.claim)}</td>${cell(c.higher
 ${loaded.figures
   .map((f) => {
     const src = `${dir}/${f.file}`;
-    return `<figure class="study-fig"><a href="${esc(src)}"><img src="${esc(src)}" alt="${esc(f.caption)}" loading="lazy"></a><figcaption>${richText(f.caption)}</figcaption></figure>`;
+    return `<figure class="study-fig"><a href="${esc(src)}"><img src="${esc(src)}" alt="${esc(f.caption.replace(/`/g, ''))}"></a><figcaption>${richText(f.caption)}</figcaption></figure>`;
   })
   .join('\n')}`
     : '';
