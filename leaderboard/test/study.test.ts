@@ -187,15 +187,16 @@ describe('study page of the site', () => {
     }
   });
 
-  it('rebuilds over a site with study pages, and refuses two studies with one id', async () => {
+  it('rebuilds over a site with study pages (listed in the sitemap), and refuses two studies with one id', async () => {
     const dir = tmp('dbp-study-');
     const { entries, studyFile } = studyFixture(dir);
     const s = readStudy(studyFile);
-    await buildSite(
+    const res = await buildSite(
       entries.map((entry) => ({ entry })),
       site,
-      { studies: [s] },
+      { studies: [s], baseUrl: 'https://example.org/lb/' },
     );
+    expect(fs.readFileSync(res.sitemap!, 'utf8')).to.contain('<url><loc>https://example.org/lb/study-fixture.html</loc></url>');
     let err: unknown;
     try {
       await buildSite(
