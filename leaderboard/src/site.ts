@@ -388,7 +388,13 @@ function option(value: string, label: string): string {
   return `<option value="${esc(value)}">${esc(label)}</option>`;
 }
 
-function indexPage(groups: Map<string, PageEntry[]>, all: PageEntry[], title: string, now: Date, studies: readonly LoadedStudy[] = []): string {
+function indexPage(
+  groups: Map<string, PageEntry[]>,
+  all: PageEntry[],
+  title: string,
+  now: Date,
+  studies: readonly LoadedStudy[] = [],
+): string {
   const attacks = [...new Set(all.flatMap((p) => attackIds(p.entry)))].sort();
   const sectionRows = [...groups.values()].map((entries) => defenseRows(entries.map((p) => ({ page: p, entry: p.entry }))));
   const nRows = sectionRows.reduce((s, r) => s + r.length, 0);
@@ -597,7 +603,10 @@ export async function buildSite(
   for (const st of studies) {
     const first = studyIds.get(st.study.id);
     if (first !== undefined)
-      throw new DataFormatError(st.file, `$.id: study id '${st.study.id}' is already the id of ${first}; each study needs its own id (its page is study-<id>.html)`);
+      throw new DataFormatError(
+        st.file,
+        `$.id: study id '${st.study.id}' is already the id of ${first}; each study needs its own id (its page is study-<id>.html)`,
+      );
     studyIds.set(st.study.id, st.file);
   }
   const byId = new Map(pages.map((p) => [JSON.stringify([p.entry.dataset.id, p.entry.threatModel.id, p.entry.id]), p]));

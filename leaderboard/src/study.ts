@@ -92,11 +92,17 @@ export function readStudy(file: string): LoadedStudy {
     const where = `$.figures[${i}].file`;
     const lexical = path.resolve(dir, f.file);
     if (!fs.existsSync(lexical))
-      throw new DataFormatError(file, `${where}: ${JSON.stringify(f.file)} does not exist (expected ${lexical}, relative to the study file)`);
+      throw new DataFormatError(
+        file,
+        `${where}: ${JSON.stringify(f.file)} does not exist (expected ${lexical}, relative to the study file)`,
+      );
     const real = fs.realpathSync(lexical);
     const rel = path.relative(dir, real);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
-      throw new DataFormatError(file, `${where}: ${JSON.stringify(f.file)} resolves to ${real}, outside the study's directory ${dir} (a symbolic link)`);
+      throw new DataFormatError(
+        file,
+        `${where}: ${JSON.stringify(f.file)} resolves to ${real}, outside the study's directory ${dir} (a symbolic link)`,
+      );
     if (!fs.statSync(real).isFile()) throw new DataFormatError(file, `${where}: ${JSON.stringify(f.file)} is not a regular file`);
     return { source: real, file: f.file, caption: f.caption };
   });
@@ -152,7 +158,8 @@ export function orderingVerdict(
           : 'the other way round on the point estimates, intervals overlap',
     };
   }
-  if (!both) return { verdict: 'overlap', detail: 'holds on the point estimates; an interval is not recorded, so separation cannot be told' };
+  if (!both)
+    return { verdict: 'overlap', detail: 'holds on the point estimates; an interval is not recorded, so separation cannot be told' };
   if (higher.ci!.lower > lower.ci!.upper) return { verdict: 'separated', detail: `${num(higher.ci!.lower)} > ${num(lower.ci!.upper)}` };
   return { verdict: 'overlap', detail: `${num(higher.ci!.lower)} <= ${num(lower.ci!.upper)}` };
 }

@@ -66,7 +66,9 @@ describe('study definition (schema/study.schema.json)', () => {
     // the schema passes a check of an entry against itself; the rule after it does not
     const self = structuredClone(study) as { checks: { higher: string; lower: string }[] };
     self.checks[1].lower = self.checks[1].higher;
-    expect(thrown(() => validateStudy(self, 'self.json')).message).to.contain('$.checks[1]: higher and lower are the same entry "st-ddim-wb"');
+    expect(thrown(() => validateStudy(self, 'self.json')).message).to.contain(
+      '$.checks[1]: higher and lower are the same entry "st-ddim-wb"',
+    );
   });
 
   it('readStudy names the file and $.figures[i].file for a missing figure or one that leads out through a symbolic link', () => {
@@ -103,7 +105,10 @@ describe('ordering verdicts from 95% Wilson intervals', () => {
     const rev = orderingVerdict(metric(35.16, 29.57, 41.19), metric(42.97, 37.05, 49.09));
     expect(rev).to.deep.equal({ verdict: 'reversed', detail: 'the other way round on the point estimates, intervals overlap' });
     expect(orderingVerdict(metric(20, 15, 25), metric(60, 55, 65)).detail).to.equal('the other way round, with separated intervals');
-    expect(orderingVerdict(null, metric(40, 35, 45))).to.deep.equal({ verdict: 'not-finished', detail: 'the higher cell has no result yet' });
+    expect(orderingVerdict(null, metric(40, 35, 45))).to.deep.equal({
+      verdict: 'not-finished',
+      detail: 'the higher cell has no result yet',
+    });
     expect(orderingVerdict(undefined, null).detail).to.equal('neither cell has a result yet');
     // without an interval nothing is separated
     expect(orderingVerdict({ value: 90, n: null, ci: null }, metric(10, 5, 15)).verdict).to.equal('overlap');
@@ -152,7 +157,8 @@ describe('study page of the site', () => {
   });
 
   it('unfinished cells say "not finished" and show no number, also for an id that exists only under another threat model', () => {
-    for (const id of ['st-ddpm-dw-fwd', 'st-ddpm-addt-wb', 'st-ddpm-dw-rev']) expect(cellOf(id)).to.equal('<span class="pending">not finished</span>');
+    for (const id of ['st-ddpm-dw-fwd', 'st-ddpm-addt-wb', 'st-ddpm-dw-rev'])
+      expect(cellOf(id)).to.equal('<span class="pending">not finished</span>');
     // columns a row leaves out are not part of the study
     expect(html.match(/title="not part of this study">–<\/td>/g)).to.have.length(4);
     // 10 ids named (8 in the DW-box table, 1 more in the ADDT pair, 1 baseline); 7 have entries here

@@ -37,7 +37,9 @@ describe('leaderboard build --study (the MNIST study page)', function () {
       expect(cell, id).to.be.a('string');
       if (done.includes(id)) {
         const robust = readEntry(path.join(dir, `${id}.json`)).results.robust!;
-        expect(cell).to.contain(`>${robust.value.toFixed(2)}</a><span class="ci">[${robust.ci!.lower.toFixed(2)}, ${robust.ci!.upper.toFixed(2)}]</span>`);
+        expect(cell).to.contain(
+          `>${robust.value.toFixed(2)}</a><span class="ci">[${robust.ci!.lower.toFixed(2)}, ${robust.ci!.upper.toFixed(2)}]</span>`,
+        );
       } else {
         expect(cell, id).to.equal('<span class="pending">not finished</span>');
       }

@@ -103,7 +103,9 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
       for (const [i, st] of studies.entries()) {
         const named = studyEntryIds(st.study);
         const ids = new Set(
-          loaded.filter((l) => l.entry.dataset.id === st.study.dataset && l.entry.threatModel.id === st.study.threatModel).map((l) => l.entry.id),
+          loaded
+            .filter((l) => l.entry.dataset.id === st.study.dataset && l.entry.threatModel.id === st.study.threatModel)
+            .map((l) => l.entry.id),
         );
         const done = named.filter((id) => ids.has(id)).length;
         ctx.out(`study: ${path.resolve(res.studies[i])} (${done} of ${named.length} cells finished, ${st.figures.length} figures)`);
