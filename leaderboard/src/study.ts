@@ -260,7 +260,11 @@ ${s.checks.map((c) => `<tr><td class="label">${esc(c.claim)}</td>${cell(c.higher
 ${loaded.figures
   .map((f) => {
     const src = `${dir}/${f.file}`;
-    return `<figure class="study-fig"><a href="${esc(src)}"><img src="${esc(src)}" alt="${esc(f.caption.replace(/`/g, ''))}"></a><figcaption>${richText(f.caption)}</figcaption></figure>`;
+    const img = `<img src="${esc(src)}" alt="${esc(f.caption.replace(/`/g, ''))}">`;
+    // a raster image links to itself (full size on a phone); an SVG is only shown through <img>, where
+    // its scripts cannot run (opened as a document of its own, they could)
+    const shown = f.file.endsWith('.svg') ? img : `<a href="${esc(src)}">${img}</a>`;
+    return `<figure class="study-fig">${shown}<figcaption>${richText(f.caption)}</figcaption></figure>`;
   })
   .join('\n')}`
     : '';

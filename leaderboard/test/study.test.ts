@@ -176,6 +176,8 @@ describe('study page of the site', () => {
   it('copies the figure, escapes study text, and links it all relatively from the index', () => {
     expect(fs.readFileSync(path.join(site, 'studies', 'fixture', 'figs', 'wide.svg'), 'utf8')).to.equal(WIDE_FIGURE_SVG);
     expect(html).to.contain('<img src="studies/fixture/figs/wide.svg" alt="A wide figure, made by dbp-bench analyze landscape.">');
+    // an SVG is shown only through <img> (where its scripts cannot run), never linked as a document
+    expect(html).to.not.contain('href="studies/fixture/figs/wide.svg"');
     expect(html).to.contain('<figcaption>A wide figure, made by <code>dbp-bench analyze landscape</code>.</figcaption>');
     expect(html).to.contain('Fixture study &lt;b&gt;not bold&lt;/b&gt;').and.not.contain('<b>not bold');
     expect(html).to.contain('&lt;script&gt;window.__pwned=1&lt;/script&gt;').and.not.contain('<script>window');
