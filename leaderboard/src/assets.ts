@@ -75,6 +75,16 @@ svg.hist text.title { font-size: 12px; fill: var(--fg); font-weight: 600; } svg.
 pre.json, pre.text { background: var(--head); padding: .5rem .7rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; white-space: pre-wrap; word-break: break-word; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.kv dt { color: var(--muted); } dl.kv dd { margin: 0; word-break: break-word; }
 .legend span { margin-right: 1rem; }
+nav.site-nav { font-size: .9rem; margin: .2rem 0; } nav.site-nav a { margin-right: .25rem; }
+table.study td.cell { min-width: 7.5rem; } table.study td.label { min-width: 9rem; max-width: 16rem; }
+table.study td.cell a { font-weight: 600; text-decoration: none; }
+table.study td.pending .pending { font-style: italic; color: var(--muted); white-space: nowrap; }
+table.study td.verdict { min-width: 12rem; } span.verdict { font-weight: 600; }
+span.verdict.separated { color: #1a7f37; } span.verdict.overlap { color: #9a6700; } span.verdict.reversed { color: #b00020; } span.verdict.not-finished { color: var(--muted); font-style: italic; }
+ul.protocol li { margin: .15rem 0; }
+figure.study-fig { margin: 1rem 0 1.5rem; max-width: 100%; } figure.study-fig img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+figure.study-fig figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; }
+code { font-size: .9em; background: var(--head); padding: 0 .2rem; border-radius: 3px; overflow-wrap: anywhere; }
 `;
 
 export const SITE_JS = `

@@ -69,3 +69,27 @@ export function num(x: number | null | undefined, digits = 2): string {
 export function jsonBlock(value: unknown): string {
   return `<pre class="json">${esc(JSON.stringify(value, null, 2))}</pre>`;
 }
+
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'";
+
+/**
+ * A whole page of the site: its title, the local stylesheet and script under `root` (the relative way
+ * back to the site's top, '' or '../'), and a Content-Security-Policy that allows only the site's own files.
+ */
+export function page(title: string, body: string, root: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<title>${esc(title)}</title>
+<link rel="stylesheet" href="${root}assets/site.css">
+</head>
+<body>
+${body}
+<script src="${root}assets/site.js"></script>
+</body>
+</html>
+`;
+}

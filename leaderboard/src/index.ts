@@ -2,6 +2,7 @@
 export * from './entry';
 export * from './robustbench';
 export * from './site';
+export * from './study';
 export { esc, link, neutraliseBidi, plainText, safeUrl } from './html';
 export { browserUrlText, httpUrl, urlProblem } from './url';
 export * from './by-defense';

@@ -36,7 +36,7 @@ import {
   type LoadedEntry,
   type Metric,
 } from './entry';
-import { esc, jsonBlock, link, num, plainText } from './html';
+import { esc, jsonBlock, link, num, page, plainText } from './html';
 import { urlProblem } from './url';
 import {
   ATTACK_FAMILIES,
@@ -49,6 +49,7 @@ import {
   type DefenseRow,
 } from './by-defense';
 import { drawHistogramPlot, drawMetricsTable, robustnessCurvePlot } from './plots';
+import { studyFigureDir, studyPage, studyPageName, type LoadedStudy, type StudyCellEntry } from './study';
 
 export interface BuildSiteOptions {
   /** Page title. */
@@ -68,6 +69,12 @@ export interface BuildSiteOptions {
    * must exit at once (a second Ctrl-C) removes it, and `outDir` keeps the previous site.
    */
   onStaging?: (dir: string | null) => void;
+  /**
+   * Study pages to add (`readStudy`): each becomes `study-<id>.html`, linked from the index header, with
+   * its figures copied into `studies/<id>/`; its cells are looked up among `entries` by id in the
+   * study's dataset and threat model (a missing one is shown as not finished).
+   */
+  studies?: readonly LoadedStudy[];
 }
 
 export interface BuildSiteResult {
@@ -77,11 +84,15 @@ export interface BuildSiteResult {
   downloads: string[];
   /** `sitemap.xml` when a base URL was given, else null. */
   sitemap: string | null;
+  /** The study pages written (`study-<id>.html`). */
+  studies: string[];
   warnings: string[];
 }
 
 /** What a site holds at its top level: an existing `outDir` is replaced only when it holds nothing else. */
-export const SITE_TOP_LEVEL = Object.freeze(['index.html', 'assets', 'entries', 'data', '.nojekyll', 'sitemap.xml']);
+export const SITE_TOP_LEVEL = Object.freeze(['index.html', 'assets', 'entries', 'data', 'studies', '.nojekyll', 'sitemap.xml']);
+/** Study pages, also at a site's top level. */
+const STUDY_PAGE = /^study-[A-Za-z0-9][A-Za-z0-9._-]*\.html$/;
 
 /**
  * The base URL of a site as written in its sitemap (ending in `/`), or a DataFormatError naming
@@ -97,9 +108,9 @@ export function siteBaseUrl(raw: string): string {
   return u.href.endsWith('/') ? u.href : `${u.href}/`;
 }
 
-/** `sitemap.xml` (sitemaps.org 0.9) of the index and the entry pages under `base` (ending in `/`). */
-function sitemapXml(base: string, pageIds: readonly string[]): string {
-  const urls = [base, ...pageIds.map((id) => `${base}entries/${id}.html`)];
+/** `sitemap.xml` (sitemaps.org 0.9) of the index, the study pages and the entry pages under `base` (ending in `/`). */
+function sitemapXml(base: string, pageIds: readonly string[], studyPages: readonly string[] = []): string {
+  const urls = [base, ...studyPages.map((p) => `${base}${p}`), ...pageIds.map((id) => `${base}entries/${id}.html`)];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 ${urls.map((u) => `<url><loc>${esc(u)}</loc></url>`).join('\n')}
@@ -117,7 +128,7 @@ function checkReplaceable(out: string): void {
   if (st.isSymbolicLink()) throw new DataFormatError(out, 'is a symbolic link; give the site directory itself as --out');
   if (!st.isDirectory())
     throw new DataFormatError(out, 'exists and is not a directory; give a new or empty directory, or a previous site, as --out');
-  const foreign = fs.readdirSync(out).filter((n) => !SITE_TOP_LEVEL.includes(n));
+  const foreign = fs.readdirSync(out).filter((n) => !SITE_TOP_LEVEL.includes(n) && !STUDY_PAGE.test(n));
   if (foreign.length)
     throw new DataFormatError(
       out,
@@ -139,26 +150,6 @@ interface PageEntry {
   entry: LeaderboardEntry;
   /** Real path of the per-sample results file to publish (checked to lie inside the entries tree). */
   results?: string;
-}
-
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'";
-
-function page(title: string, body: string, root: string): string {
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
-<title>${esc(title)}</title>
-<link rel="stylesheet" href="${root}assets/site.css">
-</head>
-<body>
-${body}
-<script src="${root}assets/site.js"></script>
-</body>
-</html>
-`;
 }
 
 /**
@@ -397,7 +388,13 @@ function option(value: string, label: string): string {
   return `<option value="${esc(value)}">${esc(label)}</option>`;
 }
 
-function indexPage(groups: Map<string, PageEntry[]>, all: PageEntry[], title: string, now: Date): string {
+function indexPage(
+  groups: Map<string, PageEntry[]>,
+  all: PageEntry[],
+  title: string,
+  now: Date,
+  studies: readonly LoadedStudy[] = [],
+): string {
   const attacks = [...new Set(all.flatMap((p) => attackIds(p.entry)))].sort();
   const sectionRows = [...groups.values()].map((entries) => defenseRows(entries.map((p) => ({ page: p, entry: p.entry }))));
   const nRows = sectionRows.reduce((s, r) => s + r.length, 0);
@@ -417,7 +414,10 @@ ${table(sectionRows[k])}
 ${scatter(sectionRows[k])}
 </section>`;
   });
-  const body = `<header><h1>${esc(title)}</h1>
+  const nav = studies.length
+    ? `<nav class="site-nav"><b>Studies:</b> ${studies.map((s) => `<a href="${esc(studyPageName(s.study))}">${esc(s.study.title)}</a>`).join(' · ')}</nav>\n`
+    : '';
+  const body = `<header>${nav}<h1>${esc(title)}</h1>
 <p class="muted small">${nRows} defenses from ${all.length} entries. One row per defense, classifier and threat model; a column per attack family (by plugin and noise policy). <b>Worst case</b>: the lowest robust accuracy over every attack the defense faced, ranked on. The metric is Avg.Rob after the attack (the mean fraction of the R final purifications that classify the attacked example correctly), with its 95% Wilson interval and the attack family that gave it; Wor.Rob (all R draws correct) and any-iteration Avg.Rob in small print where recorded. Each cell links to the entry page with that configuration's results. Reported entries are imported numbers (e.g. RobustBench) and were not re-run here. Click a column header to sort. Built ${esc(now.toISOString())}.</p></header>
 ${filters}
 ${sections.join('\n') || '<p>No entries.</p>'}`;
@@ -552,7 +552,8 @@ ${e.footnote ? `<h2>Footnote</h2><pre class="text">${esc(e.footnote)}</pre>` : '
  * the entry file's own directory. Every entry is checked before anything is written.
  *
  * Deployable unchanged to any static host: every link inside the site is relative (`index.html`,
- * `entries/<page>.html`, `../data/...`, `assets/...`; only entry URLs are absolute http(s) links out),
+ * `entries/<page>.html`, `study-<id>.html`, `studies/<id>/<figure>`, `../data/...`, `assets/...`; only
+ * entry URLs are absolute http(s) links out),
  * `.nojekyll` turns off GitHub Pages' Jekyll, and `sitemap.xml` lists the index and the entry pages
  * when `baseUrl` is given. The site is staged next to `outDir` (`stageDirectory`) and replaces it at the
  * end (`commitDirectory`), so a failed or interrupted build leaves the previous site intact; an existing
@@ -597,6 +598,19 @@ export async function buildSite(
     groups.get(k)!.push(p);
   }
   const base = options.baseUrl !== undefined ? siteBaseUrl(options.baseUrl) : null;
+  const studies = options.studies ?? [];
+  const studyIds = new Map<string, string>();
+  for (const st of studies) {
+    const first = studyIds.get(st.study.id);
+    if (first !== undefined)
+      throw new DataFormatError(
+        st.file,
+        `$.id: study id '${st.study.id}' is already the id of ${first}; each study needs its own id (its page is study-<id>.html)`,
+      );
+    studyIds.set(st.study.id, st.file);
+  }
+  const byId = new Map(pages.map((p) => [JSON.stringify([p.entry.dataset.id, p.entry.threatModel.id, p.entry.id]), p]));
+  const studyPages: string[] = [];
   // The site is staged next to outDir and moved into place at the end (the one home of atomic
   // directories, @dbp-bench/core): an interrupted or failed build leaves the previous site as it was,
   // and the next build removes the staging directory of a killed one.
@@ -630,13 +644,24 @@ export async function buildSite(
       // Let signal handlers run between pages (a long build stays interruptible).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    writeFileAtomic(path.join(staging, 'index.html'), indexPage(groups, pages, title, now));
+    for (const st of studies) {
+      const s = st.study;
+      for (const f of st.figures) copyFileAtomic(f.source, path.join(staging, studyFigureDir(s), ...f.file.split('/')));
+      const resolve = (id: string): StudyCellEntry | null => {
+        const p = byId.get(JSON.stringify([s.dataset, s.threatModel, id]));
+        return p ? { href: `entries/${p.pageId}.html`, entry: p.entry } : null;
+      };
+      writeFileAtomic(path.join(staging, studyPageName(s)), studyPage(st, resolve, now));
+      studyPages.push(path.join(outDir, studyPageName(s)));
+    }
+    writeFileAtomic(path.join(staging, 'index.html'), indexPage(groups, pages, title, now, studies));
     if (base)
       writeFileAtomic(
         path.join(staging, 'sitemap.xml'),
         sitemapXml(
           base,
           pages.map((p) => p.pageId),
+          studies.map((st) => studyPageName(st.study)),
         ),
       );
     commitDirectory(staging, out);
@@ -652,6 +677,7 @@ export async function buildSite(
     pages: written,
     downloads,
     sitemap: base ? path.join(outDir, 'sitemap.xml') : null,
+    studies: studyPages,
     warnings,
   };
 }

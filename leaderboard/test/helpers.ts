@@ -137,6 +137,8 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css',
   '.json': 'application/json',
   '.jsonl': 'application/x-ndjson',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
 };
 
 /** A static file server over `root` on 127.0.0.1 (the site works from a plain file server). */

@@ -3,14 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { buildSite } from '../src';
+import { buildSite, readStudy } from '../src';
 import { findChromium, serve } from './helpers';
-import { realisticEntries } from './site-fixtures';
+import { realisticEntries, studyFixture } from './site-fixtures';
 
 /**
  * The site as people look at it: the realistic leaderboard in headless Chromium at 1400 px (a laptop)
  * and 390 px (a phone). The page never scrolls sideways, and every headline number (worst case) and
  * defense name lies inside the window; at 1400 px the whole table fits without scrolling its box.
+ * A study page (the fixture study, built as a second site under study/) keeps its tables in their own
+ * scroll boxes and its figures inside the window at both widths.
  * With DBP_SCREENSHOTS=<dir> (`npm run screenshots` sets docs/) it also writes the screenshots shown
  * in the README.
  */
@@ -32,6 +34,13 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
       realisticEntries().map((entry) => ({ entry })),
       base,
       { now: new Date('2025-01-02T00:00:00Z'), title: 'dbp-bench leaderboard' },
+    );
+    const studyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-layout-study-'));
+    const fixture = studyFixture(studyDir);
+    await buildSite(
+      fixture.entries.map((entry) => ({ entry })),
+      path.join(base, 'study'),
+      { now: new Date('2025-01-02T00:00:00Z'), studies: [readStudy(fixture.studyFile)] },
     );
     server = await serve(base);
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
@@ -96,6 +105,44 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
       }
       for (const c of l.names) expect(c.right, `name ${c.text}`).to.be.at.most(width);
       if (width >= 1400) for (const b of l.boxes) expect(b.scrollWidth, 'table box at 1400 px').to.be.at.most(b.clientWidth);
+      await page.close();
+    });
+  }
+
+  for (const width of [1400, 390]) {
+    it(`study page at ${width} px: no sideways page scroll, tables in their own scroll boxes, figures inside the window`, async () => {
+      const page = await context!.newPage();
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(server!.url + 'study/study-fixture.html', { waitUntil: 'load' });
+      const l: {
+        scrollWidth: number;
+        innerWidth: number;
+        tables: { inBox: boolean; scrollWidth: number; clientWidth: number; right: number }[];
+        figures: { right: number; width: number; loaded: boolean }[];
+        pending: number;
+      } = await page.evaluate(`({
+        scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+        tables: Array.from(document.querySelectorAll('table.study')).map((t) => {
+          const box = t.parentElement;
+          return { inBox: box.classList.contains('table-wrap'), scrollWidth: box.scrollWidth, clientWidth: box.clientWidth, right: box.getBoundingClientRect().right };
+        }),
+        figures: Array.from(document.querySelectorAll('figure.study-fig img')).map((i) => ({ right: i.getBoundingClientRect().right, width: i.getBoundingClientRect().width, loaded: i.complete && i.naturalWidth > 0 })),
+        pending: document.querySelectorAll('td.pending').length })`);
+      if (shots) await page.screenshot({ path: path.join(shots, `leaderboard-study-${width}.png`), fullPage: true });
+      expect(l.scrollWidth, 'page scroll width').to.be.at.most(l.innerWidth);
+      expect(l.tables.length).to.equal(4);
+      for (const t of l.tables) {
+        expect(t.inBox, 'table inside a .table-wrap box').to.equal(true);
+        expect(t.right).to.be.at.most(width);
+        if (width >= 1400) expect(t.scrollWidth, 'table box at 1400 px').to.be.at.most(t.clientWidth);
+      }
+      expect(l.figures.length).to.equal(1);
+      for (const f of l.figures) {
+        expect(f.loaded, 'figure loaded').to.equal(true);
+        expect(f.right).to.be.at.most(width);
+        expect(f.width).to.be.greaterThan(Math.min(300, width / 2));
+      }
+      expect(l.pending).to.be.greaterThan(0);
       await page.close();
     });
   }

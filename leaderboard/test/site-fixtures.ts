@@ -261,3 +261,83 @@ export function realisticEntries(): LeaderboardEntry[] {
   }
   return out;
 }
+
+/** A wide test figure (an SVG 960 px wide): on a phone it must shrink to the column, not widen the page. */
+export const WIDE_FIGURE_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="300" viewBox="0 0 960 300"><rect width="960" height="300" fill="#eef"/><text x="20" y="40">study figure</text></svg>\n`;
+
+/**
+ * A study over fixture entries (cifar10, linf 8/255, n = 256), with the Wilson intervals of its cells
+ * computed by hand (95%, z = 1.95996):
+ * - DP_DDPM white-box 200/256 = 78.13 [72.67, 82.75] vs DW_Both 100/256 = 39.06 [33.29, 45.16]:
+ *   72.67 > 45.16, holds with separated intervals;
+ * - DP_DDIM white-box 130/256 = 50.78 [44.69, 56.85] vs DW_Both 120/256 = 46.88 [40.85, 52.99]:
+ *   50.78 > 46.88 but 44.69 <= 52.99, holds on the point estimates only;
+ * - GDMP white-box 90/256 = 35.16 [29.57, 41.19] vs DW_Both 110/256 = 42.97 [37.05, 49.09]: does not hold;
+ * - DP_DDPM DW_Fwd and the ADDT white-box cell have no entry (not finished); `st-ddpm-dw-rev` exists
+ *   only under another threat model (eps 0.031), so it is not finished either;
+ * - the AT baseline 150/256 = 58.59 [52.48, 64.46].
+ * `dir` receives the study file and its figure `figs/wide.svg`.
+ */
+export function studyFixture(dir: string): { entries: LeaderboardEntry[]; studyFile: string; study: Record<string, unknown> } {
+  const cell = (id: string, defense: string, name: string, robust: number, policy?: NoisePolicy, eps?: number): LeaderboardEntry =>
+    defenseEntry({
+      id,
+      name,
+      defense,
+      eps,
+      epsDisplay: eps === undefined ? undefined : String(eps),
+      clean: 240,
+      attacks: [{ name: policy ? `dw-${policy}-10` : 'pgd-10-eot2', id: policy ? 'dw-box' : 'pgd', policy, steps: 10, robust, rich: true }],
+    });
+  const entries = [
+    cell('st-ddpm-wb', 'dp-ddpm', 'DP_DDPM white-box', 200),
+    cell('st-ddpm-dw-both', 'dp-ddpm', 'DP_DDPM DW_Both', 100, 'both'),
+    cell('st-ddpm-dw-rev', 'dp-ddpm', 'DP_DDPM DW_Rev at 0.031', 150, 'rev', 0.031),
+    cell('st-ddim-wb', 'dp-ddim', 'DP_DDIM white-box', 130),
+    cell('st-ddim-dw-both', 'dp-ddim', 'DP_DDIM DW_Both', 120, 'both'),
+    cell('st-gdmp-wb', 'gdmp', 'GDMP white-box', 90),
+    cell('st-gdmp-dw-both', 'gdmp', 'GDMP DW_Both', 110, 'both'),
+    defenseEntry({
+      id: 'st-at',
+      name: 'PGD-AT baseline',
+      defense: 'none',
+      family: 'at',
+      clean: 230,
+      attacks: [{ name: 'pgd-10', id: 'pgd', steps: 10, eot: 1, robust: 150 }],
+    }),
+  ];
+  const study = {
+    schemaVersion: 1,
+    id: 'fixture',
+    title: 'Fixture study <b>not bold</b>',
+    dataset: 'cifar10',
+    threatModel: 'linf-8_255',
+    description: ['A fixture with `code` and <script>window.__pwned=1</script> as text.'],
+    protocol: ['threat: l_inf 8/255', 'attacks: PGD-10 with `EoT-2`'],
+    dwBox: {
+      note: 'Rows are defenses.',
+      rows: [
+        {
+          label: 'DP_DDPM',
+          cells: { whiteBox: 'st-ddpm-wb', dwFwd: 'st-ddpm-dw-fwd', dwRev: 'st-ddpm-dw-rev', dwBoth: 'st-ddpm-dw-both' },
+        },
+        { label: 'DP_DDIM', note: 'white-box and DW_Both only', cells: { whiteBox: 'st-ddim-wb', dwBoth: 'st-ddim-dw-both' } },
+        { label: 'GDMP', cells: { whiteBox: 'st-gdmp-wb', dwBoth: 'st-gdmp-dw-both' } },
+      ],
+    },
+    addt: { rows: [{ defense: 'DP_DDPM', attack: 'white-box', vanilla: 'st-ddpm-wb', addt: 'st-ddpm-addt-wb' }] },
+    baselines: [{ label: 'PGD-AT', entry: 'st-at' }],
+    checks: [
+      { claim: 'DP_DDPM: white-box > DW_Both', higher: 'st-ddpm-wb', lower: 'st-ddpm-dw-both' },
+      { claim: 'DP_DDIM: white-box > DW_Both', higher: 'st-ddim-wb', lower: 'st-ddim-dw-both' },
+      { claim: 'GDMP: white-box > DW_Both', higher: 'st-gdmp-wb', lower: 'st-gdmp-dw-both' },
+      { claim: 'DP_DDPM white-box: ADDT >= vanilla', higher: 'st-ddpm-addt-wb', lower: 'st-ddpm-wb', relation: '>=' },
+    ],
+    figures: [{ file: 'figs/wide.svg', caption: 'A wide figure, made by `dbp-bench analyze landscape`.' }],
+  };
+  fs.mkdirSync(path.join(dir, 'figs'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'figs', 'wide.svg'), WIDE_FIGURE_SVG);
+  const studyFile = path.join(dir, 'study.json');
+  fs.writeFileSync(studyFile, JSON.stringify(study, null, 2));
+  return { entries, studyFile, study };
+}

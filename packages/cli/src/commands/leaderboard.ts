@@ -9,6 +9,8 @@ import {
   importRobustBench,
   loadEntries,
   readEntry,
+  readStudy,
+  studyEntryIds,
   writeEntry,
   type LoadedEntry,
 } from '@dbp-bench/leaderboard';
@@ -47,9 +49,16 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
     .requiredOption('--out <dir>', 'output directory of the site (new, empty, or a previous site: it is replaced as a whole)')
     .option('--title <text>', 'page title', 'dbp-bench leaderboard')
     .option('--base-url <url>', 'absolute http(s) URL the site is served from: writes sitemap.xml (without it, no sitemap)')
-    .action(async (entries: string, opts: { out: string; title: string; baseUrl?: string }) => {
+    .option(
+      '--study <file>',
+      'a study definition JSON (leaderboard/schema/study.schema.json): adds the page study-<id>.html, linked from the index, with its figures (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(async (entries: string, opts: { out: string; title: string; baseUrl?: string; study?: string[] }) => {
       const ctx = context();
       const loaded = loadEntries(entries);
+      // every study file is read and checked (schema, figures) before anything is built
+      const studies = (opts.study ?? []).map((f) => readStudy(f));
       if (!loaded.length)
         throw new DataFormatError(
           entries,
@@ -61,6 +70,7 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
         '--out',
         opts.out,
         ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
+        ...(opts.study ?? []).flatMap((f) => ['--study', f]),
       ].join(' ');
       const previous = fs.existsSync(path.join(opts.out, 'index.html'))
         ? `the previous site in ${opts.out} is intact`
@@ -81,6 +91,7 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
             title: opts.title,
             logger: ctx.logger,
             baseUrl: opts.baseUrl,
+            studies,
             onStaging: (dir) => (staging = dir),
           }),
           stopped: stop.signal(),
@@ -89,6 +100,16 @@ export const addLeaderboardCommand: AddCommand = (program, context, result) => {
       ctx.out(
         `site: ${path.resolve(res.index)} (${loaded.length} entries, ${res.pages.length} pages, ${res.downloads.length} results files)`,
       );
+      for (const [i, st] of studies.entries()) {
+        const named = studyEntryIds(st.study);
+        const ids = new Set(
+          loaded
+            .filter((l) => l.entry.dataset.id === st.study.dataset && l.entry.threatModel.id === st.study.threatModel)
+            .map((l) => l.entry.id),
+        );
+        const done = named.filter((id) => ids.has(id)).length;
+        ctx.out(`study: ${path.resolve(res.studies[i])} (${done} of ${named.length} cells finished, ${st.figures.length} figures)`);
+      }
       if (res.sitemap) ctx.out(`sitemap: ${path.resolve(res.sitemap)}`);
       else ctx.out('sitemap: not written (a sitemap needs absolute URLs: pass --base-url <the URL the site is served from>)');
       // The site is the unit: after a first Ctrl-C it was finished and kept, and nothing is left to do.
