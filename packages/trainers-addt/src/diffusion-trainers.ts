@@ -118,6 +118,12 @@ const diffusionSchema = {
     timesteps: { type: 'integer', minimum: 2, default: 1000 },
     betaStart: { type: 'number', exclusiveMinimum: 0, default: 1e-4 },
     betaEnd: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.02 },
+    trainTimesteps: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'Train (and evaluate) only on timesteps t < trainTimesteps, e.g. the noise levels a purification with t* = 0.1 uses (100 of 1000); absent: all timesteps. The schedule is unchanged.',
+    },
   },
 } as const;
 
@@ -198,6 +204,8 @@ export async function evaluateDenoising(
   batchSize: number,
   abar: Float64Array,
   seed: number,
+  /** Timesteps drawn from [0, tMax) (default: all of the schedule). */
+  tMax: number = abar.length,
 ): Promise<Record<string, number>> {
   model.setTraining(false);
   const rng = new SeededRng(seed, 'eval-denoise');
@@ -205,7 +213,7 @@ export async function evaluateDenoising(
   for (let i = 0; i < indices.length; i += batchSize) {
     const batch = await dataset.get(indices.slice(i, i + batchSize));
     const b = batch.labels.length;
-    const t = Array.from({ length: b }, () => rng.int(abar.length));
+    const t = Array.from({ length: b }, () => rng.int(tMax));
     const c = coefsFor(t, abar);
     const s = tfSeed(rng);
     try {
@@ -222,6 +230,16 @@ export async function evaluateDenoising(
   return { evalMse: sum / indices.length };
 }
 
+/** How many timesteps training draws from: `diffusion.trainTimesteps` (checked against the schedule), else all. */
+export function trainTimestepCount(d: { timesteps: number; trainTimesteps?: number }): number {
+  if (d.trainTimesteps === undefined) return d.timesteps;
+  if (d.trainTimesteps > d.timesteps)
+    throw new ConfigValidationError('diffusion options', [
+      `$.diffusion.trainTimesteps: ${d.trainTimesteps} is more than the schedule's ${d.timesteps} timesteps`,
+    ]);
+  return d.trainTimesteps;
+}
+
 /** The loop task of `ddpm` and `addt`. */
 export class DiffusionTask implements TrainingTask {
   readonly params: NamedParam[];
@@ -234,6 +252,8 @@ export class DiffusionTask implements TrainingTask {
     private readonly abar: Float64Array,
     private readonly addt?: { classifier?: Classifier; iterations: number; gamma: GammaOptions; ablation: Ablation; noRbgm: X0PgdOptions },
     evaluation?: () => Promise<Record<string, number>>,
+    /** Training timesteps are drawn from [0, tMax) (`diffusion.trainTimesteps`; default all). */
+    private readonly tMax: number = abar.length,
   ) {
     this.params = namedParams(model);
     if (evaluation) this.evaluate = evaluation;
@@ -243,7 +263,7 @@ export class DiffusionTask implements TrainingTask {
   }
   computeGradients(batch: TrainBatch, rng: SeededRng): StepOutput {
     const b = batch.labels.length;
-    const t = Array.from({ length: b }, () => rng.int(this.abar.length));
+    const t = Array.from({ length: b }, () => rng.int(this.tMax));
     const a = this.addt;
     const c: Coefs = coefsFor(t, this.abar, a?.gamma ?? GAMMA_DEFAULTS, a?.noRbgm.rMax ?? X0_PGD_DEFAULTS.rMax);
     const x0 = tf.tidy(() => tf.sub(tf.mul(batch.images, 2), 1) as tf.Tensor4D);
@@ -317,6 +337,7 @@ export class DiffusionTrainer implements Trainer {
     const o = this.options;
     const data = await openTrainData(this.ctx, o.dataset, this.id);
     const abar = alphasCumprod(linearBetas(o.diffusion.timesteps, o.diffusion.betaStart, o.diffusion.betaEnd));
+    const tMax = trainTimestepCount(o.diffusion);
     const model = await buildUNet(o.model, data.dataset.info, o.seed, this.ctx);
     let classifier: ClassifierModel | undefined;
     try {
@@ -341,9 +362,9 @@ export class DiffusionTrainer implements Trainer {
           `options.eval of trainer '${this.id}'`,
         );
         const idx = await heldOutIndices(evalSet, o.eval.n, o.eval.seed);
-        evaluation = () => evaluateDenoising(model, evalSet, idx, o.eval.batchSize, abar, o.seed);
+        evaluation = () => evaluateDenoising(model, evalSet, idx, o.eval.batchSize, abar, o.seed, tMax);
       }
-      const task = new DiffusionTask(this.id, model, abar, addt, evaluation);
+      const task = new DiffusionTask(this.id, model, abar, addt, evaluation, tMax);
       return await runTraining(task, data, loopOptions(o, data.indices.length), { ...tctx, recipe: o });
     } finally {
       model.dispose();
