@@ -33,3 +33,31 @@ export function scatterRows(full: tf.Tensor4D, sub: tf.Tensor4D, positions: read
 export function gatherRows<T extends tf.Tensor>(t: T, positions: readonly number[]): T {
   return tf.tidy(() => tf.gather(t, tf.tensor1d(positions as number[], 'int32')) as T);
 }
+
+/**
+ * The tensors a loop holds across iterations (iterate, gradient, best point, ...): `track` one,
+ * `swap` one for its successor (disposing the old one), `release` the one handed out, and `dispose`
+ * the rest in the loop's `finally`.
+ */
+export class LiveTensors {
+  private readonly live: tf.Tensor[] = [];
+  track<T extends tf.Tensor>(t: T): T {
+    this.live.push(t);
+    return t;
+  }
+  swap<T extends tf.Tensor>(old: T, next: T): T {
+    const i = this.live.indexOf(old);
+    if (i >= 0) this.live.splice(i, 1);
+    if (old !== next) old.dispose();
+    return this.track(next);
+  }
+  /** Stop tracking `t` (it is handed to the caller, who disposes it). */
+  release<T extends tf.Tensor>(t: T): T {
+    const i = this.live.indexOf(t);
+    if (i >= 0) this.live.splice(i, 1);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.live.splice(0)) t.dispose();
+  }
+}

@@ -47,7 +47,7 @@ import {
 import { estimateGradient, type EotOptions, type EstimateOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic } from './pgd';
-import { gatherRows, scatterRows, selectRows } from '../rows';
+import { LiveTensors, gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
 /**
@@ -467,27 +467,17 @@ export class ApgdAttack implements Attack {
       if (mean !== e.grad) e.grad.dispose();
       return { grad: mean, loss: e.loss, correct: e.correctFraction, pred: e.replicaPred, replica: e.replicaGrads };
     };
-    const live: tf.Tensor[] = [];
-    const track = <T extends tf.Tensor>(t: T): T => {
-      live.push(t);
-      return t;
-    };
-    const swap = <T extends tf.Tensor>(old: T, next: T): T => {
-      const i = live.indexOf(old);
-      if (i >= 0) live.splice(i, 1);
-      if (old !== next) old.dispose();
-      return track(next);
-    };
+    const live = new LiveTensors();
     let control: ApgdStepControl | undefined;
     try {
-      let xAdv = track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
+      let xAdv = live.track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
       let est = estimate(xAdv);
-      let grad = track(est.grad);
+      let grad = live.track(est.grad);
       onFirstGradient?.(vanishedGradientRows(grad));
       control = new ApgdStepControl(o.steps, o.rho, eps, xAdv, grad, est.loss);
       const stepSize = control.stepSize;
-      let xOld = track(xAdv.clone());
-      let xRet = track(xAdv.clone());
+      let xOld = live.track(xAdv.clone());
+      let xRet = live.track(xAdv.clone());
       let prevLoss = est.loss;
       let prevCorrect = est.correct;
       let prevPred = est.pred;
@@ -496,8 +486,8 @@ export class ApgdAttack implements Attack {
       for (let i = 0; i < o.steps; i++) {
         const a = i > 0 ? o.momentum : 1;
         const next = apgdStep(x, xAdv, xOld, grad, stepSize, a, norm, eps);
-        xOld = swap(xOld, xAdv.clone());
-        xAdv = swap(xAdv, next);
+        xOld = live.swap(xOld, xAdv.clone());
+        xAdv = live.swap(xAdv, next);
         ctx.onStep?.({
           attack: `apgd-${loss}`,
           restart: runIndex,
@@ -517,7 +507,7 @@ export class ApgdAttack implements Attack {
         est.replica?.dispose();
 
         est = estimate(xAdv);
-        grad = swap(grad, est.grad);
+        grad = live.swap(grad, est.grad);
         const y1 = est.loss;
         prevLoss = y1;
         prevCorrect = est.correct;
@@ -528,7 +518,7 @@ export class ApgdAttack implements Attack {
           return f > retFooled[b] || (f === retFooled[b] && y1[b] > retLoss[b]);
         });
         if (retMask.some(Boolean)) {
-          xRet = swap(xRet, selectRows(retMask, xAdv, xRet));
+          xRet = live.swap(xRet, selectRows(retMask, xAdv, xRet));
           retMask.forEach((m, b) => {
             if (m) {
               retFooled[b] = 1 - est.correct[b];
@@ -538,17 +528,17 @@ export class ApgdAttack implements Attack {
         }
         const back = control.observe(i, y1, xAdv, grad);
         if (back) {
-          xAdv = swap(xAdv, back.xAdv);
-          grad = swap(grad, back.grad);
+          xAdv = live.swap(xAdv, back.xAdv);
+          grad = live.swap(grad, back.grad);
         }
         tick();
       }
       est.replica?.dispose();
       // Hand xRet out; everything else is disposed in finally.
-      live.splice(live.indexOf(xRet), 1);
+      live.release(xRet);
       return xRet;
     } finally {
-      for (const t of live) t.dispose();
+      live.dispose();
       control?.dispose();
     }
   }

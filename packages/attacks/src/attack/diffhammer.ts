@@ -46,7 +46,7 @@ import {
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput } from './pgd';
 import { ApgdStepControl, BUDGET_OPTIONS, apgdStart, apgdStep } from './apgd';
 import { NoiseRecord, RecordingNoiseSource } from '../replay-noise';
-import { gatherRows, scatterRows, selectRows } from '../rows';
+import { LiveTensors, gatherRows, scatterRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
 const diffhammer = definePlugin({
@@ -436,29 +436,19 @@ export class DiffHammerAttack implements Attack {
     const { norm, eps } = this.threat;
     const B = x.shape[0];
     const N = o.evaluations;
-    const live: tf.Tensor[] = [];
-    const track = <T extends tf.Tensor>(t: T): T => {
-      live.push(t);
-      return t;
-    };
-    const swap = <T extends tf.Tensor>(old: T, next: T): T => {
-      const i = live.indexOf(old);
-      if (i >= 0) live.splice(i, 1);
-      if (old !== next) old.dispose();
-      return track(next);
-    };
+    const live = new LiveTensors();
     let ev: DrawEvaluation | undefined;
     let control: ApgdStepControl | undefined;
     try {
-      let xAdv = track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
+      let xAdv = live.track(apgdStart(x, sampleIndices, norm, eps, ctx.seed, runIndex));
       ev = this.evaluateDraws(target, xAdv, y, sampleIndices, loss);
-      let grad = track(this.graft(target, xAdv, ev).grad);
+      let grad = live.track(this.graft(target, xAdv, ev).grad);
       onFirstGradient?.(vanishedGradientRows(grad));
       // APGD's step-size control on the maximum loss over the N draws
       control = new ApgdStepControl(o.steps, o.rho, eps, xAdv, grad, ev.maxLoss);
       const stepSize = control.stepSize;
-      let xOld = track(xAdv.clone());
-      let xRet = track(xAdv.clone());
+      let xOld = live.track(xAdv.clone());
+      let xRet = live.track(xAdv.clone());
       const wor = Float64Array.from(ev.anyFooled, (f) => (f ? 1 : 0));
       const avg = Float64Array.from(ev.correct, (c) => 1 - c);
       const avgAsr = Float64Array.from(avg);
@@ -466,8 +456,8 @@ export class DiffHammerAttack implements Attack {
       for (let i = 0; i < o.steps; i++) {
         const a = i > 0 ? o.momentum : 1;
         const next = apgdStep(x, xAdv, xOld, grad, stepSize, a, norm, eps);
-        xOld = swap(xOld, xAdv.clone());
-        xAdv = swap(xAdv, next);
+        xOld = live.swap(xOld, xAdv.clone());
+        xAdv = live.swap(xAdv, next);
         ctx.onStep?.({
           attack: `diffhammer-${loss}`,
           restart: runIndex,
@@ -493,7 +483,7 @@ export class DiffHammerAttack implements Attack {
           return w > wor[b] || (w === wor[b] && cur.meanLoss[b] > retLoss[b]);
         });
         if (retMask.some(Boolean)) {
-          xRet = swap(xRet, selectRows(retMask, xAdv, xRet));
+          xRet = live.swap(xRet, selectRows(retMask, xAdv, xRet));
           retMask.forEach((m, b) => {
             if (m) {
               wor[b] = cur.anyFooled[b] ? 1 : 0;
@@ -510,18 +500,18 @@ export class DiffHammerAttack implements Attack {
         const w = Math.pow(i + 2, -o.alpha);
         const avgd = tf.tidy(() => tf.add(tf.mul(g, w), tf.mul(grad, 1 - w)) as tf.Tensor4D);
         g.dispose();
-        grad = swap(grad, avgd);
+        grad = live.swap(grad, avgd);
         const back = control.observe(i, cur.maxLoss, xAdv, grad);
         if (back) {
-          xAdv = swap(xAdv, back.xAdv);
-          grad = swap(grad, back.grad);
+          xAdv = live.swap(xAdv, back.xAdv);
+          grad = live.swap(grad, back.grad);
         }
       }
-      live.splice(live.indexOf(xRet), 1);
+      live.release(xRet);
       return { xRet, wor, avg, avgAsr };
     } finally {
       ev?.dispose();
-      for (const t of live) t.dispose();
+      live.dispose();
       control?.dispose();
     }
   }
