@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import type { BrowserContext } from 'playwright-core';
 import { accuracyMetric, type LeaderboardEntry } from '../src';
 
 export const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
@@ -159,4 +161,47 @@ export function serve(root: string): Promise<{ url: string; close(): Promise<voi
       resolve({ url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(() => r())) });
     }),
   );
+}
+
+/** A headless Chromium on a throw-away profile; `close` ends it and removes the profile. */
+export interface HeadlessChromium {
+  readonly context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launch Chromium `exe` headless with a fresh profile; every request that does not go to `allowedUrl`
+ * (the local test server) is aborted, so nothing leaves the machine.
+ */
+export async function launchChromium(exe: string, allowedUrl: string): Promise<HeadlessChromium> {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
+  const removeProfile = (): void => fs.rmSync(userDir, { recursive: true, force: true });
+  try {
+    const { chromium } = require('playwright-core') as typeof import('playwright-core');
+    const context = await chromium.launchPersistentContext(userDir, {
+      executablePath: exe,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    await context.route('**/*', (route) => (route.request().url().startsWith(allowedUrl) ? route.continue() : route.abort()));
+    return {
+      context,
+      close: async () => {
+        await context.close();
+        removeProfile();
+      },
+    };
+  } catch (err) {
+    removeProfile();
+    throw err;
+  }
 }

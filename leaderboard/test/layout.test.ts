@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BrowserContext } from 'playwright-core';
 import { buildSite, readStudy } from '../src';
-import { findChromium, serve } from './helpers';
+import { findChromium, launchChromium, serve, type HeadlessChromium } from './helpers';
 import { realisticEntries, studyFixture } from './site-fixtures';
 
 /**
@@ -18,9 +17,8 @@ import { realisticEntries, studyFixture } from './site-fixtures';
  */
 describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', function () {
   this.timeout(180000);
-  let context: BrowserContext | undefined;
+  let chrome: HeadlessChromium | undefined;
   let server: { url: string; close(): Promise<void> } | undefined;
-  let userDir = '';
   const shots = process.env.DBP_SCREENSHOTS;
 
   before(async function () {
@@ -43,28 +41,12 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
       { now: new Date('2025-01-02T00:00:00Z'), studies: [readStudy(fixture.studyFile)] },
     );
     server = await serve(base);
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
-    const { chromium } = require('playwright-core') as typeof import('playwright-core');
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: exe,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    await context.route('**/*', (route) => (route.request().url().startsWith(server!.url) ? route.continue() : route.abort()));
+    chrome = await launchChromium(exe, server.url);
   });
 
   after(async () => {
-    await context?.close();
+    await chrome?.close();
     await server?.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   interface Layout {
@@ -87,7 +69,7 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
 
   for (const width of [1400, 390]) {
     it(`index at ${width} px: no sideways page scroll, every headline number and defense name inside the window`, async () => {
-      const page = await context!.newPage();
+      const page = await chrome!.context.newPage();
       await page.setViewportSize({ width, height: 900 });
       await page.goto(server!.url + 'index.html', { waitUntil: 'load' });
       const l: Layout = await page.evaluate(measure);
@@ -111,7 +93,7 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
 
   for (const width of [1400, 390]) {
     it(`study page at ${width} px: no sideways page scroll, tables in their own scroll boxes, figures inside the window`, async () => {
-      const page = await context!.newPage();
+      const page = await chrome!.context.newPage();
       await page.setViewportSize({ width, height: 900 });
       await page.goto(server!.url + 'study/study-fixture.html', { waitUntil: 'load' });
       const l: {
@@ -148,7 +130,7 @@ describe('leaderboard site layout in headless Chromium (1400 px and 390 px)', fu
   }
 
   it('entry page at 390 px: no sideways page scroll; the curve and histograms are drawn', async () => {
-    const page = await context!.newPage();
+    const page = await chrome!.context.newPage();
     await page.setViewportSize({ width: 390, height: 900 });
     await page.goto(server!.url + 'entries/cifar10__linf-8_255__diffpure-dw.html', { waitUntil: 'load' });
     const l: { scrollWidth: number; innerWidth: number; curve: number; hists: number } = await page.evaluate(`({

@@ -13,8 +13,8 @@ import {
   writeEntry,
   type LeaderboardEntry,
 } from '../src';
-import type { BrowserContext, Page } from 'playwright-core';
-import { BIDI, FIXTURES, URL_PROBES, findChromium, measuredEntry, serve } from './helpers';
+import type { Page } from 'playwright-core';
+import { BIDI, FIXTURES, URL_PROBES, findChromium, launchChromium, measuredEntry, serve, type HeadlessChromium } from './helpers';
 
 const EVIL = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(1)">`;
 
@@ -183,9 +183,8 @@ describe('leaderboard site (static checks)', () => {
 
 describe('leaderboard site in headless Chromium', function () {
   this.timeout(120000);
-  let context: BrowserContext | undefined;
+  let chrome: HeadlessChromium | undefined;
   let server: { url: string; close(): Promise<void> } | undefined;
-  let userDir = '';
   const dialogs: string[] = [];
   const requests: string[] = [];
   const handled = new WeakSet<object>();
@@ -216,36 +215,19 @@ describe('leaderboard site in headless Chromium', function () {
     }
     probePages = [probe.index, ...probe.pages].map((f) => path.relative(base, f).split(path.sep).join('/'));
     server = await serve(base);
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-chromium-'));
-    const { chromium } = require('playwright-core') as typeof import('playwright-core');
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: exe,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context.on('page', (p) => p.on('dialog', onDialog));
-    context.on('request', (r) => requests.push(r.url()));
-    // Nothing leaves the machine: requests off the local server are recorded (above) and aborted.
-    await context.route('**/*', (route) => (route.request().url().startsWith(server!.url) ? route.continue() : route.abort()));
+    chrome = await launchChromium(exe, server.url);
+    // Nothing leaves the machine: requests off the local server are recorded and aborted.
+    chrome.context.on('page', (p) => p.on('dialog', onDialog));
+    chrome.context.on('request', (r) => requests.push(r.url()));
   });
 
   after(async () => {
-    await context?.close();
+    await chrome?.close();
     await server?.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   async function open(rel: string): Promise<Page> {
-    const page = await context!.newPage();
+    const page = await chrome!.context.newPage();
     page.on('dialog', onDialog);
     await page.goto(server!.url + rel, { waitUntil: 'load' });
     return page;
