@@ -22,6 +22,41 @@ function ticks(max: number, count = 5): number[] {
 }
 
 /**
+ * Grid, tick labels, axes and axis titles of a plot whose y axis is a percentage (0–100, a line every
+ * 20): vertical grid lines at `xTicks`, the x axis from `xMin` to `xMax`. `xTickPos` writes the x
+ * coordinate of a tick (default: the number as is). Returns the SVG elements, in drawing order.
+ */
+export function percentAxes(o: {
+  x: (v: number) => number;
+  y: (v: number) => number;
+  xTicks: readonly number[];
+  xMin: number;
+  xMax: number;
+  height: number;
+  xLabel: string;
+  yLabel: string;
+  xTickPos?: (v: number) => string;
+}): string[] {
+  const { x, y } = o;
+  const xt = o.xTickPos ?? ((v: number): string => String(x(v)));
+  const parts: string[] = [];
+  for (const v of o.xTicks) {
+    parts.push(`<line class="grid" x1="${xt(v)}" y1="${y(0)}" x2="${xt(v)}" y2="${y(100)}"/>`);
+    parts.push(`<text x="${xt(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
+  }
+  for (let v = 0; v <= 100; v += 20) {
+    parts.push(`<line class="grid" x1="${x(o.xMin)}" y1="${y(v)}" x2="${x(o.xMax)}" y2="${y(v)}"/>`);
+    parts.push(`<text x="${x(o.xMin) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  parts.push(
+    `<line class="axis" x1="${x(o.xMin)}" y1="${y(0)}" x2="${x(o.xMax)}" y2="${y(0)}"/><line class="axis" x1="${x(o.xMin)}" y1="${y(0)}" x2="${x(o.xMin)}" y2="${y(100)}"/>`,
+  );
+  parts.push(`<text x="${(x(o.xMin) + x(o.xMax)) / 2}" y="${o.height - 6}" text-anchor="middle">${o.xLabel}</text>`);
+  parts.push(`<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">${o.yLabel}</text>`);
+  return parts;
+}
+
+/**
  * Robust accuracy (%) against attack iteration: per attack an Avg.Rob line (solid) and a Wor.Rob line
  * (dashed), the end point of each labelled with its value; iterations as recorded. Empty string when no
  * attack has a curve.
@@ -38,20 +73,17 @@ export function robustnessCurvePlot(e: LeaderboardEntry): string {
   const maxIt = Math.max(1, ...curves.flatMap((a) => a.curve!.iteration));
   const x = (v: number): number => L + ((W - L - R) * v) / maxIt;
   const y = (v: number): number => H - B - ((H - T - B) * v) / 100;
-  const parts: string[] = [];
-  for (const v of ticks(maxIt)) {
-    parts.push(`<line class="grid" x1="${x(v).toFixed(1)}" y1="${y(0)}" x2="${x(v).toFixed(1)}" y2="${y(100)}"/>`);
-    parts.push(`<text x="${x(v).toFixed(1)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
-  }
-  for (let v = 0; v <= 100; v += 20) {
-    parts.push(`<line class="grid" x1="${x(0)}" y1="${y(v)}" x2="${x(maxIt)}" y2="${y(v)}"/>`);
-    parts.push(`<text x="${x(0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
-  }
-  parts.push(
-    `<line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(maxIt)}" y2="${y(0)}"/><line class="axis" x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(100)}"/>`,
-  );
-  parts.push(`<text x="${(x(0) + x(maxIt)) / 2}" y="${H - 6}" text-anchor="middle">attack iteration</text>`);
-  parts.push(`<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">robust accuracy (%)</text>`);
+  const parts = percentAxes({
+    x,
+    y,
+    xTicks: ticks(maxIt),
+    xMin: 0,
+    xMax: maxIt,
+    height: H,
+    xLabel: 'attack iteration',
+    yLabel: 'robust accuracy (%)',
+    xTickPos: (v) => x(v).toFixed(1),
+  });
   const legend: string[] = [];
   curves.forEach((a, k) => {
     const c = a.curve!;

@@ -48,7 +48,7 @@ import {
   type AttackCell,
   type DefenseRow,
 } from './by-defense';
-import { drawHistogramPlot, drawMetricsTable, robustnessCurvePlot } from './plots';
+import { drawHistogramPlot, drawMetricsTable, percentAxes, robustnessCurvePlot } from './plots';
 import { studyFigureDir, studyPage, studyPageName, type LoadedStudy, type StudyCellEntry } from './study';
 
 export interface BuildSiteOptions {
@@ -283,23 +283,19 @@ function scatter(rows: Row[]): string {
   const x0 = Math.max(0, Math.min(80, Math.floor((cleans.length ? Math.min(...cleans) : 0) / 10) * 10 - 10));
   const x = (v: number): number => L + ((W - L - R) * (v - x0)) / (100 - x0);
   const y = (v: number): number => H - B - ((H - T - B) * v) / 100;
-  const parts: string[] = [];
   const xStep = 100 - x0 <= 50 ? 10 : 20;
-  for (let v = x0; v <= 100; v += xStep) {
-    parts.push(`<line class="grid" x1="${x(v)}" y1="${y(0)}" x2="${x(v)}" y2="${y(100)}"/>`);
-    parts.push(`<text x="${x(v)}" y="${y(0) + 14}" text-anchor="middle">${v}</text>`);
-  }
-  for (let v = 0; v <= 100; v += 20) {
-    parts.push(`<line class="grid" x1="${x(x0)}" y1="${y(v)}" x2="${x(100)}" y2="${y(v)}"/>`);
-    parts.push(`<text x="${x(x0) - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
-  }
-  parts.push(
-    `<line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(100)}" y2="${y(0)}"/><line class="axis" x1="${x(x0)}" y1="${y(0)}" x2="${x(x0)}" y2="${y(100)}"/>`,
-  );
-  parts.push(`<text x="${(x(x0) + x(100)) / 2}" y="${H - 6}" text-anchor="middle">clean accuracy (%)</text>`);
-  parts.push(
-    `<text transform="translate(12 ${(y(0) + y(100)) / 2}) rotate(-90)" text-anchor="middle">worst-case robust accuracy (%)</text>`,
-  );
+  const xTicks: number[] = [];
+  for (let v = x0; v <= 100; v += xStep) xTicks.push(v);
+  const parts = percentAxes({
+    x,
+    y,
+    xTicks,
+    xMin: x0,
+    xMax: 100,
+    height: H,
+    xLabel: 'clean accuracy (%)',
+    yLabel: 'worst-case robust accuracy (%)',
+  });
   rows.forEach((r, i) => {
     const c = r.clean?.metric.value;
     const w = r.worst;
