@@ -29,6 +29,16 @@ export function scatterRows(full: tf.Tensor4D, sub: tf.Tensor4D, positions: read
   });
 }
 
+/**
+ * `full` with row positions[j] replaced by row fromRows[j] of `from` (a sub-batch's result written
+ * back into the batch's best); disposes `full` and returns the new tensor.
+ */
+export function replaceRows(full: tf.Tensor4D, from: tf.Tensor4D, fromRows: readonly number[], positions: readonly number[]): tf.Tensor4D {
+  const next = tf.tidy(() => scatterRows(full, gatherRows(from, fromRows), positions));
+  full.dispose();
+  return next;
+}
+
 /** Rows of a tensor at `positions`. */
 export function gatherRows<T extends tf.Tensor>(t: T, positions: readonly number[]): T {
   return tf.tidy(() => tf.gather(t, tf.tensor1d(positions as number[], 'int32')) as T);

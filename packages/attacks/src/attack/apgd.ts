@@ -47,7 +47,7 @@ import {
 import { estimateGradient, type EotOptions, type EstimateOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput, eotSchema, targetIsDeterministic } from './pgd';
-import { LiveTensors, gatherRows, scatterRows, selectRows } from '../rows';
+import { LiveTensors, gatherRows, replaceRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
 /**
@@ -397,14 +397,12 @@ export class ApgdAttack implements Attack {
             const better = active.filter((i, j) => rec[j].mean < score[i]);
             for (const i of better) replaced[i] = true;
             if (better.length > 0) {
-              const sub = gatherRows(
+              best = replaceRows(
+                best,
                 adv,
                 better.map((i) => active.indexOf(i)),
+                better,
               );
-              const next = scatterRows(best, sub, better);
-              sub.dispose();
-              best.dispose();
-              best = next;
               rec.forEach((e, j) => (score[active[j]] = Math.min(score[active[j]], e.mean)));
             }
             adv.dispose();

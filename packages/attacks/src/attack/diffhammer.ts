@@ -46,7 +46,7 @@ import {
 import { ADDT_DEFAULTS, GRADIENT_CHOICES, checkBudgetFitsInput } from './pgd';
 import { ApgdStepControl, BUDGET_OPTIONS, apgdStart, apgdStep } from './apgd';
 import { NoiseRecord, RecordingNoiseSource } from '../replay-noise';
-import { LiveTensors, gatherRows, scatterRows, selectRows } from '../rows';
+import { LiveTensors, gatherRows, replaceRows, selectRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
 const diffhammer = definePlugin({
@@ -392,15 +392,12 @@ export class DiffHammerAttack implements Attack {
             }
           });
           if (better.length > 0) {
-            const sub = gatherRows(res.xRet, better);
-            const next = scatterRows(
+            best = replaceRows(
               best,
-              sub,
+              res.xRet,
+              better,
               better.map((j) => active[j]),
             );
-            sub.dispose();
-            best.dispose();
-            best = next;
           }
           res.xRet.dispose();
         } finally {

@@ -38,7 +38,7 @@ import {
 } from '@dbp-bench/framework';
 import { estimateGradient, type EotOptions } from '../estimator';
 import { evaluateRandomized } from '../evaluate';
-import { gatherRows, scatterRows } from '../rows';
+import { gatherRows, replaceRows, scatterRows } from '../rows';
 import type { AttackRunContext } from '../types';
 
 /** ADDT protocol budgets and step sizes (pixel units). */
@@ -249,14 +249,12 @@ export class PgdAttack implements Attack {
           if (!best) {
             best = all ? adv : scatterRows(x, adv, active);
           } else if (better.length > 0) {
-            const sub = gatherRows(
+            best = replaceRows(
+              best,
               adv,
               better.map((i) => active.indexOf(i)),
+              better,
             );
-            const next = scatterRows(best, sub, better);
-            sub.dispose();
-            best.dispose();
-            best = next;
           }
           if (best !== adv) adv.dispose();
           active = active.filter((i) => bestScore[i] > 0);
