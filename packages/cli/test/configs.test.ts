@@ -40,22 +40,31 @@ describe('shipped configs', function () {
     }
   });
 
-  it('the study configs (configs/study/mnist) validate: one protocol, one subset, one output tree, their run and train recipe', () => {
-    const dir = path.join(ROOT, 'configs', 'study', 'mnist');
-    const files = jsonFiles(dir).filter((f) => !path.basename(f).startsWith('train-'));
-    expect(files.length).to.be.above(10);
-    for (const file of files) {
-      const { config } = loadRunConfig(builtinRegistry(), file);
-      expect(config.name, file).to.match(/^study-mnist-/);
-      expect(config.dataset.subset, file).to.deep.include({ kind: 'first', n: 512 });
-      expect(config.evaluation.purifications, file).to.equal(4);
-      expect(config.output.dir, file).to.equal('studies/mnist/runs');
-      const a = config.attacks[0];
-      expect(a.options, file).to.deep.include({ norm: 'linf', eps: 0.3, stepSize: 0.075, steps: 10 });
-    }
-    for (const file of jsonFiles(dir).filter((f) => path.basename(f).startsWith('train-')))
-      expect(loadTrainConfig(builtinRegistry(), file).config.trainer, file).to.be.a('string');
-  });
+  const STUDIES = [
+    // MNIST: l_inf 0.3, step 0.075 (written out); CIFAR-10: the attacks' l_inf defaults 8/255 and 2/255
+    { id: 'mnist', n: 512, budget: { eps: 0.3, stepSize: 0.075 } },
+    { id: 'cifar10', n: 128, budget: { eps: null, stepSize: null } },
+  ];
+  for (const study of STUDIES) {
+    it(`the study configs (configs/study/${study.id}) validate: one protocol, one subset, one output tree, their run and train recipes`, () => {
+      const dir = path.join(ROOT, 'configs', 'study', study.id);
+      const files = jsonFiles(dir).filter((f) => !path.basename(f).startsWith('train-'));
+      expect(files.length).to.be.above(8);
+      for (const file of files) {
+        const { config } = loadRunConfig(builtinRegistry(), file);
+        expect(config.name, file).to.match(new RegExp(`^study-${study.id}-`));
+        expect(config.dataset.subset, file).to.deep.include({ kind: 'first', n: study.n });
+        expect(config.evaluation.purifications, file).to.equal(4);
+        expect(config.output.dir, file).to.equal(`studies/${study.id}/runs`);
+        expect(config.leaderboard.reducedProtocol, file).to.equal(true);
+        const a = config.attacks[0];
+        expect(a.options, file).to.deep.include({ norm: 'linf', steps: 10, randomStart: false, ...study.budget });
+      }
+      const recipes = jsonFiles(dir).filter((f) => path.basename(f).startsWith('train-'));
+      expect(recipes.length).to.be.above(0);
+      for (const file of recipes) expect(loadTrainConfig(builtinRegistry(), file).config.trainer, file).to.be.a('string');
+    });
+  }
 
   it('every training recipe validates (configs/train/)', () => {
     const files = jsonFiles(path.join(ROOT, 'configs', 'train'));
