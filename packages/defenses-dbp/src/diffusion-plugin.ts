@@ -14,7 +14,8 @@ import {
   type Defense,
   type PluginContext,
 } from '@dbp-bench/framework';
-import { loadUNet, type UNet } from '@dbp-bench/models';
+import { loadUNetFile, type UNet } from '@dbp-bench/models';
+import { DiffusionPurifier } from './purifier';
 
 export const weightsOption = {
   type: 'string',
@@ -68,7 +69,7 @@ export const precisionOption = {
   description: 'Precision of the beta / alpha-bar schedule.',
 } as const;
 
-async function loadWeights(id: string, file: string, ctx: PluginContext): Promise<UNet> {
+async function loadWeights(id: string, file: string, ctx: PluginContext): Promise<{ model: UNet; metadata: Record<string, unknown>; file: string }> {
   const resolved = ctx.resolvePath(file);
   if (!fs.existsSync(resolved)) {
     throw new MissingFileError(
@@ -77,7 +78,23 @@ async function loadWeights(id: string, file: string, ctx: PluginContext): Promis
     );
   }
   ctx.logger.debug(`${id}: loading UNet weights from ${resolved}`);
-  return loadUNet(resolved);
+  return { ...(await loadUNetFile(resolved)), file: resolved };
+}
+
+/**
+ * A UNet trained only on t < `trainTimesteps` (its file's metadata, written by `dbp-bench train` with
+ * `diffusion.trainTimesteps`) has never seen the noise levels above: a chain that calls it there
+ * purifies with an untrained network, so it is refused, naming the file and the options to change.
+ */
+function trainedRangeProblem(defense: Defense, metadata: Record<string, unknown>, file: string): string | undefined {
+  const limit = metadata.trainTimesteps;
+  if (typeof limit !== 'number' || !(defense instanceof DiffusionPurifier)) return undefined;
+  const highest = defense.highestNetworkTime;
+  if (highest < limit) return undefined;
+  return (
+    `the purification calls the UNet at time ${Number(highest.toFixed(3))} (of the 1000-step schedule), but ${file} was trained only on ` +
+    `t < ${limit} (diffusion.trainTimesteps of its training recipe): lower 'strength' or use weights trained on all noise levels`
+  );
 }
 
 /** Option combinations the schema cannot express (strength too large for N, ...) become config errors. */
@@ -98,12 +115,19 @@ export async function createWithWeights<O extends { readonly weights: string }>(
   ctx: PluginContext,
   make: (model: UNet, rest: Omit<O, 'weights'>) => Defense,
 ): Promise<Defense> {
-  const { weights: file, ...rest } = options;
-  const model = await loadWeights(id, file, ctx);
+  const { weights, ...rest } = options;
+  const { model, metadata, file } = await loadWeights(id, weights, ctx);
+  let defense: Defense;
   try {
-    return make(model, rest);
+    defense = make(model, rest);
   } catch (e) {
     model.dispose();
     throw asConfigError(id, e);
   }
+  const problem = trainedRangeProblem(defense, metadata, file);
+  if (problem) {
+    defense.dispose?.();
+    throw new ConfigValidationError(`options of defense '${id}'`, [problem]);
+  }
+  return defense;
 }

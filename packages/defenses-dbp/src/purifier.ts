@@ -78,6 +78,11 @@ export abstract class DiffusionPurifier implements Defense {
   /** Number of reverse steps in the chain. */
   abstract get numSteps(): number;
   /**
+   * The largest time the network is called at, in the units of the discrete training schedule
+   * (timestep t of 1000): what a UNet trained only on t < `diffusion.trainTimesteps` must cover.
+   */
+  abstract get highestNetworkTime(): number;
+  /**
    * A new instance of the same defense on the same network (not owning it) with the surrogate's
    * schedule length (the `surrogate` option), or undefined when this configuration has no surrogate.
    */
@@ -263,6 +268,10 @@ export abstract class TimestepPurifier extends DiffusionPurifier {
 
   get numSteps(): number {
     return this.timesteps.length;
+  }
+
+  get highestNetworkTime(): number {
+    return Math.max(...this.timesteps);
   }
 
   protected override stateAlphaBar(i: number): number | undefined {

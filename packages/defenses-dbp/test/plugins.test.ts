@@ -113,6 +113,28 @@ describe('defense plugins', function () {
     );
   });
 
+  it('weights trained only on t < trainTimesteps (file metadata): a chain that calls the UNet at or above it is refused, naming the file', async () => {
+    const scope = registry.createScope({ baseDir: dir });
+    saveModel(path.join(dir, 'unet-t101.safetensors'), unet, { trainTimesteps: 101 });
+    saveModel(path.join(dir, 'unet-t100.safetensors'), unet, { trainTimesteps: 100 });
+    const before = tf.memory().numTensors;
+    // strength 0.1: DP_DDPM / DP_DDIM call the network at t = 100 .. 0, DiffPure (999 t) up to 100.9
+    for (const id of ['dp-ddpm', 'dp-ddim', 'diffpure']) {
+      const ok = (await scope.create('defense', id, { weights: 'unet-t101.safetensors' })) as Defense;
+      expect((ok as unknown as DpDdpm | DpDdim | DiffPure).highestNetworkTime, id).to.be.within(100, 101);
+      ok.dispose?.();
+      await expectReject(
+        scope.create('defense', id, { weights: 'unet-t100.safetensors' }),
+        ConfigValidationError,
+        new RegExp(`options of defense '${id}'.*at time 100(\\.\\d+)? .*unet-t100\\.safetensors was trained only on t < 100`, 's'),
+      );
+      // a weaker purification stays within the trained levels
+      const weak = (await scope.create('defense', id, { weights: 'unet-t100.safetensors', strength: 0.05 })) as Defense;
+      weak.dispose?.();
+    }
+    expect(tf.memory().numTensors, 'the refused defenses free their network').to.equal(before);
+  });
+
   it('image grid: rows x columns of upscaled cells, values rounded to 8 bits', () => {
     const a = tf.fill([3, 4, 4, 3], 0.5) as tf.Tensor4D;
     const b = tf.tidy(() => tf.concat([tf.zeros([3, 4, 4, 2]), tf.ones([3, 4, 4, 1])], 3)) as tf.Tensor4D;

@@ -275,14 +275,22 @@ export async function loadClassifier(file: string): Promise<ClassifierModel> {
   return m.model;
 }
 
-/** Load a diffusion UNet; a clear error if the file holds a classifier. */
-export async function loadUNet(file: string): Promise<UNet> {
+/**
+ * Load a diffusion UNet with the metadata of its file (e.g. `trainTimesteps`, written by a trainer
+ * that drew only t < trainTimesteps); a clear error if the file holds a classifier.
+ */
+export async function loadUNetFile(file: string): Promise<{ model: UNet; metadata: Record<string, unknown> }> {
   const m = await loadModel(file);
   if (m.kind !== 'unet') {
     m.model.dispose();
     throw new DataFormatError(file, `holds a ${m.model.arch} classifier, expected a diffusion UNet (metadata kind '${m.kind}')`);
   }
-  return m.model;
+  return { model: m.model, metadata: m.metadata };
+}
+
+/** Load a diffusion UNet; a clear error if the file holds a classifier. */
+export async function loadUNet(file: string): Promise<UNet> {
+  return (await loadUNetFile(file)).model;
 }
 
 /** Presets re-exported for convenience in conversions. */

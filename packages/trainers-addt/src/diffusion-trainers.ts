@@ -122,7 +122,7 @@ const diffusionSchema = {
       type: 'integer',
       minimum: 1,
       description:
-        'Train (and evaluate) only on timesteps t < trainTimesteps, e.g. the noise levels a purification with t* = 0.1 uses (100 of 1000); absent: all timesteps. The schedule is unchanged.',
+        'Train (and evaluate) only on timesteps t < trainTimesteps, e.g. 101 for the noise levels a purification with t* = 0.1 uses (t = 100 down to 0 of 1000); absent: all timesteps. The schedule is unchanged.',
     },
   },
 } as const;
@@ -318,8 +318,9 @@ export class DiffusionTask implements TrainingTask {
       disposeCoefs(c);
     }
   }
+  /** The weights, with `trainTimesteps` in their metadata when training drew only t < it (the defenses refuse a chain above it). */
   saveWeights(file: string, metadata: Record<string, unknown>): void {
-    saveModel(file, this.model, metadata);
+    saveModel(file, this.model, this.tMax < this.abar.length ? { ...metadata, trainTimesteps: this.tMax } : metadata);
   }
   loadWeights(file: string): void {
     applyStateDict(this.model, readSafetensors(file).tensors, { source: file });

@@ -1,12 +1,15 @@
 /**
  * `diffusion.trainTimesteps`: a DDPM trained (and evaluated) only on the noise levels a purification
- * uses (t < t* · T). The timesteps a training step and the held-out evaluation draw stay below it; the
+ * uses (t = t* · T down to 0: trainTimesteps t* · T + 1). The timesteps a training step and the held-out evaluation draw stay below it; the
  * schedule is unchanged; a count above the schedule is refused.
  */
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type Dataset } from '@dbp-bench/framework';
-import type { UNet } from '@dbp-bench/models';
+import { readSafetensors, UNet, UNET_PRESETS } from '@dbp-bench/models';
 import { alphasCumprod, linearBetas } from '@dbp-bench/defenses-dbp';
 import { DiffusionTask, evaluateDenoising, trainTimestepCount } from '../src';
 
@@ -51,6 +54,20 @@ describe('ddpm trainer: diffusion.trainTimesteps', () => {
     expect(Math.max(...evalModel.seen)).to.be.below(100);
     [limited, all, evalModel].forEach((m) => m.dispose());
     images.dispose();
+  });
+
+  it('the exported weights record trainTimesteps in their metadata (absent when training drew all of the schedule)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-train-timesteps-'));
+    const unet = new UNet(UNET_PRESETS.tiny, 1);
+    try {
+      new DiffusionTask('ddpm', unet, abar, undefined, undefined, 101).saveWeights(path.join(dir, 'limited.safetensors'), { trainer: 'ddpm' });
+      new DiffusionTask('ddpm', unet, abar).saveWeights(path.join(dir, 'all.safetensors'), { trainer: 'ddpm' });
+      expect(readSafetensors(path.join(dir, 'limited.safetensors')).metadata.trainTimesteps).to.equal('101');
+      expect(readSafetensors(path.join(dir, 'all.safetensors')).metadata).to.not.have.property('trainTimesteps');
+    } finally {
+      unet.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the count: absent = the schedule; above the schedule is refused naming the field', () => {

@@ -124,6 +124,11 @@ export class DiffPure extends DiffusionPurifier {
     return this.steps.length;
   }
 
+  /** The network's time input is `timeScale * t` (999 t): the first step's t is the largest. */
+  get highestNetworkTime(): number {
+    return this.sde.config.timeScale * Math.max(...this.steps.map((s) => s.t));
+  }
+
   /** Variant `addt`: the same defense on the same network with the `surrogate` grid length N (§14.3). */
   protected buildSurrogate(): DiffPure | undefined {
     if (this.options.variant !== 'addt') return undefined;
