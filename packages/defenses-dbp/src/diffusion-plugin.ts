@@ -69,7 +69,11 @@ export const precisionOption = {
   description: 'Precision of the beta / alpha-bar schedule.',
 } as const;
 
-async function loadWeights(id: string, file: string, ctx: PluginContext): Promise<{ model: UNet; metadata: Record<string, unknown>; file: string }> {
+async function loadWeights(
+  id: string,
+  file: string,
+  ctx: PluginContext,
+): Promise<{ model: UNet; metadata: Record<string, unknown>; file: string }> {
   const resolved = ctx.resolvePath(file);
   if (!fs.existsSync(resolved)) {
     throw new MissingFileError(

@@ -60,7 +60,9 @@ describe('ddpm trainer: diffusion.trainTimesteps', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-train-timesteps-'));
     const unet = new UNet(UNET_PRESETS.tiny, 1);
     try {
-      new DiffusionTask('ddpm', unet, abar, undefined, undefined, 101).saveWeights(path.join(dir, 'limited.safetensors'), { trainer: 'ddpm' });
+      new DiffusionTask('ddpm', unet, abar, undefined, undefined, 101).saveWeights(path.join(dir, 'limited.safetensors'), {
+        trainer: 'ddpm',
+      });
       new DiffusionTask('ddpm', unet, abar).saveWeights(path.join(dir, 'all.safetensors'), { trainer: 'ddpm' });
       expect(readSafetensors(path.join(dir, 'limited.safetensors')).metadata.trainTimesteps).to.equal('101');
       expect(readSafetensors(path.join(dir, 'all.safetensors')).metadata).to.not.have.property('trainTimesteps');
