@@ -211,6 +211,20 @@ export function commandProblem(program: Command, args: string[], partial = false
 }
 
 /** Repository paths named in a command: arguments and option values that start with a top-level folder of the repository. */
+/**
+ * The paths a command writes rather than reads (its `--out` / `--dir`, and the `<out>` of `weights convert`):
+ * they exist only after it ran, so they are not required to exist in the repository.
+ */
+export function madePaths(args: string[]): Set<string> {
+  const made = new Set<string>();
+  for (const [i, a] of args.entries()) if (['--out', '--dir'].includes(a) && args[i + 1]) made.add(args[i + 1]);
+  if (args[0] === 'weights' && args[1] === 'convert') {
+    const positional = args.slice(2).filter((a, i, xs) => !a.startsWith('-') && !(i > 0 && xs[i - 1].startsWith('--')));
+    if (positional[1]) made.add(positional[1]);
+  }
+  return made;
+}
+
 const REPO_DIRS = ['configs/', 'docs/', 'examples/', 'weights/', 'packages/', 'leaderboard/', 'scripts/', 'bench/', 'test/'];
 
 describe('docs: README and docs/ are true to the code', function () {
@@ -222,6 +236,13 @@ describe('docs: README and docs/ are true to the code', function () {
     expect(pages).to.include.members(['README.md', 'docs/RUNNER.md', 'docs/ALGORITHMS.md']);
     const n = pages.flatMap((p) => shellLines(p).flatMap((s) => invocations(s.text))).length;
     expect(n, 'dbp-bench commands in code blocks').to.be.greaterThan(20);
+  });
+
+  it('a path a command writes (--out, --dir, the <out> of weights convert) is not required to exist', () => {
+    const args = ['weights', 'convert', 'a.th', 'weights/x/b.safetensors', '--arch', 'resnet56', '--mean', '0.5,0.5,0.5'];
+    expect([...madePaths(args)]).to.deep.equal(['weights/x/b.safetensors']);
+    expect([...madePaths(['run', 'configs/a.json', '--out', 'runs/x'])]).to.deep.equal(['runs/x']);
+    expect([...madePaths(['run', 'configs/a.json'])]).to.deep.equal([]);
   });
 
   it('the command parser itself: unknown commands, options and argument counts are caught', () => {
@@ -280,8 +301,9 @@ describe('docs: README and docs/ are true to the code', function () {
     for (const page of pages) {
       for (const s of shellLines(page)) {
         for (const args of invocations(s.text)) {
+          const made = madePaths(args);
           for (const a of args) {
-            if (!REPO_DIRS.some((d) => a.startsWith(d)) || /[<>*{}$]/.test(a)) continue;
+            if (!REPO_DIRS.some((d) => a.startsWith(d)) || /[<>*{}$]/.test(a) || made.has(a)) continue;
             if (!fs.existsSync(path.join(ROOT, a))) bad.push(`${page}:${s.line}: ${a}`);
           }
         }
