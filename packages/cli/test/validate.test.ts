@@ -100,3 +100,52 @@ describe('cli: purify grid', function () {
     expect(labelled).to.be.greaterThan(0);
   });
 });
+
+describe('cli: validate on a train config', function () {
+  this.timeout(120_000);
+
+  it('a train config is checked against its trainer: schema errors and missing files with JSON paths', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbp-validate-train-'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/study/mnist/train-addt.json'), 'utf8')) as {
+      options: Record<string, unknown> & { model: { init: string } };
+    };
+    cfg.options.model.init = 'missing-ddpm.safetensors';
+    cfg.options.classifier = path.join(ROOT, 'weights/mnist/small-cnn.safetensors');
+    const file = path.join(dir, 'train.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    expect((await runCliCaptured(['validate', '--quiet', '--schema-only', file])).stdout).to.match(
+      /^OK .*train config, trainer 'addt'.*schema only/,
+    );
+    const r = await runCliCaptured(['validate', '--quiet', file]);
+    expect(r.error?.message).to.match(/\$\.options\.model\.init: .*missing-ddpm\.safetensors not found/);
+    fs.writeFileSync(file, JSON.stringify({ ...cfg, options: { ...cfg.options, steps: -1 } }));
+    expect((await runCliCaptured(['validate', '--quiet', file])).error?.message).to.match(/\$\.options\.steps/);
+    expect((await runCliCaptured(['validate', '--eta', path.join(ROOT, 'configs/train/mnist-addt.json')])).error?.message).to.match(
+      /is a train config; --eta estimates run configs/,
+    );
+  });
+
+  it("every committed weights file a train config exports carries that config's recipe hash (it was trained from it)", async () => {
+    const configs = ['configs/train', 'configs/study/mnist', 'configs/study/cifar10'].flatMap((d) =>
+      fs
+        .readdirSync(path.join(ROOT, d))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join(ROOT, d, f)),
+    );
+    let checked = 0;
+    for (const file of configs) {
+      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { trainer?: string; export?: string };
+      if (!raw.trainer || !raw.export) continue;
+      const weights = path.resolve(path.dirname(file), raw.export);
+      if (!fs.existsSync(weights)) continue; // not trained or not committed (CIFAR-10 weights are made by the user)
+      const r = await runCliCaptured(['validate', '--quiet', '--schema-only', file]);
+      const recipe = /recipe ([0-9a-f]{16})/.exec(r.stdout)?.[1];
+      const buf = fs.readFileSync(weights);
+      const n = Number(buf.readBigUInt64LE(0));
+      const meta = (JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as { __metadata__?: { recipeHash?: string } }).__metadata__;
+      expect(meta?.recipeHash, `${path.relative(ROOT, weights)} (from ${path.relative(ROOT, file)})`).to.equal(recipe);
+      checked++;
+    }
+    expect(checked, 'committed weights with a train config').to.be.at.least(5);
+  });
+});

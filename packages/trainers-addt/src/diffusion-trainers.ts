@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigValidationError,
+  FILE_OPTION_KEYWORD,
   SeededRng,
   type Classifier,
   type Dataset,
@@ -96,6 +97,7 @@ export const unetModelSchema = {
     config: { type: 'object', default: {}, description: 'Overrides of the preset (UNetConfig fields).' },
     init: {
       type: ['string', 'null'],
+      [FILE_OPTION_KEYWORD]: true,
       default: null,
       description: 'UNet weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.',
     },

@@ -12,6 +12,7 @@ import {
   definePlugin,
   klSum,
   meanCrossEntropy,
+  FILE_OPTION_KEYWORD,
   SeededRng,
   type Dataset,
   type PluginContext,
@@ -64,6 +65,7 @@ const modelSchema = {
     },
     init: {
       type: ['string', 'null'],
+      [FILE_OPTION_KEYWORD]: true,
       default: null,
       description: 'Initial weights (safetensors written by dbp-bench) to fine-tune from; relative to the config file.',
     },

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
-import { ConfigValidationError, fileOptions, type Dataset, type Defense, type PluginKind } from '@dbp-bench/framework';
+import * as path from 'node:path';
+import { ConfigValidationError, fileOptions, readJsonFile, type Dataset, type Defense, type PluginKind } from '@dbp-bench/framework';
 import { loadClassifier } from '@dbp-bench/models';
 import { estimateRun, formatRunEstimate, loadRunConfig, planAttacks, runThreat } from '@dbp-bench/runner';
+import { loadTrainConfig, recipeHash, trainOutDir } from '@dbp-bench/trainers-at';
 import type { CliContext } from '../context';
 import type { AddCommand } from './types';
 
@@ -69,12 +71,37 @@ export async function runnableProblems(ctx: CliContext, source: string): Promise
   return problems;
 }
 
+/** A train config (`dbp-bench train`) rather than a run config: it names a trainer and no attacks. */
+function isTrainConfig(file: string): boolean {
+  let raw: unknown;
+  try {
+    raw = readJsonFile(path.resolve(file));
+  } catch {
+    return false; // the run config loader reports the file's problem
+  }
+  return typeof raw === 'object' && raw !== null && 'trainer' in raw && !('attacks' in raw);
+}
+
+/** The files a train config's trainer options name that do not exist (init weights, a classifier, a data dir). */
+function trainConfigProblems(ctx: CliContext, file: string): string[] {
+  const registry = ctx.registry();
+  const { config, baseDir } = loadTrainConfig(registry, file);
+  const scope = registry.createScope({ logger: ctx.logger, baseDir });
+  const problems: string[] = [];
+  for (const f of fileOptions(registry.get('trainer', config.trainer).schema, config.options)) {
+    const p = scope.resolvePath(f.value);
+    if (!fs.existsSync(p))
+      problems.push(`$.options.${f.path}: ${p} not found (resolved from ${JSON.stringify(f.value)} against ${baseDir})`);
+  }
+  return problems;
+}
+
 /** `dbp-bench validate <config.json>`: the schema, then everything `run` checks before it computes. */
 export const addValidateCommand: AddCommand = (program, context) => {
   program
     .command('validate <config>')
     .description(
-      'validate a run config: the schema (all errors with JSON paths), then the files it names, the plugins it builds and the protocol rules run checks; print the resolved config with defaults',
+      "validate a run config: the schema (all errors with JSON paths), then the files it names, the plugins it builds and the protocol rules run checks; print the resolved config with defaults. A train config (one with a `trainer`) is checked against its trainer's schema and the files its options name",
     )
     .option('--quiet', 'print only OK or the errors')
     .option('--schema-only', 'check the schema only (no files, no plugins built)')
@@ -83,6 +110,22 @@ export const addValidateCommand: AddCommand = (program, context) => {
       const ctx = context();
       if (opts.eta && opts.schemaOnly)
         throw new Error('validate: --eta builds the plugins and times them on this machine; it cannot be combined with --schema-only');
+      if (isTrainConfig(file)) {
+        if (opts.eta)
+          throw new Error(`validate: ${file} is a train config; --eta estimates run configs (a training run prints its ETA as it goes)`);
+        const { config } = loadTrainConfig(ctx.registry(), file);
+        if (!opts.schemaOnly) {
+          const problems = trainConfigProblems(ctx, file);
+          if (problems.length) throw new ConfigValidationError(file, problems);
+        }
+        const recipe = recipeHash(config.options);
+        if (opts.quiet)
+          ctx.out(
+            `OK ${file} (train config, trainer '${config.trainer}', recipe ${recipe})${opts.schemaOnly ? ', schema only' : ': files found'}`,
+          );
+        else ctx.out(JSON.stringify({ trainer: config.trainer, recipe, outDir: trainOutDir(config, file), config }, null, 2));
+        return;
+      }
       const { config, hash } = loadRunConfig(ctx.registry(), file);
       if (!opts.schemaOnly) {
         const problems = await runnableProblems(ctx, file);

@@ -1,4 +1,4 @@
-import { MAX_BUDGET, definePlugin, type Trainer } from '@dbp-bench/framework';
+import { FILE_OPTION_KEYWORD, MAX_BUDGET, definePlugin, type Trainer } from '@dbp-bench/framework';
 import { GAMMA_DEFAULTS, X0_PGD_DEFAULTS } from '../cgpo';
 import { DiffusionTrainer, diffusionTrainProperties } from '../diffusion-trainers';
 
@@ -18,6 +18,7 @@ const addt = definePlugin({
       ...diffusionTrainProperties(),
       classifier: {
         type: ['string', 'null'],
+        [FILE_OPTION_KEYWORD]: true,
         default: null,
         description:
           'Frozen classifier for CGPO (dbp-bench safetensors; relative to the config file). Required unless ablation is no-guidance.',
